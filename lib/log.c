@@ -1,0 +1,111 @@
+#include "log.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+
+/*
+ * Written once by log_init() from main() before threads exist, read-only
+ * afterwards: the one piece of process-wide state the library keeps.
+ */
+static struct {
+	char		 binary[64];
+	enum log_level	 level;
+	enum log_format	 format;
+} log_settings = { "ops", LOG_INFO, LOG_FORMAT_JSON };
+
+static const char *const level_names[] = { "debug", "info", "warn", "error" };
+
+void
+log_init(const char *binary, enum log_level level, enum log_format fmt)
+{
+	snprintf(log_settings.binary, sizeof(log_settings.binary), "%s", binary);
+	log_settings.level = level;
+	log_settings.format = fmt;
+}
+
+int
+log_level_parse(const char *s)
+{
+	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++)
+		if (strcmp(s, level_names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+int
+log_format_parse(const char *s)
+{
+	if (strcmp(s, "json") == 0)
+		return LOG_FORMAT_JSON;
+	if (strcmp(s, "text") == 0)
+		return LOG_FORMAT_TEXT;
+	return -1;
+}
+
+static void
+log_timestamp(char *out, size_t outsz)
+{
+	struct timeval tv;
+	struct tm tm;
+	char base[32];
+
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, outsz, "%s.%03dZ", base, (int)(tv.tv_usec / 1000));
+}
+
+void
+log_kv(enum log_level lv, const char *key, const char *val, const char *fmt, ...)
+{
+	struct buf msg = BUF_INIT, line = BUF_INIT;
+	char ts[40];
+	va_list ap;
+
+	if (lv < log_settings.level)
+		return;
+	va_start(ap, fmt);
+	buf_vappendf(&msg, fmt, ap);
+	va_end(ap);
+	log_timestamp(ts, sizeof(ts));
+
+	if (log_settings.format == LOG_FORMAT_TEXT) {
+		buf_appendf(&line, "%s %s %s: ", ts, log_settings.binary,
+		    level_names[lv]);
+		if (key && val)
+			buf_appendf(&line, "[%s=%s] ", key, val);
+		buf_appends(&line, buf_str(&msg));
+		buf_appendc(&line, '\n');
+	} else {
+		json_t *o = json_object();
+		char *s;
+
+		json_object_set_new(o, "ts", json_string(ts));
+		json_object_set_new(o, "level", json_string(level_names[lv]));
+		json_object_set_new(o, "binary",
+		    json_string(log_settings.binary));
+		if (key && val)
+			json_object_set_new(o, key, json_string(val));
+		json_object_set_new(o, "msg", json_string(buf_str(&msg)));
+		s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		json_decref(o);
+		if (s) {
+			buf_appends(&line, s);
+			buf_appendc(&line, '\n');
+			free(s);
+		}
+	}
+	if (write(STDERR_FILENO, line.data, line.len) < 0) {
+		/* nothing sensible left to do: stderr is gone */
+	}
+	buf_free(&msg);
+	buf_free(&line);
+}
