@@ -1,0 +1,419 @@
+/*
+ * Export handlers: create, get, list, cancel, download. Validation, access
+ * and state changes live in lib/export.c; this file maps outcomes to HTTP.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "errors.h"
+#include "export.h"
+#include "log.h"
+#include "routes.h"
+#include "storage.h"
+
+static void
+actor_init(struct export_actor *a, struct request *r)
+{
+	a->who = &r->who;
+	a->request_id = r->request_id;
+	a->ip = request_param(r, "REMOTE_ADDR");
+	a->source = "ops-fcgi";
+}
+
+static void
+view_init(struct export_view *v, struct request *r)
+{
+	v->cfg = r->app->cfg;
+	v->now = time(NULL);
+}
+
+static void
+resp_outcome(struct request *r, enum export_outcome o)
+{
+	if (o == EXPORT_E_DB) {
+		resp_db_error(r);
+		return;
+	}
+	if (o == EXPORT_E_TENANT) {
+		resp_error(r, "TENANT_FORBIDDEN", NULL, json_pack("[o]",
+		    error_detail("tenant_id", "is outside your scope")));
+		return;
+	}
+	resp_error(r, export_outcome_code(o), NULL, NULL);
+}
+
+/* Retry-After for jobs still in progress. */
+static void
+resp_job(struct request *r, int status, json_t *job, const char *state,
+    const char *location)
+{
+	struct buf h = BUF_INIT;
+
+	if (location)
+		buf_appendf(&h, "Location: /api/ops/audit-exports/%s\r\n",
+		    location);
+	if (state && (strcmp(state, "PENDING") == 0 ||
+	    strcmp(state, "RUNNING") == 0))
+		buf_appendf(&h, "Retry-After: %d\r\n",
+		    r->app->cfg->export.poll_retry_after_seconds);
+	resp_json(r, status, job, h.len ? h.data : NULL);
+	buf_free(&h);
+}
+
+/* Idempotency-Key: 1 to 255 visible ASCII characters. */
+static bool
+idem_key_valid(const char *k)
+{
+	size_t n = strlen(k);
+
+	if (n == 0 || n > 255)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (k[i] < 0x21 || k[i] > 0x7e)
+			return false;
+	return true;
+}
+
+void
+h_export_create(struct request *r)
+{
+	struct export_request req;
+	struct export_actor a;
+	struct export_view v;
+	enum export_outcome o;
+	char id[EXPORT_ID_LEN + 1], state[16];
+	const char *key;
+	json_t *body, *details, *job;
+
+	if (request_auth(r, CAP_EXPORT_CREATE) != 0 ||
+	    request_read_json(r, &body) != 0)
+		return;
+	key = request_param(r, "HTTP_IDEMPOTENCY_KEY");
+	if (key && !idem_key_valid(key)) {
+		json_decref(body);
+		resp_error(r, "VALIDATION_FAILED", NULL, json_pack("[o]",
+		    error_detail("Idempotency-Key", "must be 1 to 255 visible "
+		    "ASCII characters")));
+		return;
+	}
+	if (export_request_parse(body, r->app->cfg, &req, &details) != 0) {
+		json_decref(body);
+		resp_error(r, "VALIDATION_FAILED", NULL, details);
+		return;
+	}
+	json_decref(body);
+	actor_init(&a, r);
+	view_init(&v, r);
+	o = export_job_create(r->db, r->app->cfg, r->app->rules, &a, &req, key,
+	    id);
+	export_request_free(&req);
+	if (o != EXPORT_CREATED && o != EXPORT_REPLAYED) {
+		if (o == EXPORT_E_TOO_MANY) {
+			struct buf h = BUF_INIT;
+
+			buf_appendf(&h, "Retry-After: %d\r\n", 30);
+			resp_error_h(r, "EXPORT_TOO_MANY_ACTIVE", NULL, NULL,
+			    h.data);
+			buf_free(&h);
+			return;
+		}
+		resp_outcome(r, o);
+		return;
+	}
+	if ((o = export_job_get(r->db, &a, id, &v, &job, state)) != EXPORT_OK) {
+		resp_outcome(r, o);
+		return;
+	}
+	resp_job(r, 202, job, state, id);
+}
+
+void
+h_export_get(struct request *r)
+{
+	struct export_actor a;
+	struct export_view v;
+	enum export_outcome o;
+	char state[16];
+	json_t *job;
+
+	if (request_auth(r, CAP_EXPORT_READ) != 0)
+		return;
+	actor_init(&a, r);
+	view_init(&v, r);
+	o = export_job_get(r->db, &a, r->params[0], &v, &job, state);
+	if (o != EXPORT_OK) {
+		resp_outcome(r, o);
+		return;
+	}
+	resp_job(r, 200, job, state, NULL);
+}
+
+void
+h_export_list(struct request *r)
+{
+	struct export_list_query q = { .limit = 50 };
+	char state[16], tenant[160], cursor[128], limit[16];
+	struct export_actor a;
+	struct export_view v;
+	enum export_outcome o;
+	json_t *details, *out;
+	int rc;
+
+	if (request_auth(r, CAP_EXPORT_READ) != 0)
+		return;
+	details = json_array();
+	if ((rc = request_query(r, "state", state, sizeof(state))) == 1)
+		q.state = state;
+	else if (rc < 0)
+		json_array_append_new(details, error_detail("state", "is malformed"));
+	if ((rc = request_query(r, "tenant_id", tenant, sizeof(tenant))) == 1)
+		q.tenant_id = tenant;
+	else if (rc < 0)
+		json_array_append_new(details, error_detail("tenant_id", "is malformed"));
+	if ((rc = request_query(r, "cursor", cursor, sizeof(cursor))) == 1)
+		q.cursor = cursor;
+	else if (rc < 0)
+		json_array_append_new(details, error_detail("cursor", "is malformed"));
+	if ((rc = request_query(r, "limit", limit, sizeof(limit))) == 1) {
+		char *end;
+		long l;
+
+		errno = 0;
+		l = strtol(limit, &end, 10);
+		q.limit = (errno || *end || end == limit || l > 100000) ? -1 :
+		    (int)l;
+	} else if (rc < 0) {
+		q.limit = -1;
+	}
+	if (json_array_size(details) > 0) {
+		resp_error(r, "VALIDATION_FAILED", NULL, details);
+		return;
+	}
+	json_decref(details);
+	if (export_list_query_check(&q, &details) != 0) {
+		resp_error(r, "VALIDATION_FAILED", NULL, details);
+		return;
+	}
+	actor_init(&a, r);
+	view_init(&v, r);
+	if ((o = export_job_list(r->db, &a, &q, &v, &out)) != EXPORT_OK) {
+		resp_outcome(r, o);
+		return;
+	}
+	resp_json(r, 200, out, NULL);
+}
+
+void
+h_export_cancel(struct request *r)
+{
+	struct export_actor a;
+	struct export_view v;
+	enum export_outcome o;
+	json_t *job;
+
+	if (request_auth(r, CAP_EXPORT_CANCEL) != 0)
+		return;
+	actor_init(&a, r);
+	view_init(&v, r);
+	o = export_job_cancel(r->db, r->app->cfg, r->app->rules, &a,
+	    r->params[0], &v, &job);
+	if (o != EXPORT_OK) {
+		resp_outcome(r, o);
+		return;
+	}
+	resp_job(r, 202, job, NULL, NULL);
+}
+
+/*
+ * Who downloads: a signed URL (by, expires, sig in the query) or a bearer
+ * token. Fills sub_out and returns 0, or answers and returns -1.
+ */
+static int
+download_authorize(struct request *r, const struct export_file *f,
+    char *sub_out, size_t subsz, bool *signed_url)
+{
+	char by[256], exp_s[24], sig[80];
+	struct export_actor a;
+	enum export_outcome o;
+
+	*signed_url = false;
+	if (request_query(r, "sig", sig, sizeof(sig)) != 0) {
+		long long exp;
+		char *end;
+
+		if (request_query(r, "by", by, sizeof(by)) != 1 ||
+		    request_query(r, "expires", exp_s, sizeof(exp_s)) != 1 ||
+		    (errno = 0, exp = strtoll(exp_s, &end, 10), errno) ||
+		    *end != '\0' || end == exp_s ||
+		    request_query(r, "sig", sig, sizeof(sig)) != 1 ||
+		    !export_url_verify(r->app->cfg->export.download_secret,
+		    f->id, by, exp, sig, time(NULL),
+		    r->app->cfg->export.download_url_ttl_seconds)) {
+			resp_error(r, "AUTH_INVALID_TOKEN", "the download link "
+			    "is invalid or has expired: poll the job for a "
+			    "fresh download_url", NULL);
+			return -1;
+		}
+		snprintf(sub_out, subsz, "%s", by);
+		*signed_url = true;
+		return 0;
+	}
+	if (request_auth(r, CAP_EXPORT_DOWNLOAD) != 0)
+		return -1;
+	actor_init(&a, r);
+	o = export_access(&a, CAP_EXPORT_DOWNLOAD, f->tenant_id,
+	    f->requested_by);
+	if (o != EXPORT_OK) {
+		resp_outcome(r, o);
+		return -1;
+	}
+	snprintf(sub_out, subsz, "%s", r->who.sub);
+	return 0;
+}
+
+static int
+download_state_check(struct request *r, const struct export_file *f)
+{
+	if (strcmp(f->state, "PENDING") == 0 || strcmp(f->state, "RUNNING") == 0) {
+		struct buf h = BUF_INIT;
+
+		buf_appendf(&h, "Retry-After: %d\r\n",
+		    r->app->cfg->export.poll_retry_after_seconds);
+		resp_error_h(r, "EXPORT_NOT_READY", NULL, NULL, h.data);
+		buf_free(&h);
+		return -1;
+	}
+	if (strcmp(f->state, "FAILED") == 0) {
+		resp_error(r, "EXPORT_FAILED", NULL, NULL);
+		return -1;
+	}
+	if (strcmp(f->state, "EXPIRED") == 0 || f->expired) {
+		resp_error(r, "EXPORT_EXPIRED", NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Stream bytes [first, last] chunk by chunk, checking each chunk's digest.
+ * The first chunk is read and checked before any header goes out, so that a
+ * corrupt start still gets a clean error; a later mismatch can only cut the
+ * response short (nginx then closes the client connection).
+ */
+static void
+download_stream(struct request *r, const struct export_file *f,
+    long long first, long long last, bool partial)
+{
+	const struct export_storage *st = &storage_db_spool;
+	struct storage_reader *rd = NULL;
+	struct export_chunk c;
+	struct buf h = BUF_INIT;
+	FCGX_Stream *out = NULL;
+	char fname[256], digest[65];
+	int rc;
+
+	if (st->open_reader(r->db, f->id, first, &rd) != 0) {
+		resp_db_error(r);
+		return;
+	}
+	rc = f->total_bytes > 0 ? st->read(rd, &c) : 0;
+	if (rc < 0 || (f->total_bytes > 0 && rc == 0)) {
+		resp_db_error(r);
+		goto done;
+	}
+	export_filename(f, fname, sizeof(fname));
+	buf_appendf(&h, "Content-Type: %s\r\n", strcmp(f->format, "csv") == 0 ?
+	    "text/csv; charset=utf-8" : "application/x-ndjson");
+	buf_appendf(&h, "Content-Length: %lld\r\n", f->total_bytes ?
+	    last - first + 1 : 0);
+	buf_appendf(&h, "Content-Disposition: attachment; filename=\"%s\"\r\n"
+	    "ETag: \"%s\"\r\nCache-Control: no-store\r\n"
+	    "X-Content-Type-Options: nosniff\r\nAccept-Ranges: bytes\r\n",
+	    fname, f->sha256);
+	if (partial)
+		buf_appendf(&h, "Content-Range: bytes %lld-%lld/%lld\r\n",
+		    first, last, f->total_bytes);
+	while (rc == 1) {
+		long long cstart = c.byte_offset, cend = c.byte_offset +
+		    (long long)c.len - 1, from, to;
+
+		storage_sha256_hex(c.data, c.len, digest);
+		if (strcmp(digest, c.sha256) != 0) {
+			export_record_corrupt(r->db, f, c.seq, r->request_id);
+			if (out == NULL)
+				resp_error(r, "INTERNAL_ERROR", "the export file "
+				    "failed its integrity check", NULL);
+			break;
+		}
+		if (out == NULL && (out = resp_begin(r, partial ? 206 : 200,
+		    h.data)) == NULL)
+			break;
+		from = first > cstart ? first : cstart;
+		to = last < cend ? last : cend;
+		if (from <= to && FCGX_PutStr((const char *)c.data + (from -
+		    cstart), (int)(to - from + 1), out) < 0)
+			break;	/* the client went away */
+		if (cend >= last)
+			break;
+		rc = st->read(rd, &c);
+	}
+	if (rc < 0 && out != NULL)
+		log_kv(LOG_ERROR, "job_id", f->id, "download cut short: the "
+		    "database failed while streaming");
+	if (f->total_bytes == 0)
+		(void)resp_begin(r, 200, h.data);
+done:
+	st->close_reader(rd);
+	buf_free(&h);
+}
+
+void
+h_export_download(struct request *r)
+{
+	struct export_file f;
+	enum export_outcome o;
+	long long first, last;
+	char sub[256];
+	bool signed_url;
+	int rng;
+
+	o = export_file_get(r->db, r->params[0], &f);
+	if (o == EXPORT_E_NOT_FOUND && request_param(r, "HTTP_AUTHORIZATION")
+	    == NULL && request_query(r, "sig", sub, sizeof(sub)) == 0) {
+		resp_error(r, "AUTH_REQUIRED", NULL, NULL);
+		return;
+	}
+	if (o != EXPORT_OK) {
+		/* authenticate first: an anonymous caller learns nothing */
+		if (o == EXPORT_E_NOT_FOUND && request_query(r, "sig", sub,
+		    sizeof(sub)) == 0 && request_auth(r,
+		    CAP_EXPORT_DOWNLOAD) != 0)
+			return;
+		resp_outcome(r, o);
+		return;
+	}
+	if (download_authorize(r, &f, sub, sizeof(sub), &signed_url) != 0 ||
+	    download_state_check(r, &f) != 0)
+		return;
+	rng = export_range_parse(request_param(r, "HTTP_RANGE"), f.total_bytes,
+	    &first, &last);
+	if (rng < 0) {
+		struct buf h = BUF_INIT;
+
+		buf_appendf(&h, "Content-Range: bytes */%lld\r\n", f.total_bytes);
+		resp_error_h(r, "RANGE_NOT_SATISFIABLE", NULL, NULL, h.data);
+		buf_free(&h);
+		return;
+	}
+	if (export_record_download(r->db, r->app->rules, &f, sub,
+	    r->request_id, request_param(r, "REMOTE_ADDR"), first, last,
+	    signed_url) != 0) {
+		resp_db_error(r);
+		return;
+	}
+	download_stream(r, &f, first, last, rng == 1);
+}

@@ -1,0 +1,110 @@
+#include "routes.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+
+/* Keep in step with docs/api/openapi.yaml (spec_consistency_check). */
+static const struct route route_table[] = {
+	{ "GET",	"/healthz",			h_healthz },
+	{ "GET",	"/readyz",			h_readyz },
+	{ "GET",	"/metrics",			h_metrics },
+	{ "GET",	"/api/ops/status",		h_status },
+};
+
+#define NROUTES	(sizeof(route_table) / sizeof(route_table[0]))
+
+/* Length of the segment at s (up to '/' or end). */
+static size_t
+seglen(const char *s)
+{
+	const char *slash = strchr(s, '/');
+
+	return slash ? (size_t)(slash - s) : strlen(s);
+}
+
+bool
+route_match(const char *pattern, const char *path, char **params, size_t maxp,
+    size_t *np)
+{
+	size_t n = 0;
+
+	*np = 0;
+	if (*pattern != '/' || *path != '/')
+		return false;
+	while (*pattern == '/' && *path == '/') {
+		size_t pl, sl;
+
+		pattern++;
+		path++;
+		pl = seglen(pattern);
+		sl = seglen(path);
+		if (pl > 2 && pattern[0] == '{' && pattern[pl - 1] == '}') {
+			if (sl == 0 || n == maxp)
+				goto nomatch;
+			params[n] = strndup(path, sl);
+			if (params[n] == NULL)
+				abort();
+			n++;
+		} else if (pl != sl || strncmp(pattern, path, pl) != 0) {
+			goto nomatch;
+		}
+		pattern += pl;
+		path += sl;
+	}
+	if (*pattern != '\0' || *path != '\0')
+		goto nomatch;
+	*np = n;
+	return true;
+nomatch:
+	while (n > 0)
+		free(params[--n]);
+	return false;
+}
+
+void
+route_dispatch(struct request *r)
+{
+	struct buf allow = BUF_INIT;
+	char *params[REQUEST_MAX_PARAMS];
+	size_t np;
+
+	for (size_t i = 0; i < NROUTES; i++) {
+		const struct route *rt = &route_table[i];
+
+		if (!route_match(rt->pattern, r->path, params,
+		    REQUEST_MAX_PARAMS, &np))
+			continue;
+		if (strcmp(rt->method, r->method) == 0 ||
+		    (strcmp(r->method, "HEAD") == 0 &&
+		    strcmp(rt->method, "GET") == 0)) {
+			memcpy(r->params, params, np * sizeof(char *));
+			r->nparams = np;
+			buf_free(&allow);
+			rt->handler(r);
+			return;
+		}
+		while (np > 0)
+			free(params[--np]);
+		buf_appendf(&allow, "%s%s", allow.len ? ", " : "", rt->method);
+	}
+	if (allow.len) {
+		struct buf h = BUF_INIT;
+
+		buf_appendf(&h, "Allow: %s\r\n", allow.data);
+		resp_error_h(r, "METHOD_NOT_ALLOWED", NULL, NULL, h.data);
+		buf_free(&h);
+	} else {
+		resp_error(r, "NOT_FOUND", NULL, NULL);
+	}
+	buf_free(&allow);
+}
+
+void
+route_print(FILE *out)
+{
+	for (size_t i = 0; i < NROUTES; i++)
+		fprintf(out, "%s\t%s\n", route_table[i].method,
+		    route_table[i].pattern);
+}

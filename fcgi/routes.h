@@ -1,0 +1,44 @@
+/*
+ * routes: the one table that maps method and path pattern to a handler.
+ *
+ * Patterns are literal segments and "{name}" segments that capture one
+ * non-empty path segment into request.params, in order. A path that matches
+ * no pattern is 404 NOT_FOUND; a path that matches with another method is
+ * 405 METHOD_NOT_ALLOWED with an Allow header listing the methods it has.
+ */
+#ifndef OPS_ROUTES_H
+#define OPS_ROUTES_H
+
+#include <stdio.h>
+
+#include "request.h"
+
+typedef void (*route_handler)(struct request *r);
+
+struct route {
+	const char	*method;
+	const char	*pattern;
+	route_handler	 handler;
+};
+
+/*
+ * Match path against pattern. On a match returns true and stores up to
+ * maxp captured segments (malloc'd, caller frees) in params, their count in
+ * *np. On no match returns false and captures nothing.
+ */
+bool	route_match(const char *pattern, const char *path, char **params,
+	    size_t maxp, size_t *np);
+
+/* Find the handler for r and run it (or answer 404/405). */
+void	route_dispatch(struct request *r);
+
+/* Print the table as "METHOD<TAB>PATTERN" lines (ops-fcgi --routes). */
+void	route_print(FILE *out);
+
+/* Handlers, one file per concern. */
+void	h_healthz(struct request *r);
+void	h_readyz(struct request *r);
+void	h_status(struct request *r);
+void	h_metrics(struct request *r);
+
+#endif

@@ -1,0 +1,778 @@
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "buf.h"
+
+enum key_type {
+	T_STR,		/* plain string */
+	T_SECRET,	/* string; also KEY_file; never printed */
+	T_INT,		/* int within [min, max] */
+	T_LLONG,	/* long long within [min, max] */
+	T_BYTES,	/* long long, accepts KiB/MiB/GiB suffixes */
+	T_STRLIST	/* sequence of strings */
+};
+
+struct config_key {
+	const char	*section;
+	const char	*name;
+	enum key_type	 type;
+	size_t		 off;
+	long long	 min, max;
+	const char	*def;		/* default, parsed like a file value */
+	const char	*env;		/* environment override, or NULL */
+	const char	*choices;	/* "a|b|c" for enumerated strings */
+};
+
+#define O(f)	offsetof(struct ops_config, f)
+#define KIB	1024LL
+#define MIB	(1024LL * 1024)
+#define GIB	(1024LL * 1024 * 1024)
+
+/*
+ * Every configuration key, once. Keep docs/config.md in step: the spec
+ * consistency check compares it with `opsctl config-keys`.
+ */
+static const struct config_key config_keys[] = {
+	{ "database", "url", T_SECRET, O(database.url), 0, 0, NULL, "OPS_DATABASE_URL", NULL },
+	{ "database", "connect_timeout_seconds", T_INT, O(database.connect_timeout_seconds), 1, 60, "5", NULL, NULL },
+	{ "database", "statement_timeout_ms", T_INT, O(database.statement_timeout_ms), 0, 3600000, "30000", NULL, NULL },
+
+	{ "fcgi", "socket_path", T_STR, O(fcgi.socket_path), 0, 0, NULL, "OPS_FCGI_SOCKET", NULL },
+	{ "fcgi", "threads", T_INT, O(fcgi.threads), 1, 256, "8", NULL, NULL },
+	{ "fcgi", "backlog", T_INT, O(fcgi.backlog), 1, 65535, "128", NULL, NULL },
+	{ "fcgi", "public_base_url", T_STR, O(fcgi.public_base_url), 0, 0, "", "OPS_PUBLIC_BASE_URL", NULL },
+	{ "fcgi", "max_body_bytes", T_BYTES, O(fcgi.max_body_bytes), 1024, 16 * MIB, "64KiB", NULL, NULL },
+
+	{ "auth", "jwks_file", T_STR, O(auth.jwks_file), 0, 0, NULL, NULL, NULL },
+	{ "auth", "hs256_secret", T_SECRET, O(auth.hs256_secret), 0, 0, NULL, "OPS_JWT_HS256_SECRET", NULL },
+	{ "auth", "hs256_kid", T_STR, O(auth.hs256_kid), 0, 0, NULL, NULL, NULL },
+	{ "auth", "issuer", T_STR, O(auth.issuer), 0, 0, NULL, NULL, NULL },
+	{ "auth", "audience", T_STR, O(auth.audience), 0, 0, NULL, NULL, NULL },
+	{ "auth", "leeway_seconds", T_INT, O(auth.leeway_seconds), 0, 600, "60", NULL, NULL },
+	{ "auth", "max_token_bytes", T_INT, O(auth.max_token_bytes), 256, 65536, "8192", NULL, NULL },
+
+	{ "export", "max_range_days", T_INT, O(export.max_range_days), 1, 3660, "31", NULL, NULL },
+	{ "export", "max_rows", T_LLONG, O(export.max_rows), 1, 1000000000LL, "1000000", NULL, NULL },
+	{ "export", "max_rows_cap", T_LLONG, O(export.max_rows_cap), 1, 1000000000LL, "5000000", NULL, NULL },
+	{ "export", "max_bytes", T_BYTES, O(export.max_bytes), 1 * KIB, 64 * GIB, "512MiB", NULL, NULL },
+	{ "export", "max_bytes_cap", T_BYTES, O(export.max_bytes_cap), 1 * KIB, 64 * GIB, "2GiB", NULL, NULL },
+	{ "export", "max_duration_seconds", T_INT, O(export.max_duration_seconds), 1, 86400, "900", NULL, NULL },
+	{ "export", "chunk_bytes", T_BYTES, O(export.chunk_bytes), 1 * KIB, 64 * MIB, "1MiB", NULL, NULL },
+	{ "export", "ttl_hours", T_INT, O(export.ttl_hours), 1, 720, "24", NULL, NULL },
+	{ "export", "max_active_per_tenant", T_INT, O(export.max_active_per_tenant), 1, 1000, "2", NULL, NULL },
+	{ "export", "max_attempts", T_INT, O(export.max_attempts), 1, 100, "3", NULL, NULL },
+	{ "export", "lease_seconds", T_INT, O(export.lease_seconds), 5, 3600, "60", NULL, NULL },
+	{ "export", "heartbeat_seconds", T_INT, O(export.heartbeat_seconds), 1, 600, "10", NULL, NULL },
+	{ "export", "runner_budget_seconds", T_INT, O(export.runner_budget_seconds), 1, 86400, "840", NULL, NULL },
+	{ "export", "retention_days", T_INT, O(export.retention_days), 1, 3650, "30", NULL, NULL },
+	{ "export", "cleaner_batch_size", T_INT, O(export.cleaner_batch_size), 1, 100000, "500", NULL, NULL },
+	{ "export", "download_secret", T_SECRET, O(export.download_secret), 0, 0, NULL, "OPS_DOWNLOAD_SECRET", NULL },
+	{ "export", "download_url_ttl_seconds", T_INT, O(export.download_url_ttl_seconds), 10, 3600, "300", NULL, NULL },
+	{ "export", "poll_retry_after_seconds", T_INT, O(export.poll_retry_after_seconds), 1, 300, "2", NULL, NULL },
+
+	{ "locks", "heartbeat_seconds", T_INT, O(locks.heartbeat_seconds), 1, 600, "10", NULL, NULL },
+	{ "locks", "stale_after_seconds", T_INT, O(locks.stale_after_seconds), 2, 3600, "30", NULL, NULL },
+	{ "locks", "lease_seconds", T_INT, O(locks.lease_seconds), 5, 86400, "300", NULL, NULL },
+
+	{ "sanitizer", "extra_keys", T_STRLIST, O(sanitizer.extra_keys), 0, 0, NULL, NULL, NULL },
+
+	{ "notion", "api_base", T_STR, O(notion.api_base), 0, 0, "https://api.notion.com", "NOTION_API_BASE", NULL },
+	{ "notion", "version", T_STR, O(notion.version), 0, 0, "2022-06-28", "NOTION_VERSION", NULL },
+	{ "notion", "targets", T_STR, O(notion.targets), 0, 0, NULL, "NOTION_PREFLIGHT_TARGETS", NULL },
+	{ "notion", "token", T_SECRET, O(notion.token), 0, 0, NULL, "NOTION_TOKEN", NULL },
+	{ "notion", "token_issued_at", T_STR, O(notion.token_issued_at), 0, 0, NULL, "NOTION_TOKEN_ISSUED_AT", NULL },
+	{ "notion", "token_rotate_days", T_INT, O(notion.token_rotate_days), 0, 3650, "0", "NOTION_TOKEN_ROTATE_DAYS", NULL },
+	{ "notion", "token_warn_days", T_INT, O(notion.token_warn_days), 0, 365, "14", "NOTION_TOKEN_WARN_DAYS", NULL },
+
+	{ "log", "level", T_STR, O(log.level), 0, 0, "info", "OPS_LOG_LEVEL", "debug|info|warn|error" },
+	{ "log", "format", T_STR, O(log.format), 0, 0, "json", "OPS_LOG_FORMAT", "json|text" },
+};
+
+#define NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
+
+static const char *const config_sections[] = {
+	"database", "fcgi", "auth", "export", "locks", "sanitizer", "notion",
+	"log"
+};
+
+const char *
+config_resolve_path(const char *explicit_path)
+{
+	const char *env;
+
+	if (explicit_path)
+		return explicit_path;
+	if ((env = getenv("OPS_CONFIG")) != NULL && *env)
+		return env;
+	return CONFIG_DEFAULT_PATH;
+}
+
+static const char *
+type_name(enum key_type t)
+{
+	switch (t) {
+	case T_STR:	return "string";
+	case T_SECRET:	return "secret";
+	case T_INT:
+	case T_LLONG:	return "integer";
+	case T_BYTES:	return "bytes";
+	case T_STRLIST:	return "list of strings";
+	}
+	return "?";
+}
+
+int
+config_parse_bytes(const char *s, long long *out)
+{
+	static const struct { const char *sfx; long long mul; } units[] = {
+		{ "", 1 }, { "B", 1 }, { "KiB", KIB }, { "MiB", MIB },
+		{ "GiB", GIB }
+	};
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (end == s || errno != 0 || v < 0)
+		return -1;
+	while (*end == ' ')
+		end++;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].sfx) != 0)
+			continue;
+		if (v > LLONG_MAX / units[i].mul)
+			return -1;
+		*out = v * units[i].mul;
+		return 0;
+	}
+	return -1;
+}
+
+static int
+parse_integer(const char *s, long long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoll(s, &end, 10);
+	return (end == s || *end != '\0' || errno != 0) ? -1 : 0;
+}
+
+static bool
+choice_ok(const char *choices, const char *v)
+{
+	size_t n = strlen(v);
+	const char *p = choices;
+
+	while (*p) {
+		const char *bar = strchr(p, '|');
+		size_t len = bar ? (size_t)(bar - p) : strlen(p);
+
+		if (len == n && strncmp(p, v, n) == 0)
+			return true;
+		if (!bar)
+			break;
+		p = bar + 1;
+	}
+	return false;
+}
+
+/*
+ * Read a secret from a file: at most 64 KiB, one trailing newline stripped,
+ * no NUL bytes. Returns a malloc'd string or NULL with err filled.
+ */
+static char *
+read_secret_file(const char *path, char *err, size_t errsz)
+{
+	struct buf b = BUF_INIT;
+	char tmp[4096];
+	size_t n;
+	FILE *f;
+
+	if ((f = fopen(path, "re")) == NULL) {
+		snprintf(err, errsz, "cannot read secret file %s: %s", path,
+		    strerror(errno));
+		return NULL;
+	}
+	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0) {
+		buf_append(&b, tmp, n);
+		if (b.len > 64 * KIB)
+			break;
+	}
+	fclose(f);
+	if (b.len > 64 * KIB || memchr(buf_str(&b), '\0', b.len) != NULL) {
+		snprintf(err, errsz, "secret file %s is larger than 64 KiB or "
+		    "contains NUL bytes", path);
+		buf_free(&b);
+		return NULL;
+	}
+	if (b.len && b.data[b.len - 1] == '\n')
+		b.data[--b.len] = '\0';
+	if (b.len && b.data[b.len - 1] == '\r')
+		b.data[--b.len] = '\0';
+	return buf_detach(&b, NULL);
+}
+
+static void
+free_strlist(char ***list, size_t *n)
+{
+	for (size_t i = 0; i < *n; i++)
+		free((*list)[i]);
+	free(*list);
+	*list = NULL;
+	*n = 0;
+}
+
+/*
+ * Set one scalar key from its text. quoted tells whether YAML quoted the
+ * value (a quoted "5" is a string, not an integer). Returns -1 with a
+ * message (without location) in err.
+ */
+static int
+key_set(struct ops_config *cfg, const struct config_key *k, const char *val,
+    bool quoted, char *err, size_t errsz)
+{
+	char *base = (char *)cfg + k->off;
+	long long v;
+
+	switch (k->type) {
+	case T_STR:
+	case T_SECRET: {
+		char **dst = (char **)(void *)base;
+
+		if (k->choices && !choice_ok(k->choices, val)) {
+			snprintf(err, errsz, "%s.%s must be one of %s, got \"%s\"",
+			    k->section, k->name, k->choices, val);
+			return -1;
+		}
+		free(*dst);
+		*dst = NULL;
+		if (*val == '\0' && k->def == NULL)
+			return 0;	/* empty: unset */
+		if ((*dst = strdup(val)) == NULL)
+			abort();
+		return 0;
+	}
+	case T_INT:
+	case T_LLONG:
+	case T_BYTES:
+		if (quoted && k->type != T_BYTES) {
+			snprintf(err, errsz, "%s.%s must be an integer, got a "
+			    "quoted string", k->section, k->name);
+			return -1;
+		}
+		if ((k->type == T_BYTES ? config_parse_bytes(val, &v) :
+		    parse_integer(val, &v)) != 0) {
+			snprintf(err, errsz, "%s.%s must be %s, got \"%s\"",
+			    k->section, k->name, k->type == T_BYTES ?
+			    "a byte size such as 1048576 or 1MiB" :
+			    "an integer", val);
+			return -1;
+		}
+		if (v < k->min || v > k->max) {
+			snprintf(err, errsz, "%s.%s must be between %lld and "
+			    "%lld, got %lld", k->section, k->name, k->min,
+			    k->max, v);
+			return -1;
+		}
+		if (k->type == T_INT)
+			*(int *)(void *)base = (int)v;
+		else
+			*(long long *)(void *)base = v;
+		return 0;
+	case T_STRLIST:
+		snprintf(err, errsz, "%s.%s must be a list of strings",
+		    k->section, k->name);
+		return -1;
+	}
+	return -1;
+}
+
+static const struct config_key *
+key_find(const char *section, const char *name, bool *is_file)
+{
+	size_t nlen = strlen(name);
+
+	*is_file = false;
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct config_key *k = &config_keys[i];
+
+		if (strcmp(k->section, section) != 0)
+			continue;
+		if (strcmp(k->name, name) == 0)
+			return k;
+		if (k->type == T_SECRET && nlen == strlen(k->name) + 5 &&
+		    strncmp(name, k->name, strlen(k->name)) == 0 &&
+		    strcmp(name + strlen(k->name), "_file") == 0) {
+			*is_file = true;
+			return k;
+		}
+	}
+	return NULL;
+}
+
+static bool
+section_known(const char *s)
+{
+	for (size_t i = 0; i < sizeof(config_sections) / sizeof(config_sections[0]); i++)
+		if (strcmp(config_sections[i], s) == 0)
+			return true;
+	return false;
+}
+
+/* The YAML walk: a small state carried through the event loop. */
+struct yaml_walk {
+	yaml_parser_t	 parser;
+	const char	*path;
+	char		*err;
+	size_t		 errsz;
+	bool		 seen[NKEYS];
+};
+
+static int
+walk_error(struct yaml_walk *w, const yaml_event_t *ev, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+walk_error(struct yaml_walk *w, const yaml_event_t *ev, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(w->err, w->errsz, "%s:%zu: %s", w->path,
+	    ev ? ev->start_mark.line + 1 : w->parser.problem_mark.line + 1, msg);
+	return -1;
+}
+
+static int
+walk_next(struct yaml_walk *w, yaml_event_t *ev)
+{
+	if (!yaml_parser_parse(&w->parser, ev)) {
+		snprintf(w->err, w->errsz, "%s:%zu: invalid YAML: %s", w->path,
+		    w->parser.problem_mark.line + 1,
+		    w->parser.problem ? w->parser.problem : "parse error");
+		return -1;
+	}
+	if (ev->type == YAML_ALIAS_EVENT) {
+		walk_error(w, ev, "anchors and aliases are not supported");
+		yaml_event_delete(ev);
+		return -1;
+	}
+	return 0;
+}
+
+static const char *
+event_kind(const yaml_event_t *ev)
+{
+	switch (ev->type) {
+	case YAML_MAPPING_START_EVENT:	return "a mapping";
+	case YAML_SEQUENCE_START_EVENT:	return "a list";
+	case YAML_SCALAR_EVENT:		return "a scalar";
+	default:			return "something else";
+	}
+}
+
+static bool
+scalar_is_null(const yaml_event_t *ev)
+{
+	const char *v = (const char *)ev->data.scalar.value;
+
+	return ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+	    (strcmp(v, "~") == 0 || strcmp(v, "null") == 0 || *v == '\0');
+}
+
+static int
+walk_strlist(struct yaml_walk *w, struct ops_config *cfg,
+    const struct config_key *k)
+{
+	char ***list = (char ***)(void *)((char *)cfg + k->off);
+	/* a T_STRLIST field is always followed by its size_t count */
+	size_t *n = (size_t *)(void *)((char *)cfg + k->off + sizeof(char **));
+	yaml_event_t ev;
+
+	free_strlist(list, n);
+	for (;;) {
+		if (walk_next(w, &ev) != 0)
+			return -1;
+		if (ev.type == YAML_SEQUENCE_END_EVENT) {
+			yaml_event_delete(&ev);
+			return 0;
+		}
+		if (ev.type != YAML_SCALAR_EVENT ||
+		    ev.data.scalar.length == 0) {
+			walk_error(w, &ev, "%s.%s must be a list of non-empty "
+			    "strings", k->section, k->name);
+			yaml_event_delete(&ev);
+			return -1;
+		}
+		*list = reallocarray(*list, *n + 1, sizeof(char *));
+		if (*list == NULL ||
+		    ((*list)[*n] = strdup((char *)ev.data.scalar.value)) == NULL)
+			abort();
+		(*n)++;
+		yaml_event_delete(&ev);
+	}
+}
+
+/* Parse one key: value inside a section mapping; ev is the key scalar. */
+static int
+walk_key(struct yaml_walk *w, struct ops_config *cfg, const char *section,
+    const yaml_event_t *kev)
+{
+	const char *name = (const char *)kev->data.scalar.value;
+	const struct config_key *k;
+	char msg[400];
+	yaml_event_t ev;
+	bool is_file;
+	int rc = -1;
+
+	if ((k = key_find(section, name, &is_file)) == NULL)
+		return walk_error(w, kev, "unknown key %s.%s", section, name);
+	if (w->seen[k - config_keys])
+		return walk_error(w, kev, "duplicate key %s.%s", section, name);
+	w->seen[k - config_keys] = true;
+	if (walk_next(w, &ev) != 0)
+		return -1;
+	if (k->type == T_STRLIST) {
+		if (ev.type == YAML_SEQUENCE_START_EVENT)
+			rc = walk_strlist(w, cfg, k);
+		else
+			rc = walk_error(w, &ev, "%s.%s must be a list of "
+			    "strings, got %s", section, name, event_kind(&ev));
+	} else if (ev.type != YAML_SCALAR_EVENT) {
+		rc = walk_error(w, &ev, "%s.%s must be %s %s, got %s", section,
+		    name, k->type == T_INT || k->type == T_LLONG ? "an" : "a",
+		    type_name(k->type), event_kind(&ev));
+	} else if (scalar_is_null(&ev) && (k->type == T_STR ||
+	    k->type == T_SECRET)) {
+		rc = 0;		/* explicit null: keep the default */
+	} else if (is_file) {
+		char *secret = read_secret_file(
+		    (const char *)ev.data.scalar.value, msg, sizeof(msg));
+		char **dst = (char **)(void *)((char *)cfg + k->off);
+
+		if (secret == NULL) {
+			rc = walk_error(w, &ev, "%s.%s_file: %s", section, name,
+			    msg);
+		} else {
+			free(*dst);
+			*dst = secret;
+			rc = 0;
+		}
+	} else if (key_set(cfg, k, (const char *)ev.data.scalar.value,
+	    ev.data.scalar.style != YAML_PLAIN_SCALAR_STYLE, msg,
+	    sizeof(msg)) != 0) {
+		rc = walk_error(w, &ev, "%s", msg);
+	} else {
+		rc = 0;
+	}
+	yaml_event_delete(&ev);
+	return rc;
+}
+
+static int
+walk_section(struct yaml_walk *w, struct ops_config *cfg, const char *section)
+{
+	yaml_event_t ev;
+
+	for (;;) {
+		if (walk_next(w, &ev) != 0)
+			return -1;
+		if (ev.type == YAML_MAPPING_END_EVENT) {
+			yaml_event_delete(&ev);
+			return 0;
+		}
+		if (ev.type != YAML_SCALAR_EVENT) {
+			walk_error(w, &ev, "keys in section %s must be plain "
+			    "names", section);
+			yaml_event_delete(&ev);
+			return -1;
+		}
+		if (walk_key(w, cfg, section, &ev) != 0) {
+			yaml_event_delete(&ev);
+			return -1;
+		}
+		yaml_event_delete(&ev);
+	}
+}
+
+static int
+walk_root(struct yaml_walk *w, struct ops_config *cfg)
+{
+	bool seen_section[sizeof(config_sections) / sizeof(config_sections[0])];
+	yaml_event_t ev;
+	int depth_ok = 0, rc = 0;
+
+	memset(seen_section, 0, sizeof(seen_section));
+	for (;;) {
+		if (walk_next(w, &ev) != 0)
+			return -1;
+		switch (ev.type) {
+		case YAML_STREAM_START_EVENT:
+		case YAML_DOCUMENT_START_EVENT:
+		case YAML_DOCUMENT_END_EVENT:
+			break;
+		case YAML_STREAM_END_EVENT:
+			yaml_event_delete(&ev);
+			return 0;
+		case YAML_MAPPING_START_EVENT:
+			if (depth_ok) {
+				rc = walk_error(w, &ev, "expected a section name");
+				break;
+			}
+			depth_ok = 1;
+			break;
+		case YAML_MAPPING_END_EVENT:
+			depth_ok = 0;
+			break;
+		case YAML_SCALAR_EVENT: {
+			const char *name = (const char *)ev.data.scalar.value;
+			yaml_event_t sev;
+			size_t si;
+
+			if (!depth_ok) {
+				if (scalar_is_null(&ev))
+					break;	/* empty document */
+				rc = walk_error(w, &ev, "the top level must be "
+				    "a mapping of sections");
+				break;
+			}
+			if (!section_known(name)) {
+				rc = walk_error(w, &ev, "unknown section %s "
+				    "(expected one of database, fcgi, auth, "
+				    "export, locks, sanitizer, notion, log)",
+				    name);
+				break;
+			}
+			for (si = 0; strcmp(config_sections[si], name); si++)
+				;
+			if (seen_section[si]) {
+				rc = walk_error(w, &ev, "duplicate section %s",
+				    name);
+				break;
+			}
+			seen_section[si] = true;
+			if (walk_next(w, &sev) != 0) {
+				rc = -1;
+				break;
+			}
+			if (sev.type == YAML_SCALAR_EVENT && scalar_is_null(&sev)) {
+				yaml_event_delete(&sev);	/* empty section */
+				break;
+			}
+			if (sev.type != YAML_MAPPING_START_EVENT) {
+				rc = walk_error(w, &sev, "section %s must be a "
+				    "mapping, got %s", name, event_kind(&sev));
+				yaml_event_delete(&sev);
+				break;
+			}
+			yaml_event_delete(&sev);
+			rc = walk_section(w, cfg, name);
+			break;
+		}
+		default:
+			rc = walk_error(w, &ev, "the top level must be a "
+			    "mapping of sections");
+			break;
+		}
+		yaml_event_delete(&ev);
+		if (rc != 0)
+			return rc;
+	}
+}
+
+static int
+apply_env(struct ops_config *cfg, char *err, size_t errsz)
+{
+	char name[128], msg[400];
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct config_key *k = &config_keys[i];
+		const char *v;
+
+		if (k->env == NULL)
+			continue;
+		if ((v = getenv(k->env)) != NULL && *v) {
+			if (key_set(cfg, k, v, false, msg, sizeof(msg)) != 0) {
+				snprintf(err, errsz, "environment %s: %s",
+				    k->env, msg);
+				return -1;
+			}
+			continue;
+		}
+		snprintf(name, sizeof(name), "%s_FILE", k->env);
+		if (k->type == T_SECRET && (v = getenv(name)) != NULL && *v) {
+			char **dst = (char **)(void *)((char *)cfg + k->off);
+			char *secret = read_secret_file(v, msg, sizeof(msg));
+
+			if (secret == NULL) {
+				snprintf(err, errsz, "environment %s: %s", name,
+				    msg);
+				return -1;
+			}
+			free(*dst);
+			*dst = secret;
+		}
+	}
+	return 0;
+}
+
+static int
+check_relations(const struct ops_config *cfg, const char *where, char *err,
+    size_t errsz)
+{
+	if (cfg->export.max_rows > cfg->export.max_rows_cap) {
+		snprintf(err, errsz, "%s: export.max_rows (%lld) must not exceed "
+		    "export.max_rows_cap (%lld)", where, cfg->export.max_rows,
+		    cfg->export.max_rows_cap);
+		return -1;
+	}
+	if (cfg->export.max_bytes > cfg->export.max_bytes_cap) {
+		snprintf(err, errsz, "%s: export.max_bytes (%lld) must not "
+		    "exceed export.max_bytes_cap (%lld)", where,
+		    cfg->export.max_bytes, cfg->export.max_bytes_cap);
+		return -1;
+	}
+	if (cfg->export.heartbeat_seconds * 2 > cfg->export.lease_seconds) {
+		snprintf(err, errsz, "%s: export.heartbeat_seconds (%d) must be "
+		    "at most half of export.lease_seconds (%d)", where,
+		    cfg->export.heartbeat_seconds, cfg->export.lease_seconds);
+		return -1;
+	}
+	if (cfg->locks.heartbeat_seconds >= cfg->locks.stale_after_seconds ||
+	    cfg->locks.stale_after_seconds > cfg->locks.lease_seconds) {
+		snprintf(err, errsz, "%s: locks need heartbeat_seconds (%d) < "
+		    "stale_after_seconds (%d) <= lease_seconds (%d)", where,
+		    cfg->locks.heartbeat_seconds,
+		    cfg->locks.stale_after_seconds, cfg->locks.lease_seconds);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+apply_defaults(struct ops_config *cfg)
+{
+	char msg[256];
+
+	for (size_t i = 0; i < NKEYS; i++)
+		if (config_keys[i].def != NULL &&
+		    key_set(cfg, &config_keys[i], config_keys[i].def, false,
+		    msg, sizeof(msg)) != 0)
+			abort();	/* a default out of its own range */
+}
+
+int
+config_load(struct ops_config *cfg, const char *path, char *err, size_t errsz)
+{
+	struct yaml_walk w;
+	FILE *f = NULL;
+	int rc = 0;
+
+	memset(cfg, 0, sizeof(*cfg));
+	apply_defaults(cfg);
+	if (path != NULL) {
+		if ((f = fopen(path, "re")) == NULL) {
+			snprintf(err, errsz, "config %s: cannot open: %s", path,
+			    strerror(errno));
+			config_free(cfg);
+			return -1;
+		}
+		if ((cfg->path = strdup(path)) == NULL)
+			abort();
+		memset(&w, 0, sizeof(w));
+		w.path = path;
+		w.err = err;
+		w.errsz = errsz;
+		if (!yaml_parser_initialize(&w.parser))
+			abort();
+		yaml_parser_set_input_file(&w.parser, f);
+		rc = walk_root(&w, cfg);
+		yaml_parser_delete(&w.parser);
+		fclose(f);
+	}
+	if (rc == 0)
+		rc = apply_env(cfg, err, errsz);
+	if (rc == 0)
+		rc = check_relations(cfg, path ? path : "config", err, errsz);
+	if (rc != 0)
+		config_free(cfg);
+	return rc;
+}
+
+int
+config_require(const struct ops_config *cfg, int need, char *err, size_t errsz)
+{
+	const char *where = cfg->path ? cfg->path : "config";
+
+	if ((need & CONFIG_NEED_DATABASE) && cfg->database.url == NULL) {
+		snprintf(err, errsz, "%s: database.url is not set (set it, "
+		    "database.url_file, or OPS_DATABASE_URL)", where);
+		return -1;
+	}
+	if ((need & CONFIG_NEED_AUTH) && cfg->auth.jwks_file == NULL &&
+	    cfg->auth.hs256_secret == NULL) {
+		snprintf(err, errsz, "%s: no token verification key: set "
+		    "auth.jwks_file or auth.hs256_secret", where);
+		return -1;
+	}
+	if ((need & CONFIG_NEED_AUTH) && cfg->auth.hs256_secret != NULL &&
+	    strlen(cfg->auth.hs256_secret) < 32) {
+		snprintf(err, errsz, "%s: auth.hs256_secret must be at least 32 "
+		    "bytes long", where);
+		return -1;
+	}
+	if ((need & CONFIG_NEED_FCGI) && cfg->export.download_secret != NULL &&
+	    strlen(cfg->export.download_secret) < 32) {
+		snprintf(err, errsz, "%s: export.download_secret must be at "
+		    "least 32 bytes long", where);
+		return -1;
+	}
+	return 0;
+}
+
+void
+config_free(struct ops_config *cfg)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct config_key *k = &config_keys[i];
+		char *base = (char *)cfg + k->off;
+
+		if (k->type == T_STR || k->type == T_SECRET) {
+			char **p = (char **)(void *)base;
+
+			free(*p);
+			*p = NULL;
+		}
+	}
+	free_strlist(&cfg->sanitizer.extra_keys, &cfg->sanitizer.n_extra_keys);
+	free(cfg->path);
+	cfg->path = NULL;
+}
+
+void
+config_print_keys(FILE *out)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct config_key *k = &config_keys[i];
+		char range[64] = "-";
+
+		if (k->type == T_INT || k->type == T_LLONG || k->type == T_BYTES)
+			snprintf(range, sizeof(range), "%lld..%lld", k->min,
+			    k->max);
+		else if (k->choices)
+			snprintf(range, sizeof(range), "%s", k->choices);
+		fprintf(out, "%s.%s\t%s\t%s\t%s\t%s\n", k->section, k->name,
+		    type_name(k->type), k->def ? (*k->def ? k->def : "\"\"") :
+		    "-", range, k->env ? k->env : "-");
+	}
+}

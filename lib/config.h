@@ -1,0 +1,140 @@
+/*
+ * config: the one YAML configuration file, parsed into a typed struct.
+ *
+ * The file has fixed sections (database, fcgi, auth, export, locks,
+ * sanitizer, notion, log). Every key is described once, in the table in
+ * config.c; that table drives parsing, defaults, range checks, environment
+ * overrides, `opsctl config-keys` and the documentation check.
+ *
+ * Errors name file:line and what was expected:
+ *   ops.yaml:14: export.ttl_hours must be between 1 and 720, got 0
+ *
+ * Secrets (database.url, auth.hs256_secret, export.download_secret,
+ * notion.token) may also be given as KEY_file: a path whose content is the
+ * secret (one trailing newline stripped). Environment variables override the
+ * file (see config_key.env); ENV_FILE works the same way for secrets.
+ *
+ * Ownership: config_load() fills a struct ops_config whose strings are owned
+ * by it; config_free() releases them. A loaded config is immutable and may be
+ * shared by threads.
+ */
+#ifndef OPS_CONFIG_H
+#define OPS_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define CONFIG_DEFAULT_PATH "/etc/ops/ops.yaml"
+
+struct ops_config {
+	char	*path;			/* the file loaded, or NULL */
+
+	struct {
+		char	*url;		/* secret: libpq URL */
+		int	 connect_timeout_seconds;
+		int	 statement_timeout_ms;
+	} database;
+
+	struct {
+		char	*socket_path;	/* NULL: inherit fd 0 */
+		int	 threads;
+		int	 backlog;
+		char	*public_base_url;	/* for download_url */
+		long long max_body_bytes;
+	} fcgi;
+
+	struct {
+		char	*jwks_file;
+		char	*hs256_secret;	/* secret */
+		char	*hs256_kid;
+		char	*issuer;
+		char	*audience;
+		int	 leeway_seconds;
+		int	 max_token_bytes;
+	} auth;
+
+	struct {
+		int	 max_range_days;
+		long long max_rows;
+		long long max_rows_cap;
+		long long max_bytes;
+		long long max_bytes_cap;
+		int	 max_duration_seconds;
+		long long chunk_bytes;
+		int	 ttl_hours;
+		int	 max_active_per_tenant;
+		int	 max_attempts;
+		int	 lease_seconds;
+		int	 heartbeat_seconds;
+		int	 runner_budget_seconds;
+		int	 retention_days;
+		int	 cleaner_batch_size;
+		char	*download_secret;	/* secret: HMAC key for download_url */
+		int	 download_url_ttl_seconds;
+		int	 poll_retry_after_seconds;
+	} export;
+
+	struct {
+		int	 heartbeat_seconds;
+		int	 stale_after_seconds;
+		int	 lease_seconds;
+	} locks;
+
+	struct {
+		char	**extra_keys;
+		size_t	  n_extra_keys;
+	} sanitizer;
+
+	struct {
+		char	*api_base;
+		char	*version;
+		char	*targets;
+		char	*token;		/* secret */
+		char	*token_issued_at;
+		int	 token_rotate_days;
+		int	 token_warn_days;
+	} notion;
+
+	struct {
+		char	*level;
+		char	*format;
+	} log;
+};
+
+/*
+ * Resolve the config path: explicit (from --config) if not NULL, else
+ * $OPS_CONFIG, else CONFIG_DEFAULT_PATH. Returns a pointer to one of those;
+ * not allocated.
+ */
+const char *config_resolve_path(const char *explicit_path);
+
+/*
+ * Load path (may be NULL: defaults and environment only). On error returns
+ * -1 with one line in err ("ops.yaml:14: ...") and cfg freed. On success
+ * returns 0; free with config_free().
+ */
+int	config_load(struct ops_config *cfg, const char *path, char *err,
+	    size_t errsz);
+void	config_free(struct ops_config *cfg);
+
+/*
+ * Check what a binary needs beyond syntax (for example database.url set).
+ * need is a bitmask of CONFIG_NEED_*. Returns 0 or -1 with err filled.
+ */
+#define CONFIG_NEED_DATABASE	0x1
+#define CONFIG_NEED_AUTH	0x2
+#define CONFIG_NEED_FCGI	0x4
+int	config_require(const struct ops_config *cfg, int need, char *err,
+	    size_t errsz);
+
+/*
+ * Print every key as "section.key<TAB>type<TAB>default<TAB>range<TAB>env"
+ * (used by `opsctl config-keys` and the spec consistency check).
+ */
+void	config_print_keys(FILE *out);
+
+/* Parse "512", "512KiB", "512 MiB", "2GiB" into bytes; -1 on error. */
+int	config_parse_bytes(const char *s, long long *out);
+
+#endif

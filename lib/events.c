@@ -1,0 +1,49 @@
+#include "events.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int
+events_write(struct db *db, const struct ops_event *ev)
+{
+	char *data = ev->data ? json_dumps(ev->data, JSON_COMPACT) :
+	    strdup("{}");
+	const char *p[] = { ev->type, ev->severity, ev->source, ev->tenant_id,
+	    ev->subject_type, ev->subject_id, ev->request_id, data };
+	int rc;
+
+	if (data == NULL)
+		abort();
+	rc = db_exec(db, "INSERT INTO ops_event (event_type, severity, source, "
+	    "tenant_id, subject_type, subject_id, request_id, data) "
+	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)", 8, p);
+	free(data);
+	return rc;
+}
+
+int
+audit_write(struct db *db, const struct sanitize_rules *rules,
+    const struct audit_entry *e)
+{
+	json_t *clean;
+	char *payload;
+	int rc;
+
+	clean = e->payload ? sanitize_json(rules, e->payload) : json_object();
+	if (clean == NULL || (payload = json_dumps(clean, JSON_COMPACT)) ==
+	    NULL)
+		abort();
+	json_decref(clean);
+	{
+		const char *p[] = { e->tenant_id, e->actor_id, e->action,
+		    e->target_type, e->target_id, e->ip, e->request_id,
+		    payload };
+
+		rc = db_exec(db, "INSERT INTO audit_log (tenant_id, "
+		    "occurred_at, actor_id, action, target_type, target_id, "
+		    "ip, request_id, payload) VALUES ($1, now(), $2, $3, $4, "
+		    "$5, $6::inet, $7, $8::jsonb)", 8, p);
+	}
+	free(payload);
+	return rc;
+}

@@ -1,0 +1,192 @@
+#include "migrate.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "log.h"
+
+/* Arbitrary, fixed: the advisory lock id of the migrator. */
+#define MIGRATE_LOCK_ID	"7301042"
+
+static int
+read_file(const char *path, struct buf *out)
+{
+	char tmp[8192];
+	size_t n;
+	FILE *f;
+
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
+		buf_append(out, tmp, n);
+	n = (size_t)ferror(f);
+	fclose(f);
+	return n ? -1 : 0;
+}
+
+static void
+sha256_hex(const void *data, size_t len, char out[65])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+
+	EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+	for (unsigned int i = 0; i < 32; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+static int
+is_migration(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+
+	return n > 9 && d->d_name[0] >= '0' && d->d_name[0] <= '9' &&
+	    d->d_name[4] == '_' && strcmp(d->d_name + n - 4, ".sql") == 0;
+}
+
+/*
+ * Apply one file, or check it when already applied. Returns 1 applied,
+ * 0 already there, -1 error.
+ */
+static int
+migrate_one(struct db *db, const char *dir, const char *name, FILE *out,
+    char *err, size_t errsz)
+{
+	struct buf path = BUF_INIT, sql = BUF_INIT;
+	char sum[65], version[5];
+	PGresult *res;
+	int rc = -1;
+
+	snprintf(version, sizeof(version), "%.4s", name);
+	buf_appendf(&path, "%s/%s", dir, name);
+	if (read_file(path.data, &sql) != 0) {
+		snprintf(err, errsz, "cannot read %s: %s", path.data,
+		    strerror(errno));
+		goto out;
+	}
+	sha256_hex(sql.data, sql.len, sum);
+	{
+		const char *p[] = { version };
+
+		res = db_query(db, "SELECT checksum, name FROM schema_migrations "
+		    "WHERE version = $1", 1, p);
+	}
+	if (res == NULL) {
+		snprintf(err, errsz, "cannot read schema_migrations: %s",
+		    db->errmsg);
+		goto out;
+	}
+	if (PQntuples(res) == 1) {
+		if (strcmp(PQgetvalue(res, 0, 0), sum) != 0)
+			snprintf(err, errsz, "migration %s was edited after it "
+			    "was applied (recorded checksum %.12s, file %.12s): "
+			    "restore the file and add a new migration instead",
+			    name, PQgetvalue(res, 0, 0), sum);
+		else
+			rc = 0;
+		PQclear(res);
+		goto out;
+	}
+	PQclear(res);
+	if (db_begin(db) != 0 || db_exec_script(db, sql.data) != 0) {
+		snprintf(err, errsz, "migration %s failed: %s", name,
+		    db->errmsg);
+		db_rollback(db);
+		goto out;
+	}
+	{
+		const char *p[] = { version, name, sum };
+
+		if (db_exec(db, "INSERT INTO schema_migrations (version, name, "
+		    "checksum) VALUES ($1, $2, $3)", 3, p) != 0 ||
+		    db_commit(db) != 0) {
+			snprintf(err, errsz, "cannot record migration %s: %s",
+			    name, db->errmsg);
+			db_rollback(db);
+			goto out;
+		}
+	}
+	if (out)
+		fprintf(out, "applied %s\n", name);
+	rc = 1;
+out:
+	buf_free(&path);
+	buf_free(&sql);
+	return rc;
+}
+
+int
+migrate_apply(struct db *db, const char *dir, FILE *out, char *err,
+    size_t errsz)
+{
+	struct dirent **list = NULL;
+	int n, applied = 0, rc = 0;
+
+	if ((n = scandir(dir, &list, is_migration, alphasort)) < 0) {
+		snprintf(err, errsz, "cannot list migrations in %s: %s", dir,
+		    strerror(errno));
+		return -1;
+	}
+	if (db_exec(db, "CREATE TABLE IF NOT EXISTS schema_migrations ("
+	    "version text PRIMARY KEY, name text NOT NULL, "
+	    "checksum text NOT NULL, "
+	    "applied_at timestamptz NOT NULL DEFAULT now())", 0, NULL) != 0 ||
+	    db_exec(db, "SELECT pg_advisory_lock(" MIGRATE_LOCK_ID ")", 0,
+	    NULL) != 0) {
+		snprintf(err, errsz, "cannot prepare migrations: %s%s",
+		    db->err == DB_ERR_UNAVAILABLE ? "database unavailable: " :
+		    "", db->errmsg);
+		rc = -1;
+	}
+	for (int i = 0; rc == 0 && i < n; i++) {
+		int r = migrate_one(db, dir, list[i]->d_name, out, err, errsz);
+
+		if (r < 0)
+			rc = -1;
+		else
+			applied += r;
+	}
+	if (db->conn)
+		(void)db_exec(db, "SELECT pg_advisory_unlock(" MIGRATE_LOCK_ID
+		    ")", 0, NULL);
+	for (int i = 0; i < n; i++)
+		free(list[i]);
+	free(list);
+	return rc == 0 ? applied : -1;
+}
+
+const char *
+migrate_default_dir(const char *argv0, char *buf, size_t bufsz)
+{
+	const char *env = getenv("OPS_MIGRATIONS_DIR");
+	char exe[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+
+	(void)argv0;
+	if (env && *env)
+		return env;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		char *slash;
+
+		exe[n] = '\0';
+		if ((slash = strrchr(exe, '/')) != NULL)
+			*slash = '\0';
+		snprintf(buf, bufsz, "%s/../sql/migrations", exe);
+		if (stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
+			return buf;
+	}
+	return "/usr/share/ops/migrations";
+}

@@ -1,0 +1,30 @@
+/*
+ * migrate: apply sql/migrations/NNNN_name.sql in order.
+ *
+ * Each file runs in its own transaction together with its row in
+ * schema_migrations (version, name, SHA-256 checksum, applied_at). A file
+ * already applied is skipped when its checksum matches and is an error when
+ * it does not (an applied migration must never be edited: add a new one).
+ * A session advisory lock serialises concurrent runs, so running migrate
+ * twice, or on two hosts at once, is safe.
+ */
+#ifndef OPS_MIGRATE_H
+#define OPS_MIGRATE_H
+
+#include <stdio.h>
+
+#include "db.h"
+
+/*
+ * Apply every pending migration of dir. Progress lines go to out (may be
+ * NULL). Returns the number applied (>= 0), or -1 with err filled.
+ */
+int	migrate_apply(struct db *db, const char *dir, FILE *out, char *err,
+	    size_t errsz);
+
+/* Where the migrations are: $OPS_MIGRATIONS_DIR, then next to the binary
+ * (../sql/migrations), then /usr/share/ops/migrations. Returns a pointer to
+ * static storage or to the environment; not allocated. */
+const char *migrate_default_dir(const char *argv0, char *buf, size_t bufsz);
+
+#endif
