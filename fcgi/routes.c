@@ -11,6 +11,11 @@ static const struct route route_table[] = {
 	{ "GET",	"/readyz",			h_readyz },
 	{ "GET",	"/metrics",			h_metrics },
 	{ "GET",	"/api/ops/status",		h_status },
+	{ "POST",	"/api/ops/audit-exports",	h_export_create },
+	{ "GET",	"/api/ops/audit-exports",	h_export_list },
+	{ "GET",	"/api/ops/audit-exports/{id}",	h_export_get },
+	{ "DELETE",	"/api/ops/audit-exports/{id}",	h_export_cancel },
+	{ "GET",	"/api/ops/audit-exports/{id}/download", h_export_download },
 };
 
 #define NROUTES	(sizeof(route_table) / sizeof(route_table[0]))

@@ -40,5 +40,10 @@ void	h_healthz(struct request *r);
 void	h_readyz(struct request *r);
 void	h_status(struct request *r);
 void	h_metrics(struct request *r);
+void	h_export_create(struct request *r);
+void	h_export_list(struct request *r);
+void	h_export_get(struct request *r);
+void	h_export_cancel(struct request *r);
+void	h_export_download(struct request *r);
 
 #endif

@@ -35,6 +35,7 @@ static const struct error_def error_catalog[] = {
 	{ "EXPORT_LIMIT_DURATION", 0, "the export took longer than its duration limit" },
 	{ "EXPORT_RUNNER_LOST", 0, "the export runner was lost too many times" },
 	{ "EXPORT_SOURCE_INVALID", 0, "an audit row could not be encoded" },
+	{ "EXPORT_STORAGE_CORRUPT", 0, "a chunk kept by an earlier attempt is missing or corrupt" },
 };
 
 const struct error_def *

@@ -54,3 +54,50 @@ free_port() {
 	done
 	return 1
 }
+
+# --- HTTP helpers for suites that run a stack (scripts/stack-lib.sh) --------
+
+# mint SUB TENANT ROLES_JSON [TTL]: an HS256 token made with the openssl CLI
+# (scripts/jwt-openssl), never with the project's own signer. TENANT may be
+# "" for none.
+mint() {
+	local now payload
+	now=$(date +%s)
+	payload=$(jq -cn --arg sub "$1" --arg t "$2" --argjson roles "$3" \
+		--argjson now "$now" --argjson ttl "${4:-3600}" \
+		'{sub:$sub, roles:$roles, iss:"ops-dev", aud:"ops-api", iat:$now, exp:($now+$ttl)}
+		 + (if $t == "" then {} else {tenant_id:$t} end)')
+	"$ROOT/scripts/jwt-openssl" hs256 "$STACK_SECRET_FILE" '{"alg":"HS256","typ":"JWT"}' "$payload"
+}
+
+# api METHOD PATH TOKEN [curl args...]: sets CODE, BODY, HDRS (headers,
+# CR stripped). TOKEN may be "" for none. Uses $T_TMP for scratch files.
+api() {
+	local m=$1 p=$2 tok=$3; shift 3
+	local auth=()
+	[ -n "$tok" ] && auth=(-H "Authorization: Bearer $tok")
+	CODE=$(curl -s -o "$T_TMP/body" -D "$T_TMP/hdrs" -w '%{http_code}' \
+		-X "$m" "${auth[@]}" "$@" "$STACK_URL$p")
+	BODY=$(cat "$T_TMP/body"); HDRS=$(tr -d '\r' <"$T_TMP/hdrs")
+}
+
+# hdr NAME: a header of the last api answer (first one)
+hdr() { printf '%s\n' "$HDRS" | grep -i "^$1:" | head -n1 | cut -d' ' -f2- ; }
+
+# expect_error WHAT STATUS CODE: the last answer is that error in the
+# standard format with request_id equal to the X-Request-Id header
+expect_error() {
+	local what=$1 status=$2 code=$3 rid hrid
+	rid=$(jq -r '.error.request_id // empty' <<<"$BODY" 2>/dev/null)
+	hrid=$(hdr X-Request-Id)
+	if [ "$CODE" = "$status" ] && [ "$(jq -r '.error.code' <<<"$BODY" 2>/dev/null)" = "$code" ] &&
+	   [ -n "$rid" ] && [ "$rid" = "$hrid" ] && [[ "$(hdr Content-Type)" == application/json* ]] &&
+	   jq -e '(.error.message|type=="string") and (.error.details|type=="array")' <<<"$BODY" >/dev/null 2>&1; then
+		ok "$what: $status $code"
+	else
+		not_ok "$what: expected $status $code, got $CODE ${BODY:0:300}"
+	fi
+}
+
+# sql QUERY: run a query on the stack's database, unaligned output
+sql() { psql -X -qAt -v ON_ERROR_STOP=1 "$STACK_DB_URL" -c "$1"; }

@@ -29,29 +29,9 @@ hs() { "$ROOT/scripts/jwt-openssl" hs256 "$STACK_SECRET_FILE" "${2:-$HS_HDR}" "$
 rs() { "$ROOT/scripts/jwt-openssl" rs256 "$DIR/rsa.pem" '{"alg":"RS256","kid":"rsa-1"}' "$1"; }
 es() { "$ROOT/scripts/jwt-openssl" es256 "$DIR/ec.pem" '{"alg":"ES256","kid":"ec-1"}' "$1"; }
 
-# req METHOD PATH [curl args...]: sets CODE, BODY, HDRS
-req() {
-	local m=$1 p=$2; shift 2
-	CODE=$(curl -s -o "$DIR/body" -D "$DIR/hdrs" -w '%{http_code}' -X "$m" "$@" "$STACK_URL$p")
-	BODY=$(cat "$DIR/body"); HDRS=$(tr -d '\r' <"$DIR/hdrs")
-}
-hdr() { printf '%s\n' "$HDRS" | grep -i "^$1:" | head -n1 | cut -d' ' -f2- ; }
-
-# assert_error WHAT STATUS CODE: status, standard format, request_id == header
-assert_error() {
-	local what=$1 status=$2 code=$3 rid hrid ct
-	rid=$(jq -r '.error.request_id // empty' <<<"$BODY" 2>/dev/null)
-	hrid=$(hdr X-Request-Id)
-	ct=$(hdr Content-Type)
-	if [ "$CODE" = "$status" ] && [ "$(jq -r '.error.code' <<<"$BODY" 2>/dev/null)" = "$code" ] &&
-	   [ -n "$rid" ] && [ "$rid" = "$hrid" ] && [[ "$ct" == application/json* ]] &&
-	   jq -e '.error.message|type=="string"' <<<"$BODY" >/dev/null 2>&1 &&
-	   jq -e '.error.details|type=="array"' <<<"$BODY" >/dev/null 2>&1; then
-		ok "$what: $status $code in the standard format, request_id = X-Request-Id"
-	else
-		not_ok "$what: expected $status $code, got $CODE ct=$ct rid=$rid hdr=$hrid body=${BODY:0:300}"
-	fi
-}
+T_TMP=$DIR
+req() { api "$1" "$2" "" "${@:3}"; }
+assert_error() { expect_error "$@"; }
 
 # --- health -----------------------------------------------------------------
 req GET /healthz

@@ -1,0 +1,222 @@
+/*
+ * ops-export-cleaner: the export TTL (plan P21-L05).
+ *
+ *   1. DONE jobs past expires_at become EXPIRED (EXPORT_EXPIRED event, same
+ *      transaction); downloads answer 410 from then on;
+ *   2. the chunks of EXPIRED and FAILED jobs are deleted in batches of
+ *      export.cleaner_batch_size, one short transaction per batch;
+ *   3. job rows (and job_run rows) older than export.retention_days are
+ *      purged.
+ *
+ * Every write is fenced by the cleaner's scheduler lock token: a cleaner
+ * whose lock was recovered while it was paused changes nothing more.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "events.h"
+#include "jobcli.h"
+#include "jobrun.h"
+#include "locks.h"
+#include "log.h"
+#include "storage.h"
+
+#define BINARY	"ops-export-cleaner"
+
+struct cleaner {
+	struct jobrun		*jr;
+	const struct ops_config	*cfg;
+	char			 token[24];
+	char			 batch[16];
+};
+
+/* Mark one batch of DONE jobs past expiry EXPIRED; returns count or -1. */
+static long long
+expire_batch(struct cleaner *c)
+{
+	struct db *db = &c->jr->db;
+	const char *p[] = { c->jr->lease.name, c->token, c->batch };
+	PGresult *res;
+	long long n;
+
+	if (db_begin(db) != 0)
+		return -1;
+	res = db_query(db, "UPDATE tb_audit_export_job SET state = 'EXPIRED' "
+	    "WHERE id IN (SELECT id FROM tb_audit_export_job WHERE state = "
+	    "'DONE' AND expires_at <= now() ORDER BY expires_at LIMIT $3 "
+	    "FOR UPDATE SKIP LOCKED) AND " LOCK_FENCE_SQL(1, 2)
+	    " RETURNING id, tenant_id, total_bytes", 3, p);
+	if (res == NULL) {
+		db_rollback(db);
+		return -1;
+	}
+	n = PQntuples(res);
+	for (int i = 0; i < n; i++) {
+		json_t *data = json_pack("{s:I}", "total_bytes",
+		    (json_int_t)strtoll(PQgetvalue(res, i, 2), NULL, 10));
+		struct ops_event ev = {
+			.type = "EXPORT_EXPIRED", .severity = "info",
+			.source = BINARY, .tenant_id = PQgetvalue(res, i, 1),
+			.subject_type = "audit_export",
+			.subject_id = PQgetvalue(res, i, 0), .data = data
+		};
+		int rc = events_write(db, &ev);
+
+		json_decref(data);
+		if (rc != 0) {
+			PQclear(res);
+			db_rollback(db);
+			return -1;
+		}
+	}
+	PQclear(res);
+	if (db_commit(db) != 0) {
+		db_rollback(db);
+		return -1;
+	}
+	return n;
+}
+
+/*
+ * Delete the chunks of terminal jobs (EXPIRED, FAILED) still in the
+ * retention window, batch by batch. Returns chunks deleted, or -1.
+ */
+static long long
+sweep_chunks(struct cleaner *c)
+{
+	struct db *db = &c->jr->db;
+	const char *p[] = { c->jr->lease.name, c->token };
+	char days[16];
+	long long total = 0;
+	PGresult *jobs;
+
+	snprintf(days, sizeof(days), "%d", c->cfg->export.retention_days);
+	{
+		const char *q[] = { days };
+
+		jobs = db_query(db, "SELECT id FROM tb_audit_export_job WHERE "
+		    "state IN ('EXPIRED', 'FAILED') AND finished_at > now() - "
+		    "$1 * interval '1 day'", 1, q);
+	}
+	if (jobs == NULL)
+		return -1;
+	for (int i = 0; i < PQntuples(jobs); i++) {
+		const char *id = PQgetvalue(jobs, i, 0);
+		long long n;
+
+		do {
+			PGresult *fence;
+
+			if (jobrun_tick(c->jr) != 0) {
+				PQclear(jobs);
+				return -1;
+			}
+			/* fence: the batch commits only while the lock is ours */
+			if (db_begin(db) != 0)
+				goto fail;
+			fence = db_query(db, "SELECT 1 FROM tb_scheduler_lock WHERE "
+			    "name = $1 AND fencing_token = $2 AND holder IS NOT "
+			    "NULL FOR SHARE", 2, p);
+			if (fence == NULL || PQntuples(fence) != 1) {
+				PQclear(fence);
+				db_rollback(db);
+				c->jr->lost = fence != NULL;
+				goto fail;
+			}
+			PQclear(fence);
+			n = storage_db_spool.delete_chunks(db, id,
+			    c->cfg->export.cleaner_batch_size);
+			if (n < 0 || db_commit(db) != 0) {
+				db_rollback(db);
+				goto fail;
+			}
+			total += n;
+		} while (n > 0);
+	}
+	PQclear(jobs);
+	return total;
+fail:
+	PQclear(jobs);
+	return -1;
+}
+
+/* Purge job rows (and their chunks, by cascade) past retention. */
+static long long
+purge_batch(struct cleaner *c, const char *sql)
+{
+	struct db *db = &c->jr->db;
+	char days[16];
+	const char *p[] = { c->jr->lease.name, c->token, c->batch, days };
+	PGresult *res;
+	long long n;
+
+	snprintf(days, sizeof(days), "%d", c->cfg->export.retention_days);
+	if ((res = db_query(db, sql, 4, p)) == NULL)
+		return -1;
+	n = strtoll(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	return n;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct jobcli cli = {
+		.binary = BINARY,
+		.summary = "Expires DONE audit exports past their TTL, deletes "
+		    "their chunks in batches, and purges old job rows."
+	};
+	struct ops_config cfg;
+	struct jobrun jr;
+	struct cleaner c;
+	const char *error = NULL;
+	long long n;
+	int status;
+
+	jobcli_start(&cli, argc, argv, &cfg);
+	if ((status = jobrun_begin(&jr, BINARY, BINARY, &cfg,
+	    cli.textfile_dir)) != 0) {
+		config_free(&cfg);
+		return status;
+	}
+	c.jr = &jr;
+	c.cfg = &cfg;
+	snprintf(c.token, sizeof(c.token), "%lld", jr.lease.token);
+	snprintf(c.batch, sizeof(c.batch), "%d", cfg.export.cleaner_batch_size);
+
+	while ((n = expire_batch(&c)) > 0) {
+		jobrun_count(&jr, "expired", n);
+		if (jobrun_tick(&jr) != 0)
+			break;
+	}
+	if (n < 0 || jr.lost)
+		error = jr.lost ? "the cleaner's lock was taken over" :
+		    "expiring jobs failed: the database failed";
+	if (error == NULL) {
+		if ((n = sweep_chunks(&c)) < 0)
+			error = jr.lost ? "the cleaner's lock was taken over" :
+			    "deleting chunks failed: the database failed";
+		else
+			jobrun_count(&jr, "chunks_deleted", n);
+	}
+	while (error == NULL && (n = purge_batch(&c, "DELETE FROM "
+	    "tb_audit_export_job WHERE id IN (SELECT id FROM "
+	    "tb_audit_export_job WHERE state IN ('EXPIRED', 'FAILED') AND "
+	    "finished_at < now() - $4 * interval '1 day' LIMIT $3) AND "
+	    LOCK_FENCE_SQL(1, 2))) > 0)
+		jobrun_count(&jr, "jobs_purged", n);
+	if (error == NULL && n < 0)
+		error = "purging old jobs failed: the database failed";
+	while (error == NULL && (n = purge_batch(&c, "DELETE FROM job_run "
+	    "WHERE id IN (SELECT id FROM job_run WHERE status <> 'RUNNING' "
+	    "AND finished_at < now() - $4 * interval '1 day' LIMIT $3) AND "
+	    LOCK_FENCE_SQL(1, 2))) > 0)
+		jobrun_count(&jr, "job_runs_purged", n);
+	if (error == NULL && n < 0)
+		error = "purging old job runs failed: the database failed";
+
+	status = jobrun_end(&jr, error);
+	config_free(&cfg);
+	return status;
+}

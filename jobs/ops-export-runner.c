@@ -1,0 +1,164 @@
+/*
+ * ops-export-runner: claim and run export jobs until the queue is empty or
+ * the time budget (export.runner_budget_seconds) is spent; a job already
+ * started runs to its end (its own max_duration bounds it).
+ *
+ * Many runners may run at once, on one host or many: jobs are claimed with
+ * FOR UPDATE SKIP LOCKED. The scheduler lock is per instance
+ * ("ops-export-runner:<instance>", default the host name), so that a timer
+ * never starts a second runner on a host whose first is still busy.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "export_runner.h"
+#include "jobcli.h"
+#include "jobrun.h"
+#include "log.h"
+#include "sanitize.h"
+
+#define OPT_INSTANCE	1
+#define BINARY		"ops-export-runner"
+
+struct opts {
+	char	instance[100];
+};
+
+static int
+on_option(int opt, const char *arg, void *ctx)
+{
+	struct opts *o = ctx;
+	size_t n = strlen(arg);
+
+	if (opt != OPT_INSTANCE || n == 0 || n >= sizeof(o->instance))
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (!islower((unsigned char)arg[i]) &&
+		    !isdigit((unsigned char)arg[i]) && !strchr("_.-", arg[i])) {
+			fprintf(stderr, BINARY ": --instance must be lower-case "
+			    "letters, digits, '.', '_' or '-'\n");
+			return -1;
+		}
+	snprintf(o->instance, sizeof(o->instance), "%s", arg);
+	return 0;
+}
+
+/* The host name as a lock-name-safe instance. */
+static void
+default_instance(char *out, size_t outsz)
+{
+	char host[128];
+	size_t i;
+
+	if (gethostname(host, sizeof(host)) != 0)
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	for (i = 0; host[i] && i < outsz - 1; i++) {
+		unsigned char c = (unsigned char)tolower((unsigned char)host[i]);
+
+		out[i] = (isalnum(c) || c == '.' || c == '-' || c == '_') ?
+		    (char)c : '-';
+	}
+	out[i] = '\0';
+}
+
+static int
+tick(void *arg)
+{
+	return jobrun_tick(arg);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option extra[] = {
+		{ "instance", required_argument, NULL, OPT_INSTANCE },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct opts o = { "" };
+	struct jobcli cli = {
+		.binary = BINARY,
+		.summary = "Claims and runs audit export jobs until the queue "
+		    "is empty or the time budget ends.",
+		.extra_usage = "  --instance NAME      lock instance (default: "
+		    "the host name)\n",
+		.extra = extra, .on_option = on_option, .ctx = &o
+	};
+	struct ops_config cfg;
+	struct jobrun jr;
+	struct runner rn;
+	struct runner_job job;
+	struct db rdb;
+	char lock[160];
+	const char *error = NULL;
+	time_t budget_end;
+	int status;
+
+	jobcli_start(&cli, argc, argv, &cfg);
+	if (o.instance[0] == '\0')
+		default_instance(o.instance, sizeof(o.instance));
+	snprintf(lock, sizeof(lock), BINARY ":%s", o.instance);
+	if ((status = jobrun_begin(&jr, BINARY, lock, &cfg,
+	    cli.textfile_dir)) != 0) {
+		config_free(&cfg);
+		return status;
+	}
+	db_init(&rdb, cfg.database.url, cfg.database.connect_timeout_seconds,
+	    0, BINARY "/stream");
+	memset(&rn, 0, sizeof(rn));
+	rn.cfg = &cfg;
+	rn.rules = sanitize_rules_new((const char *const *)cfg.sanitizer.extra_keys,
+	    cfg.sanitizer.n_extra_keys);
+	rn.storage = &storage_db_spool;
+	rn.wdb = &jr.db;
+	rn.rdb = &rdb;
+	rn.owner = jr.me.holder;
+	rn.tick = tick;
+	rn.tick_arg = &jr;
+
+	budget_end = time(NULL) + cfg.export.runner_budget_seconds;
+	while (error == NULL && time(NULL) < budget_end) {
+		enum run_result r = export_job_claim(&rn, &job);
+
+		if (r == RUN_NONE)
+			break;
+		if (r != RUN_CLAIMED) {
+			error = "cannot claim a job: the database failed";
+			break;
+		}
+		jobrun_count(&jr, "claimed", 1);
+		r = export_job_run(&rn, &job);
+		switch (r) {
+		case RUN_DONE:
+			jobrun_count(&jr, "done", 1);
+			break;
+		case RUN_FAILED:
+			jobrun_count(&jr, "failed", 1);
+			break;
+		case RUN_LOST:
+			jobrun_count(&jr, "lost", 1);
+			fprintf(stderr, BINARY ": job %s (attempt %d) was taken "
+			    "over by another runner, or this runner's lock was "
+			    "recovered: stopped without writing anything more\n",
+			    job.id, job.attempt);
+			error = "lost a job to another runner";
+			break;
+		default:
+			error = "a job failed on a database or storage error; "
+			    "it will be reclaimed after its lease";
+			break;
+		}
+		runner_job_free(&job);
+		if (jr.lost)
+			error = "the runner's scheduler lock was taken over";
+	}
+	status = jobrun_end(&jr, error);
+	db_close(&rdb);
+	sanitize_rules_free((struct sanitize_rules *)rn.rules);
+	config_free(&cfg);
+	return status;
+}

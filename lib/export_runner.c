@@ -1,0 +1,760 @@
+#include "export_runner.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "encode.h"
+#include "events.h"
+#include "log.h"
+#include "pgcopy.h"
+
+#define RUNNER_ACTOR	"system:ops-export-runner"
+#define ROW_FIELDS	10
+/* how often (in rows) the clock, the lease and the lock are looked at */
+#define CHECK_EVERY	1024
+
+/*
+ * The rows of a job, by transaction-local settings (set_config with bound
+ * parameters): COPY cannot take parameters, and no value is ever spliced
+ * into SQL text.
+ */
+#define EXPORT_PRED \
+	"tenant_id = current_setting('ops.x_tenant') " \
+	"AND occurred_at >= current_setting('ops.x_from')::timestamptz " \
+	"AND occurred_at < current_setting('ops.x_to')::timestamptz " \
+	"AND (current_setting('ops.x_actions') = '' OR action IN " \
+	"(SELECT jsonb_array_elements_text(current_setting('ops.x_actions')::jsonb))) " \
+	"AND (current_setting('ops.x_actor') = '' OR " \
+	"actor_id = current_setting('ops.x_actor')) " \
+	"AND (occurred_at, id) > (current_setting('ops.x_after_ts')::timestamptz, " \
+	"current_setting('ops.x_after_id')::bigint)"
+
+#define EXPORT_COPY \
+	"COPY (SELECT id, tenant_id, to_char(occurred_at AT TIME ZONE 'UTC', " \
+	"'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), actor_id, action, target_type, " \
+	"target_id, host(ip), request_id, payload::text FROM audit_log WHERE " \
+	EXPORT_PRED " ORDER BY occurred_at, id) TO STDOUT"
+
+/* What a run keeps between rows. */
+struct run {
+	struct runner		*rn;
+	struct runner_job	*job;
+	struct storage_writer	*w;
+	struct buf		 chunk;		/* rows not yet committed */
+	struct buf		 scratch;
+	EVP_MD_CTX		*sha;		/* the whole file */
+	int			 chunk_rows;
+	char			 last_ts[40];	/* last row in chunk */
+	char			 last_id[24];
+	struct timespec		 deadline;	/* max_duration */
+	struct timespec		 last_beat;
+	/* a failure decided while running: code and message */
+	const char		*fail_code;
+	char			 fail_msg[256];
+};
+
+void
+runner_job_free(struct runner_job *job)
+{
+	free(job->filters);
+	free(job->cp_ts);
+	memset(job, 0, sizeof(*job));
+}
+
+static double
+mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double
+ts_seconds(const struct timespec *ts)
+{
+	return (double)ts->tv_sec + (double)ts->tv_nsec / 1e9;
+}
+
+static void
+rdb_reset(struct runner *rn)
+{
+	/* a connection left inside COPY cannot be reused: drop it */
+	if (rn->rdb->conn)
+		PQfinish(rn->rdb->conn);
+	rn->rdb->conn = NULL;
+}
+
+static int
+job_events(struct db *db, const struct sanitize_rules *rules, const char *type,
+    const char *severity, const char *tenant, const char *id, json_t *data,
+    bool audit)
+{
+	struct ops_event ev = {
+		.type = type, .severity = severity,
+		.source = "ops-export-runner", .tenant_id = tenant,
+		.subject_type = "audit_export", .subject_id = id, .data = data
+	};
+	struct audit_entry ae = {
+		.tenant_id = tenant, .actor_id = RUNNER_ACTOR, .action = type,
+		.target_type = "audit_export", .target_id = id, .payload = data
+	};
+
+	if (events_write(db, &ev) != 0)
+		return -1;
+	return audit ? audit_write(db, rules, &ae) : 0;
+}
+
+/* Delete every chunk of id, in batches, inside the caller's transaction. */
+static int
+delete_all_chunks(struct runner *rn, const char *id)
+{
+	long long n;
+
+	do {
+		n = rn->storage->delete_chunks(rn->wdb, id,
+		    rn->cfg->export.cleaner_batch_size);
+	} while (n > 0);
+	return n < 0 ? -1 : 0;
+}
+
+/*
+ * End a job FAILED with code, inside the caller's transaction. attempt < 0
+ * means "whatever the attempt" (claim time, under FOR UPDATE). Returns
+ * RUN_FAILED, RUN_LOST (the fenced update matched nothing) or RUN_ERROR.
+ */
+static enum run_result
+fail_job_tx(struct runner *rn, const char *id, const char *tenant, int attempt,
+    const char *code, const char *msg)
+{
+	char att[16];
+	const char *p[] = { id, attempt >= 0 ? att : NULL, code, msg };
+	json_t *data;
+	PGresult *res;
+	int rc;
+
+	snprintf(att, sizeof(att), "%d", attempt);
+	res = db_query(rn->wdb, "UPDATE tb_audit_export_job SET state = "
+	    "'FAILED', error_code = $3, error_message = $4, finished_at = now() "
+	    "WHERE id = $1 AND state = 'RUNNING' AND "
+	    "($2::int IS NULL OR attempt = $2) RETURNING attempt", 4, p);
+	if (res == NULL)
+		return RUN_ERROR;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return RUN_LOST;
+	}
+	PQclear(res);
+	if (delete_all_chunks(rn, id) != 0)
+		return RUN_ERROR;
+	data = json_pack("{s:s, s:s}", "code", code, "message", msg);
+	rc = job_events(rn->wdb, rn->rules, "EXPORT_FAILED", "warning", tenant,
+	    id, data, true);
+	json_decref(data);
+	log_kv(LOG_WARN, "job_id", id, "export failed: %s: %s", code, msg);
+	return rc == 0 ? RUN_FAILED : RUN_ERROR;
+}
+
+/* Fail a running job in its own transaction. */
+static enum run_result
+fail_job(struct runner *rn, struct runner_job *job, const char *code,
+    const char *msg)
+{
+	enum run_result r;
+
+	rdb_reset(rn);
+	if (db_begin(rn->wdb) != 0)
+		return RUN_ERROR;
+	r = fail_job_tx(rn, job->id, job->tenant_id, job->attempt, code, msg);
+	if (r != RUN_FAILED || db_commit(rn->wdb) != 0) {
+		db_rollback(rn->wdb);
+		return r == RUN_FAILED ? RUN_ERROR : r;
+	}
+	return RUN_FAILED;
+}
+
+/* ---- claim ------------------------------------------------------------------ */
+
+static enum run_result
+claim_take(struct runner *rn, const char *id, int attempt,
+    struct runner_job *job)
+{
+	char lease[16];
+	const char *p[] = { id, rn->owner, lease };
+	json_t *data;
+	PGresult *res;
+	int rc;
+
+	snprintf(lease, sizeof(lease), "%d", rn->cfg->export.lease_seconds);
+	res = db_query(rn->wdb, "UPDATE tb_audit_export_job SET state = "
+	    "'RUNNING', attempt = attempt + 1, lease_owner = $2, "
+	    "lease_expires_at = now() + $3 * interval '1 second', "
+	    "heartbeat_at = now(), started_at = coalesce(started_at, now()) "
+	    "WHERE id = $1 RETURNING id, tenant_id, format, "
+	    "to_char(range_from AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+	    "to_char(range_to AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+	    "filters::text, max_rows, max_bytes, max_duration_seconds, "
+	    "extract(epoch FROM started_at + max_duration_seconds * "
+	    "interval '1 second' - now()), attempt, progress_rows, "
+	    "progress_bytes, progress_chunks, checkpoint->>'occurred_at', "
+	    "checkpoint->>'id'", 3, p);
+	if (res == NULL)
+		return RUN_ERROR;
+	memset(job, 0, sizeof(*job));
+	snprintf(job->id, sizeof(job->id), "%s", PQgetvalue(res, 0, 0));
+	snprintf(job->tenant_id, sizeof(job->tenant_id), "%s", PQgetvalue(res, 0, 1));
+	snprintf(job->format, sizeof(job->format), "%s", PQgetvalue(res, 0, 2));
+	snprintf(job->from, sizeof(job->from), "%s", PQgetvalue(res, 0, 3));
+	snprintf(job->to, sizeof(job->to), "%s", PQgetvalue(res, 0, 4));
+	job->filters = strdup(PQgetvalue(res, 0, 5));
+	job->max_rows = strtoll(PQgetvalue(res, 0, 6), NULL, 10);
+	job->max_bytes = strtoll(PQgetvalue(res, 0, 7), NULL, 10);
+	job->max_duration = (int)strtol(PQgetvalue(res, 0, 8), NULL, 10);
+	job->seconds_left = strtod(PQgetvalue(res, 0, 9), NULL);
+	job->attempt = (int)strtol(PQgetvalue(res, 0, 10), NULL, 10);
+	job->rows = strtoll(PQgetvalue(res, 0, 11), NULL, 10);
+	job->bytes = strtoll(PQgetvalue(res, 0, 12), NULL, 10);
+	job->chunks = (int)strtol(PQgetvalue(res, 0, 13), NULL, 10);
+	if (!PQgetisnull(res, 0, 14)) {
+		job->cp_ts = strdup(PQgetvalue(res, 0, 14));
+		job->cp_id = strtoll(PQgetvalue(res, 0, 15), NULL, 10);
+	}
+	PQclear(res);
+	if (job->filters == NULL)
+		abort();
+	data = json_pack("{s:i, s:s, s:I, s:i}", "attempt", job->attempt,
+	    "runner", rn->owner, "resume_after_rows", (json_int_t)job->rows,
+	    "resume_after_chunks", job->chunks);
+	rc = job_events(rn->wdb, rn->rules, attempt > 0 ? "EXPORT_RESUMED" :
+	    "EXPORT_STARTED", "info", job->tenant_id, job->id, data, false);
+	json_decref(data);
+	if (rc != 0) {
+		runner_job_free(job);
+		return RUN_ERROR;
+	}
+	return RUN_CLAIMED;
+}
+
+enum run_result
+export_job_claim(struct runner *rn, struct runner_job *job)
+{
+	for (;;) {
+		char id[40], tenant[160], state[16];
+		int attempt, max_attempts;
+		bool cancel;
+		enum run_result r;
+		PGresult *res;
+
+		if (db_begin(rn->wdb) != 0)
+			return RUN_ERROR;
+		res = db_query(rn->wdb, "SELECT id, tenant_id, state, attempt, "
+		    "max_attempts, cancel_requested FROM tb_audit_export_job "
+		    "WHERE state = 'PENDING' OR (state = 'RUNNING' AND "
+		    "lease_expires_at < now()) ORDER BY created_at, id LIMIT 1 "
+		    "FOR UPDATE SKIP LOCKED", 0, NULL);
+		if (res == NULL) {
+			db_rollback(rn->wdb);
+			return RUN_ERROR;
+		}
+		if (PQntuples(res) == 0) {
+			PQclear(res);
+			db_rollback(rn->wdb);
+			return RUN_NONE;
+		}
+		snprintf(id, sizeof(id), "%s", PQgetvalue(res, 0, 0));
+		snprintf(tenant, sizeof(tenant), "%s", PQgetvalue(res, 0, 1));
+		snprintf(state, sizeof(state), "%s", PQgetvalue(res, 0, 2));
+		attempt = (int)strtol(PQgetvalue(res, 0, 3), NULL, 10);
+		max_attempts = (int)strtol(PQgetvalue(res, 0, 4), NULL, 10);
+		cancel = strcmp(PQgetvalue(res, 0, 5), "t") == 0;
+		PQclear(res);
+
+		if (strcmp(state, "RUNNING") == 0 && cancel)
+			r = fail_job_tx(rn, id, tenant, -1, "EXPORT_CANCELLED",
+			    "cancelled while its runner was gone");
+		else if (strcmp(state, "RUNNING") == 0 && attempt >= max_attempts) {
+			char msg[160];
+
+			snprintf(msg, sizeof(msg), "the runner was lost %d "
+			    "times (max_attempts %d)", attempt, max_attempts);
+			r = fail_job_tx(rn, id, tenant, -1,
+			    "EXPORT_RUNNER_LOST", msg);
+		} else {
+			r = claim_take(rn, id, attempt, job);
+		}
+		if ((r != RUN_FAILED && r != RUN_CLAIMED) ||
+		    db_commit(rn->wdb) != 0) {
+			db_rollback(rn->wdb);
+			if (r == RUN_CLAIMED)
+				runner_job_free(job);
+			return RUN_ERROR;
+		}
+		if (r == RUN_CLAIMED) {
+			log_kv(LOG_INFO, "job_id", job->id, "claimed (attempt "
+			    "%d)", job->attempt);
+			return RUN_CLAIMED;
+		}
+	}
+}
+
+/* ---- run ----------------------------------------------------------------------- */
+
+/* Is the job still ours? RUN_CLAIMED yes, RUN_LOST no, RUN_FAILED cancelled. */
+static enum run_result
+job_lock_check(struct run *ru)
+{
+	char att[16];
+	const char *p[] = { ru->job->id, att };
+	enum run_result r;
+	PGresult *res;
+
+	snprintf(att, sizeof(att), "%d", ru->job->attempt);
+	res = db_query(ru->rn->wdb, "SELECT cancel_requested FROM "
+	    "tb_audit_export_job WHERE id = $1 AND attempt = $2 AND "
+	    "state = 'RUNNING' FOR UPDATE", 2, p);
+	if (res == NULL)
+		return RUN_ERROR;
+	if (PQntuples(res) == 0)
+		r = RUN_LOST;
+	else if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+		r = RUN_FAILED;
+	else
+		r = RUN_CLAIMED;
+	PQclear(res);
+	return r;
+}
+
+/*
+ * Commit the rows in ru->chunk as the next chunk, with the checkpoint and
+ * the renewed lease, in one transaction fenced by the attempt.
+ */
+static enum run_result
+flush_chunk(struct run *ru)
+{
+	struct runner *rn = ru->rn;
+	struct runner_job *job = ru->job;
+	struct export_chunk c;
+	char att[16], rows[24], bytes[24], chunks[16], lease[16];
+	json_t *cp;
+	char *cps;
+	enum run_result r;
+	int rc;
+
+	if (ru->chunk.len == 0)
+		return RUN_CLAIMED;
+	memset(&c, 0, sizeof(c));
+	c.seq = job->chunks;
+	c.byte_offset = job->bytes;
+	c.data = (const unsigned char *)ru->chunk.data;
+	c.len = ru->chunk.len;
+	c.rows = ru->chunk_rows;
+	storage_sha256_hex(c.data, c.len, c.sha256);
+
+	if (db_begin(rn->wdb) != 0)
+		return RUN_ERROR;
+	if ((r = job_lock_check(ru)) != RUN_CLAIMED) {
+		db_rollback(rn->wdb);
+		if (r == RUN_FAILED) {
+			ru->fail_code = "EXPORT_CANCELLED";
+			snprintf(ru->fail_msg, sizeof(ru->fail_msg),
+			    "cancelled while running");
+		}
+		return r;
+	}
+	snprintf(att, sizeof(att), "%d", job->attempt);
+	snprintf(rows, sizeof(rows), "%lld", job->rows + ru->chunk_rows);
+	snprintf(bytes, sizeof(bytes), "%lld", job->bytes + (long long)c.len);
+	snprintf(chunks, sizeof(chunks), "%d", job->chunks + 1);
+	snprintf(lease, sizeof(lease), "%d", rn->cfg->export.lease_seconds);
+	cp = ru->last_ts[0] ? json_pack("{s:s, s:I}", "occurred_at",
+	    ru->last_ts, "id", (json_int_t)strtoll(ru->last_id, NULL, 10)) :
+	    json_null();
+	cps = json_dumps(cp, JSON_COMPACT | JSON_ENCODE_ANY);
+	json_decref(cp);
+	{
+		const char *p[] = { job->id, att, rows, bytes, chunks, cps,
+		    lease };
+
+		rc = rn->storage->write_chunk(ru->w, &c);
+		if (rc == 0)
+			rc = db_exec(rn->wdb, "UPDATE tb_audit_export_job SET "
+			    "progress_rows = $3, progress_bytes = $4, "
+			    "progress_chunks = $5, checkpoint = $6::jsonb, "
+			    "heartbeat_at = now(), lease_expires_at = now() + "
+			    "$7 * interval '1 second' WHERE id = $1 AND "
+			    "attempt = $2 AND state = 'RUNNING'", 7, p);
+	}
+	free(cps);
+	if (rc != 0 || db_commit(rn->wdb) != 0) {
+		db_rollback(rn->wdb);
+		return RUN_ERROR;
+	}
+	EVP_DigestUpdate(ru->sha, c.data, c.len);
+	job->rows += ru->chunk_rows;
+	job->bytes += (long long)c.len;
+	job->chunks++;
+	ru->chunk_rows = 0;
+	buf_reset(&ru->chunk);
+	clock_gettime(CLOCK_MONOTONIC, &ru->last_beat);
+	return RUN_CLAIMED;
+}
+
+/* Renew the lease between chunks when due; also the runner's own lock. */
+static enum run_result
+heartbeat(struct run *ru)
+{
+	struct runner *rn = ru->rn;
+	char att[16], lease[16];
+	const char *p[] = { ru->job->id, att, lease };
+	PGresult *res;
+	enum run_result r = RUN_CLAIMED;
+
+	if (rn->tick && rn->tick(rn->tick_arg) != 0)
+		return RUN_LOST;
+	if (mono_now() - ts_seconds(&ru->last_beat) <
+	    rn->cfg->export.heartbeat_seconds)
+		return RUN_CLAIMED;
+	snprintf(att, sizeof(att), "%d", ru->job->attempt);
+	snprintf(lease, sizeof(lease), "%d", rn->cfg->export.lease_seconds);
+	res = db_query(rn->wdb, "UPDATE tb_audit_export_job SET heartbeat_at = "
+	    "now(), lease_expires_at = now() + $3 * interval '1 second' "
+	    "WHERE id = $1 AND attempt = $2 AND state = 'RUNNING' "
+	    "RETURNING cancel_requested", 3, p);
+	if (res == NULL)
+		return RUN_ERROR;
+	if (PQntuples(res) == 0) {
+		r = RUN_LOST;
+	} else if (strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
+		ru->fail_code = "EXPORT_CANCELLED";
+		snprintf(ru->fail_msg, sizeof(ru->fail_msg),
+		    "cancelled while running");
+		r = RUN_FAILED;
+	}
+	PQclear(res);
+	clock_gettime(CLOCK_MONOTONIC, &ru->last_beat);
+	return r;
+}
+
+static bool
+past_deadline(struct run *ru)
+{
+	if (mono_now() < ts_seconds(&ru->deadline))
+		return false;
+	ru->fail_code = "EXPORT_LIMIT_DURATION";
+	snprintf(ru->fail_msg, sizeof(ru->fail_msg), "the export ran longer "
+	    "than its limit of %d seconds: narrow the range or the filters",
+	    ru->job->max_duration);
+	return true;
+}
+
+/* Rebuild the file's SHA-256 from the chunks a previous attempt kept. */
+static enum run_result
+rehash_kept_chunks(struct run *ru)
+{
+	struct runner *rn = ru->rn;
+	struct storage_reader *rd;
+	struct export_chunk c;
+	char digest[65];
+	int n = 0, rc;
+
+	if (ru->job->chunks == 0)
+		return RUN_CLAIMED;
+	if (rn->storage->open_reader(rn->rdb, ru->job->id, 0, &rd) != 0)
+		return RUN_ERROR;
+	while (n < ru->job->chunks && (rc = rn->storage->read(rd, &c)) == 1) {
+		storage_sha256_hex(c.data, c.len, digest);
+		if (c.seq != n || strcmp(digest, c.sha256) != 0)
+			break;
+		EVP_DigestUpdate(ru->sha, c.data, c.len);
+		n++;
+	}
+	rn->storage->close_reader(rd);
+	if (n != ru->job->chunks) {
+		ru->fail_code = "EXPORT_STORAGE_CORRUPT";
+		snprintf(ru->fail_msg, sizeof(ru->fail_msg), "chunk %d kept by "
+		    "an earlier attempt is missing or fails its digest", n);
+		return RUN_FAILED;
+	}
+	return RUN_CLAIMED;
+}
+
+/* Open the reading transaction, set the job's parameters, count rows. */
+static enum run_result
+open_source(struct run *ru)
+{
+	struct runner *rn = ru->rn;
+	struct runner_job *job = ru->job;
+	json_t *filters, *actions, *actor;
+	json_error_t jerr;
+	char *actions_s = NULL, after_id[24];
+	PGresult *res;
+	long long count;
+
+	filters = json_loads(job->filters, 0, &jerr);
+	actions = filters ? json_object_get(filters, "actions") : NULL;
+	actor = filters ? json_object_get(filters, "actor_id") : NULL;
+	if (actions)
+		actions_s = json_dumps(actions, JSON_COMPACT);
+	snprintf(after_id, sizeof(after_id), "%lld", job->cp_id);
+	{
+		const char *p[] = { job->tenant_id, job->from, job->to,
+		    actions_s ? actions_s : "", actor && json_is_string(actor) ?
+		    json_string_value(actor) : "", job->cp_ts ? job->cp_ts :
+		    "-infinity", after_id };
+
+		if (db_exec(rn->rdb, "BEGIN ISOLATION LEVEL REPEATABLE READ "
+		    "READ ONLY", 0, NULL) != 0 ||
+		    db_exec(rn->rdb, "SELECT set_config('ops.x_tenant', $1, true), "
+		    "set_config('ops.x_from', $2, true), "
+		    "set_config('ops.x_to', $3, true), "
+		    "set_config('ops.x_actions', $4, true), "
+		    "set_config('ops.x_actor', $5, true), "
+		    "set_config('ops.x_after_ts', $6, true), "
+		    "set_config('ops.x_after_id', $7, true)", 7, p) != 0)
+			res = NULL;
+		else
+			res = db_query(rn->rdb, "SELECT count(*) FROM audit_log "
+			    "WHERE " EXPORT_PRED, 0, NULL);
+	}
+	free(actions_s);
+	json_decref(filters);
+	if (res == NULL)
+		return RUN_ERROR;
+	count = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	if (job->rows + count > job->max_rows) {
+		ru->fail_code = "EXPORT_LIMIT_ROWS";
+		snprintf(ru->fail_msg, sizeof(ru->fail_msg), "the export matches "
+		    "%lld rows, over its limit of %lld rows: narrow the range "
+		    "or the filters", job->rows + count, job->max_rows);
+		return RUN_FAILED;
+	}
+	if (!PQsendQuery(rn->rdb->conn, EXPORT_COPY)) {
+		log_error("cannot start the export stream: %s",
+		    PQerrorMessage(rn->rdb->conn));
+		return RUN_ERROR;
+	}
+	res = PQgetResult(rn->rdb->conn);
+	if (res == NULL || PQresultStatus(res) != PGRES_COPY_OUT) {
+		log_error("cannot start the export stream: %s",
+		    res ? PQresultErrorMessage(res) : "no result");
+		PQclear(res);
+		return RUN_ERROR;
+	}
+	PQclear(res);
+	return RUN_CLAIMED;
+}
+
+/* Encode one COPY line into the current chunk. */
+static enum run_result
+add_row(struct run *ru, char *line, int len)
+{
+	char *f[ROW_FIELDS];
+	size_t l[ROW_FIELDS];
+	struct export_row row;
+	int rc;
+
+	if (pgcopy_split(line, (size_t)len, f, l, ROW_FIELDS) != ROW_FIELDS) {
+		ru->fail_code = "EXPORT_SOURCE_INVALID";
+		snprintf(ru->fail_msg, sizeof(ru->fail_msg), "an audit row "
+		    "could not be read from the database stream");
+		return RUN_FAILED;
+	}
+	row.id = f[0]; row.tenant_id = f[1]; row.occurred_at = f[2];
+	row.actor_id = f[3]; row.action = f[4]; row.target_type = f[5];
+	row.target_id = f[6]; row.ip = f[7]; row.request_id = f[8];
+	row.payload = f[9]; row.payload_len = l[9];
+	if (strcmp(ru->job->format, "csv") == 0)
+		rc = encode_csv_row(ru->rn->rules, &row, &ru->chunk, &ru->scratch);
+	else
+		rc = encode_jsonl_row(ru->rn->rules, &row, &ru->chunk);
+	if (rc != 0) {
+		ru->fail_code = "EXPORT_SOURCE_INVALID";
+		snprintf(ru->fail_msg, sizeof(ru->fail_msg), "audit row %s "
+		    "could not be encoded", f[0] ? f[0] : "?");
+		return RUN_FAILED;
+	}
+	if (ru->job->bytes + (long long)ru->chunk.len > ru->job->max_bytes) {
+		ru->fail_code = "EXPORT_LIMIT_BYTES";
+		snprintf(ru->fail_msg, sizeof(ru->fail_msg), "the export grew "
+		    "past its limit of %lld bytes: narrow the range or the "
+		    "filters", ru->job->max_bytes);
+		return RUN_FAILED;
+	}
+	ru->chunk_rows++;
+	snprintf(ru->last_ts, sizeof(ru->last_ts), "%s", f[2] ? f[2] : "");
+	snprintf(ru->last_id, sizeof(ru->last_id), "%s", f[0]);
+	return RUN_CLAIMED;
+}
+
+/* Pull the COPY stream through the encoder into committed chunks. */
+static enum run_result
+stream_rows(struct run *ru)
+{
+	PGconn *conn = ru->rn->rdb->conn;
+	size_t chunk_bytes = (size_t)ru->rn->cfg->export.chunk_bytes;
+	long long seen = 0;
+	enum run_result r = RUN_CLAIMED;
+	char *line;
+	int len;
+
+	while ((len = PQgetCopyData(conn, &line, 0)) > 0) {
+		r = add_row(ru, line, len);
+		PQfreemem(line);
+		if (r != RUN_CLAIMED)
+			return r;
+		if (ru->chunk.len >= chunk_bytes) {
+			if (past_deadline(ru))
+				return RUN_FAILED;
+			if ((r = flush_chunk(ru)) != RUN_CLAIMED)
+				return r;
+		}
+		if (++seen % CHECK_EVERY == 0) {
+			if (past_deadline(ru))
+				return RUN_FAILED;
+			if ((r = heartbeat(ru)) != RUN_CLAIMED)
+				return r;
+		}
+	}
+	if (len == -2) {
+		log_error("export stream failed: %s", PQerrorMessage(conn));
+		return RUN_ERROR;
+	}
+	/* len == -1: COPY done; collect its final result */
+	{
+		PGresult *res = PQgetResult(conn);
+		bool ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
+
+		if (!ok)
+			log_error("export stream ended badly: %s",
+			    res ? PQresultErrorMessage(res) : "no result");
+		PQclear(res);
+		while ((res = PQgetResult(conn)) != NULL)
+			PQclear(res);
+		if (!ok)
+			return RUN_ERROR;
+	}
+	(void)db_exec(ru->rn->rdb, "COMMIT", 0, NULL);
+	if (past_deadline(ru))
+		return RUN_FAILED;
+	return flush_chunk(ru);
+}
+
+/* DONE: the file's digest and totals, fenced, with the events. */
+static enum run_result
+finish_job(struct run *ru)
+{
+	struct runner *rn = ru->rn;
+	struct runner_job *job = ru->job;
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	char sha[65], att[16], rows[24], bytes[24], ttl[16];
+	static const char hex[] = "0123456789abcdef";
+	enum run_result r;
+	json_t *data;
+	int rc;
+
+	EVP_DigestFinal_ex(ru->sha, md, &mdlen);
+	for (int i = 0; i < 32; i++) {
+		sha[2 * i] = hex[md[i] >> 4];
+		sha[2 * i + 1] = hex[md[i] & 15];
+	}
+	sha[64] = '\0';
+	if (rn->storage->commit(ru->w) != 0)
+		return RUN_ERROR;
+	if (db_begin(rn->wdb) != 0)
+		return RUN_ERROR;
+	if ((r = job_lock_check(ru)) != RUN_CLAIMED) {
+		db_rollback(rn->wdb);
+		if (r == RUN_FAILED) {
+			ru->fail_code = "EXPORT_CANCELLED";
+			snprintf(ru->fail_msg, sizeof(ru->fail_msg),
+			    "cancelled while running");
+		}
+		return r;
+	}
+	snprintf(att, sizeof(att), "%d", job->attempt);
+	snprintf(rows, sizeof(rows), "%lld", job->rows);
+	snprintf(bytes, sizeof(bytes), "%lld", job->bytes);
+	snprintf(ttl, sizeof(ttl), "%d", rn->cfg->export.ttl_hours);
+	{
+		const char *p[] = { job->id, att, sha, rows, bytes, ttl };
+
+		rc = db_exec(rn->wdb, "UPDATE tb_audit_export_job SET state = "
+		    "'DONE', sha256 = $3, total_rows = $4, total_bytes = $5, "
+		    "finished_at = now(), expires_at = now() + $6 * "
+		    "interval '1 hour' WHERE id = $1 AND attempt = $2 AND "
+		    "state = 'RUNNING'", 6, p);
+	}
+	data = json_pack("{s:I, s:I, s:s, s:i, s:i}", "rows",
+	    (json_int_t)job->rows, "bytes", (json_int_t)job->bytes, "sha256",
+	    sha, "chunks", job->chunks, "attempt", job->attempt);
+	if (rc == 0)
+		rc = job_events(rn->wdb, rn->rules, "EXPORT_COMPLETED", "info",
+		    job->tenant_id, job->id, data, true);
+	json_decref(data);
+	if (rc != 0 || db_commit(rn->wdb) != 0) {
+		db_rollback(rn->wdb);
+		return RUN_ERROR;
+	}
+	log_kv(LOG_INFO, "job_id", job->id, "export done: %lld rows, %lld "
+	    "bytes, %d chunks, sha256 %s", job->rows, job->bytes, job->chunks,
+	    sha);
+	return RUN_DONE;
+}
+
+enum run_result
+export_job_run(struct runner *rn, struct runner_job *job)
+{
+	struct run ru;
+	enum run_result r;
+	double now = mono_now(), end;
+
+	memset(&ru, 0, sizeof(ru));
+	ru.rn = rn;
+	ru.job = job;
+	buf_init(&ru.chunk);
+	buf_init(&ru.scratch);
+	buf_grow(&ru.chunk, (size_t)rn->cfg->export.chunk_bytes + 65536);
+	end = now + (job->seconds_left > 0 ? job->seconds_left : 0);
+	ru.deadline.tv_sec = (time_t)end;
+	ru.deadline.tv_nsec = (long)((end - (double)(time_t)end) * 1e9);
+	clock_gettime(CLOCK_MONOTONIC, &ru.last_beat);
+	if ((ru.sha = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(ru.sha, EVP_sha256(), NULL) != 1)
+		abort();
+	if (rn->storage->open_writer(rn->wdb, job->id, job->attempt, &ru.w) != 0) {
+		r = RUN_ERROR;
+		goto out;
+	}
+	if (job->seconds_left <= 0 && past_deadline(&ru))
+		r = RUN_FAILED;
+	else if ((r = rehash_kept_chunks(&ru)) == RUN_CLAIMED &&
+	    (r = open_source(&ru)) == RUN_CLAIMED) {
+		if (job->chunks == 0 && strcmp(job->format, "csv") == 0)
+			encode_csv_header(&ru.chunk);
+		if ((r = stream_rows(&ru)) == RUN_CLAIMED)
+			r = finish_job(&ru);
+	}
+	if (r == RUN_FAILED && ru.fail_code)
+		r = fail_job(rn, job, ru.fail_code, ru.fail_msg);
+	if (r == RUN_ERROR || r == RUN_LOST) {
+		rdb_reset(rn);
+		db_rollback(rn->wdb);
+	}
+	if (r == RUN_LOST)
+		log_kv(LOG_ERROR, "job_id", job->id, "job was taken over by "
+		    "another runner (our attempt %d is no longer current): "
+		    "stopping without writing", job->attempt);
+out:
+	if (ru.w)
+		rn->storage->close_writer(ru.w);
+	EVP_MD_CTX_free(ru.sha);
+	buf_free(&ru.chunk);
+	buf_free(&ru.scratch);
+	return r;
+}

@@ -1,0 +1,37 @@
+/*
+ * jobcli: the command line every job binary shares.
+ *
+ *   --config PATH        config file (else $OPS_CONFIG, else /etc/ops/ops.yaml)
+ *   --textfile-dir DIR   also write DIR/<binary>.prom for node_exporter
+ *   --help, --version
+ *
+ * plus the binary's own options, given as a getopt_long table whose
+ * handler is called for each of them. jobcli_start() also loads and checks
+ * the config and starts logging; it exits 0 for --help/--version and 2 on a
+ * usage or configuration error, after one clear line on stderr.
+ */
+#ifndef OPS_JOBCLI_H
+#define OPS_JOBCLI_H
+
+#include <getopt.h>
+
+#include "config.h"
+
+struct jobcli {
+	const char		*binary;
+	const char		*summary;	/* one paragraph for --help */
+	const char		*extra_usage;	/* lines for the extra options */
+	const struct option	*extra;		/* may be NULL */
+	/* called for each extra option; return -1 on a bad value */
+	int			(*on_option)(int opt, const char *arg, void *ctx);
+	void			*ctx;
+	/* results */
+	const char		*config_path;
+	const char		*textfile_dir;
+};
+
+/* Parse argv, load cfg (CONFIG_NEED_DATABASE), log_init. */
+void	jobcli_start(struct jobcli *cli, int argc, char **argv,
+	    struct ops_config *cfg);
+
+#endif

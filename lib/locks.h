@@ -1,0 +1,76 @@
+/*
+ * locks: named leases in tb_scheduler_lock, with heartbeats and fencing
+ * tokens (contract section 6).
+ *
+ * A timer-launched job acquires its lock on start (the fencing token goes
+ * up by one), renews it by heartbeat while it works, and releases it on
+ * exit. A heartbeat that finds the token moved on (the healer or an
+ * operator recovered the lock) returns LOCK_LOST: the caller must stop at
+ * once, write nothing more and exit non-zero. Writes that a lock protects
+ * check the token in the same statement (LOCK_FENCE_SQL).
+ *
+ * States, as the API and the healer see them: FREE (no holder), HELD,
+ * STALE (heartbeat older than stale_after, lease not over), EXPIRED (lease
+ * over), and ORPHANED (holder on this host whose process is gone).
+ */
+#ifndef OPS_LOCKS_H
+#define OPS_LOCKS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "db.h"
+
+/* Who holds (or wants) a lock: this process. */
+struct lock_owner {
+	char		holder[192];	/* "binary:host:pid" */
+	char		host[128];
+	int		pid;
+	long long	start_ticks;	/* /proc/self/stat field 22, or -1 */
+	char		boot_id[40];	/* /proc/sys/kernel/random/boot_id */
+};
+
+/* A lease this process holds. */
+struct lock_lease {
+	char		name[128];
+	long long	token;
+	int		lease_seconds;
+};
+
+enum lock_status {
+	LOCK_OK = 0,
+	LOCK_BUSY,	/* acquire: somebody else holds it */
+	LOCK_LOST,	/* heartbeat/release: the token moved on */
+	LOCK_DBERR	/* the database failed: db->err says how */
+};
+
+/* Describe this process (never fails: unknown parts are left empty/-1). */
+void	lock_owner_self(struct lock_owner *o, const char *binary);
+
+/*
+ * Take lock name when it is FREE. On LOCK_BUSY, busy (may be NULL) gets a
+ * one-line description of the holder.
+ */
+enum lock_status lock_acquire(struct db *db, const char *name,
+	    const struct lock_owner *me, int lease_seconds,
+	    struct lock_lease *out, char *busy, size_t busysz);
+
+/* Renew the lease; LOCK_LOST when the token is no longer ours. */
+enum lock_status lock_heartbeat(struct db *db, const struct lock_lease *l);
+
+/* Give the lock back; LOCK_LOST when it was already taken from us. */
+enum lock_status lock_release(struct db *db, const struct lock_lease *l);
+
+/*
+ * A SQL condition that holds only while the lease with the token in
+ * parameters $N (name) and $M (token) is still current: put it in the
+ * WHERE clause of every write the lock protects.
+ */
+#define LOCK_FENCE_SQL(n, m) \
+	"EXISTS (SELECT 1 FROM tb_scheduler_lock WHERE name = $" #n \
+	" AND fencing_token = $" #m " AND holder IS NOT NULL)"
+
+/* Process start time in clock ticks since boot, or -1 (no such pid). */
+long long lock_proc_start_ticks(int pid);
+
+#endif
