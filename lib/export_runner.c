@@ -370,11 +370,14 @@ flush_chunk(struct run *ru)
 	snprintf(bytes, sizeof(bytes), "%lld", job->bytes + (long long)c.len);
 	snprintf(chunks, sizeof(chunks), "%d", job->chunks + 1);
 	snprintf(lease, sizeof(lease), "%d", rn->cfg->export.lease_seconds);
-	cp = ru->last_ts[0] ? json_pack("{s:s, s:I}", "occurred_at",
-	    ru->last_ts, "id", (json_int_t)strtoll(ru->last_id, NULL, 10)) :
-	    json_null();
-	cps = json_dumps(cp, JSON_COMPACT | JSON_ENCODE_ANY);
-	json_decref(cp);
+	/* a chunk without rows (a CSV header alone) moves no checkpoint */
+	cps = NULL;
+	if (ru->last_ts[0]) {
+		cp = json_pack("{s:s, s:I}", "occurred_at", ru->last_ts, "id",
+		    (json_int_t)strtoll(ru->last_id, NULL, 10));
+		cps = json_dumps(cp, JSON_COMPACT);
+		json_decref(cp);
+	}
 	{
 		const char *p[] = { job->id, att, rows, bytes, chunks, cps,
 		    lease };
@@ -383,7 +386,8 @@ flush_chunk(struct run *ru)
 		if (rc == 0)
 			rc = db_exec(rn->wdb, "UPDATE tb_audit_export_job SET "
 			    "progress_rows = $3, progress_bytes = $4, "
-			    "progress_chunks = $5, checkpoint = $6::jsonb, "
+			    "progress_chunks = $5, "
+			    "checkpoint = coalesce($6::jsonb, checkpoint), "
 			    "heartbeat_at = now(), lease_expires_at = now() + "
 			    "$7 * interval '1 second' WHERE id = $1 AND "
 			    "attempt = $2 AND state = 'RUNNING'", 7, p);
