@@ -31,6 +31,8 @@ buf_grow(struct buf *b, size_t extra)
 		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
 	if ((p = realloc(b->data, cap)) == NULL)
 		abort();
+	if (b->data == NULL)
+		p[0] = '\0';	/* a first allocation holds "" */
 	b->data = p;
 	b->cap = cap;
 }
