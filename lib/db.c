@@ -43,10 +43,22 @@ db_fail(struct db *db, enum db_err err, const char *sqlstate, const char *msg)
 		db->errmsg[--n] = '\0';
 }
 
+/* Server notices (warnings, the FATAL before a disconnect) go to the log. */
+static void
+db_notice(void *arg, const char *msg)
+{
+	size_t n = strlen(msg);
+
+	(void)arg;
+	while (n > 0 && msg[n - 1] == '\n')
+		n--;
+	log_warn("database notice: %.*s", (int)n, msg);
+}
+
 int
 db_ensure(struct db *db)
 {
-	char timeout[16], opts[64];
+	char timeout[16], opts[128];
 	const char *keys[] = { "dbname", "connect_timeout", "application_name",
 	    "options", NULL };
 	const char *vals[5];
@@ -66,8 +78,9 @@ db_ensure(struct db *db)
 	 * override what the URL says.
 	 */
 	snprintf(timeout, sizeof(timeout), "%d", db->connect_timeout);
-	snprintf(opts, sizeof(opts), "-c statement_timeout=%d -c TimeZone=UTC",
-	    db->statement_timeout_ms);
+	snprintf(opts, sizeof(opts), "-c statement_timeout=%d -c TimeZone=UTC "
+	    "-c idle_in_transaction_session_timeout=%d",
+	    db->statement_timeout_ms, db->idle_tx_timeout_ms);
 	vals[0] = db->url;
 	vals[1] = timeout;
 	vals[2] = db->appname;
@@ -83,6 +96,7 @@ db_ensure(struct db *db)
 		db->conn = NULL;
 		return -1;
 	}
+	PQsetNoticeProcessor(db->conn, db_notice, NULL);
 	db->err = DB_OK;
 	return 0;
 }

@@ -30,6 +30,12 @@ struct db {
 	char		*url;		/* owned; secret: never log */
 	int		 connect_timeout;
 	int		 statement_timeout_ms;
+	/*
+	 * idle_in_transaction_session_timeout, 0 = off. Job binaries set it
+	 * (before the first query) so that a paused process cannot sit on row
+	 * locks: the server ends its session and the locks go with it.
+	 */
+	int		 idle_tx_timeout_ms;
 	char		 appname[64];
 	enum db_err	 err;		/* class of the last failure */
 	char		 sqlstate[6];	/* of the last failure, or "" */

@@ -711,6 +711,29 @@ finish_job(struct run *ru)
 	return RUN_DONE;
 }
 
+/*
+ * After a failure (for example the server ended a session that sat paused
+ * inside a transaction): is the job still ours? If another runner has
+ * reclaimed it, the honest report is RUN_LOST, not a database error.
+ */
+static bool
+job_still_ours(struct runner *rn, const struct runner_job *job)
+{
+	char att[16];
+	const char *p[] = { job->id, att };
+	PGresult *res;
+	bool ours;
+
+	snprintf(att, sizeof(att), "%d", job->attempt);
+	res = db_query(rn->wdb, "SELECT 1 FROM tb_audit_export_job WHERE "
+	    "id = $1 AND attempt = $2 AND state = 'RUNNING'", 2, p);
+	if (res == NULL)
+		return true;	/* cannot tell: report the error itself */
+	ours = PQntuples(res) == 1;
+	PQclear(res);
+	return ours;
+}
+
 enum run_result
 export_job_run(struct runner *rn, struct runner_job *job)
 {
@@ -750,6 +773,8 @@ export_job_run(struct runner *rn, struct runner_job *job)
 		rdb_reset(rn);
 		db_rollback(rn->wdb);
 	}
+	if (r == RUN_ERROR && !job_still_ours(rn, job))
+		r = RUN_LOST;
 	if (r == RUN_LOST)
 		log_kv(LOG_ERROR, "job_id", job->id, "job was taken over by "
 		    "another runner (our attempt %d is no longer current): "

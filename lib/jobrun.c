@@ -38,6 +38,10 @@ jobrun_begin(struct jobrun *jr, const char *job, const char *lock_name,
 	lock_owner_self(&jr->me, job);
 	db_init(&jr->db, cfg->database.url, cfg->database.connect_timeout_seconds,
 	    cfg->database.statement_timeout_ms, job);
+	/* write transactions are one chunk or one batch long: a process
+	 * paused inside one must not keep its row locks past a lease */
+	jr->db.idle_tx_timeout_ms = (cfg->export.lease_seconds < cfg->locks.lease_seconds ?
+	    cfg->export.lease_seconds : cfg->locks.lease_seconds) * 1000;
 	st = lock_acquire(&jr->db, lock_name, &jr->me, cfg->locks.lease_seconds,
 	    &jr->lease, busy, sizeof(busy));
 	if (st == LOCK_BUSY) {

@@ -25,7 +25,7 @@ ok "stack starts"
 # --- data: acme (mixed rows, tricky values), globex, bulk (20k rows) -------
 sql "INSERT INTO audit_log (tenant_id, occurred_at, actor_id, action, target_type, target_id, ip, request_id, payload)
 SELECT 'acme', timestamptz '2026-10-01T00:00:00Z' + g * interval '37 seconds', 'user-' || (g % 5),
-       (ARRAY['user.login','=cmd()','role.grant','+sum','-neg','@at'])[1 + g % 6], 'user', 'u,\"' || g, '192.0.2.' || (g % 250), 'r' || g,
+       (ARRAY['user.login','=cmd()','role.grant','+sum','-neg','@at'])[1 + g % 6], 'user', 'u,\"' || g, ('192.0.2.' || (g % 250))::inet, 'r' || g,
        jsonb_build_object('n', g, 'password', 'p' || g, 'Note', E'line1\nline2 \"q\" é', 'auth', jsonb_build_object('X-Api-Key', 'k'),
                           'tok', 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln', 'arr', jsonb_build_array('Bearer abc', 1, null))
 FROM generate_series(1, 3000) g;
@@ -34,7 +34,9 @@ SELECT 'globex', timestamptz '2026-10-01T00:00:00Z' + g * interval '1 minute', '
 INSERT INTO audit_log (tenant_id, occurred_at, actor_id, action, target_type, target_id, payload)
 SELECT 'bulk', timestamptz '2026-10-01T00:00:00Z' + (g / 3) * interval '1 second', 'bot', 'sync.run', 'item', 'i' || g,
        jsonb_build_object('seq', g, 'text', repeat('lorem ipsum ', 10), 'secret_key', 'x')
-FROM generate_series(1, 20000) g;" >/dev/null
+FROM generate_series(1, 20000) g;" >/dev/null || not_ok "seeding audit_log"
+expect_eq "seeded rows (acme bulk globex)" "3000 20000 500" "$(sql "SELECT string_agg(n::text, ' ' ORDER BY t) FROM (SELECT tenant_id AS t, count(*) AS n FROM audit_log GROUP BY 1) s")"
+
 # two rows at the same instant: the order must fall back to id
 sql "INSERT INTO audit_log (tenant_id, occurred_at, action, payload) VALUES
  ('acme', '2026-10-01T00:00:37Z', 'tie.b', '{}'), ('acme', '2026-10-01T00:00:37Z', 'tie.a', '{}')" >/dev/null
@@ -47,7 +49,9 @@ GLOBEX=$(mint gary globex '["TENANT_ADMIN"]')
 RANGE_FROM=2026-10-01T00:00:00Z
 RANGE_TO=2026-10-02T00:00:00Z
 
-runner() { "$BIN/ops-export-runner" --config "$STACK_CONFIG" "$@"; }
+# the runner binary itself (not a function: $! must be its pid for signals)
+RUNNER=("$BIN/ops-export-runner" --config "$STACK_CONFIG")
+runner() { "${RUNNER[@]}" "$@"; }
 create() {  # create TOKEN BODY [curl args]: sets JOB
 	api POST /api/ops/audit-exports "$1" -H 'Content-Type: application/json' -d "$2" "${@:3}"
 	JOB=$(jq -r '.id // empty' <<<"$BODY")
@@ -129,6 +133,7 @@ flow() {  # flow FORMAT
 	expect_eq "$fmt: Referrer-Policy" no-referrer "$(hdr Referrer-Policy)"
 	dbrows=$(sql "SELECT count(*) FROM audit_log WHERE tenant_id='acme' AND occurred_at >= '$RANGE_FROM' AND occurred_at < '$RANGE_TO'")
 	expect_eq "$fmt: row count equals the database's count" "$dbrows" "$rows"
+	check "$fmt: the range holds rows ($rows)" test "$rows" -gt 2000
 	sql "SELECT id FROM audit_log WHERE tenant_id='acme' AND occurred_at >= '$RANGE_FROM' AND occurred_at < '$RANGE_TO' ORDER BY occurred_at, id" >"$DIR/ids.db"
 	if [ "$fmt" = jsonl ]; then
 		expect_eq "jsonl: every line parses with jq" "$dbrows" "$(jq -c . "$out" | wc -l)"
@@ -247,14 +252,21 @@ expect_eq "download of a FAILED job says EXPORT_FAILED" EXPORT_FAILED "$(jq -r .
 
 create "$AUD" "$(body bulk jsonl)"
 BIGJOB=$JOB
-runner --instance cancel >/dev/null 2>"$DIR/cancel.err" &
+"${RUNNER[@]}" --instance cancel >/dev/null 2>"$DIR/cancel.err" &
 rp=$!; RUNNERS+=("$rp")
 wait_chunks "$BIGJOB" 3
+# paused inside a chunk transaction, the runner holds the job's row lock: the
+# cancel waits for it (less than the idle-in-transaction timeout)
 kill -STOP "$rp"
-api DELETE "/api/ops/audit-exports/$BIGJOB" "$AUD"
-expect_eq "cancel a RUNNING job: 202" 202 "$CODE"
-expect_eq "a RUNNING job shows cancel_requested" true "$(jq -r .cancel_requested <<<"$BODY")"
-kill -CONT "$rp"; wait "$rp"
+curl -s -o "$DIR/cancel.json" -w '%{http_code}' -X DELETE -H "Authorization: Bearer $AUD" \
+	"$STACK_URL/api/ops/audit-exports/$BIGJOB" >"$DIR/cancel.code" &
+cp=$!
+sleep 1
+kill -CONT "$rp"
+wait "$cp"
+expect_eq "cancel a RUNNING job: 202" 202 "$(cat "$DIR/cancel.code")"
+expect_eq "a RUNNING job shows cancel_requested" true "$(jq -r .cancel_requested "$DIR/cancel.json")"
+wait "$rp"
 expect_eq "the cancelled job ends FAILED EXPORT_CANCELLED" "FAILED EXPORT_CANCELLED" "$(job_field "$BIGJOB" "state || ' ' || error_code")"
 expect_eq "the cancelled job keeps no chunks" 0 "$(sql "SELECT count(*) FROM tb_audit_export_chunk WHERE job_id='$BIGJOB'")"
 download "$BIGJOB" "$AUD" "$DIR/x"
@@ -272,7 +284,7 @@ check "the bulk export spans many chunks ($REF_CHUNKS)" test "$REF_CHUNKS" -gt 1
 # --- SIGKILL mid-export: the next runner resumes with attempt 2, same bytes -----------------------
 create "$AUD" "$(body bulk jsonl)"
 K=$JOB
-runner --instance killed >/dev/null 2>&1 &
+"${RUNNER[@]}" --instance killed >/dev/null 2>&1 &
 rp=$!; RUNNERS+=("$rp")
 wait_chunks "$K" 20
 kill -KILL "$rp"; wait "$rp" 2>/dev/null
@@ -293,11 +305,13 @@ expect_eq "an EXPORT_RESUMED event was written" 1 "$(sql "SELECT count(*) FROM o
 # --- SIGSTOP until reclaimed, then SIGCONT: the old runner writes nothing ---------------------------
 create "$AUD" "$(body bulk jsonl)"
 S=$JOB
-runner --instance paused >/dev/null 2>"$DIR/paused.err" &
+"${RUNNER[@]}" --instance paused >/dev/null 2>"$DIR/paused.err" &
 rp=$!; RUNNERS+=("$rp")
 wait_chunks "$S" 10
 kill -STOP "$rp"
-sleep 5.5
+# the lease (5 s) runs out, and the server ends the paused session's open
+# transaction (idle_in_transaction_session_timeout = lease): then it is free
+sleep 6.5
 runner --instance rescuer >/dev/null 2>&1
 expect_eq "the paused runner's job was reclaimed and finished" "DONE 2" "$(job_field "$S" "state || ' ' || attempt")"
 chunks_before=$(sql "SELECT count(*) || ':' || max(created_at) FROM tb_audit_export_chunk WHERE job_id='$S'")
@@ -323,7 +337,7 @@ expect_eq "byte limit: FAILED EXPORT_LIMIT_BYTES" "FAILED EXPORT_LIMIT_BYTES" "$
 expect_eq "byte limit: no chunks left" 0 "$(sql "SELECT count(*) FROM tb_audit_export_chunk WHERE job_id='$L2'")"
 create "$AUD" "$(body bulk jsonl "" "" '.max_duration_seconds=1')"
 L3=$JOB
-runner --instance slow >/dev/null 2>&1 &
+"${RUNNER[@]}" --instance slow >/dev/null 2>&1 &
 rp=$!; RUNNERS+=("$rp")
 wait_chunks "$L3" 2
 kill -STOP "$rp"; sleep 1.5; kill -CONT "$rp"; wait "$rp"
