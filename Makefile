@@ -60,6 +60,9 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
+# unit tests may test fcgi/ modules (routing) too
+$(BUILD)/tests/unit/%.o: CFLAGS += -Ifcgi
+
 $(LIB_A): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^

@@ -139,7 +139,7 @@ test_errors(void **state)
 	expect_error("export:\n  max_rows: 6000000\n", 0,
 	    "export.max_rows (6000000) must not exceed export.max_rows_cap");
 	expect_error("export:\n  max_bytes: 12 parsecs\n", 2, "byte size");
-	expect_error("export:\n  ttl_hours: [1\n", 0, "invalid YAML");
+	expect_error("export:\n  ttl_hours: \"unterminated\n", 0, "invalid YAML");
 	expect_error("- a\n- b\n", 1, "top level must be a mapping");
 	expect_error("a: &x 1\nb: *x\n", 0, "");
 }
