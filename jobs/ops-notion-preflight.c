@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "config.h"
 #include "log.h"
 #include "notion.h"
 
@@ -35,6 +36,7 @@ enum out_format {
 };
 
 struct settings {
+	const char		*config_path;	/* --config, optional */
 	const char		*cacert;
 	long			 timeout_s;
 	long			 deadline_s;
@@ -168,11 +170,7 @@ parse_flags(int argc, char **argv, struct settings *s)
 				    "or github, got \"%.32s\"", optarg);
 			break;
 		case O_CONFIG:
-			/*
-			 * TODO(config): main will read the notion: section
-			 * (api_base, version, targets, rotation policy) via the
-			 * shared config module; the environment overrides it.
-			 */
+			s->config_path = optarg;
 			break;
 		case O_HELP:
 			usage(stdout);
@@ -331,6 +329,46 @@ emit(const struct settings *s, const struct notion_report *r,
 		write_step_summary(r);
 }
 
+/* Export one config value as a variable unless the environment has it. */
+static void
+export_default(const char *name, const char *value)
+{
+	if (value != NULL && *value != '\0' && getenv(name) == NULL)
+		setenv(name, value, 0);
+}
+
+/*
+ * --config: the notion: section of the ops config (the same keys, see
+ * docs/config.md). The environment wins over the file, as everywhere: the
+ * file's values only fill the variables the environment leaves unset, and
+ * the rest of the program reads the environment alone. CI needs no file.
+ */
+static int
+read_config(const struct settings *s)
+{
+	struct ops_config cfg;
+	char err[512], num[16];
+
+	if (s->config_path == NULL)
+		return 0;
+	if (config_load(&cfg, s->config_path, err, sizeof(err)) != 0)
+		return usage_error("config %s", err);
+	export_default("NOTION_API_BASE", cfg.notion.api_base);
+	export_default("NOTION_VERSION", cfg.notion.version);
+	export_default("NOTION_PREFLIGHT_TARGETS", cfg.notion.targets);
+	export_default("NOTION_TOKEN_ISSUED_AT", cfg.notion.token_issued_at);
+	if (cfg.notion.token_rotate_days > 0) {
+		snprintf(num, sizeof(num), "%d", cfg.notion.token_rotate_days);
+		export_default("NOTION_TOKEN_ROTATE_DAYS", num);
+	}
+	snprintf(num, sizeof(num), "%d", cfg.notion.token_warn_days);
+	export_default("NOTION_TOKEN_WARN_DAYS", num);
+	if (getenv("NOTION_TOKEN_FILE") == NULL)
+		export_default("NOTION_TOKEN", cfg.notion.token);
+	config_free(&cfg);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -351,7 +389,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if ((rc = parse_flags(argc, argv, &s)) != 0 ||
-	    read_env(&s, now) == -1) {
+	    read_config(&s) == -1 || read_env(&s, now) == -1) {
 		curl_global_cleanup();
 		return rc == 1 ? 0 : EXIT_USAGE;
 	}
