@@ -447,15 +447,29 @@ static const unsigned char str_class[256] = {
  * while muted (inside a replaced container).
  */
 
-/* Append len bytes; the terminating NUL is left to sanitize_json_text(). */
+/*
+ * Append len bytes; the terminating NUL is left to sanitize_json_text().
+ * Runs are short (a few tokens between two spaces), so up to 16 bytes are
+ * copied inline with two overlapping moves rather than by a memcpy() call.
+ */
 static inline void
 emit(struct parser *ps, const void *s, size_t len)
 {
 	struct buf *b = ps->out;
+	const char *src = s;
+	char *d;
 
 	if (b->cap - b->len <= len)
 		buf_grow(b, len);
-	memcpy(b->data + b->len, s, len);
+	d = b->data + b->len;
+	if (len >= 8 && len <= 16) {
+		memcpy(d, src, 8);
+		memcpy(d + len - 8, src + len - 8, 8);
+	} else if (len >= 4 && len < 8) {
+		memcpy(d, src, 4);
+		memcpy(d + len - 4, src + len - 4, 4);
+	} else
+		memcpy(d, src, len);
 	b->len += len;
 }
 
