@@ -314,16 +314,11 @@ download_stream(struct request *r, const struct export_file *f,
 	struct buf h = BUF_INIT;
 	FCGX_Stream *out = NULL;
 	char fname[256], digest[65];
-	int rc;
+	int rc, corrupt_seq = -1;
 
 	if (st->open_reader(r->db, f->id, first, &rd) != 0) {
 		resp_db_error(r);
 		return;
-	}
-	rc = f->total_bytes > 0 ? st->read(rd, &c) : 0;
-	if (rc < 0 || (f->total_bytes > 0 && rc == 0)) {
-		resp_db_error(r);
-		goto done;
 	}
 	export_filename(f, fname, sizeof(fname));
 	buf_appendf(&h, "Content-Type: %s\r\n", strcmp(f->format, "csv") == 0 ?
@@ -337,16 +332,13 @@ download_stream(struct request *r, const struct export_file *f,
 	if (partial)
 		buf_appendf(&h, "Content-Range: bytes %lld-%lld/%lld\r\n",
 		    first, last, f->total_bytes);
-	while (rc == 1) {
+	while ((rc = st->read(rd, &c)) == 1) {
 		long long cstart = c.byte_offset, cend = c.byte_offset +
 		    (long long)c.len - 1, from, to;
 
 		storage_sha256_hex(c.data, c.len, digest);
 		if (strcmp(digest, c.sha256) != 0) {
-			export_record_corrupt(r->db, f, c.seq, r->request_id);
-			if (out == NULL)
-				resp_error(r, "INTERNAL_ERROR", "the export file "
-				    "failed its integrity check", NULL);
+			corrupt_seq = c.seq;
 			break;
 		}
 		if (out == NULL && (out = resp_begin(r, partial ? 206 : 200,
@@ -359,15 +351,26 @@ download_stream(struct request *r, const struct export_file *f,
 			break;	/* the client went away */
 		if (cend >= last)
 			break;
-		rc = st->read(rd, &c);
 	}
-	if (rc < 0 && out != NULL)
+	/* the reader holds the connection until it is closed */
+	st->close_reader(rd);
+	if (corrupt_seq >= 0)
+		export_record_corrupt(r->db, f, corrupt_seq, r->request_id);
+	if (out == NULL) {
+		if (corrupt_seq >= 0)
+			resp_error(r, "INTERNAL_ERROR", "the export file failed "
+			    "its integrity check", NULL);
+		else if (rc < 0)
+			resp_db_error(r);
+		else if (f->total_bytes == 0)
+			(void)resp_begin(r, 200, h.data);
+		else
+			resp_error(r, "INTERNAL_ERROR", "the export file is "
+			    "missing chunks", NULL);
+	} else if (rc < 0) {
 		log_kv(LOG_ERROR, "job_id", f->id, "download cut short: the "
 		    "database failed while streaming");
-	if (f->total_bytes == 0)
-		(void)resp_begin(r, 200, h.data);
-done:
-	st->close_reader(rd);
+	}
 	buf_free(&h);
 }
 

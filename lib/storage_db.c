@@ -8,6 +8,8 @@
 #include "storage.h"
 
 #include <openssl/evp.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +26,8 @@ struct storage_reader {
 	struct db	*db;
 	char		 job_id[64];
 	long long	 from_offset;
-	int		 next_seq;	/* -1 before the first read */
-	PGresult	*res;
+	bool		 streaming;	/* rows may still come */
+	PGresult	*res;		/* the current chunk */
 };
 
 void
@@ -95,76 +97,94 @@ spool_close_writer(struct storage_writer *w)
 	free(w);
 }
 
+/*
+ * A reader runs one query for all the chunks from the one holding
+ * from_offset onwards, in single-row mode: the server streams the next
+ * chunk while the caller still writes the current one to its client, and
+ * the client holds one chunk (one PGresult) at a time.
+ */
 static int
 spool_open_reader(struct db *db, const char *job_id, long long from_offset,
     struct storage_reader **out)
 {
-	struct storage_reader *r = calloc(1, sizeof(*r));
+	struct storage_reader *r;
+	char off[24];
+	const char *p[] = { job_id, off };
 
-	if (r == NULL)
+	*out = NULL;
+	if (db_ensure(db) != 0)
+		return -1;
+	snprintf(off, sizeof(off), "%lld", from_offset);
+	if (!PQsendQueryParams(db->conn, "SELECT seq, byte_offset, data, "
+	    "row_count, sha256 FROM tb_audit_export_chunk WHERE job_id = $1 "
+	    "AND seq >= coalesce((SELECT max(seq) FROM tb_audit_export_chunk "
+	    "WHERE job_id = $1 AND byte_offset <= $2), 0) ORDER BY seq",
+	    2, NULL, p, NULL, NULL, 1) || !PQsetSingleRowMode(db->conn)) {
+		log_error("reading export chunks of job %s: %s", job_id,
+		    PQerrorMessage(db->conn));
+		db->err = PQstatus(db->conn) == CONNECTION_OK ? DB_ERR_QUERY :
+		    DB_ERR_UNAVAILABLE;
+		return -1;
+	}
+	if ((r = calloc(1, sizeof(*r))) == NULL)
 		abort();
 	r->db = db;
 	snprintf(r->job_id, sizeof(r->job_id), "%s", job_id);
 	r->from_offset = from_offset;
-	r->next_seq = -1;
+	r->streaming = true;
 	*out = r;
 	return 0;
+}
+
+static uint32_t
+be32(const char *p)
+{
+	const unsigned char *u = (const unsigned char *)p;
+
+	return (uint32_t)u[0] << 24 | (uint32_t)u[1] << 16 |
+	    (uint32_t)u[2] << 8 | u[3];
 }
 
 static int
 spool_read(struct storage_reader *r, struct export_chunk *c)
 {
-	static const char *cols = "SELECT seq, byte_offset, data, byte_count, "
-	    "row_count, sha256 FROM tb_audit_export_chunk WHERE job_id = $1 ";
-	char sql[256], arg[24];
-	const char *p[2];
-	int formats[2] = { 0, 0 };
+	ExecStatusType st;
+	const char *o;
+	uint64_t off = 0;
 
 	PQclear(r->res);
 	r->res = NULL;
-	p[0] = r->job_id;
-	p[1] = arg;
-	if (r->next_seq < 0) {
-		snprintf(sql, sizeof(sql), "%sAND byte_offset + byte_count > $2 "
-		    "ORDER BY seq LIMIT 1", cols);
-		snprintf(arg, sizeof(arg), "%lld", r->from_offset);
-	} else {
-		snprintf(sql, sizeof(sql), "%sAND seq = $2", cols);
-		snprintf(arg, sizeof(arg), "%d", r->next_seq);
+	if (!r->streaming)
+		return 0;
+	r->res = PQgetResult(r->db->conn);
+	st = r->res ? PQresultStatus(r->res) : PGRES_TUPLES_OK;
+	if (st == PGRES_TUPLES_OK) {
+		/* the end: collect the final NULL result */
+		PQclear(r->res);
+		r->res = NULL;
+		while ((r->res = PQgetResult(r->db->conn)) != NULL)
+			PQclear(r->res);
+		r->streaming = false;
+		return 0;
 	}
-	if (db_ensure(r->db) != 0)
-		return -1;
-	/* binary results: data arrives as raw bytes */
-	r->res = PQexecParams(r->db->conn, sql, 2, NULL, p, NULL, formats, 1);
-	if (r->res == NULL || PQresultStatus(r->res) != PGRES_TUPLES_OK) {
-		log_error("reading export chunk of job %s: %s", r->job_id,
-		    PQerrorMessage(r->db->conn));
+	if (st != PGRES_SINGLE_TUPLE) {
+		log_error("reading export chunks of job %s: %s", r->job_id,
+		    PQresultErrorMessage(r->res));
 		r->db->err = PQstatus(r->db->conn) == CONNECTION_OK ?
 		    DB_ERR_QUERY : DB_ERR_UNAVAILABLE;
 		return -1;
 	}
-	if (PQntuples(r->res) == 0)
-		return 0;
-	/* binary int4/int8 are big-endian */
-	{
-		const unsigned char *s = (const unsigned char *)PQgetvalue(r->res, 0, 0);
-		const unsigned char *o = (const unsigned char *)PQgetvalue(r->res, 0, 1);
-		const unsigned char *rc = (const unsigned char *)PQgetvalue(r->res, 0, 4);
-		unsigned long long off = 0;
-
-		c->seq = (int)((unsigned)s[0] << 24 | (unsigned)s[1] << 16 |
-		    (unsigned)s[2] << 8 | s[3]);
-		for (int i = 0; i < 8; i++)
-			off = off << 8 | o[i];
-		c->byte_offset = (long long)off;
-		c->rows = (int)((unsigned)rc[0] << 24 | (unsigned)rc[1] << 16 |
-		    (unsigned)rc[2] << 8 | rc[3]);
-	}
+	/* binary results: int4 and int8 in network byte order */
+	c->seq = (int)be32(PQgetvalue(r->res, 0, 0));
+	o = PQgetvalue(r->res, 0, 1);
+	for (int i = 0; i < 8; i++)
+		off = off << 8 | (unsigned char)o[i];
+	c->byte_offset = (long long)off;
 	c->data = (const unsigned char *)PQgetvalue(r->res, 0, 2);
 	c->len = (size_t)PQgetlength(r->res, 0, 2);
+	c->rows = (int)be32(PQgetvalue(r->res, 0, 3));
 	snprintf(c->sha256, sizeof(c->sha256), "%.*s",
-	    PQgetlength(r->res, 0, 5), PQgetvalue(r->res, 0, 5));
-	r->next_seq = c->seq + 1;
+	    PQgetlength(r->res, 0, 4), PQgetvalue(r->res, 0, 4));
 	return 1;
 }
 
@@ -174,6 +194,25 @@ spool_close_reader(struct storage_reader *r)
 	if (r == NULL)
 		return;
 	PQclear(r->res);
+	if (r->streaming) {
+		/*
+		 * Stopped early (a Range, a client gone, a bad digest): cancel
+		 * the rest of the stream, or drop the connection if that fails,
+		 * so that the connection is usable by the next request.
+		 */
+		PGcancel *cancel = PQgetCancel(r->db->conn);
+		char err[256];
+		PGresult *res;
+
+		if (cancel == NULL || !PQcancel(cancel, err, sizeof(err))) {
+			PQfinish(r->db->conn);
+			r->db->conn = NULL;
+		} else {
+			while ((res = PQgetResult(r->db->conn)) != NULL)
+				PQclear(res);
+		}
+		PQfreeCancel(cancel);
+	}
 	free(r);
 }
 
