@@ -54,6 +54,8 @@ FCGI_LIB_OBJ := $(filter-out $(BUILD)/fcgi/main.o,$(FCGI_OBJ))
 BINS := $(if $(FCGI_SRC),bin/ops-fcgi) $(JOB_BINS)
 
 .PHONY: all asan unit unit-asan test run stop bench bench-export clean bootstrap
+# objects are never intermediate: keep them for incremental builds
+.SECONDARY:
 all: $(BINS)
 
 $(BUILD)/%.o: %.c
