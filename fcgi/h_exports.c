@@ -229,50 +229,34 @@ h_export_cancel(struct request *r)
 }
 
 /*
- * Who downloads: a signed URL (by, expires, sig in the query) or a bearer
- * token. Fills sub_out and returns 0, or answers and returns -1.
+ * A signed download URL (by, expires, sig in the query) stands in for the
+ * bearer token: the signature covers job id, requester and expiry, so it
+ * is checked before anything is looked up. Fills sub_out; 0, or -1 after
+ * answering 401.
  */
 static int
-download_authorize(struct request *r, const struct export_file *f,
-    char *sub_out, size_t subsz, bool *signed_url)
+download_signed_check(struct request *r, const char *id, char *sub_out,
+    size_t subsz)
 {
-	char by[256], exp_s[24], sig[80];
-	struct export_actor a;
-	enum export_outcome o;
+	char by[256], exp_s[24], sig[80], *end;
+	long long exp = 0;
 
-	*signed_url = false;
-	if (request_query(r, "sig", sig, sizeof(sig)) != 0) {
-		long long exp;
-		char *end;
-
-		if (request_query(r, "by", by, sizeof(by)) != 1 ||
-		    request_query(r, "expires", exp_s, sizeof(exp_s)) != 1 ||
-		    (errno = 0, exp = strtoll(exp_s, &end, 10), errno) ||
-		    *end != '\0' || end == exp_s ||
-		    request_query(r, "sig", sig, sizeof(sig)) != 1 ||
-		    !export_url_verify(r->app->cfg->export.download_secret,
-		    f->id, by, exp, sig, time(NULL),
+	if (request_query(r, "by", by, sizeof(by)) == 1 &&
+	    request_query(r, "expires", exp_s, sizeof(exp_s)) == 1 &&
+	    request_query(r, "sig", sig, sizeof(sig)) == 1) {
+		errno = 0;
+		exp = strtoll(exp_s, &end, 10);
+		if (errno == 0 && end != exp_s && *end == '\0' &&
+		    export_url_verify(r->app->cfg->export.download_secret, id,
+		    by, exp, sig, time(NULL),
 		    r->app->cfg->export.download_url_ttl_seconds)) {
-			resp_error(r, "AUTH_INVALID_TOKEN", "the download link "
-			    "is invalid or has expired: poll the job for a "
-			    "fresh download_url", NULL);
-			return -1;
+			snprintf(sub_out, subsz, "%s", by);
+			return 0;
 		}
-		snprintf(sub_out, subsz, "%s", by);
-		*signed_url = true;
-		return 0;
 	}
-	if (request_auth(r, CAP_EXPORT_DOWNLOAD) != 0)
-		return -1;
-	actor_init(&a, r);
-	o = export_access(&a, CAP_EXPORT_DOWNLOAD, f->tenant_id,
-	    f->requested_by);
-	if (o != EXPORT_OK) {
-		resp_outcome(r, o);
-		return -1;
-	}
-	snprintf(sub_out, subsz, "%s", r->who.sub);
-	return 0;
+	resp_error(r, "AUTH_INVALID_TOKEN", "the download link is invalid or "
+	    "has expired: poll the job for a fresh download_url", NULL);
+	return -1;
 }
 
 static int
@@ -378,29 +362,36 @@ void
 h_export_download(struct request *r)
 {
 	struct export_file f;
+	struct export_actor a;
 	enum export_outcome o;
 	long long first, last;
-	char sub[256];
+	char sub[256], probe[8];
 	bool signed_url;
 	int rng;
 
-	o = export_file_get(r->db, r->params[0], &f);
-	if (o == EXPORT_E_NOT_FOUND && request_param(r, "HTTP_AUTHORIZATION")
-	    == NULL && request_query(r, "sig", sub, sizeof(sub)) == 0) {
-		resp_error(r, "AUTH_REQUIRED", NULL, NULL);
-		return;
-	}
-	if (o != EXPORT_OK) {
-		/* authenticate first: an anonymous caller learns nothing */
-		if (o == EXPORT_E_NOT_FOUND && request_query(r, "sig", sub,
-		    sizeof(sub)) == 0 && request_auth(r,
-		    CAP_EXPORT_DOWNLOAD) != 0)
+	signed_url = request_query(r, "sig", probe, sizeof(probe)) != 0;
+	if (signed_url) {
+		if (download_signed_check(r, r->params[0], sub, sizeof(sub)) != 0)
 			return;
+	} else {
+		if (request_auth(r, CAP_EXPORT_DOWNLOAD) != 0)
+			return;
+		snprintf(sub, sizeof(sub), "%s", r->who.sub);
+	}
+	if ((o = export_file_get(r->db, r->params[0], &f)) != EXPORT_OK) {
 		resp_outcome(r, o);
 		return;
 	}
-	if (download_authorize(r, &f, sub, sizeof(sub), &signed_url) != 0 ||
-	    download_state_check(r, &f) != 0)
+	if (!signed_url) {
+		actor_init(&a, r);
+		o = export_access(&a, CAP_EXPORT_DOWNLOAD, f.tenant_id,
+		    f.requested_by);
+		if (o != EXPORT_OK) {
+			resp_outcome(r, o);
+			return;
+		}
+	}
+	if (download_state_check(r, &f) != 0)
 		return;
 	rng = export_range_parse(request_param(r, "HTTP_RANGE"), f.total_bytes,
 	    &first, &last);
