@@ -281,6 +281,22 @@ check "the reference bulk export is DONE" test -n "$REF_SHA"
 REF_CHUNKS=$(job_field "$REF" progress_chunks)
 check "the bulk export spans many chunks ($REF_CHUNKS)" test "$REF_CHUNKS" -gt 100
 
+# --- SIGTERM while a download is in flight: it completes, then ops-fcgi exits 0 ----
+fcgi_pid=$(cat "$DIR/ops-fcgi.pid")
+curl -s --limit-rate 3M -o "$DIR/inflight" -H "Authorization: Bearer $AUD" \
+	"$STACK_URL/api/ops/audit-exports/$REF/download" &
+cpid=$!
+sleep 0.8
+kill -TERM "$fcgi_pid"
+wait "$cpid"; crc=$?
+for _ in $(seq 1 100); do kill -0 "$fcgi_pid" 2>/dev/null || break; sleep 0.1; done
+wait "$fcgi_pid" 2>/dev/null; frc=$?
+expect_eq "a download in flight at SIGTERM completes (curl exit)" 0 "$crc"
+expect_eq "and its bytes are whole" "$REF_SHA" "$(sha256sum "$DIR/inflight" | cut -d' ' -f1)"
+expect_eq "ops-fcgi then exits 0" 0 "$frc"
+rm -f "$DIR/ops-fcgi.pid"
+stack_fcgi_start "$DIR"
+
 # --- SIGKILL mid-export: the next runner resumes with attempt 2, same bytes -----------------------
 create "$AUD" "$(body bulk jsonl)"
 K=$JOB
