@@ -144,6 +144,32 @@ expect_eq "ops-fcgi exits 0 on SIGTERM" 0 "$rc"
 rm -f "$DIR/ops-fcgi.pid"
 stack_fcgi_start "$DIR"
 
+# --- inherited sockets: spawn-fcgi (fd 0) and systemd socket activation ----------
+grep -v 'socket_path:' "$STACK_CONFIG" >"$DIR/inherit.yaml"
+stack_fcgi_stop "$DIR"
+spawn-fcgi -s "$DIR/run/ops-fcgi.sock" -M 0666 -P "$DIR/spawn.pid" -- \
+	"$BIN/ops-fcgi" --config "$DIR/inherit.yaml" >/dev/null 2>>"$DIR/ops-fcgi.log"
+sleep 0.3
+req GET /readyz
+expect_eq "ops-fcgi serves on the socket spawn-fcgi passes as fd 0" 200 "$CODE"
+kill -TERM "$(cat "$DIR/spawn.pid")" 2>/dev/null
+for _ in $(seq 1 50); do kill -0 "$(cat "$DIR/spawn.pid")" 2>/dev/null || break; sleep 0.1; done
+rm -f "$DIR/run/ops-fcgi.sock"
+if command -v systemd-socket-activate >/dev/null; then
+	systemd-socket-activate -l "$DIR/run/ops-fcgi.sock" \
+		"$BIN/ops-fcgi" --config "$DIR/inherit.yaml" 2>>"$DIR/ops-fcgi.log" &
+	sa=$!
+	for _ in $(seq 1 50); do [ -S "$DIR/run/ops-fcgi.sock" ] && break; sleep 0.05; done
+	chmod 666 "$DIR/run/ops-fcgi.sock"
+	req GET /readyz
+	expect_eq "ops-fcgi serves on a systemd-activated socket (LISTEN_FDS)" 200 "$CODE"
+	kill -TERM "$sa"; wait "$sa" 2>/dev/null
+	rm -f "$DIR/run/ops-fcgi.sock"
+else
+	ok "systemd socket activation: skipped, no systemd-socket-activate"
+fi
+stack_fcgi_start "$DIR"
+
 # --- opsctl migrate ----------------------------------------------------------------
 out=$("$BIN/opsctl" --config "$STACK_CONFIG" migrate 2>&1)
 expect_contains "migrate twice applies nothing the second time" "0 applied" "$out"
