@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "digest.h"
 #include "errors.h"
 #include "export.h"
 #include "log.h"
@@ -320,7 +321,7 @@ download_stream(struct request *r, const struct export_file *f,
 		long long cstart = c.byte_offset, cend = c.byte_offset +
 		    (long long)c.len - 1, from, to;
 
-		storage_sha256_hex(c.data, c.len, digest);
+		digest_sha256_hex(c.data, c.len, digest);
 		if (strcmp(digest, c.sha256) != 0) {
 			corrupt_seq = c.seq;
 			break;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "digest.h"
 #include "errors.h"
 #include "events.h"
 #include "log.h"
@@ -345,7 +346,7 @@ export_request_parse(const json_t *body, const struct ops_config *cfg,
 	canon = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
 	if (canon == NULL)
 		abort();
-	storage_sha256_hex(canon, strlen(canon), req->request_hash);
+	digest_sha256_hex(canon, strlen(canon), req->request_hash);
 	free(canon);
 	return 0;
 }
@@ -398,20 +399,16 @@ void
 export_url_sign(const char *secret, const char *id, const char *sub,
     long long expires, char sig_out[65])
 {
-	static const char hex[] = "0123456789abcdef";
 	struct buf msg = BUF_INIT;
 	unsigned char md[32];
 	unsigned int mdlen = 0;
 
 	buf_appendf(&msg, "%s\n%s\n%lld", id, sub, expires);
 	if (HMAC(EVP_sha256(), secret, (int)strlen(secret),
-	    (const unsigned char *)msg.data, msg.len, md, &mdlen) == NULL)
+	    (const unsigned char *)msg.data, msg.len, md, &mdlen) == NULL ||
+	    mdlen != 32)
 		abort();
-	for (unsigned int i = 0; i < 32; i++) {
-		sig_out[2 * i] = hex[md[i] >> 4];
-		sig_out[2 * i + 1] = hex[md[i] & 15];
-	}
-	sig_out[64] = '\0';
+	digest_hex(md, 32, sig_out);
 	buf_free(&msg);
 }
 

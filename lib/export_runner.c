@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "digest.h"
 #include "encode.h"
 #include "events.h"
 #include "log.h"
@@ -334,6 +335,29 @@ job_lock_check(struct run *ru)
 }
 
 /*
+ * Begin a transaction that holds the job row while it is still ours:
+ * RUN_CLAIMED with the transaction open, or the reason to stop (cancelled,
+ * lost, error) with nothing open.
+ */
+static enum run_result
+begin_fenced(struct run *ru)
+{
+	enum run_result r;
+
+	if (db_begin(ru->rn->wdb) != 0)
+		return RUN_ERROR;
+	if ((r = job_lock_check(ru)) == RUN_CLAIMED)
+		return r;
+	db_rollback(ru->rn->wdb);
+	if (r == RUN_FAILED) {
+		ru->fail_code = "EXPORT_CANCELLED";
+		snprintf(ru->fail_msg, sizeof(ru->fail_msg),
+		    "cancelled while running");
+	}
+	return r;
+}
+
+/*
  * Commit the rows in ru->chunk as the next chunk, with the checkpoint and
  * the renewed lease, in one transaction fenced by the attempt.
  */
@@ -357,19 +381,10 @@ flush_chunk(struct run *ru)
 	c.data = (const unsigned char *)ru->chunk.data;
 	c.len = ru->chunk.len;
 	c.rows = ru->chunk_rows;
-	storage_sha256_hex(c.data, c.len, c.sha256);
+	digest_sha256_hex(c.data, c.len, c.sha256);
 
-	if (db_begin(rn->wdb) != 0)
-		return RUN_ERROR;
-	if ((r = job_lock_check(ru)) != RUN_CLAIMED) {
-		db_rollback(rn->wdb);
-		if (r == RUN_FAILED) {
-			ru->fail_code = "EXPORT_CANCELLED";
-			snprintf(ru->fail_msg, sizeof(ru->fail_msg),
-			    "cancelled while running");
-		}
+	if ((r = begin_fenced(ru)) != RUN_CLAIMED)
 		return r;
-	}
 	snprintf(att, sizeof(att), "%d", job->attempt);
 	snprintf(rows, sizeof(rows), "%lld", job->rows + ru->chunk_rows);
 	snprintf(bytes, sizeof(bytes), "%lld", job->bytes + (long long)c.len);
@@ -475,7 +490,7 @@ rehash_kept_chunks(struct run *ru)
 	if (rn->storage->open_reader(rn->rdb, ru->job->id, 0, &rd) != 0)
 		return RUN_ERROR;
 	while (n < ru->job->chunks && (rc = rn->storage->read(rd, &c)) == 1) {
-		storage_sha256_hex(c.data, c.len, digest);
+		digest_sha256_hex(c.data, c.len, digest);
 		if (c.seq != n || strcmp(digest, c.sha256) != 0)
 			break;
 		EVP_DigestUpdate(ru->sha, c.data, c.len);
@@ -670,30 +685,16 @@ finish_job(struct run *ru)
 	unsigned char md[32];
 	unsigned int mdlen = 0;
 	char sha[65], att[16], rows[24], bytes[24], ttl[16];
-	static const char hex[] = "0123456789abcdef";
 	enum run_result r;
 	json_t *data;
 	int rc;
 
 	EVP_DigestFinal_ex(ru->sha, md, &mdlen);
-	for (int i = 0; i < 32; i++) {
-		sha[2 * i] = hex[md[i] >> 4];
-		sha[2 * i + 1] = hex[md[i] & 15];
-	}
-	sha[64] = '\0';
+	digest_hex(md, mdlen, sha);
 	if (rn->storage->commit(ru->w) != 0)
 		return RUN_ERROR;
-	if (db_begin(rn->wdb) != 0)
-		return RUN_ERROR;
-	if ((r = job_lock_check(ru)) != RUN_CLAIMED) {
-		db_rollback(rn->wdb);
-		if (r == RUN_FAILED) {
-			ru->fail_code = "EXPORT_CANCELLED";
-			snprintf(ru->fail_msg, sizeof(ru->fail_msg),
-			    "cancelled while running");
-		}
+	if ((r = begin_fenced(ru)) != RUN_CLAIMED)
 		return r;
-	}
 	snprintf(att, sizeof(att), "%d", job->attempt);
 	snprintf(rows, sizeof(rows), "%lld", job->rows);
 	snprintf(bytes, sizeof(bytes), "%lld", job->bytes);

@@ -3,13 +3,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "buf.h"
+#include "digest.h"
 #include "log.h"
 
 /* Arbitrary, fixed: the advisory lock id of the migrator. */
@@ -29,21 +29,6 @@ read_file(const char *path, struct buf *out)
 	n = (size_t)ferror(f);
 	fclose(f);
 	return n ? -1 : 0;
-}
-
-static void
-sha256_hex(const void *data, size_t len, char out[65])
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char md[32];
-	unsigned int mdlen = 0;
-
-	EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-	for (unsigned int i = 0; i < 32; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[64] = '\0';
 }
 
 static int
@@ -75,7 +60,7 @@ migrate_one(struct db *db, const char *dir, const char *name, FILE *out,
 		    strerror(errno));
 		goto out;
 	}
-	sha256_hex(sql.data, sql.len, sum);
+	digest_sha256_hex(sql.data, sql.len, sum);
 	{
 		const char *p[] = { version };
 

@@ -62,7 +62,4 @@ struct export_storage {
 /* The database spool (tb_audit_export_chunk). */
 extern const struct export_storage storage_db_spool;
 
-/* SHA-256 of data as lower-case hex into out[65]. */
-void	storage_sha256_hex(const void *data, size_t len, char out[65]);
-
 #endif

@@ -30,21 +30,6 @@ struct storage_reader {
 	PGresult	*res;		/* the current chunk */
 };
 
-void
-storage_sha256_hex(const void *data, size_t len, char out[65])
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char md[32];
-	unsigned int mdlen = 0;
-
-	EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-	for (unsigned int i = 0; i < 32; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[64] = '\0';
-}
-
 static int
 spool_open_writer(struct db *db, const char *job_id, int attempt,
     struct storage_writer **out)
