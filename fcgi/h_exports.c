@@ -291,7 +291,7 @@ download_state_check(struct request *r, const struct export_file *f)
  */
 static void
 download_stream(struct request *r, const struct export_file *f,
-    long long first, long long last, bool partial)
+    long long first, long long last, bool partial, bool head_only)
 {
 	const struct export_storage *st = &storage_db_spool;
 	struct storage_reader *rd = NULL;
@@ -301,10 +301,6 @@ download_stream(struct request *r, const struct export_file *f,
 	char fname[256], digest[65];
 	int rc, corrupt_seq = -1;
 
-	if (st->open_reader(r->db, f->id, first, &rd) != 0) {
-		resp_db_error(r);
-		return;
-	}
 	export_filename(f, fname, sizeof(fname));
 	buf_appendf(&h, "Content-Type: %s\r\n", strcmp(f->format, "csv") == 0 ?
 	    "text/csv; charset=utf-8" : "application/x-ndjson");
@@ -317,6 +313,16 @@ download_stream(struct request *r, const struct export_file *f,
 	if (partial)
 		buf_appendf(&h, "Content-Range: bytes %lld-%lld/%lld\r\n",
 		    first, last, f->total_bytes);
+	if (head_only) {
+		(void)resp_begin(r, partial ? 206 : 200, h.data);
+		buf_free(&h);
+		return;
+	}
+	if (st->open_reader(r->db, f->id, first, &rd) != 0) {
+		resp_db_error(r);
+		buf_free(&h);
+		return;
+	}
 	while ((rc = st->read(rd, &c)) == 1) {
 		long long cstart = c.byte_offset, cend = c.byte_offset +
 		    (long long)c.len - 1, from, to;
@@ -404,11 +410,16 @@ h_export_download(struct request *r)
 		buf_free(&h);
 		return;
 	}
+	if (strcmp(r->method, "HEAD") == 0) {
+		/* the headers of the file, without reading or recording it */
+		download_stream(r, &f, first, last, rng == 1, true);
+		return;
+	}
 	if (export_record_download(r->db, r->app->rules, &f, sub,
 	    r->request_id, request_param(r, "REMOTE_ADDR"), first, last,
 	    signed_url) != 0) {
 		resp_db_error(r);
 		return;
 	}
-	download_stream(r, &f, first, last, rng == 1);
+	download_stream(r, &f, first, last, rng == 1, false);
 }

@@ -88,7 +88,7 @@ static const struct config_key config_keys[] = {
 	{ "notion", "token", T_SECRET, O(notion.token), 0, 0, NULL, "NOTION_TOKEN", NULL },
 	{ "notion", "token_issued_at", T_STR, O(notion.token_issued_at), 0, 0, NULL, "NOTION_TOKEN_ISSUED_AT", NULL },
 	{ "notion", "token_rotate_days", T_INT, O(notion.token_rotate_days), 0, 3650, "0", "NOTION_TOKEN_ROTATE_DAYS", NULL },
-	{ "notion", "token_warn_days", T_INT, O(notion.token_warn_days), 0, 365, "14", "NOTION_TOKEN_WARN_DAYS", NULL },
+	{ "notion", "token_warn_days", T_INT, O(notion.token_warn_days), 0, 3650, "14", "NOTION_TOKEN_WARN_DAYS", NULL },
 
 	{ "log", "level", T_STR, O(log.level), 0, 0, "info", "OPS_LOG_LEVEL", "debug|info|warn|error" },
 	{ "log", "format", T_STR, O(log.format), 0, 0, "json", "OPS_LOG_FORMAT", "json|text" },

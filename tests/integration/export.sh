@@ -190,6 +190,13 @@ download "$JSONL_JOB" "$ACME" "$DIR/part" -H "Range: bytes=$total-"
 expect_eq "unsatisfiable Range: 416" 416 "$CODE"
 expect_eq "416 says the size" "bytes */$total" "$(hdr Content-Range)"
 
+# --- HEAD: the headers, no body read, no download recorded -------------------------
+before=$(sql "SELECT count(*) FROM ops_event WHERE event_type='EXPORT_DOWNLOADED' AND subject_id='$JSONL_JOB'")
+CODE=$(curl -s -I -o "$DIR/head" -w '%{http_code}' -H "Authorization: Bearer $ACME" "$STACK_URL/api/ops/audit-exports/$JSONL_JOB/download")
+expect_eq "HEAD on a download: 200" 200 "$CODE"
+expect_eq "HEAD carries the file's Content-Length" "$total" "$(tr -d '\r' <"$DIR/head" | awk -F': ' 'tolower($1)=="content-length" {print $2}')"
+expect_eq "HEAD records no download" "$before" "$(sql "SELECT count(*) FROM ops_event WHERE event_type='EXPORT_DOWNLOADED' AND subject_id='$JSONL_JOB'")"
+
 # --- the signed download_url --------------------------------------------------------------
 api GET "/api/ops/audit-exports/$JSONL_JOB" "$AUD"
 url=$(jq -r .result.download_url <<<"$BODY")
