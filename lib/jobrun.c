@@ -38,10 +38,16 @@ jobrun_begin(struct jobrun *jr, const char *job, const char *lock_name,
 	lock_owner_self(&jr->me, job);
 	db_init(&jr->db, cfg->database.url, cfg->database.connect_timeout_seconds,
 	    cfg->database.statement_timeout_ms, job);
-	/* write transactions are one chunk or one batch long: a process
-	 * paused inside one must not keep its row locks past a lease */
-	jr->db.idle_tx_timeout_ms = (cfg->export.lease_seconds < cfg->locks.lease_seconds ?
-	    cfg->export.lease_seconds : cfg->locks.lease_seconds) * 1000;
+	/*
+	 * Write transactions are one chunk or one batch long and never wait
+	 * for the client in between: a process paused inside one must not
+	 * keep its row locks past an export lease, nor past stale_after, since
+	 * a fenced write holds its scheduler lock row FOR SHARE and the healer
+	 * cannot recover the lock before the server ends that session.
+	 */
+	jr->db.idle_tx_timeout_ms = (cfg->export.lease_seconds <
+	    cfg->locks.stale_after_seconds ? cfg->export.lease_seconds :
+	    cfg->locks.stale_after_seconds) * 1000;
 	st = lock_acquire(&jr->db, lock_name, &jr->me, cfg->locks.lease_seconds,
 	    &jr->lease, busy, sizeof(busy));
 	if (st == LOCK_BUSY) {
@@ -76,15 +82,11 @@ jobrun_begin(struct jobrun *jr, const char *job, const char *lock_name,
 	return 0;
 }
 
-int
-jobrun_tick(struct jobrun *jr)
+static int
+beat(struct jobrun *jr)
 {
 	enum lock_status st;
 
-	if (jr->lost)
-		return -1;
-	if (elapsed(&jr->last_beat) < jr->cfg->locks.heartbeat_seconds)
-		return 0;
 	st = lock_heartbeat(&jr->db, &jr->lease);
 	if (st == LOCK_LOST) {
 		jr->lost = true;
@@ -99,6 +101,26 @@ jobrun_tick(struct jobrun *jr)
 		log_warn("lock %s heartbeat failed: %s", jr->lease.name,
 		    jr->db.errmsg);
 	return 0;
+}
+
+int
+jobrun_tick(struct jobrun *jr)
+{
+	if (jr->lost)
+		return -1;
+	if (elapsed(&jr->last_beat) < jr->cfg->locks.heartbeat_seconds)
+		return 0;
+	return beat(jr);
+}
+
+int
+jobrun_check(struct jobrun *jr)
+{
+	if (jr->lost)
+		return -1;
+	if (!jr->locked)
+		return 0;
+	return beat(jr);
 }
 
 void
@@ -152,7 +174,11 @@ int
 jobrun_end(struct jobrun *jr, const char *error)
 {
 	double duration = elapsed(&jr->started);
-	int status = error ? JOBRUN_EXIT_FAIL : JOBRUN_EXIT_OK;
+	int status;
+
+	if (jr->lost && error == NULL)
+		error = "the job's scheduler lock was taken over";
+	status = error ? JOBRUN_EXIT_FAIL : JOBRUN_EXIT_OK;
 
 	if (record_run(jr, error, duration) != 0)
 		log_error("cannot record the run of %s: %s", jr->job,
@@ -164,6 +190,11 @@ jobrun_end(struct jobrun *jr, const char *error)
 	if (jr->textfile_dir && jobrun_write_textfile(jr->textfile_dir,
 	    jr->job, error == NULL, duration, time(NULL), jr->counts) != 0)
 		log_warn("cannot write the textfile in %s", jr->textfile_dir);
+	if (jr->lost)
+		fprintf(stderr, "%s: lock %s was taken over (our fencing token "
+		    "%lld is no longer current: the healer or an operator "
+		    "recovered it); stopped without writing anything more\n",
+		    jr->job, jr->lease.name, jr->lease.token);
 	if (error)
 		log_error("%s failed after %.1f s: %s", jr->job, duration, error);
 	else
