@@ -659,6 +659,10 @@ stream_rows(struct run *ru)
 				return RUN_FAILED;
 			if ((r = flush_chunk(ru)) != RUN_CLAIMED)
 				return r;
+			/* between chunks, as rn->tick promises: small chunks
+			 * on a slow database must not starve the heartbeats */
+			if ((r = heartbeat(ru)) != RUN_CLAIMED)
+				return r;
 		}
 		if (++seen % CHECK_EVERY == 0) {
 			if (past_deadline(ru))

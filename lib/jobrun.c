@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "events.h"
 #include "log.h"
+#include "metrics.h"
 
 static double
 elapsed(const struct timespec *since)
@@ -209,29 +210,37 @@ jobrun_write_textfile(const char *dir, const char *job, bool ok,
     double duration, time_t finished, const json_t *counts)
 {
 	struct buf path = BUF_INIT, tmp = BUF_INIT, body = BUF_INIT;
+	struct buf lj = BUF_INIT;	/* the job label, escaped */
 	const char *key;
 	json_t *v;
 	FILE *f;
 	int rc = -1;
 
+	metrics_label_value(&lj, job);
 	buf_appendf(&body, "# HELP ops_job_last_run_success Whether the last "
 	    "run of the job succeeded.\n# TYPE ops_job_last_run_success gauge\n"
-	    "ops_job_last_run_success{job=\"%s\"} %d\n", job, ok ? 1 : 0);
+	    "ops_job_last_run_success{job=\"%s\"} %d\n", lj.data, ok ? 1 : 0);
 	buf_appendf(&body, "# HELP ops_job_last_run_timestamp_seconds When the "
 	    "last run of the job finished.\n# TYPE "
 	    "ops_job_last_run_timestamp_seconds gauge\n"
-	    "ops_job_last_run_timestamp_seconds{job=\"%s\"} %lld\n", job,
+	    "ops_job_last_run_timestamp_seconds{job=\"%s\"} %lld\n", lj.data,
 	    (long long)finished);
 	buf_appendf(&body, "# HELP ops_job_last_run_duration_seconds How long "
 	    "the last run of the job took.\n# TYPE "
 	    "ops_job_last_run_duration_seconds gauge\n"
-	    "ops_job_last_run_duration_seconds{job=\"%s\"} %.3f\n", job,
+	    "ops_job_last_run_duration_seconds{job=\"%s\"} %.3f\n", lj.data,
 	    duration);
-	buf_appends(&body, "# HELP ops_job_last_run_count Counters of the last "
-	    "run of the job.\n# TYPE ops_job_last_run_count gauge\n");
-	json_object_foreach((json_t *)counts, key, v)
-		buf_appendf(&body, "ops_job_last_run_count{job=\"%s\",what=\"%s\"} "
-		    "%lld\n", job, key, (long long)json_integer_value(v));
+	/* not "_count": that suffix belongs to histograms and summaries */
+	buf_appends(&body, "# HELP ops_job_last_run_items What the last run of "
+	    "the job handled, by kind (claimed, done, expired, recovered, "
+	    "...).\n# TYPE ops_job_last_run_items gauge\n");
+	json_object_foreach((json_t *)counts, key, v) {
+		buf_appendf(&body, "ops_job_last_run_items{job=\"%s\",what=\"",
+		    lj.data);
+		metrics_label_value(&body, key);
+		buf_appendf(&body, "\"} %lld\n", (long long)json_integer_value(v));
+	}
+	buf_free(&lj);
 	buf_appendf(&path, "%s/%s.prom", dir, job);
 	buf_appendf(&tmp, "%s/.%s.prom.%d", dir, job, (int)getpid());
 	if ((f = fopen(tmp.data, "we")) != NULL) {

@@ -286,9 +286,8 @@ metrics_status_json(struct db *db, const struct ops_config *cfg)
 
 /* ---- GET /metrics ------------------------------------------------------------ */
 
-/* A label value, escaped per the text format (backslash, quote, newline). */
-static void
-label(struct buf *out, const char *v)
+void
+metrics_label_value(struct buf *out, const char *v)
 {
 	for (; *v; v++) {
 		if (*v == '\\')
@@ -314,7 +313,7 @@ sample1(struct buf *out, const char *name, const char *key, const char *val,
     double v)
 {
 	buf_appendf(out, "%s{%s=\"", name, key);
-	label(out, val);
+	metrics_label_value(out, val);
 	buf_appendf(out, "\"} %.17g\n", v);
 }
 
@@ -382,7 +381,7 @@ prom_heals(struct buf *out, const struct snapshot *s)
 		for (int k = 0; k < 3; k++) {
 			buf_appends(out, "ops_scheduler_lock_recoveries_total"
 			    "{name=\"");
-			label(out, PQgetvalue(res, i, 0));
+			metrics_label_value(out, PQgetvalue(res, i, 0));
 			buf_appendf(out, "\",reason=\"%s\"} %s\n",
 			    heal_reasons[k], PQgetvalue(res, i, 1 + k));
 		}
@@ -411,10 +410,10 @@ prom_jobs(struct buf *out, const struct snapshot *s)
 		sample1(out, "ops_job_last_failure_timestamp_seconds", "job",
 		    PQgetvalue(res, i, 0), col(res, i, 13) ?
 		    strtod(PQgetvalue(res, i, 13), NULL) : 0.0);
-	family(out, "ops_job_last_run_timestamp_seconds", "gauge",
+	family(out, "ops_job_last_start_timestamp_seconds", "gauge",
 	    "When the job's last run started (0: never).");
 	for (int i = 0; i < n; i++)
-		sample1(out, "ops_job_last_run_timestamp_seconds", "job",
+		sample1(out, "ops_job_last_start_timestamp_seconds", "job",
 		    PQgetvalue(res, i, 0), col(res, i, 17) ?
 		    strtod(PQgetvalue(res, i, 17), NULL) : 0.0);
 	family(out, "ops_job_last_duration_seconds", "gauge",

@@ -36,4 +36,10 @@ json_t	*metrics_status_json(struct db *db, const struct ops_config *cfg);
 int	 metrics_prometheus(struct db *db, const struct ops_config *cfg,
 	    struct buf *out);
 
+/*
+ * Append v as a label value of the text format: backslash, double quote and
+ * line feed escaped as \\, \" and \n; everything else (UTF-8) as is.
+ */
+void	 metrics_label_value(struct buf *out, const char *v);
+
 #endif
