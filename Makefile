@@ -5,11 +5,13 @@
 #   make run        start the dev stack (PostgreSQL, ops-fcgi, nginx) under var/
 #   make stop       stop the dev stack
 #   make asan       build the unit tests with -fsanitize=address,undefined
+#   make tools      build the test drivers (tests/tools/*.c) into build/tools/
 #   make bench      run the benchmarks (not tests)
 #
 # Sources are found by wildcard: lib/*.c is the core library, fcgi/*.c is
 # ops-fcgi, every jobs/<name>.c is bin/<name>, every tests/unit/test_*.c is a
-# cmocka suite linked against the core library.
+# cmocka suite linked against the core library, every tests/tools/<name>.c
+# is a test driver build/tools/<name> (never installed, never in bin/).
 
 CC      ?= cc
 PKGS    := fcgi libpq jansson libcurl openssl yaml-0.1
@@ -48,12 +50,14 @@ JOB_SRC  := $(wildcard jobs/*.c)
 JOB_BINS := $(patsubst jobs/%.c,bin/%,$(JOB_SRC))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+TOOL_SRC := $(wildcard tests/tools/*.c)
+TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 # fcgi/ modules other than main are unit-testable (routing); link them in.
 FCGI_LIB_OBJ := $(filter-out $(BUILD)/fcgi/main.o,$(FCGI_OBJ))
 
 BINS := $(if $(FCGI_SRC),bin/ops-fcgi) $(JOB_BINS)
 
-.PHONY: all asan unit unit-asan test run stop bench bench-export clean bootstrap
+.PHONY: all asan unit unit-asan tools test run stop bench bench-export clean bootstrap
 # objects are never intermediate: keep them for incremental builds
 .SECONDARY:
 all: $(BINS)
@@ -81,6 +85,12 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(FCGI_LIB_OBJ) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CMOCKA_LIBS)
 
+$(BUILD)/tools/%: $(BUILD)/tests/tools/%.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+tools: $(TOOL_BINS)
+
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
@@ -94,7 +104,7 @@ bootstrap:
 	scripts/bootstrap
 
 test: bootstrap
-	$(MAKE) all
+	$(MAKE) all tools
 	scripts/run-tests
 
 run: bootstrap
@@ -113,4 +123,4 @@ bench-export: bootstrap
 clean:
 	rm -rf build bin
 
--include $(LIB_OBJ:.o=.d) $(FCGI_OBJ:.o=.d) $(JOB_SRC:%.c=$(BUILD)/%.d) $(UNIT_SRC:%.c=$(BUILD)/%.d)
+-include $(LIB_OBJ:.o=.d) $(FCGI_OBJ:.o=.d) $(JOB_SRC:%.c=$(BUILD)/%.d) $(UNIT_SRC:%.c=$(BUILD)/%.d) $(TOOL_SRC:%.c=$(BUILD)/%.d)

@@ -16,6 +16,8 @@ static const struct route route_table[] = {
 	{ "GET",	"/api/ops/audit-exports/{id}",	h_export_get },
 	{ "DELETE",	"/api/ops/audit-exports/{id}",	h_export_cancel },
 	{ "GET",	"/api/ops/audit-exports/{id}/download", h_export_download },
+	{ "GET",	"/api/ops/scheduler/locks",	h_locks_list },
+	{ "POST",	"/api/ops/scheduler/locks/{name}/release", h_lock_release },
 };
 
 #define NROUTES	(sizeof(route_table) / sizeof(route_table[0]))

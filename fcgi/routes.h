@@ -45,5 +45,7 @@ void	h_export_list(struct request *r);
 void	h_export_get(struct request *r);
 void	h_export_cancel(struct request *r);
 void	h_export_download(struct request *r);
+void	h_locks_list(struct request *r);
+void	h_lock_release(struct request *r);
 
 #endif

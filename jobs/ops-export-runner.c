@@ -119,6 +119,8 @@ main(int argc, char **argv)
 	rn.owner = jr.me.holder;
 	rn.tick = tick;
 	rn.tick_arg = &jr;
+	rn.fence_lock = jr.lease.name;
+	rn.fence_token = jr.lease.token;
 
 	budget_end = time(NULL) + cfg.export.runner_budget_seconds;
 	while (error == NULL && time(NULL) < budget_end) {
@@ -127,7 +129,9 @@ main(int argc, char **argv)
 		if (r == RUN_NONE)
 			break;
 		if (r != RUN_CLAIMED) {
-			error = "cannot claim a job: the database failed";
+			error = rn.fence_lost ? "the runner's scheduler lock "
+			    "was taken over" : "cannot claim a job: the "
+			    "database failed";
 			break;
 		}
 		jobrun_count(&jr, "claimed", 1);
@@ -141,10 +145,11 @@ main(int argc, char **argv)
 			break;
 		case RUN_LOST:
 			jobrun_count(&jr, "lost", 1);
+			if (rn.fence_lost)
+				break;
 			fprintf(stderr, BINARY ": job %s (attempt %d) was taken "
-			    "over by another runner, or this runner's lock was "
-			    "recovered: stopped without writing anything more\n",
-			    job.id, job.attempt);
+			    "over by another runner: stopped without writing "
+			    "anything more\n", job.id, job.attempt);
 			error = "lost a job to another runner";
 			break;
 		default:
@@ -153,9 +158,14 @@ main(int argc, char **argv)
 			break;
 		}
 		runner_job_free(&job);
+		if (rn.fence_lost)
+			jr.lost = true;
 		if (jr.lost)
 			error = "the runner's scheduler lock was taken over";
 	}
+	/* after a failure, say so when the cause was a lost lock */
+	if (error != NULL && !jr.lost && jobrun_check(&jr) != 0)
+		error = "the runner's scheduler lock was taken over";
 	status = jobrun_end(&jr, error);
 	db_close(&rdb);
 	sanitize_rules_free((struct sanitize_rules *)rn.rules);

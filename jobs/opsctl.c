@@ -4,6 +4,9 @@
  *   opsctl [--config PATH] migrate [--dir DIR]
  *   opsctl [--config PATH] check-config
  *   opsctl [--config PATH] token --sub SUB [--tenant T] --roles R1,R2 [--ttl S]
+ *   opsctl [--config PATH] locks [--json]
+ *   opsctl [--config PATH] lock-release NAME --reason TEXT
+ *   opsctl [--config PATH] exports [--state S] [--tenant T] [--limit N] [--json]
  *   opsctl error-codes | config-keys | roles
  *
  * Exit status: 0 success, 1 failure, 2 usage or configuration error.
@@ -11,18 +14,24 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "auth.h"
 #include "config.h"
 #include "db.h"
 #include "errors.h"
+#include "export_admin.h"
+#include "lockadmin.h"
+#include "lockstate.h"
 #include "log.h"
 #include "migrate.h"
 #include "rbac.h"
+#include "sanitize.h"
 
 #define EXIT_USAGE	2
 
@@ -44,6 +53,15 @@ usage(FILE *out)
 	    "  check-config               validate the config file and keys\n"
 	    "  token --sub SUB --roles R1,R2 [--tenant T] [--ttl SECONDS]\n"
 	    "                             mint an HS256 development token\n"
+	    "  locks [--json]             list the scheduler locks and their state\n"
+	    "                             (FREE, HELD, STALE, EXPIRED)\n"
+	    "  lock-release NAME --reason TEXT\n"
+	    "                             force-release a scheduler lock: clears\n"
+	    "                             the holder, bumps the fencing token,\n"
+	    "                             audited (runbooks/scheduler-stuck-lock.md)\n"
+	    "  exports [--state S] [--tenant T] [--limit N] [--json]\n"
+	    "                             list export jobs, newest first (default\n"
+	    "                             limit 50)\n"
 	    "  error-codes                print the error catalog\n"
 	    "  config-keys                print every config key and default\n"
 	    "  roles                      print the role matrix\n"
@@ -223,6 +241,296 @@ cmd_token(struct ctl *c, int argc, char **argv)
 	return 0;
 }
 
+/* "2.5s", or "-" for a free lock. */
+static void
+fmt_age(char *out, size_t outsz, bool held, double v)
+{
+	if (held)
+		snprintf(out, outsz, "%.1fs", v);
+	else
+		snprintf(out, outsz, "-");
+}
+
+/* The lock table for people: one line per lock. 0 or -1 (db failed). */
+static int
+locks_table(struct db *db, int stale_after)
+{
+	struct lock_rows rows;
+	int w = 4;
+
+	if (lockadmin_load(db, NULL, NULL, &rows) != 0)
+		return -1;
+	for (int i = 0; i < rows.n; i++)
+		if ((int)strlen(rows.rows[i].name) > w)
+			w = (int)strlen(rows.rows[i].name);
+	printf("%-*s %-8s %6s %-9s %-9s %-7s %s\n", w, "NAME", "STATE", "TOKEN",
+	    "HEARTBEAT", "LEASE", "PID", "HOLDER / LAST RELEASE");
+	for (int i = 0; i < rows.n; i++) {
+		const struct lock_row *r = &rows.rows[i];
+		struct lock_facts f;
+		char hb[32], lease[32], pid[16];
+		enum lock_state st;
+
+		lock_row_facts(r, &f);
+		st = lock_classify(&f, r->now, stale_after, NULL,
+		    LOCK_PROC_NOT_PROBED, NULL);
+		fmt_age(hb, sizeof(hb), r->holder, lock_row_heartbeat_age(r));
+		fmt_age(lease, sizeof(lease), r->holder, lock_row_lease_left(r));
+		snprintf(pid, sizeof(pid), "%d", r->pid);
+		printf("%-*s %-8s %6lld %-9s %-9s %-7s ", w, r->name,
+		    lock_state_name(st), r->token, hb, lease,
+		    r->holder ? pid : "-");
+		if (r->holder)
+			printf("%s\n", r->holder);
+		else if (r->release_reason)
+			printf("(%s at %s by %s)\n", r->release_reason,
+			    r->released_at ? r->released_at : "?",
+			    r->released_by ? r->released_by : "?");
+		else
+			printf("-\n");
+	}
+	printf("\nHEARTBEAT: age of the last heartbeat; LEASE: time left. "
+	    "STALE: heartbeat older than %d s; EXPIRED: lease over.\n"
+	    "ORPHANED (holder process gone) shows only in "
+	    "`ops-lock-healer --dry-run` on the holder's host.\n", stale_after);
+	lock_rows_free(&rows);
+	return 0;
+}
+
+static int
+cmd_locks(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	bool as_json = false;
+	struct db db;
+	json_t *list = NULL;
+	int ch, rc;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch != 'j') {
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+		as_json = true;
+	}
+	if (optind != argc) {
+		fprintf(stderr, "opsctl: locks: unexpected argument %s\n",
+		    argv[optind]);
+		return EXIT_USAGE;
+	}
+	ctl_db(c, &db);
+	if (as_json) {
+		list = lockadmin_list_json(&db, c->cfg.locks.stale_after_seconds);
+		rc = list ? 0 : -1;
+		if (list) {
+			json_dumpf(list, stdout, JSON_INDENT(2));
+			fputc('\n', stdout);
+			json_decref(list);
+		}
+	} else {
+		rc = locks_table(&db, c->cfg.locks.stale_after_seconds);
+	}
+	if (rc != 0)
+		fprintf(stderr, "opsctl: locks: cannot read the locks: %s\n",
+		    db.errmsg);
+	db_close(&db);
+	return rc == 0 ? 0 : 1;
+}
+
+/* "opsctl:<unix user>", plus the sudo caller when there is one. */
+static void
+ctl_actor(char *out, size_t outsz)
+{
+	struct passwd pw, *res = NULL;
+	char buf[1024];
+	const char *sudo = getenv("SUDO_USER");
+
+	if (getpwuid_r(getuid(), &pw, buf, sizeof(buf), &res) != 0 || res == NULL)
+		snprintf(out, outsz, "opsctl:uid-%ld", (long)getuid());
+	else
+		snprintf(out, outsz, "opsctl:%s", pw.pw_name);
+	if (getuid() == 0 && sudo && *sudo && strlen(out) + strlen(sudo) + 8 <
+	    outsz) {
+		size_t n = strlen(out);
+
+		snprintf(out + n, outsz - n, " (sudo %s)", sudo);
+	}
+}
+
+static int
+cmd_lock_release(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "reason", required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *reason = NULL, *name, *issue;
+	struct sanitize_rules *rules;
+	struct lock_actor who = { .source = "opsctl" };
+	enum lock_release_result rr;
+	char actor[256];
+	json_t *res = NULL, *prev;
+	struct db db;
+	int ch, rc;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch != 'r') {
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+		reason = optarg;
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "opsctl: lock-release: give one lock name: "
+		    "opsctl lock-release NAME --reason TEXT\n");
+		return EXIT_USAGE;
+	}
+	name = argv[optind];
+	if (!lock_reason_valid(reason, &issue)) {
+		fprintf(stderr, "opsctl: lock-release: --reason %s\n", issue);
+		return EXIT_USAGE;
+	}
+	ctl_actor(actor, sizeof(actor));
+	who.actor_id = actor;
+	ctl_db(c, &db);
+	rules = sanitize_rules_new((const char *const *)c->cfg.sanitizer.extra_keys,
+	    c->cfg.sanitizer.n_extra_keys);
+	rr = lockadmin_force_release(&db, c->cfg.locks.stale_after_seconds,
+	    rules, name, reason, &who, &res);
+	rc = 0;
+	switch (rr) {
+	case LOCKREL_RELEASED:
+		prev = json_object_get(res, "previous");
+		printf("released lock %s (it was %s, held by %s on %s, pid %lld); "
+		    "fencing token %lld -> %lld; recorded as "
+		    "SCHEDULER_LOCK_FORCE_RELEASED by %s\n", name,
+		    json_string_value(json_object_get(res, "state_before")),
+		    json_string_value(json_object_get(prev, "holder")),
+		    json_string_value(json_object_get(prev, "holder_host")),
+		    (long long)json_integer_value(json_object_get(prev,
+		    "holder_pid")),
+		    (long long)json_integer_value(json_object_get(prev,
+		    "fencing_token")),
+		    (long long)json_integer_value(json_object_get(res,
+		    "fencing_token")), actor);
+		break;
+	case LOCKREL_ALREADY_FREE:
+		printf("lock %s was already free (fencing token %lld, "
+		    "unchanged); the request was recorded anyway\n", name,
+		    (long long)json_integer_value(json_object_get(res,
+		    "fencing_token")));
+		break;
+	case LOCKREL_NOT_FOUND:
+		fprintf(stderr, "opsctl: lock-release: no lock named %s "
+		    "(opsctl locks lists them)\n", name);
+		rc = 1;
+		break;
+	case LOCKREL_BUSY:
+		fprintf(stderr, "opsctl: lock-release: lock %s is locked by a "
+		    "write in progress; retry in a few seconds\n", name);
+		rc = 1;
+		break;
+	default:
+		fprintf(stderr, "opsctl: lock-release: the database failed: "
+		    "%s\n", db.errmsg);
+		rc = 1;
+		break;
+	}
+	json_decref(res);
+	sanitize_rules_free(rules);
+	db_close(&db);
+	return rc;
+}
+
+static const char *
+jstr(const json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	return s ? s : "-";
+}
+
+static int
+cmd_exports(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "state", required_argument, NULL, 's' },
+		{ "tenant", required_argument, NULL, 't' },
+		{ "limit", required_argument, NULL, 'l' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *state = NULL, *tenant = NULL, *why;
+	bool as_json = false;
+	long limit = 50;
+	char *end;
+	json_t *items, *it;
+	struct db db;
+	size_t i;
+	int ch;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 's': state = optarg; break;
+		case 't': tenant = optarg; break;
+		case 'j': as_json = true; break;
+		case 'l':
+			errno = 0;
+			limit = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg)
+				limit = -1;
+			break;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "opsctl: exports: unexpected argument %s\n",
+		    argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (export_admin_check(state, tenant, limit, &why) != 0) {
+		fprintf(stderr, "opsctl: exports: %s\n", why);
+		return EXIT_USAGE;
+	}
+	ctl_db(c, &db);
+	if ((items = export_admin_list(&db, state, tenant, limit)) == NULL) {
+		fprintf(stderr, "opsctl: exports: cannot read the jobs: %s\n",
+		    db.errmsg);
+		db_close(&db);
+		return 1;
+	}
+	if (as_json) {
+		json_t *o = json_pack("{s:o}", "items", items);
+
+		json_dumpf(o, stdout, JSON_INDENT(2));
+		fputc('\n', stdout);
+		json_decref(o);
+		db_close(&db);
+		return 0;
+	}
+	printf("%-36s %-8s %-20s %-5s %-27s %10s %12s %3s %s\n", "ID", "STATE",
+	    "TENANT", "FMT", "CREATED_AT", "ROWS", "BYTES", "TRY", "ERROR");
+	json_array_foreach(items, i, it)
+		printf("%-36s %-8s %-20s %-5s %-27s %10lld %12lld %3lld %s\n",
+		    jstr(it, "id"), jstr(it, "state"), jstr(it, "tenant_id"),
+		    jstr(it, "format"), jstr(it, "created_at"),
+		    (long long)json_integer_value(json_object_get(it, "rows")),
+		    (long long)json_integer_value(json_object_get(it, "bytes")),
+		    (long long)json_integer_value(json_object_get(it, "attempt")),
+		    jstr(it, "error_code"));
+	json_decref(items);
+	db_close(&db);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -266,6 +574,12 @@ main(int argc, char **argv)
 		rc = cmd_check_config(&c);
 	else if (strcmp(cmd, "token") == 0)
 		rc = cmd_token(&c, argc, argv);
+	else if (strcmp(cmd, "locks") == 0)
+		rc = cmd_locks(&c, argc, argv);
+	else if (strcmp(cmd, "lock-release") == 0)
+		rc = cmd_lock_release(&c, argc, argv);
+	else if (strcmp(cmd, "exports") == 0)
+		rc = cmd_exports(&c, argc, argv);
 	else if (strcmp(cmd, "error-codes") == 0) {
 		error_print_catalog(stdout);
 		rc = 0;

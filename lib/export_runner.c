@@ -129,6 +129,39 @@ delete_all_chunks(struct runner *rn, const char *id)
 }
 
 /*
+ * The scheduler lock fence, first thing in every write transaction:
+ * RUN_CLAIMED while the runner's lock token is current, RUN_LOST (and
+ * rn->fence_lost) when it moved on, RUN_ERROR when the database failed.
+ */
+static enum run_result
+fence_check(struct runner *rn)
+{
+	char tok[24];
+	const char *p[] = { rn->fence_lock, tok };
+	PGresult *res;
+	bool ok;
+
+	if (rn->fence_lock == NULL)
+		return RUN_CLAIMED;
+	snprintf(tok, sizeof(tok), "%lld", rn->fence_token);
+	res = db_query(rn->wdb, "SELECT 1 FROM tb_scheduler_lock WHERE "
+	    "name = $1 AND fencing_token = $2 AND holder IS NOT NULL "
+	    "FOR SHARE", 2, p);
+	if (res == NULL)
+		return RUN_ERROR;
+	ok = PQntuples(res) == 1;
+	PQclear(res);
+	if (ok)
+		return RUN_CLAIMED;
+	if (!rn->fence_lost)
+		log_error("scheduler lock %s was taken over (our token %lld is "
+		    "no longer current): stopping without writing anything "
+		    "more", rn->fence_lock, rn->fence_token);
+	rn->fence_lost = true;
+	return RUN_LOST;
+}
+
+/*
  * End a job FAILED with code, inside the caller's transaction. attempt < 0
  * means "whatever the attempt" (claim time, under FOR UPDATE). Returns
  * RUN_FAILED, RUN_LOST (the fenced update matched nothing) or RUN_ERROR.
@@ -175,6 +208,10 @@ fail_job(struct runner *rn, struct runner_job *job, const char *code,
 	rdb_reset(rn);
 	if (db_begin(rn->wdb) != 0)
 		return RUN_ERROR;
+	if ((r = fence_check(rn)) != RUN_CLAIMED) {
+		db_rollback(rn->wdb);
+		return r;
+	}
 	r = fail_job_tx(rn, job->id, job->tenant_id, job->attempt, code, msg);
 	if (r != RUN_FAILED || db_commit(rn->wdb) != 0) {
 		db_rollback(rn->wdb);
@@ -257,6 +294,10 @@ export_job_claim(struct runner *rn, struct runner_job *job)
 
 		if (db_begin(rn->wdb) != 0)
 			return RUN_ERROR;
+		if (fence_check(rn) != RUN_CLAIMED) {
+			db_rollback(rn->wdb);
+			return RUN_ERROR;
+		}
 		res = db_query(rn->wdb, "SELECT id, tenant_id, state, attempt, "
 		    "max_attempts, cancel_requested FROM tb_audit_export_job "
 		    "WHERE state = 'PENDING' OR (state = 'RUNNING' AND "
@@ -318,6 +359,8 @@ job_lock_check(struct run *ru)
 	enum run_result r;
 	PGresult *res;
 
+	if ((r = fence_check(ru->rn)) != RUN_CLAIMED)
+		return r;
 	snprintf(att, sizeof(att), "%d", ru->job->attempt);
 	res = db_query(ru->rn->wdb, "SELECT cancel_requested FROM "
 	    "tb_audit_export_job WHERE id = $1 AND attempt = $2 AND "
@@ -644,6 +687,10 @@ stream_rows(struct run *ru)
 				return RUN_FAILED;
 			if ((r = flush_chunk(ru)) != RUN_CLAIMED)
 				return r;
+			/* between chunks, as rn->tick promises: small chunks
+			 * on a slow database must not starve the heartbeats */
+			if ((r = heartbeat(ru)) != RUN_CLAIMED)
+				return r;
 		}
 		if (++seen % CHECK_EVERY == 0) {
 			if (past_deadline(ru))
@@ -789,7 +836,7 @@ export_job_run(struct runner *rn, struct runner_job *job)
 	}
 	if (r == RUN_ERROR && !job_still_ours(rn, job))
 		r = RUN_LOST;
-	if (r == RUN_LOST)
+	if (r == RUN_LOST && !rn->fence_lost)
 		log_kv(LOG_ERROR, "job_id", job->id, "job was taken over by "
 		    "another runner (our attempt %d is no longer current): "
 		    "stopping without writing", job->attempt);

@@ -41,6 +41,18 @@ struct runner {
 	 */
 	int				(*tick)(void *arg);
 	void				*tick_arg;
+	/*
+	 * The runner's scheduler lock (may be NULL: unfenced). Every write
+	 * transaction (claim, chunk, finish, fail) first locks that lock's
+	 * row FOR SHARE at fence_token: once the healer or an operator has
+	 * moved the token on, the runner writes nothing more, and a recovery
+	 * waits for a chunk transaction in progress. fence_lost is set when
+	 * that check failed (the call then returns RUN_LOST, or RUN_ERROR
+	 * from a claim).
+	 */
+	const char			*fence_lock;
+	long long			 fence_token;
+	bool				 fence_lost;
 };
 
 enum run_result {

@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "events.h"
 #include "log.h"
+#include "metrics.h"
 
 static double
 elapsed(const struct timespec *since)
@@ -38,10 +39,16 @@ jobrun_begin(struct jobrun *jr, const char *job, const char *lock_name,
 	lock_owner_self(&jr->me, job);
 	db_init(&jr->db, cfg->database.url, cfg->database.connect_timeout_seconds,
 	    cfg->database.statement_timeout_ms, job);
-	/* write transactions are one chunk or one batch long: a process
-	 * paused inside one must not keep its row locks past a lease */
-	jr->db.idle_tx_timeout_ms = (cfg->export.lease_seconds < cfg->locks.lease_seconds ?
-	    cfg->export.lease_seconds : cfg->locks.lease_seconds) * 1000;
+	/*
+	 * Write transactions are one chunk or one batch long and never wait
+	 * for the client in between: a process paused inside one must not
+	 * keep its row locks past an export lease, nor past stale_after, since
+	 * a fenced write holds its scheduler lock row FOR SHARE and the healer
+	 * cannot recover the lock before the server ends that session.
+	 */
+	jr->db.idle_tx_timeout_ms = (cfg->export.lease_seconds <
+	    cfg->locks.stale_after_seconds ? cfg->export.lease_seconds :
+	    cfg->locks.stale_after_seconds) * 1000;
 	st = lock_acquire(&jr->db, lock_name, &jr->me, cfg->locks.lease_seconds,
 	    &jr->lease, busy, sizeof(busy));
 	if (st == LOCK_BUSY) {
@@ -76,15 +83,11 @@ jobrun_begin(struct jobrun *jr, const char *job, const char *lock_name,
 	return 0;
 }
 
-int
-jobrun_tick(struct jobrun *jr)
+static int
+beat(struct jobrun *jr)
 {
 	enum lock_status st;
 
-	if (jr->lost)
-		return -1;
-	if (elapsed(&jr->last_beat) < jr->cfg->locks.heartbeat_seconds)
-		return 0;
 	st = lock_heartbeat(&jr->db, &jr->lease);
 	if (st == LOCK_LOST) {
 		jr->lost = true;
@@ -99,6 +102,26 @@ jobrun_tick(struct jobrun *jr)
 		log_warn("lock %s heartbeat failed: %s", jr->lease.name,
 		    jr->db.errmsg);
 	return 0;
+}
+
+int
+jobrun_tick(struct jobrun *jr)
+{
+	if (jr->lost)
+		return -1;
+	if (elapsed(&jr->last_beat) < jr->cfg->locks.heartbeat_seconds)
+		return 0;
+	return beat(jr);
+}
+
+int
+jobrun_check(struct jobrun *jr)
+{
+	if (jr->lost)
+		return -1;
+	if (!jr->locked)
+		return 0;
+	return beat(jr);
 }
 
 void
@@ -152,7 +175,11 @@ int
 jobrun_end(struct jobrun *jr, const char *error)
 {
 	double duration = elapsed(&jr->started);
-	int status = error ? JOBRUN_EXIT_FAIL : JOBRUN_EXIT_OK;
+	int status;
+
+	if (jr->lost && error == NULL)
+		error = "the job's scheduler lock was taken over";
+	status = error ? JOBRUN_EXIT_FAIL : JOBRUN_EXIT_OK;
 
 	if (record_run(jr, error, duration) != 0)
 		log_error("cannot record the run of %s: %s", jr->job,
@@ -164,6 +191,11 @@ jobrun_end(struct jobrun *jr, const char *error)
 	if (jr->textfile_dir && jobrun_write_textfile(jr->textfile_dir,
 	    jr->job, error == NULL, duration, time(NULL), jr->counts) != 0)
 		log_warn("cannot write the textfile in %s", jr->textfile_dir);
+	if (jr->lost)
+		fprintf(stderr, "%s: lock %s was taken over (our fencing token "
+		    "%lld is no longer current: the healer or an operator "
+		    "recovered it); stopped without writing anything more\n",
+		    jr->job, jr->lease.name, jr->lease.token);
 	if (error)
 		log_error("%s failed after %.1f s: %s", jr->job, duration, error);
 	else
@@ -178,29 +210,37 @@ jobrun_write_textfile(const char *dir, const char *job, bool ok,
     double duration, time_t finished, const json_t *counts)
 {
 	struct buf path = BUF_INIT, tmp = BUF_INIT, body = BUF_INIT;
+	struct buf lj = BUF_INIT;	/* the job label, escaped */
 	const char *key;
 	json_t *v;
 	FILE *f;
 	int rc = -1;
 
+	metrics_label_value(&lj, job);
 	buf_appendf(&body, "# HELP ops_job_last_run_success Whether the last "
 	    "run of the job succeeded.\n# TYPE ops_job_last_run_success gauge\n"
-	    "ops_job_last_run_success{job=\"%s\"} %d\n", job, ok ? 1 : 0);
+	    "ops_job_last_run_success{job=\"%s\"} %d\n", lj.data, ok ? 1 : 0);
 	buf_appendf(&body, "# HELP ops_job_last_run_timestamp_seconds When the "
 	    "last run of the job finished.\n# TYPE "
 	    "ops_job_last_run_timestamp_seconds gauge\n"
-	    "ops_job_last_run_timestamp_seconds{job=\"%s\"} %lld\n", job,
+	    "ops_job_last_run_timestamp_seconds{job=\"%s\"} %lld\n", lj.data,
 	    (long long)finished);
 	buf_appendf(&body, "# HELP ops_job_last_run_duration_seconds How long "
 	    "the last run of the job took.\n# TYPE "
 	    "ops_job_last_run_duration_seconds gauge\n"
-	    "ops_job_last_run_duration_seconds{job=\"%s\"} %.3f\n", job,
+	    "ops_job_last_run_duration_seconds{job=\"%s\"} %.3f\n", lj.data,
 	    duration);
-	buf_appends(&body, "# HELP ops_job_last_run_count Counters of the last "
-	    "run of the job.\n# TYPE ops_job_last_run_count gauge\n");
-	json_object_foreach((json_t *)counts, key, v)
-		buf_appendf(&body, "ops_job_last_run_count{job=\"%s\",what=\"%s\"} "
-		    "%lld\n", job, key, (long long)json_integer_value(v));
+	/* not "_count": that suffix belongs to histograms and summaries */
+	buf_appends(&body, "# HELP ops_job_last_run_items What the last run of "
+	    "the job handled, by kind (claimed, done, expired, recovered, "
+	    "...).\n# TYPE ops_job_last_run_items gauge\n");
+	json_object_foreach((json_t *)counts, key, v) {
+		buf_appendf(&body, "ops_job_last_run_items{job=\"%s\",what=\"",
+		    lj.data);
+		metrics_label_value(&body, key);
+		buf_appendf(&body, "\"} %lld\n", (long long)json_integer_value(v));
+	}
+	buf_free(&lj);
 	buf_appendf(&path, "%s/%s.prom", dir, job);
 	buf_appendf(&tmp, "%s/.%s.prom.%d", dir, job, (int)getpid());
 	if ((f = fopen(tmp.data, "we")) != NULL) {

@@ -7,7 +7,9 @@
  *                   when the lock was taken away (stop now, write nothing)
  *   jobrun_end()    record JOB_RUN_SUCCEEDED or JOB_RUN_FAILED (ops_event
  *                   and job_run, one transaction), release the lock, write
- *                   the node_exporter textfile, and give the exit status
+ *                   the node_exporter textfile, and give the exit status;
+ *                   a run whose lock was lost says so in one line on
+ *                   stderr and exits 1
  *
  * Exit statuses: 0 success (also "nothing to do"), 1 failure, 2 usage or
  * configuration, 75 (EX_TEMPFAIL) another instance holds the lock.
@@ -53,6 +55,9 @@ int	jobrun_begin(struct jobrun *jr, const char *job, const char *lock_name,
 
 /* Heartbeat when due. 0, or -1 when the lock is lost (jr->lost is set). */
 int	jobrun_tick(struct jobrun *jr);
+
+/* Heartbeat now, due or not (after a failure: was the lock lost?). */
+int	jobrun_check(struct jobrun *jr);
 
 /* Add n to counter key. */
 void	jobrun_count(struct jobrun *jr, const char *key, long long n);

@@ -1,5 +1,6 @@
 #include "locks.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,30 +8,101 @@
 
 #include "log.h"
 
-long long
-lock_proc_start_ticks(int pid)
+/*
+ * Read /proc/PID/stat: the state letter (field 3) and starttime (field 22).
+ * 0 on success, -1 when there is no such process, -2 when it could not be
+ * read for another reason.
+ */
+static int
+proc_stat(int pid, char *state, long long *ticks)
 {
-	char path[64], line[1024], *p;
-	long long ticks = -1;
+	char path[64], line[1024], *p, *end;
 	size_t n;
 	FILE *f;
 
+	if (pid <= 0)
+		return -1;
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
 	if ((f = fopen(path, "re")) == NULL)
-		return -1;
+		return (errno == ENOENT || errno == ESRCH) ? -1 : -2;
 	n = fread(line, 1, sizeof(line) - 1, f);
 	fclose(f);
 	line[n] = '\0';
 	/* the command may contain spaces and parens: count from the last ')' */
-	if ((p = strrchr(line, ')')) == NULL)
-		return -1;
+	if ((p = strrchr(line, ')')) == NULL || p[1] != ' ' || p[2] == '\0')
+		return n == 0 ? -1 : -2;	/* it exited while we read */
+	*state = p[2];
+	/* p + 1 is the blank before field 3; step to the blank before 22
+	 * (starttime; 23 would be vsize, which changes as the process runs) */
 	p++;
-	/* after ')' come fields 3..; starttime is field 22 */
-	for (int field = 2; field < 22 && p; field++)
+	for (int field = 3; field < 22 && p; field++)
 		p = strchr(p + 1, ' ');
-	if (p)
-		ticks = strtoll(p + 1, NULL, 10);
-	return ticks;
+	if (p == NULL)
+		return -2;
+	errno = 0;
+	*ticks = strtoll(p + 1, &end, 10);
+	if (errno || end == p + 1 || *ticks < 0)
+		return -2;
+	return 0;
+}
+
+long long
+lock_proc_start_ticks(int pid)
+{
+	long long ticks;
+	char state;
+
+	return proc_stat(pid, &state, &ticks) == 0 ? ticks : -1;
+}
+
+enum lock_proc
+lock_probe_process(int pid, long long started_at)
+{
+	long long ticks = -1;
+	char state = '?';
+	int rc = proc_stat(pid, &state, &ticks);
+
+	if (rc == -1)
+		return LOCK_PROC_GONE;
+	if (rc != 0)
+		return LOCK_PROC_NOT_PROBED;
+	if (state == 'Z' || state == 'X')
+		return LOCK_PROC_GONE;
+	if (started_at >= 0 && ticks != started_at)
+		return LOCK_PROC_REUSED;
+	return LOCK_PROC_ALIVE;
+}
+
+bool
+lock_proc_all_visible(void)
+{
+	char line[4096];
+	bool visible = true, found = false;
+	FILE *f;
+
+	if ((f = fopen("/proc/self/mountinfo", "re")) == NULL)
+		return false;
+	while (!found && fgets(line, sizeof(line), f) != NULL) {
+		/* id parent dev root MOUNTPOINT opts [tags] - FSTYPE src SUPEROPTS */
+		char *mp, *sep, *hp;
+		int sp = 0;
+
+		for (mp = line; *mp && sp < 4; mp++)
+			if (*mp == ' ')
+				sp++;
+		if (strncmp(mp, "/proc ", 6) != 0 ||
+		    (sep = strstr(mp, " - proc ")) == NULL)
+			continue;
+		found = true;
+		if ((hp = strstr(sep, "hidepid=")) != NULL) {
+			hp += 8;
+			visible = strncmp(hp, "0", 1) == 0 && (hp[1] == ',' ||
+			    hp[1] == '\n' || hp[1] == ' ' || hp[1] == '\0');
+			visible = visible || strncmp(hp, "off", 3) == 0;
+		}
+	}
+	fclose(f);
+	return found && visible;
 }
 
 void

@@ -20,6 +20,7 @@
 #include <stddef.h>
 
 #include "db.h"
+#include "lockstate.h"
 
 /* Who holds (or wants) a lock: this process. */
 struct lock_owner {
@@ -72,5 +73,24 @@ enum lock_status lock_release(struct db *db, const struct lock_lease *l);
 
 /* Process start time in clock ticks since boot, or -1 (no such pid). */
 long long lock_proc_start_ticks(int pid);
+
+/*
+ * Look the holder's process up in this host's /proc: LOCK_PROC_GONE when
+ * there is no such pid or it is a zombie (it can never heartbeat again),
+ * LOCK_PROC_REUSED when the pid runs with another start time than
+ * started_at, LOCK_PROC_ALIVE when it matches (or started_at is unknown, < 0:
+ * then a running pid is given the benefit of the doubt), and
+ * LOCK_PROC_NOT_PROBED when /proc could not be read for another reason
+ * (permission), which is no evidence either way.
+ */
+enum lock_proc lock_probe_process(int pid, long long started_at);
+
+/*
+ * Does this process see every process of the host in /proc? False when
+ * /proc is mounted with hidepid (systemd's ProtectProc=invisible), where a
+ * live process of another user would look gone: the healer then does not
+ * classify anything as ORPHANED.
+ */
+bool	lock_proc_all_visible(void);
 
 #endif

@@ -1,11 +1,29 @@
 #include "metrics.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "lockadmin.h"
+#include "lockstate.h"
+#include "storage.h"
+
+/* The five export states, zeros included in every answer. */
+static const char *const export_states[] = {
+	"PENDING", "RUNNING", "DONE", "FAILED", "EXPIRED"
+};
+#define NSTATES	(sizeof(export_states) / sizeof(export_states[0]))
+
+/* Jobs reported even before their first run (then with nulls / zeros). */
+#define KNOWN_JOBS \
+	"{ops-export-runner,ops-export-cleaner,ops-lock-healer}"
+
+/* The recovery reasons, zeros included so that increase() sees the first. */
+static const char *const heal_reasons[] = { "expired", "orphaned", "stale" };
+
 static double
-now_seconds(void)
+mono_seconds(void)
 {
 	struct timespec ts;
 
@@ -13,35 +31,421 @@ now_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static double
+round3(double v)
+{
+	return round(v * 1000.0) / 1000.0;
+}
+
+static const char *
+col(PGresult *res, int row, int c)
+{
+	return PQgetisnull(res, row, c) ? NULL : PQgetvalue(res, row, c);
+}
+
+static json_t *
+col_json_str(PGresult *res, int row, int c)
+{
+	return PQgetisnull(res, row, c) ? json_null() :
+	    json_string(PQgetvalue(res, row, c));
+}
+
+static json_t *
+col_json_real(PGresult *res, int row, int c)
+{
+	return PQgetisnull(res, row, c) ? json_null() :
+	    json_real(round3(strtod(PQgetvalue(res, row, c), NULL)));
+}
+
+/* ---- what both answers read, in one snapshot ------------------------------ */
+
+struct snapshot {
+	double		 latency_ms;
+	PGresult	*health;	/* server_version, checked_at */
+	PGresult	*exports;	/* counts in export_states order, oldest age */
+	long long	 spool_bytes;
+	struct lock_rows locks;
+	PGresult	*jobs;		/* see JOBS_SQL */
+	PGresult	*hosts;		/* see HOSTS_SQL (status only) */
+	PGresult	*heals;		/* see HEALS_SQL (metrics only) */
+};
+
+#define EXPORTS_SQL \
+	"SELECT count(*) FILTER (WHERE state = 'PENDING'), " \
+	"count(*) FILTER (WHERE state = 'RUNNING'), " \
+	"count(*) FILTER (WHERE state = 'DONE'), " \
+	"count(*) FILTER (WHERE state = 'FAILED'), " \
+	"count(*) FILTER (WHERE state = 'EXPIRED'), " \
+	"extract(epoch FROM statement_timestamp() - min(created_at) " \
+	"FILTER (WHERE state = 'PENDING')) FROM tb_audit_export_job"
+
+/*
+ * Per job: the last run (whatever its status), the last success, the last
+ * failure and the last finished run; each one index entry of job_run.
+ */
+#define JOBS_SQL \
+	"WITH j AS (SELECT unnest($1::text[]) AS job UNION " \
+	"SELECT DISTINCT job FROM job_run) " \
+	"SELECT j.job, lr.status, " LOCK_SQL_TS("lr.started_at") ", " \
+	LOCK_SQL_TS("lr.finished_at") ", lr.host, lr.pid, lr.duration_seconds, " \
+	"lr.error, " LOCK_SQL_TS("ls.finished_at") ", " \
+	"extract(epoch FROM ls.finished_at), ls.host, ls.duration_seconds, " \
+	LOCK_SQL_TS("lf.finished_at") ", extract(epoch FROM lf.finished_at), " \
+	"lf.host, lf.error, ld.duration_seconds, " \
+	"extract(epoch FROM lr.started_at) " \
+	"FROM j " \
+	"LEFT JOIN LATERAL (SELECT * FROM job_run r WHERE r.job = j.job " \
+	"ORDER BY started_at DESC LIMIT 1) lr ON true " \
+	"LEFT JOIN LATERAL (SELECT * FROM job_run r WHERE r.job = j.job AND " \
+	"status = 'SUCCEEDED' ORDER BY finished_at DESC LIMIT 1) ls ON true " \
+	"LEFT JOIN LATERAL (SELECT * FROM job_run r WHERE r.job = j.job AND " \
+	"status = 'FAILED' ORDER BY finished_at DESC LIMIT 1) lf ON true " \
+	"LEFT JOIN LATERAL (SELECT * FROM job_run r WHERE r.job = j.job AND " \
+	"finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT 1) ld ON true " \
+	"ORDER BY j.job"
+
+/* Per job and host, over the last day (runner instances run per host). */
+#define HOSTS_SQL \
+	"SELECT job, host, (array_agg(status ORDER BY started_at DESC))[1], " \
+	LOCK_SQL_TS("max(started_at)") ", " \
+	LOCK_SQL_TS("max(finished_at) FILTER (WHERE status = 'SUCCEEDED')") \
+	" FROM job_run WHERE started_at > statement_timestamp() - " \
+	"interval '1 day' GROUP BY job, host ORDER BY job, host"
+
+/* Recoveries by lock and reason, force-releases by lock, from ops_event. */
+#define HEALS_SQL \
+	"SELECT l.name, " \
+	"count(e.id) FILTER (WHERE e.event_type = 'SCHEDULER_LOCK_RECOVERED' " \
+	"AND e.data->>'reason' = 'expired'), " \
+	"count(e.id) FILTER (WHERE e.event_type = 'SCHEDULER_LOCK_RECOVERED' " \
+	"AND e.data->>'reason' = 'orphaned'), " \
+	"count(e.id) FILTER (WHERE e.event_type = 'SCHEDULER_LOCK_RECOVERED' " \
+	"AND e.data->>'reason' = 'stale'), " \
+	"count(e.id) FILTER (WHERE e.event_type = " \
+	"'SCHEDULER_LOCK_FORCE_RELEASED' AND e.data->>'already_free' = 'false') " \
+	"FROM tb_scheduler_lock l LEFT JOIN ops_event e ON " \
+	"e.subject_type = 'scheduler_lock' AND e.subject_id = l.name AND " \
+	"e.event_type IN ('SCHEDULER_LOCK_RECOVERED', " \
+	"'SCHEDULER_LOCK_FORCE_RELEASED') GROUP BY l.name ORDER BY l.name"
+
+static void
+snapshot_free(struct snapshot *s)
+{
+	PQclear(s->health);
+	PQclear(s->exports);
+	lock_rows_free(&s->locks);
+	PQclear(s->jobs);
+	PQclear(s->hosts);
+	PQclear(s->heals);
+	memset(s, 0, sizeof(*s));
+}
+
+/*
+ * Read everything in one REPEATABLE READ READ ONLY transaction, so that the
+ * numbers of one answer agree with each other. 0 or -1 (db->err set).
+ */
+static int
+snapshot_take(struct db *db, struct snapshot *s, bool for_status)
+{
+	const char *jobs_p[] = { KNOWN_JOBS };
+	double t0 = mono_seconds();
+
+	memset(s, 0, sizeof(*s));
+	s->health = db_query(db, "SELECT current_setting('server_version'), "
+	    LOCK_SQL_TS("statement_timestamp()"), 0, NULL);
+	if (s->health == NULL)
+		return -1;
+	s->latency_ms = (mono_seconds() - t0) * 1000.0;
+	if (db_exec(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0,
+	    NULL) != 0)
+		goto fail;
+	if ((s->exports = db_query(db, EXPORTS_SQL, 0, NULL)) == NULL ||
+	    (s->spool_bytes = storage_db_spool.bytes_held(db)) < 0 ||
+	    lockadmin_load(db, NULL, NULL, &s->locks) != 0 ||
+	    (s->jobs = db_query(db, JOBS_SQL, 1, jobs_p)) == NULL)
+		goto fail;
+	if (for_status && (s->hosts = db_query(db, HOSTS_SQL, 0, NULL)) == NULL)
+		goto fail;
+	if (!for_status && (s->heals = db_query(db, HEALS_SQL, 0, NULL)) == NULL)
+		goto fail;
+	if (db_commit(db) != 0)
+		goto fail;
+	return 0;
+fail:
+	db_rollback(db);
+	snapshot_free(s);
+	return -1;
+}
+
+static enum lock_state
+api_state(const struct lock_row *r, int stale_after)
+{
+	struct lock_facts f;
+
+	lock_row_facts(r, &f);
+	return lock_classify(&f, r->now, stale_after, NULL,
+	    LOCK_PROC_NOT_PROBED, NULL);
+}
+
+/* ---- GET /api/ops/status ----------------------------------------------------- */
+
+static json_t *
+status_exports(const struct snapshot *s)
+{
+	json_t *by = json_object();
+
+	for (size_t i = 0; i < NSTATES; i++)
+		json_object_set_new(by, export_states[i], json_integer(
+		    strtoll(PQgetvalue(s->exports, 0, (int)i), NULL, 10)));
+	return json_pack("{s:o, s:o, s:I}", "by_state", by,
+	    "oldest_pending_age_seconds", col_json_real(s->exports, 0, 5),
+	    "spool_bytes", (json_int_t)s->spool_bytes);
+}
+
+static json_t *
+status_hosts(const struct snapshot *s, const char *job)
+{
+	json_t *a = json_array();
+
+	for (int i = 0; i < PQntuples(s->hosts); i++) {
+		if (strcmp(PQgetvalue(s->hosts, i, 0), job) != 0)
+			continue;
+		json_array_append_new(a, json_pack("{s:o, s:o, s:o, s:o}",
+		    "host", col_json_str(s->hosts, i, 1),
+		    "last_status", col_json_str(s->hosts, i, 2),
+		    "last_run_at", col_json_str(s->hosts, i, 3),
+		    "last_success_at", col_json_str(s->hosts, i, 4)));
+	}
+	return a;
+}
+
+static json_t *
+status_jobs(const struct snapshot *s)
+{
+	PGresult *res = s->jobs;
+	json_t *a = json_array();
+
+	for (int i = 0; i < PQntuples(res); i++) {
+		json_t *last_run = json_null(), *ok = json_null(),
+		    *failed = json_null();
+
+		if (!PQgetisnull(res, i, 1))
+			last_run = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, "
+			    "s:o}", "status", col_json_str(res, i, 1),
+			    "started_at", col_json_str(res, i, 2),
+			    "finished_at", col_json_str(res, i, 3),
+			    "host", col_json_str(res, i, 4),
+			    "pid", PQgetisnull(res, i, 5) ? json_null() :
+			    json_integer(strtol(PQgetvalue(res, i, 5), NULL, 10)),
+			    "duration_seconds", col_json_real(res, i, 6),
+			    "error", col_json_str(res, i, 7));
+		if (!PQgetisnull(res, i, 8))
+			ok = json_pack("{s:o, s:o, s:o}",
+			    "finished_at", col_json_str(res, i, 8),
+			    "host", col_json_str(res, i, 10),
+			    "duration_seconds", col_json_real(res, i, 11));
+		if (!PQgetisnull(res, i, 12))
+			failed = json_pack("{s:o, s:o, s:o}",
+			    "finished_at", col_json_str(res, i, 12),
+			    "host", col_json_str(res, i, 14),
+			    "error", col_json_str(res, i, 15));
+		json_array_append_new(a, json_pack("{s:s, s:o, s:o, s:o, s:o, "
+		    "s:o}", "job", PQgetvalue(res, i, 0), "last_run", last_run,
+		    "last_success", ok, "last_failure", failed,
+		    "last_duration_seconds", col_json_real(res, i, 16),
+		    "hosts", status_hosts(s, PQgetvalue(res, i, 0))));
+	}
+	return a;
+}
+
 json_t *
 metrics_status_json(struct db *db, const struct ops_config *cfg)
 {
-	double t0 = now_seconds();
-	PGresult *res;
-	json_t *out;
+	struct snapshot s;
+	json_t *locks, *out;
 
-	(void)cfg;
-	res = db_query(db, "SELECT current_setting('server_version'), "
-	    "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
-	    0, NULL);
-	if (res == NULL)
+	if (snapshot_take(db, &s, true) != 0)
 		return NULL;
-	out = json_pack("{s:{s:b, s:s, s:f}, s:s}",
-	    "database", "ok", 1, "server_version", PQgetvalue(res, 0, 0),
-	    "latency_ms", (now_seconds() - t0) * 1000.0,
-	    "checked_at", PQgetvalue(res, 0, 1));
-	PQclear(res);
+	locks = json_array();
+	for (int i = 0; i < s.locks.n; i++)
+		json_array_append_new(locks, lock_row_json(&s.locks.rows[i],
+		    api_state(&s.locks.rows[i], cfg->locks.stale_after_seconds)));
+	out = json_pack("{s:s, s:{s:b, s:f, s:s}, s:o, s:{s:i, s:i, s:i, s:o}, "
+	    "s:o}",
+	    "checked_at", PQgetvalue(s.health, 0, 1),
+	    "database", "ok", 1, "latency_ms", round3(s.latency_ms),
+	    "server_version", PQgetvalue(s.health, 0, 0),
+	    "exports", status_exports(&s),
+	    "scheduler", "heartbeat_seconds", cfg->locks.heartbeat_seconds,
+	    "stale_after_seconds", cfg->locks.stale_after_seconds,
+	    "lease_seconds", cfg->locks.lease_seconds, "locks", locks,
+	    "jobs", status_jobs(&s));
+	snapshot_free(&s);
 	return out;
+}
+
+/* ---- GET /metrics ------------------------------------------------------------ */
+
+void
+metrics_label_value(struct buf *out, const char *v)
+{
+	for (; *v; v++) {
+		if (*v == '\\')
+			buf_appends(out, "\\\\");
+		else if (*v == '"')
+			buf_appends(out, "\\\"");
+		else if (*v == '\n')
+			buf_appends(out, "\\n");
+		else
+			buf_appendc(out, *v);
+	}
+}
+
+static void
+family(struct buf *out, const char *name, const char *type, const char *help)
+{
+	buf_appendf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* name{key="value"} value */
+static void
+sample1(struct buf *out, const char *name, const char *key, const char *val,
+    double v)
+{
+	buf_appendf(out, "%s{%s=\"", name, key);
+	metrics_label_value(out, val);
+	buf_appendf(out, "\"} %.17g\n", v);
+}
+
+static void
+prom_exports(struct buf *out, const struct snapshot *s)
+{
+	family(out, "ops_export_jobs", "gauge", "Audit export jobs by state.");
+	for (size_t i = 0; i < NSTATES; i++)
+		sample1(out, "ops_export_jobs", "state", export_states[i],
+		    strtod(PQgetvalue(s->exports, 0, (int)i), NULL));
+	family(out, "ops_export_oldest_pending_age_seconds", "gauge",
+	    "Age of the oldest PENDING export job (0 when none is pending).");
+	buf_appendf(out, "ops_export_oldest_pending_age_seconds %.3f\n",
+	    PQgetisnull(s->exports, 0, 5) ? 0.0 :
+	    strtod(PQgetvalue(s->exports, 0, 5), NULL));
+	family(out, "ops_export_spool_bytes", "gauge",
+	    "Bytes held by the export spool (all chunks of all jobs).");
+	buf_appendf(out, "ops_export_spool_bytes %lld\n", s->spool_bytes);
+}
+
+static void
+prom_locks(struct buf *out, const struct snapshot *s, int stale_after)
+{
+	const struct lock_rows *l = &s->locks;
+
+	family(out, "ops_scheduler_lock_held", "gauge",
+	    "Whether the scheduler lock has a holder.");
+	for (int i = 0; i < l->n; i++)
+		sample1(out, "ops_scheduler_lock_held", "name",
+		    l->rows[i].name, l->rows[i].holder ? 1 : 0);
+	family(out, "ops_scheduler_lock_heartbeat_age_seconds", "gauge",
+	    "Seconds since the holder's last heartbeat (held locks only).");
+	for (int i = 0; i < l->n; i++)
+		if (l->rows[i].holder)
+			sample1(out, "ops_scheduler_lock_heartbeat_age_seconds",
+			    "name", l->rows[i].name,
+			    round3(lock_row_heartbeat_age(&l->rows[i])));
+	family(out, "ops_scheduler_lock_stale", "gauge",
+	    "1 when the lock is STALE or EXPIRED (a holder that stopped "
+	    "heart-beating), else 0.");
+	for (int i = 0; i < l->n; i++) {
+		enum lock_state st = api_state(&l->rows[i], stale_after);
+
+		sample1(out, "ops_scheduler_lock_stale", "name",
+		    l->rows[i].name, st == LOCK_STATE_STALE ||
+		    st == LOCK_STATE_EXPIRED ? 1 : 0);
+	}
+	family(out, "ops_scheduler_lock_fencing_token", "gauge",
+	    "Current fencing token of the lock (grows on every acquisition "
+	    "and recovery).");
+	for (int i = 0; i < l->n; i++)
+		sample1(out, "ops_scheduler_lock_fencing_token", "name",
+		    l->rows[i].name, (double)l->rows[i].token);
+}
+
+static void
+prom_heals(struct buf *out, const struct snapshot *s)
+{
+	PGresult *res = s->heals;
+
+	family(out, "ops_scheduler_lock_recoveries_total", "counter",
+	    "Stuck locks recovered by ops-lock-healer, by reason (counted "
+	    "from SCHEDULER_LOCK_RECOVERED events).");
+	for (int i = 0; i < PQntuples(res); i++)
+		for (int k = 0; k < 3; k++) {
+			buf_appends(out, "ops_scheduler_lock_recoveries_total"
+			    "{name=\"");
+			metrics_label_value(out, PQgetvalue(res, i, 0));
+			buf_appendf(out, "\",reason=\"%s\"} %s\n",
+			    heal_reasons[k], PQgetvalue(res, i, 1 + k));
+		}
+	family(out, "ops_scheduler_lock_force_releases_total", "counter",
+	    "Held locks force-released by an operator (API or opsctl).");
+	for (int i = 0; i < PQntuples(res); i++)
+		sample1(out, "ops_scheduler_lock_force_releases_total", "name",
+		    PQgetvalue(res, i, 0), strtod(PQgetvalue(res, i, 4), NULL));
+}
+
+static void
+prom_jobs(struct buf *out, const struct snapshot *s)
+{
+	PGresult *res = s->jobs;
+	int n = PQntuples(res);
+
+	family(out, "ops_job_last_success_timestamp_seconds", "gauge",
+	    "When the job last finished successfully (0: never).");
+	for (int i = 0; i < n; i++)
+		sample1(out, "ops_job_last_success_timestamp_seconds", "job",
+		    PQgetvalue(res, i, 0), col(res, i, 9) ?
+		    strtod(PQgetvalue(res, i, 9), NULL) : 0.0);
+	family(out, "ops_job_last_failure_timestamp_seconds", "gauge",
+	    "When the job last failed (0: never).");
+	for (int i = 0; i < n; i++)
+		sample1(out, "ops_job_last_failure_timestamp_seconds", "job",
+		    PQgetvalue(res, i, 0), col(res, i, 13) ?
+		    strtod(PQgetvalue(res, i, 13), NULL) : 0.0);
+	family(out, "ops_job_last_start_timestamp_seconds", "gauge",
+	    "When the job's last run started (0: never).");
+	for (int i = 0; i < n; i++)
+		sample1(out, "ops_job_last_start_timestamp_seconds", "job",
+		    PQgetvalue(res, i, 0), col(res, i, 17) ?
+		    strtod(PQgetvalue(res, i, 17), NULL) : 0.0);
+	family(out, "ops_job_last_duration_seconds", "gauge",
+	    "How long the job's last finished run took.");
+	for (int i = 0; i < n; i++)
+		if (col(res, i, 16))
+			sample1(out, "ops_job_last_duration_seconds", "job",
+			    PQgetvalue(res, i, 0),
+			    strtod(PQgetvalue(res, i, 16), NULL));
 }
 
 int
 metrics_prometheus(struct db *db, const struct ops_config *cfg,
     struct buf *out)
 {
-	(void)cfg;
-	if (db_exec(db, "SELECT 1", 0, NULL) != 0)
+	struct snapshot s;
+
+	family(out, "ops_database_up", "gauge",
+	    "Whether the responder could read its numbers from the database.");
+	if (snapshot_take(db, &s, false) != 0) {
+		buf_appends(out, "ops_database_up 0\n");
 		return -1;
-	buf_appends(out, "# HELP ops_database_up Whether the responder reached "
-	    "the database.\n# TYPE ops_database_up gauge\nops_database_up 1\n");
+	}
+	buf_appends(out, "ops_database_up 1\n");
+	family(out, "ops_database_latency_seconds", "gauge",
+	    "Round trip of the responder's first query to the database.");
+	buf_appendf(out, "ops_database_latency_seconds %.6f\n",
+	    s.latency_ms / 1000.0);
+	prom_exports(out, &s);
+	prom_locks(out, &s, cfg->locks.stale_after_seconds);
+	prom_heals(out, &s);
+	prom_jobs(out, &s);
+	snapshot_free(&s);
 	return 0;
 }

@@ -1,0 +1,345 @@
+#include "lockadmin.h"
+
+#include <libpq-fe.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "events.h"
+#include "log.h"
+
+#define LOCK_COLS \
+	"name, holder, holder_host, holder_pid, holder_started_at, " \
+	"holder_boot_id, fencing_token, " LOCK_SQL_TS("acquired_at") ", " \
+	LOCK_SQL_TS("heartbeat_at") ", " LOCK_SQL_TS("lease_until") ", " \
+	LOCK_SQL_TS("released_at") ", release_reason, released_by, " \
+	"extract(epoch FROM acquired_at), extract(epoch FROM heartbeat_at), " \
+	"extract(epoch FROM lease_until), " \
+	"extract(epoch FROM statement_timestamp())"
+
+static const char *
+col(PGresult *res, int row, int c)
+{
+	return PQgetisnull(res, row, c) ? NULL : PQgetvalue(res, row, c);
+}
+
+static double
+col_double(PGresult *res, int row, int c)
+{
+	return PQgetisnull(res, row, c) ? 0.0 :
+	    strtod(PQgetvalue(res, row, c), NULL);
+}
+
+static long long
+col_ll(PGresult *res, int row, int c, long long dflt)
+{
+	return PQgetisnull(res, row, c) ? dflt :
+	    strtoll(PQgetvalue(res, row, c), NULL, 10);
+}
+
+int
+lockadmin_load(struct db *db, const char *name, const char *lock_mode,
+    struct lock_rows *out)
+{
+	char sql[1024];
+	const char *p[] = { name };
+	PGresult *res;
+	int n;
+
+	memset(out, 0, sizeof(*out));
+	/* lock_mode is one of two constants (never input) */
+	if (lock_mode && strcmp(lock_mode, "FOR UPDATE") != 0 &&
+	    strcmp(lock_mode, "FOR UPDATE SKIP LOCKED") != 0)
+		return -1;
+	snprintf(sql, sizeof(sql), "SELECT " LOCK_COLS " FROM "
+	    "tb_scheduler_lock%s ORDER BY name%s%s",
+	    name ? " WHERE name = $1" : "", lock_mode ? " " : "",
+	    lock_mode ? lock_mode : "");
+	res = db_query(db, sql, name ? 1 : 0, name ? p : NULL);
+	if (res == NULL)
+		return -1;
+	n = PQntuples(res);
+	out->res = res;
+	out->n = n;
+	if ((out->rows = calloc((size_t)(n > 0 ? n : 1), sizeof(*out->rows)))
+	    == NULL)
+		abort();
+	for (int i = 0; i < n; i++) {
+		struct lock_row *r = &out->rows[i];
+
+		r->name = PQgetvalue(res, i, 0);
+		r->holder = col(res, i, 1);
+		r->host = col(res, i, 2);
+		r->pid = (int)col_ll(res, i, 3, 0);
+		r->started_at = col_ll(res, i, 4, -1);
+		r->boot_id = col(res, i, 5);
+		r->token = col_ll(res, i, 6, 0);
+		r->acquired_at = col(res, i, 7);
+		r->heartbeat_at = col(res, i, 8);
+		r->lease_until = col(res, i, 9);
+		r->released_at = col(res, i, 10);
+		r->release_reason = col(res, i, 11);
+		r->released_by = col(res, i, 12);
+		r->acquired_epoch = col_double(res, i, 13);
+		r->heartbeat_epoch = col_double(res, i, 14);
+		r->lease_epoch = col_double(res, i, 15);
+		r->now = col_double(res, i, 16);
+	}
+	return 0;
+}
+
+void
+lock_rows_free(struct lock_rows *rows)
+{
+	PQclear(rows->res);
+	free(rows->rows);
+	memset(rows, 0, sizeof(*rows));
+}
+
+void
+lock_row_facts(const struct lock_row *r, struct lock_facts *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->held = r->holder != NULL;
+	f->host = r->host;
+	f->boot_id = r->boot_id;
+	f->pid = r->pid;
+	f->started_at = r->started_at;
+	f->heartbeat_at = r->heartbeat_epoch;
+	f->lease_until = r->lease_epoch;
+}
+
+/* Round to milliseconds, for JSON. */
+static double
+ms(double s)
+{
+	return round(s * 1000.0) / 1000.0;
+}
+
+double
+lock_row_heartbeat_age(const struct lock_row *r)
+{
+	return r->holder ? r->now - r->heartbeat_epoch : 0.0;
+}
+
+double
+lock_row_lease_left(const struct lock_row *r)
+{
+	return r->holder ? r->lease_epoch - r->now : 0.0;
+}
+
+static json_t *
+str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+json_t *
+lock_row_json(const struct lock_row *r, enum lock_state st)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "name", json_string(r->name));
+	json_object_set_new(o, "state", json_string(lock_state_name(st)));
+	json_object_set_new(o, "holder", str_or_null(r->holder));
+	json_object_set_new(o, "holder_host", str_or_null(r->host));
+	json_object_set_new(o, "holder_pid", r->holder ?
+	    json_integer(r->pid) : json_null());
+	json_object_set_new(o, "fencing_token", json_integer(r->token));
+	json_object_set_new(o, "acquired_at", str_or_null(r->acquired_at));
+	json_object_set_new(o, "heartbeat_at", str_or_null(r->heartbeat_at));
+	json_object_set_new(o, "lease_until", str_or_null(r->lease_until));
+	json_object_set_new(o, "heartbeat_age_seconds", r->holder ?
+	    json_real(ms(lock_row_heartbeat_age(r))) : json_null());
+	json_object_set_new(o, "lease_remaining_seconds", r->holder ?
+	    json_real(ms(lock_row_lease_left(r))) : json_null());
+	json_object_set_new(o, "released_at", str_or_null(r->released_at));
+	json_object_set_new(o, "release_reason",
+	    str_or_null(r->release_reason));
+	json_object_set_new(o, "released_by", str_or_null(r->released_by));
+	return o;
+}
+
+json_t *
+lockadmin_list_json(struct db *db, int stale_after)
+{
+	struct lock_rows rows;
+	json_t *items;
+
+	if (lockadmin_load(db, NULL, NULL, &rows) != 0)
+		return NULL;
+	items = json_array();
+	for (int i = 0; i < rows.n; i++) {
+		struct lock_facts f;
+		enum lock_state st;
+
+		lock_row_facts(&rows.rows[i], &f);
+		st = lock_classify(&f, rows.rows[i].now, stale_after, NULL,
+		    LOCK_PROC_NOT_PROBED, NULL);
+		json_array_append_new(items, lock_row_json(&rows.rows[i], st));
+	}
+	lock_rows_free(&rows);
+	return json_pack("{s:o}", "items", items);
+}
+
+/* The event's data: what was released, by whom and why. New reference. */
+static json_t *
+release_data(const struct lock_row *r, enum lock_state st, const char *reason,
+    const struct lock_actor *who, long long new_token)
+{
+	json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:b, s:I, s:I}",
+	    "name", r->name, "reason", reason, "actor", who->actor_id,
+	    "state_before", lock_state_name(st), "already_free",
+	    r->holder == NULL, "fencing_before", (json_int_t)r->token,
+	    "fencing_after", (json_int_t)new_token);
+
+	if (r->holder) {
+		json_object_set_new(d, "old_holder", json_string(r->holder));
+		json_object_set_new(d, "old_host", str_or_null(r->host));
+		json_object_set_new(d, "old_pid", json_integer(r->pid));
+		json_object_set_new(d, "heartbeat_age_seconds",
+		    json_real(ms(lock_row_heartbeat_age(r))));
+		json_object_set_new(d, "lease_remaining_seconds",
+		    json_real(ms(lock_row_lease_left(r))));
+		json_object_set_new(d, "held_for_seconds",
+		    json_real(ms(r->now - r->acquired_epoch)));
+	}
+	return d;
+}
+
+/* Both records of a force-release, on db inside its transaction. */
+static int
+release_record(struct db *db, const struct sanitize_rules *rules,
+    const struct lock_actor *who, const char *name, json_t *data)
+{
+	json_t *clean = sanitize_json(rules, data);
+	struct ops_event ev = {
+		.type = "SCHEDULER_LOCK_FORCE_RELEASED", .severity = "warning",
+		.source = who->source, .subject_type = "scheduler_lock",
+		.subject_id = name, .request_id = who->request_id,
+		.data = clean
+	};
+	struct audit_entry ae = {
+		.tenant_id = EVENTS_SYSTEM_TENANT, .actor_id = who->actor_id,
+		.action = "SCHEDULER_LOCK_FORCE_RELEASED",
+		.target_type = "scheduler_lock", .target_id = name,
+		.ip = who->ip, .request_id = who->request_id, .payload = data
+	};
+	int rc;
+
+	if (clean == NULL)
+		abort();
+	rc = events_write(db, &ev) == 0 && audit_write(db, rules, &ae) == 0 ?
+	    0 : -1;
+	json_decref(clean);
+	return rc;
+}
+
+enum lock_release_result
+lockadmin_force_release(struct db *db, int stale_after,
+    const struct sanitize_rules *rules, const char *name, const char *reason,
+    const struct lock_actor *who, json_t **result)
+{
+	struct lock_rows rows;
+	struct lock_facts f;
+	enum lock_state st;
+	const struct lock_row *r;
+	long long new_token;
+	char tok[24], released_at[64] = "";
+	json_t *data;
+	PGresult *res = NULL;
+
+	if (result)
+		*result = NULL;
+	if (!lock_name_valid(name))
+		return LOCKREL_NOT_FOUND;
+	if (db_begin(db) != 0)
+		return LOCKREL_DB;
+	/* a holder paused inside a fenced write holds the row FOR SHARE until
+	 * the server ends its idle transaction: do not wait that long */
+	if (db_exec(db, "SET LOCAL lock_timeout = '5s'", 0, NULL) != 0 ||
+	    lockadmin_load(db, name, "FOR UPDATE", &rows) != 0) {
+		bool busy = db_failed_with(db, "55P03");
+
+		db_rollback(db);
+		return busy ? LOCKREL_BUSY : LOCKREL_DB;
+	}
+	if (rows.n == 0) {
+		lock_rows_free(&rows);
+		db_rollback(db);
+		return LOCKREL_NOT_FOUND;
+	}
+	r = &rows.rows[0];
+	lock_row_facts(r, &f);
+	st = lock_classify(&f, r->now, stale_after, NULL, LOCK_PROC_NOT_PROBED,
+	    NULL);
+	new_token = r->token;
+	if (r->holder) {
+		snprintf(tok, sizeof(tok), "%lld", r->token);
+		{
+			const char *p[] = { name, tok, reason, who->actor_id };
+
+			res = db_query(db, "UPDATE tb_scheduler_lock SET holder = "
+			    "NULL, holder_host = NULL, holder_pid = NULL, "
+			    "holder_started_at = NULL, holder_boot_id = NULL, "
+			    "acquired_at = NULL, heartbeat_at = NULL, "
+			    "lease_until = NULL, fencing_token = fencing_token "
+			    "+ 1, released_at = now(), release_reason = "
+			    "'force: ' || $3, released_by = left($4, 500) "
+			    "WHERE name = $1 AND fencing_token = $2 AND holder "
+			    "IS NOT NULL RETURNING fencing_token, "
+			    LOCK_SQL_TS("released_at"), 4, p);
+		}
+		if (res == NULL || PQntuples(res) != 1) {
+			/* FOR UPDATE makes 0 rows impossible; be safe anyway */
+			PQclear(res);
+			lock_rows_free(&rows);
+			db_rollback(db);
+			return LOCKREL_DB;
+		}
+		new_token = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		snprintf(released_at, sizeof(released_at), "%s",
+		    PQgetvalue(res, 0, 1));
+		PQclear(res);
+	}
+	data = release_data(r, st, reason, who, new_token);
+	if (release_record(db, rules, who, name, data) != 0 ||
+	    db_commit(db) != 0) {
+		json_decref(data);
+		lock_rows_free(&rows);
+		db_rollback(db);
+		return LOCKREL_DB;
+	}
+	if (r->holder)
+		log_warn("lock %s force-released by %s (was held by %s on %s, "
+		    "pid %d, token %lld -> %lld)", name, who->actor_id,
+		    r->holder, r->host ? r->host : "?", r->pid, r->token,
+		    new_token);
+	else
+		log_info("lock %s force-release by %s: it was already free "
+		    "(token %lld); recorded", name, who->actor_id, r->token);
+	if (result) {
+		json_t *prev = json_pack("{s:o, s:o, s:o, s:I, s:o}",
+		    "holder", str_or_null(r->holder),
+		    "holder_host", str_or_null(r->host),
+		    "holder_pid", r->holder ? json_integer(r->pid) : json_null(),
+		    "fencing_token", (json_int_t)r->token,
+		    "heartbeat_age_seconds", r->holder ?
+		    json_real(ms(lock_row_heartbeat_age(r))) : json_null());
+
+		*result = json_pack("{s:s, s:b, s:b, s:s, s:o, s:I, s:o, s:o, "
+		    "s:o}", "name", name, "released", r->holder != NULL,
+		    "already_free", r->holder == NULL, "state_before",
+		    lock_state_name(st), "previous", prev, "fencing_token",
+		    (json_int_t)new_token, "released_at", r->holder ?
+		    json_string(released_at) : str_or_null(r->released_at),
+		    "release_reason", r->holder ? json_pack("s+", "force: ",
+		    reason) : str_or_null(r->release_reason), "released_by",
+		    r->holder ? json_string(who->actor_id) :
+		    str_or_null(r->released_by));
+	}
+	json_decref(data);
+	lock_rows_free(&rows);
+	return st == LOCK_STATE_FREE ? LOCKREL_ALREADY_FREE : LOCKREL_RELEASED;
+}

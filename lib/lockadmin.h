@@ -1,0 +1,107 @@
+/*
+ * lockadmin: scheduler locks as operators see and handle them, shared by
+ * the API (fcgi/h_locks.c), opsctl, the status page and the healer.
+ *
+ *   lockadmin_load()           read lock rows with their times and the
+ *                              database's clock
+ *   lockadmin_list_json()      GET /api/ops/scheduler/locks body (API view:
+ *                              FREE, HELD, STALE or EXPIRED; never ORPHANED,
+ *                              which needs the holder host's /proc)
+ *   lockadmin_force_release()  POST .../locks/{name}/release and
+ *                              `opsctl lock-release`: clear the holder, bump
+ *                              the token, SCHEDULER_LOCK_FORCE_RELEASED in
+ *                              ops_event and audit_log, one transaction
+ *
+ * Event and audit payloads name the token "fencing_before" /
+ * "fencing_after": a key containing "token" would be redacted by the
+ * sanitizer that every audit payload goes through.
+ */
+#ifndef OPS_LOCKADMIN_H
+#define OPS_LOCKADMIN_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "db.h"
+#include "lockstate.h"
+#include "sanitize.h"
+
+/* One row of tb_scheduler_lock; strings point into the result (NULL for
+ * SQL NULL) and live as long as the struct lock_rows. */
+struct lock_row {
+	const char	*name;
+	const char	*holder, *host, *boot_id;
+	int		 pid;		/* 0 when free */
+	long long	 started_at;	/* -1 unknown */
+	long long	 token;
+	const char	*acquired_at, *heartbeat_at, *lease_until;	/* RFC 3339 */
+	const char	*released_at, *release_reason, *released_by;
+	double		 acquired_epoch, heartbeat_epoch, lease_epoch;
+	double		 now;		/* the database's clock at the read */
+};
+
+struct lock_rows {
+	void		*res;		/* PGresult */
+	int		 n;
+	struct lock_row	*rows;
+};
+
+/*
+ * Read every lock (name NULL) or one. lock_mode: NULL, or "FOR UPDATE",
+ * "FOR UPDATE SKIP LOCKED" (inside the caller's transaction). 0 or -1
+ * (db->err set); free with lock_rows_free().
+ */
+int	lockadmin_load(struct db *db, const char *name, const char *lock_mode,
+	    struct lock_rows *out);
+void	lock_rows_free(struct lock_rows *rows);
+
+/* The row's facts for lock_classify(). */
+void	lock_row_facts(const struct lock_row *r, struct lock_facts *f);
+
+/* Seconds since the last heartbeat / until the lease ends (negative: ended
+ * that long ago); 0 for a free lock. */
+double	lock_row_heartbeat_age(const struct lock_row *r);
+double	lock_row_lease_left(const struct lock_row *r);
+
+/* The API's JSON of one lock in state st. New reference. */
+json_t	*lock_row_json(const struct lock_row *r, enum lock_state st);
+
+/* {"items":[...]} for every lock, API view. NULL when the database failed. */
+json_t	*lockadmin_list_json(struct db *db, int stale_after);
+
+/* Who acts. */
+struct lock_actor {
+	const char	*actor_id;	/* JWT sub, "opsctl:<user>", ... */
+	const char	*source;	/* ops-fcgi, opsctl */
+	const char	*request_id;	/* may be NULL */
+	const char	*ip;		/* may be NULL */
+};
+
+enum lock_release_result {
+	LOCKREL_RELEASED = 0,	/* holder cleared, token bumped */
+	LOCKREL_ALREADY_FREE,	/* nothing held: no change, recorded anyway */
+	LOCKREL_NOT_FOUND,	/* no lock of that name (or a malformed name) */
+	LOCKREL_BUSY,		/* the row stayed locked by a transaction in
+				 * progress for lock_timeout: retry */
+	LOCKREL_DB		/* the database failed: db->err */
+};
+
+/*
+ * Force-release lock name with the operator's reason (check it with
+ * lock_reason_valid() first). On RELEASED and ALREADY_FREE *result (may be
+ * NULL) is {"name","released","already_free","state_before","previous":
+ * {holder, holder_host, holder_pid, fencing_token, heartbeat_age_seconds},
+ * "fencing_token","released_at","release_reason","released_by"}.
+ */
+enum lock_release_result lockadmin_force_release(struct db *db,
+	    int stale_after, const struct sanitize_rules *rules,
+	    const char *name, const char *reason, const struct lock_actor *who,
+	    json_t **result);
+
+/* SQL for a timestamptz column as RFC 3339 UTC text (fractions only when
+ * present), shared with the status page. */
+#define LOCK_SQL_TS(col) \
+	"regexp_replace(to_char((" col ") AT TIME ZONE 'UTC', " \
+	"'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), '\\.?0+Z$', 'Z')"
+
+#endif

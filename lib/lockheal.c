@@ -1,0 +1,292 @@
+#include "lockheal.h"
+
+#include <libpq-fe.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "events.h"
+#include "log.h"
+
+/* Classify a row as the healer sees it (with a look at /proc). */
+static enum lock_state
+classify(const struct lockheal *h, const struct lock_row *r, const char **why)
+{
+	struct lock_self self = { h->me->host, h->me->boot_id };
+	enum lock_proc proc = LOCK_PROC_NOT_PROBED;
+	struct lock_facts f;
+
+	lock_row_facts(r, &f);
+	if (h->probe && lock_holder_is_local(&f, &self))
+		proc = lock_probe_process(f.pid, f.started_at);
+	return lock_classify(&f, r->now, h->stale_after, h->probe ? &self :
+	    NULL, proc, why);
+}
+
+static void
+report(const struct lockheal *h, const struct lock_row *r, enum lock_state st,
+    const char *action)
+{
+	if (h->out == NULL)
+		return;
+	if (r->holder == NULL)
+		fprintf(h->out, "%s %s token=%lld action=%s\n", r->name,
+		    lock_state_name(st), r->token, action);
+	else
+		fprintf(h->out, "%s %s holder=%s host=%s pid=%d token=%lld "
+		    "heartbeat_age=%.1fs lease_left=%.1fs action=%s\n", r->name,
+		    lock_state_name(st), r->holder, r->host ? r->host : "-",
+		    r->pid, r->token, lock_row_heartbeat_age(r),
+		    lock_row_lease_left(r), action);
+	fflush(h->out);
+}
+
+static double
+ms(double s)
+{
+	return round(s * 1000.0) / 1000.0;
+}
+
+/* The events' data: the old holder and why it was taken. New reference. */
+static json_t *
+heal_data(const struct lockheal *h, const struct lock_row *r,
+    enum lock_state st, const char *why, long long new_token)
+{
+	json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I, "
+	    "s:f, s:f, s:f, s:s, s:s}",
+	    "name", r->name, "state", lock_state_name(st),
+	    "reason", lock_state_reason(st), "why", why,
+	    "old_holder", r->holder, "old_host", r->host ? r->host : "",
+	    "old_pid", r->pid, "fencing_before", (json_int_t)r->token,
+	    "fencing_after", (json_int_t)new_token,
+	    "heartbeat_age_seconds", ms(lock_row_heartbeat_age(r)),
+	    "lease_overdue_seconds", ms(-lock_row_lease_left(r)),
+	    "held_for_seconds", ms(r->now - r->acquired_epoch),
+	    "healer", h->me->holder, "healer_host", h->me->host);
+
+	json_object_set_new(d, "old_boot_id", r->boot_id ?
+	    json_string(r->boot_id) : json_null());
+	json_object_set_new(d, "old_started_at", r->started_at >= 0 ?
+	    json_integer(r->started_at) : json_null());
+	return d;
+}
+
+static int
+heal_record(struct lockheal *h, const char *name, json_t *data)
+{
+	struct ops_event detected = {
+		.type = "SCHEDULER_LOCK_STUCK_DETECTED", .severity = "warning",
+		.source = LOCKHEAL_SOURCE, .subject_type = "scheduler_lock",
+		.subject_id = name, .data = data
+	};
+	struct ops_event recovered = {
+		.type = "SCHEDULER_LOCK_RECOVERED", .severity = "info",
+		.source = LOCKHEAL_SOURCE, .subject_type = "scheduler_lock",
+		.subject_id = name, .data = data
+	};
+	struct audit_entry ae = {
+		.tenant_id = EVENTS_SYSTEM_TENANT, .actor_id = LOCKHEAL_ACTOR,
+		.action = "SCHEDULER_LOCK_RECOVERED",
+		.target_type = "scheduler_lock", .target_id = name,
+		.payload = data
+	};
+
+	if (events_write(h->db, &detected) != 0 ||
+	    events_write(h->db, &recovered) != 0 ||
+	    audit_write(h->db, h->rules, &ae) != 0)
+		return -1;
+	return 0;
+}
+
+/* The fence: is the healer's own lock still ours? 1 yes, 0 no, -1 error. */
+static int
+fence_check(struct lockheal *h)
+{
+	char tok[24];
+	const char *p[] = { h->fence_name, tok };
+	PGresult *res;
+	int ok;
+
+	if (h->fence_name == NULL)
+		return 1;
+	snprintf(tok, sizeof(tok), "%lld", h->fence_token);
+	res = db_query(h->db, "SELECT 1 FROM tb_scheduler_lock WHERE name = $1 "
+	    "AND fencing_token = $2 AND holder IS NOT NULL FOR SHARE", 2, p);
+	if (res == NULL)
+		return -1;
+	ok = PQntuples(res) == 1;
+	PQclear(res);
+	return ok;
+}
+
+/*
+ * Recover name in one transaction after re-checking it under FOR UPDATE.
+ * 1 recovered, 0 skipped (busy row, or no longer stuck), -1 failure.
+ */
+static int
+recover(struct lockheal *h, const char *name)
+{
+	struct lock_rows rows;
+	const struct lock_row *r;
+	enum lock_state st;
+	const char *why = "";
+	char tok[24];
+	long long new_token;
+	json_t *data;
+	PGresult *res;
+	int fc;
+
+	if (db_begin(h->db) != 0)
+		return -1;
+	if ((fc = fence_check(h)) != 1) {
+		db_rollback(h->db);
+		if (fc == 0) {
+			h->lost = true;
+			log_error("the healer's lock %s was taken over (our token "
+			    "%lld is no longer current): stopping without "
+			    "writing anything more", h->fence_name,
+			    h->fence_token);
+		}
+		return -1;
+	}
+	if (lockadmin_load(h->db, name, "FOR UPDATE SKIP LOCKED", &rows) != 0) {
+		db_rollback(h->db);
+		return -1;
+	}
+	if (rows.n == 0) {
+		lock_rows_free(&rows);
+		db_rollback(h->db);
+		log_warn("lock %s is locked by a transaction in progress (a "
+		    "fenced write of its holder, or an operator): skipped, "
+		    "retried on the next run", name);
+		return 0;
+	}
+	r = &rows.rows[0];
+	st = classify(h, r, &why);
+	if (!lock_state_recoverable(st)) {
+		lock_rows_free(&rows);
+		db_rollback(h->db);
+		log_info("lock %s is %s now: left alone", name,
+		    lock_state_name(st));
+		return 0;
+	}
+	snprintf(tok, sizeof(tok), "%lld", r->token);
+	{
+		char reason[64];
+		const char *p[] = { name, tok, reason, h->me->holder };
+
+		snprintf(reason, sizeof(reason), "healed: %s",
+		    lock_state_reason(st));
+		res = db_query(h->db, "UPDATE tb_scheduler_lock SET holder = "
+		    "NULL, holder_host = NULL, holder_pid = NULL, "
+		    "holder_started_at = NULL, holder_boot_id = NULL, "
+		    "acquired_at = NULL, heartbeat_at = NULL, lease_until = "
+		    "NULL, fencing_token = fencing_token + 1, released_at = "
+		    "now(), release_reason = $3, released_by = $4 WHERE "
+		    "name = $1 AND fencing_token = $2 AND holder IS NOT NULL "
+		    "RETURNING fencing_token", 4, p);
+	}
+	if (res == NULL || PQntuples(res) != 1) {
+		PQclear(res);
+		lock_rows_free(&rows);
+		db_rollback(h->db);
+		return -1;
+	}
+	new_token = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	data = heal_data(h, r, st, why, new_token);
+	if (heal_record(h, name, data) != 0 || db_commit(h->db) != 0) {
+		json_decref(data);
+		lock_rows_free(&rows);
+		db_rollback(h->db);
+		return -1;
+	}
+	json_decref(data);
+	log_warn("recovered lock %s: %s (%s); it was held by %s on %s, pid %d, "
+	    "last heartbeat %.1f s ago; token %lld -> %lld", name,
+	    lock_state_name(st), why, r->holder, r->host ? r->host : "?",
+	    r->pid, lock_row_heartbeat_age(r), r->token, new_token);
+	switch (st) {
+	case LOCK_STATE_STALE:		h->stale++; break;
+	case LOCK_STATE_EXPIRED:	h->expired++; break;
+	default:			h->orphaned++; break;
+	}
+	h->recovered++;
+	lock_rows_free(&rows);
+	return 1;
+}
+
+int
+lockheal_one(struct lockheal *h, const char *name)
+{
+	struct lock_rows rows;
+	enum lock_state st;
+	int rc = 0;
+
+	if (lockadmin_load(h->db, name, NULL, &rows) != 0)
+		return -1;
+	st = rows.n == 1 ? classify(h, &rows.rows[0], NULL) : LOCK_STATE_FREE;
+	if (lock_state_recoverable(st)) {
+		if (h->dry_run)
+			report(h, &rows.rows[0], st, "would-recover");
+		else
+			rc = recover(h, name);
+		if (rc >= 0 && !h->dry_run)
+			report(h, &rows.rows[0], st, rc == 1 ? "recovered" :
+			    "skipped");
+	}
+	lock_rows_free(&rows);
+	return rc;
+}
+
+int
+lockheal_run(struct lockheal *h)
+{
+	struct lock_rows rows;
+	int failures = 0;
+
+	if (lockadmin_load(h->db, NULL, NULL, &rows) != 0)
+		return -1;
+	for (int i = 0; i < rows.n && !h->lost; i++) {
+		const struct lock_row *r = &rows.rows[i];
+		enum lock_state st;
+		const char *action = "none";
+		int rc;
+
+		if (h->tick && h->tick(h->tick_arg) != 0) {
+			h->lost = true;
+			break;
+		}
+		h->locks++;
+		if (h->self_lock && strcmp(r->name, h->self_lock) == 0) {
+			h->held += r->holder != NULL;
+			h->free_ += r->holder == NULL;
+			report(h, r, r->holder ? LOCK_STATE_HELD :
+			    LOCK_STATE_FREE, "none-own-lock");
+			continue;
+		}
+		st = classify(h, r, NULL);
+		if (st == LOCK_STATE_FREE)
+			h->free_++;
+		else if (st == LOCK_STATE_HELD)
+			h->held++;
+		else
+			h->stuck++;
+		if (lock_state_recoverable(st)) {
+			if (h->dry_run) {
+				action = "would-recover";
+			} else if ((rc = recover(h, r->name)) == 1) {
+				action = "recovered";
+			} else if (rc == 0) {
+				action = "skipped";
+				h->skipped++;
+			} else {
+				action = "failed";
+				failures++;
+			}
+		}
+		report(h, r, st, action);
+	}
+	lock_rows_free(&rows);
+	return failures > 0 || h->lost ? -1 : 0;
+}
