@@ -906,9 +906,17 @@ export_job_cancel(struct db *db, const struct ops_config *cfg,
 			return EXPORT_E_CONFLICT;
 		}
 	}
-	if (rc != 0 || db_commit(db) != 0)
+	/* answer with the job as the cancel left it, before a runner moves on */
+	if (rc == 0) {
+		rc = export_job_get(db, a, id, view, job, NULL) == EXPORT_OK ?
+		    0 : -1;
+	}
+	if (rc != 0 || db_commit(db) != 0) {
+		json_decref(*job);
+		*job = NULL;
 		goto dberr;
-	return export_job_get(db, a, id, view, job, NULL);
+	}
+	return EXPORT_OK;
 dberr:
 	db_rollback(db);
 	return EXPORT_E_DB;
