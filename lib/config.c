@@ -682,7 +682,7 @@ config_load(struct ops_config *cfg, const char *path, char *err, size_t errsz)
 	apply_defaults(cfg);
 	if (path != NULL) {
 		if ((f = fopen(path, "re")) == NULL) {
-			snprintf(err, errsz, "config %s: cannot open: %s", path,
+			snprintf(err, errsz, "%s: cannot open: %s", path,
 			    strerror(errno));
 			config_free(cfg);
 			return -1;
