@@ -98,6 +98,13 @@ api GET "/api/ops/audit-exports/$JOB/download" "$OPS"; seen "download as OPS_ADM
 api GET "/api/ops/audit-exports/$JOB/download" "$GLOBEX"; seen "download another tenant's job" "/api/ops/audit-exports/{id}/download" get
 sql "SET session_replication_role = replica; UPDATE tb_audit_export_job SET expires_at = now() - interval '1 second' WHERE id = '$JOB'" >/dev/null
 api GET "/api/ops/audit-exports/$JOB/download" "$ACME"; seen "download past expires_at" "/api/ops/audit-exports/{id}/download" get
+"$BIN/ops-export-cleaner" --config "$STACK_CONFIG" >/dev/null 2>&1
+api GET /api/ops/scheduler/locks "$OPS"; seen "locks" /api/ops/scheduler/locks get
+api GET /api/ops/scheduler/locks "$ACME"; seen "locks as TENANT_ADMIN" /api/ops/scheduler/locks get
+api POST /api/ops/scheduler/locks/ops-export-cleaner/release "$OPS" -H 'Content-Type: application/json' -d '{"reason":"openapi live check"}'; seen "release a free lock" "/api/ops/scheduler/locks/{name}/release" post
+api POST /api/ops/scheduler/locks/ops-export-cleaner/release "$OPS" -H 'Content-Type: application/json' -d '{}'; seen "release without a reason" "/api/ops/scheduler/locks/{name}/release" post
+api POST /api/ops/scheduler/locks/no-such-lock/release "$OPS" -H 'Content-Type: application/json' -d '{"reason":"x"}'; seen "release an unknown lock" "/api/ops/scheduler/locks/{name}/release" post
+api POST /api/ops/scheduler/locks/ops-export-cleaner/release "$AUD" -H 'Content-Type: application/json' -d '{"reason":"x"}'; seen "release as AUDITOR" "/api/ops/scheduler/locks/{name}/release" post
 api GET /api/ops/nothing ""; seen "unknown path" "" ""
 api PUT "/api/ops/audit-exports/$JOB" "$ACME"; seen "wrong method" "" ""
 stack_fcgi_stop "$DIR"
