@@ -10,19 +10,9 @@
 #include <openssl/rand.h>
 
 #include "buf.h"
+#include "digest.h"
 #include "errors.h"
 #include "log.h"
-
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
 
 /*
  * URL-decode len bytes of in into out (outsz incl. NUL). plus_space turns
@@ -42,8 +32,8 @@ url_decode(const char *in, size_t len, char *out, size_t outsz, bool plus_space)
 
 			if (i + 2 >= len)
 				return -1;
-			hi = hexval(in[i + 1]);
-			lo = hexval(in[i + 2]);
+			hi = digest_hexval((unsigned char)in[i + 1]);
+			lo = digest_hexval((unsigned char)in[i + 2]);
 			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
 				return -1;
 			c = hi * 16 + lo;

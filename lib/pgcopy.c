@@ -3,24 +3,13 @@
 #include <limits.h>
 #include <stdint.h>
 
+#include "digest.h"
 #include "swar.h"
 
 static int
 octval(char c)
 {
 	return c >= '0' && c <= '7' ? c - '0' : -1;
-}
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /*
@@ -55,10 +44,10 @@ unescape(char **rp, const char *end)
 		c = '\v';
 		break;
 	case 'x':
-		if (r == end || (d = hexval(*r)) < 0)
+		if (r == end || (d = digest_hexval((unsigned char)*r)) < 0)
 			break;		/* a plain 'x' */
 		val = (unsigned int)d;
-		if (++r < end && (d = hexval(*r)) >= 0) {
+		if (++r < end && (d = digest_hexval((unsigned char)*r)) >= 0) {
 			val = val * 16 + (unsigned int)d;
 			r++;
 		}

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "digest.h"
 #include "swar.h"
 
 /*
@@ -245,26 +246,14 @@ sanitize_key_is_secret(const struct sanitize_rules *r, const char *key,
 
 /* ---- secret-looking string values ------------------------------------ */
 
-static inline int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The 4 hex digits at s (bounds checked by the caller), or -1. */
 static inline long
 hex4(const unsigned char *s)
 {
 	int a, b, c, d;
 
-	if ((a = hexval(s[0])) < 0 || (b = hexval(s[1])) < 0 ||
-	    (c = hexval(s[2])) < 0 || (d = hexval(s[3])) < 0)
+	if ((a = digest_hexval(s[0])) < 0 || (b = digest_hexval(s[1])) < 0 ||
+	    (c = digest_hexval(s[2])) < 0 || (d = digest_hexval(s[3])) < 0)
 		return -1;
 	return (long)a << 12 | b << 8 | c << 4 | d;
 }
