@@ -1,6 +1,7 @@
 #include "metrics.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -392,37 +393,42 @@ prom_heals(struct buf *out, const struct snapshot *s)
 		    PQgetvalue(res, i, 0), strtod(PQgetvalue(res, i, 4), NULL));
 }
 
+/* The per-job families: which column of the jobs query each one reads. */
+static const struct {
+	const char	*name;
+	const char	*help;
+	int		 col;
+	bool		 zero_when_null;	/* else: no sample */
+} job_families[] = {
+	{ "ops_job_last_success_timestamp_seconds",
+	    "When the job last finished successfully (0: never).", 9, true },
+	{ "ops_job_last_failure_timestamp_seconds",
+	    "When the job last failed (0: never).", 13, true },
+	{ "ops_job_last_start_timestamp_seconds",
+	    "When the job's last run started (0: never).", 17, true },
+	{ "ops_job_last_duration_seconds",
+	    "How long the job's last finished run took.", 16, false },
+};
+
 static void
 prom_jobs(struct buf *out, const struct snapshot *s)
 {
 	PGresult *res = s->jobs;
 	int n = PQntuples(res);
 
-	family(out, "ops_job_last_success_timestamp_seconds", "gauge",
-	    "When the job last finished successfully (0: never).");
-	for (int i = 0; i < n; i++)
-		sample1(out, "ops_job_last_success_timestamp_seconds", "job",
-		    PQgetvalue(res, i, 0), col(res, i, 9) ?
-		    strtod(PQgetvalue(res, i, 9), NULL) : 0.0);
-	family(out, "ops_job_last_failure_timestamp_seconds", "gauge",
-	    "When the job last failed (0: never).");
-	for (int i = 0; i < n; i++)
-		sample1(out, "ops_job_last_failure_timestamp_seconds", "job",
-		    PQgetvalue(res, i, 0), col(res, i, 13) ?
-		    strtod(PQgetvalue(res, i, 13), NULL) : 0.0);
-	family(out, "ops_job_last_start_timestamp_seconds", "gauge",
-	    "When the job's last run started (0: never).");
-	for (int i = 0; i < n; i++)
-		sample1(out, "ops_job_last_start_timestamp_seconds", "job",
-		    PQgetvalue(res, i, 0), col(res, i, 17) ?
-		    strtod(PQgetvalue(res, i, 17), NULL) : 0.0);
-	family(out, "ops_job_last_duration_seconds", "gauge",
-	    "How long the job's last finished run took.");
-	for (int i = 0; i < n; i++)
-		if (col(res, i, 16))
-			sample1(out, "ops_job_last_duration_seconds", "job",
-			    PQgetvalue(res, i, 0),
-			    strtod(PQgetvalue(res, i, 16), NULL));
+	for (size_t f = 0; f < sizeof(job_families) / sizeof(job_families[0]);
+	    f++) {
+		int c = job_families[f].col;
+
+		family(out, job_families[f].name, "gauge", job_families[f].help);
+		for (int i = 0; i < n; i++) {
+			if (!col(res, i, c) && !job_families[f].zero_when_null)
+				continue;
+			sample1(out, job_families[f].name, "job",
+			    PQgetvalue(res, i, 0), col(res, i, c) ?
+			    strtod(PQgetvalue(res, i, c), NULL) : 0.0);
+		}
+	}
 }
 
 int
