@@ -90,6 +90,15 @@ void	db_rollback(struct db *db);
 bool	db_failed_with(const struct db *db, const char *sqlstate);
 
 /*
+ * SQL for a timestamptz column as RFC 3339 UTC text, with the fraction only
+ * when it is not zero ("2026-11-26T09:30:00Z", "...:00.51Z"). The session
+ * time zone does not matter.
+ */
+#define DB_SQL_RFC3339(col) \
+	"regexp_replace(to_char((" col ") AT TIME ZONE 'UTC', " \
+	"'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), '\\.?0+Z$', 'Z')"
+
+/*
  * The URL with any password replaced by "***", for messages. Returns a
  * malloc'd string (caller frees).
  */

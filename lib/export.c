@@ -17,17 +17,12 @@
 #include "rbac.h"
 #include "storage.h"
 
-/* A timestamptz column as RFC 3339 UTC text, fractions only when present. */
-#define SQL_TS(col) \
-	"regexp_replace(to_char((" col ") AT TIME ZONE 'UTC', " \
-	"'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), '\\.0+Z$', 'Z')"
-
 /* The columns job_row_json() reads, in this order. */
 #define JOB_COLS \
 	"id, tenant_id, requested_by, state, format, " \
-	SQL_TS("range_from") ", " SQL_TS("range_to") ", filters::text, " \
-	SQL_TS("created_at") ", " SQL_TS("started_at") ", " \
-	SQL_TS("finished_at") ", " SQL_TS("expires_at") ", attempt, " \
+	DB_SQL_RFC3339("range_from") ", " DB_SQL_RFC3339("range_to") ", filters::text, " \
+	DB_SQL_RFC3339("created_at") ", " DB_SQL_RFC3339("started_at") ", " \
+	DB_SQL_RFC3339("finished_at") ", " DB_SQL_RFC3339("expires_at") ", attempt, " \
 	"progress_rows, progress_bytes, progress_chunks, max_rows, max_bytes, " \
 	"max_duration_seconds, total_rows, total_bytes, sha256, error_code, " \
 	"error_message, cancel_requested, " \

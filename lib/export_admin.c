@@ -63,7 +63,7 @@ export_admin_list(struct db *db, const char *state, const char *tenant,
 
 	snprintf(lim, sizeof(lim), "%ld", limit);
 	res = db_query(db, "SELECT id, tenant_id, state, format, "
-	    LOCK_SQL_TS("created_at") ", " LOCK_SQL_TS("finished_at") ", "
+	    DB_SQL_RFC3339("created_at") ", " DB_SQL_RFC3339("finished_at") ", "
 	    "coalesce(total_rows, progress_rows), "
 	    "coalesce(total_bytes, progress_bytes), attempt, error_code "
 	    "FROM tb_audit_export_job WHERE ($1::text IS NULL OR state = $1) "

@@ -11,9 +11,9 @@
 
 #define LOCK_COLS \
 	"name, holder, holder_host, holder_pid, holder_started_at, " \
-	"holder_boot_id, fencing_token, " LOCK_SQL_TS("acquired_at") ", " \
-	LOCK_SQL_TS("heartbeat_at") ", " LOCK_SQL_TS("lease_until") ", " \
-	LOCK_SQL_TS("released_at") ", release_reason, released_by, " \
+	"holder_boot_id, fencing_token, " DB_SQL_RFC3339("acquired_at") ", " \
+	DB_SQL_RFC3339("heartbeat_at") ", " DB_SQL_RFC3339("lease_until") ", " \
+	DB_SQL_RFC3339("released_at") ", release_reason, released_by, " \
 	"extract(epoch FROM acquired_at), extract(epoch FROM heartbeat_at), " \
 	"extract(epoch FROM lease_until), " \
 	"extract(epoch FROM statement_timestamp())"
@@ -289,7 +289,7 @@ lockadmin_force_release(struct db *db, int stale_after,
 			    "'force: ' || $3, released_by = left($4, 500) "
 			    "WHERE name = $1 AND fencing_token = $2 AND holder "
 			    "IS NOT NULL RETURNING fencing_token, "
-			    LOCK_SQL_TS("released_at"), 4, p);
+			    DB_SQL_RFC3339("released_at"), 4, p);
 		}
 		if (res == NULL || PQntuples(res) != 1) {
 			/* FOR UPDATE makes 0 rows impossible; be safe anyway */

@@ -98,10 +98,4 @@ enum lock_release_result lockadmin_force_release(struct db *db,
 	    const char *name, const char *reason, const struct lock_actor *who,
 	    json_t **result);
 
-/* SQL for a timestamptz column as RFC 3339 UTC text (fractions only when
- * present), shared with the status page. */
-#define LOCK_SQL_TS(col) \
-	"regexp_replace(to_char((" col ") AT TIME ZONE 'UTC', " \
-	"'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), '\\.?0+Z$', 'Z')"
-
 #endif

@@ -87,11 +87,11 @@ struct snapshot {
 #define JOBS_SQL \
 	"WITH j AS (SELECT unnest($1::text[]) AS job UNION " \
 	"SELECT DISTINCT job FROM job_run) " \
-	"SELECT j.job, lr.status, " LOCK_SQL_TS("lr.started_at") ", " \
-	LOCK_SQL_TS("lr.finished_at") ", lr.host, lr.pid, lr.duration_seconds, " \
-	"lr.error, " LOCK_SQL_TS("ls.finished_at") ", " \
+	"SELECT j.job, lr.status, " DB_SQL_RFC3339("lr.started_at") ", " \
+	DB_SQL_RFC3339("lr.finished_at") ", lr.host, lr.pid, lr.duration_seconds, " \
+	"lr.error, " DB_SQL_RFC3339("ls.finished_at") ", " \
 	"extract(epoch FROM ls.finished_at), ls.host, ls.duration_seconds, " \
-	LOCK_SQL_TS("lf.finished_at") ", extract(epoch FROM lf.finished_at), " \
+	DB_SQL_RFC3339("lf.finished_at") ", extract(epoch FROM lf.finished_at), " \
 	"lf.host, lf.error, ld.duration_seconds, " \
 	"extract(epoch FROM lr.started_at) " \
 	"FROM j " \
@@ -108,8 +108,8 @@ struct snapshot {
 /* Per job and host, over the last day (runner instances run per host). */
 #define HOSTS_SQL \
 	"SELECT job, host, (array_agg(status ORDER BY started_at DESC))[1], " \
-	LOCK_SQL_TS("max(started_at)") ", " \
-	LOCK_SQL_TS("max(finished_at) FILTER (WHERE status = 'SUCCEEDED')") \
+	DB_SQL_RFC3339("max(started_at)") ", " \
+	DB_SQL_RFC3339("max(finished_at) FILTER (WHERE status = 'SUCCEEDED')") \
 	" FROM job_run WHERE started_at > statement_timestamp() - " \
 	"interval '1 day' GROUP BY job, host ORDER BY job, host"
 
@@ -153,7 +153,7 @@ snapshot_take(struct db *db, struct snapshot *s, bool for_status)
 
 	memset(s, 0, sizeof(*s));
 	s->health = db_query(db, "SELECT current_setting('server_version'), "
-	    LOCK_SQL_TS("statement_timestamp()"), 0, NULL);
+	    DB_SQL_RFC3339("statement_timestamp()"), 0, NULL);
 	if (s->health == NULL)
 		return -1;
 	s->latency_ms = (mono_seconds() - t0) * 1000.0;
