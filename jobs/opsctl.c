@@ -397,9 +397,9 @@ cmd_lock_release(struct ctl *c, int argc, char **argv)
 	}
 	ctl_actor(actor, sizeof(actor));
 	who.actor_id = actor;
+	if ((rules = sanitize_rules_from_config(&c->cfg)) == NULL)
+		return EXIT_FAILURE;
 	ctl_db(c, &db);
-	rules = sanitize_rules_new((const char *const *)c->cfg.sanitizer.extra_keys,
-	    c->cfg.sanitizer.n_extra_keys);
 	rr = lockadmin_force_release(&db, c->cfg.locks.stale_after_seconds,
 	    rules, name, reason, &who, &res);
 	rc = 0;

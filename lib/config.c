@@ -8,6 +8,7 @@
 #include <yaml.h>
 
 #include "buf.h"
+#include "sanitize.h"
 
 enum key_type {
 	T_STR,		/* plain string */
@@ -411,6 +412,15 @@ walk_strlist(struct yaml_walk *w, struct ops_config *cfg,
 		    ev.data.scalar.length == 0) {
 			walk_error(w, &ev, "%s.%s must be a list of non-empty "
 			    "strings", k->section, k->name);
+			yaml_event_delete(&ev);
+			return -1;
+		}
+		if (k->off == O(sanitizer.extra_keys) &&
+		    !sanitize_extra_key_valid((char *)ev.data.scalar.value)) {
+			walk_error(w, &ev, "%s.%s: \"%s\" is empty once '_', "
+			    "'-' and '.' are removed and would match every "
+			    "key; remove it or give a word", k->section,
+			    k->name, (char *)ev.data.scalar.value);
 			yaml_event_delete(&ev);
 			return -1;
 		}

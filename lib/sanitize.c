@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "digest.h"
+#include "log.h"
 #include "swar.h"
 
 /*
@@ -200,16 +202,41 @@ sanitize_rules_new(const char *const *extra_keys, size_t n)
 		abort();
 	for (i = 0; i < NBUILTIN; i++)
 		rules_add(r, builtin_words[i], strlen(builtin_words[i]));
-	for (i = 0; i < n; i++)
-		if (extra_keys[i] == NULL || rules_add(r, extra_keys[i],
-		    strlen(extra_keys[i])) == 0)
+	for (i = 0; i < n; i++) {
+		if (!sanitize_extra_key_valid(extra_keys[i]))
 			goto invalid;
+		rules_add(r, extra_keys[i], strlen(extra_keys[i]));
+	}
 	rules_index(r);
 	return r;
 invalid:
 	sanitize_rules_free(r);
 	errno = EINVAL;
 	return NULL;
+}
+
+bool
+sanitize_extra_key_valid(const char *key)
+{
+	for (; key != NULL && *key != '\0'; key++)
+		if (norm_tab[(unsigned char)*key] >> 8)
+			return true;
+	return false;
+}
+
+struct sanitize_rules *
+sanitize_rules_from_config(const struct ops_config *cfg)
+{
+	struct sanitize_rules *r;
+
+	r = sanitize_rules_new((const char *const *)cfg->sanitizer.extra_keys,
+	    cfg->sanitizer.n_extra_keys);
+	if (r == NULL)
+		log_error("cannot build the sanitizer rules: an entry of "
+		    "sanitizer.extra_keys is empty once '_', '-' and '.' are "
+		    "removed; fix the key in %s", cfg->path ? cfg->path :
+		    "the configuration");
+	return r;
 }
 
 void
