@@ -49,20 +49,15 @@ url_decode(const char *in, size_t len, char *out, size_t outsz, bool plus_space)
 	return 0;
 }
 
+/* A fresh request id: 16 random bytes as 32 hex digits into out[33]. */
 static void
-request_id_make(char *out, size_t outsz)
+request_id_make(char out[33])
 {
 	unsigned char raw[16];
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
 
 	if (RAND_bytes(raw, sizeof(raw)) != 1)
 		memset(raw, 0, sizeof(raw));
-	for (size_t i = 0; i < sizeof(raw) && o + 2 < outsz; i++) {
-		out[o++] = hex[raw[i] >> 4];
-		out[o++] = hex[raw[i] & 15];
-	}
-	out[o] = '\0';
+	digest_hex(raw, sizeof(raw), out);
 }
 
 /* nginx's $request_id is 32 hex digits; accept only a safe alphabet. */
@@ -97,7 +92,7 @@ request_init(struct request *r, FCGX_Request *fx, const struct app *app,
 	if (rid && request_id_ok(rid))
 		snprintf(r->request_id, sizeof(r->request_id), "%s", rid);
 	else
-		request_id_make(r->request_id, sizeof(r->request_id));
+		request_id_make(r->request_id);
 
 	uri = request_param(r, "REQUEST_URI");
 	if (uri == NULL)

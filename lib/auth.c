@@ -29,6 +29,7 @@
 #include <openssl/rsa.h>
 
 #include "buf.h"
+#include "xalloc.h"
 
 #define HS256_MIN_SECRET	32	/* RFC 7518 3.2: at least the hash size */
 #define RSA_MIN_BITS		2048
@@ -77,26 +78,6 @@ struct jws {
 };
 
 /* --- small helpers ------------------------------------------------------- */
-
-static void *
-xcalloc(size_t n, size_t size)
-{
-	void *p;
-
-	if ((p = calloc(n ? n : 1, size ? size : 1)) == NULL)
-		abort();
-	return p;
-}
-
-static char *
-xstrdup(const char *s)
-{
-	char *p;
-
-	if ((p = strdup(s)) == NULL)
-		abort();
-	return p;
-}
 
 static void
 set_err(char *err, size_t errsz, const char *fmt, ...)

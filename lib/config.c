@@ -9,6 +9,8 @@
 
 #include "buf.h"
 #include "sanitize.h"
+#include "secretfile.h"
+#include "xalloc.h"
 
 enum key_type {
 	T_STR,		/* plain string */
@@ -182,42 +184,6 @@ choice_ok(const char *choices, const char *v)
 		p = bar + 1;
 	}
 	return false;
-}
-
-/*
- * Read a secret from a file: at most 64 KiB, one trailing newline stripped,
- * no NUL bytes. Returns a malloc'd string or NULL with err filled.
- */
-static char *
-read_secret_file(const char *path, char *err, size_t errsz)
-{
-	struct buf b = BUF_INIT;
-	char tmp[4096];
-	size_t n;
-	FILE *f;
-
-	if ((f = fopen(path, "re")) == NULL) {
-		snprintf(err, errsz, "cannot read secret file %s: %s", path,
-		    strerror(errno));
-		return NULL;
-	}
-	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0) {
-		buf_append(&b, tmp, n);
-		if (b.len > 64 * KIB)
-			break;
-	}
-	fclose(f);
-	if (b.len > 64 * KIB || memchr(buf_str(&b), '\0', b.len) != NULL) {
-		snprintf(err, errsz, "secret file %s is larger than 64 KiB or "
-		    "contains NUL bytes", path);
-		buf_free(&b);
-		return NULL;
-	}
-	if (b.len && b.data[b.len - 1] == '\n')
-		b.data[--b.len] = '\0';
-	if (b.len && b.data[b.len - 1] == '\r')
-		b.data[--b.len] = '\0';
-	return buf_detach(&b, NULL);
 }
 
 static void
@@ -466,7 +432,7 @@ walk_key(struct yaml_walk *w, struct ops_config *cfg, const char *section,
 	    k->type == T_SECRET)) {
 		rc = 0;		/* explicit null: keep the default */
 	} else if (is_file) {
-		char *secret = read_secret_file(
+		char *secret = secret_file_read(
 		    (const char *)ev.data.scalar.value, msg, sizeof(msg));
 		char **dst = (char **)(void *)((char *)cfg + k->off);
 
@@ -622,7 +588,7 @@ apply_env(struct ops_config *cfg, char *err, size_t errsz)
 		snprintf(name, sizeof(name), "%s_FILE", k->env);
 		if (k->type == T_SECRET && (v = getenv(name)) != NULL && *v) {
 			char **dst = (char **)(void *)((char *)cfg + k->off);
-			char *secret = read_secret_file(v, msg, sizeof(msg));
+			char *secret = secret_file_read(v, msg, sizeof(msg));
 
 			if (secret == NULL) {
 				snprintf(err, errsz, "environment %s: %s", name,

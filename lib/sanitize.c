@@ -9,6 +9,7 @@
 #include "digest.h"
 #include "log.h"
 #include "swar.h"
+#include "utf8.h"
 
 /*
  * The built-in secret words, already normalized (lower case, no '_', '-',
@@ -527,40 +528,6 @@ skip_ws(struct parser *ps)
 	ps->p = ps->flush = q;
 }
 
-/*
- * Length of the well-formed UTF-8 sequence at s (s < e, *s >= 0x80), or 0
- * (RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF).
- */
-static size_t
-utf8_len(const unsigned char *s, const unsigned char *e)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-	size_t n, i;
-
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2;
-	else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		if (c == 0xe0)
-			lo = 0xa0;
-		else if (c == 0xed)
-			hi = 0x9f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f;
-	} else
-		return 0;
-	if ((size_t)(e - s) < n || s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < n; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return n;
-}
-
 /* Validate the escape at ps->p (a backslash) and step over it. */
 static int
 scan_escape(struct parser *ps)
@@ -640,37 +607,12 @@ scan_string(struct parser *ps, bool *esc)
 		case 3:
 			return -1;
 		default:
-			if ((n = utf8_len(p, end)) == 0)
+			if ((n = utf8_decode(p, (size_t)(end - p), NULL)) == 0)
 				return -1;
 			p += n;
 			break;
 		}
 	}
-}
-
-static size_t
-utf8_put(unsigned char *d, uint32_t cp)
-{
-	if (cp < 0x80) {
-		d[0] = (unsigned char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		d[0] = (unsigned char)(0xc0 | cp >> 6);
-		d[1] = (unsigned char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		d[0] = (unsigned char)(0xe0 | cp >> 12);
-		d[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
-		d[2] = (unsigned char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	d[0] = (unsigned char)(0xf0 | cp >> 18);
-	d[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3f));
-	d[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
-	d[3] = (unsigned char)(0x80 | (cp & 0x3f));
-	return 4;
 }
 
 /*
@@ -703,7 +645,7 @@ key_normalize(struct parser *ps, const unsigned char *s,
 		if (*s != '\\')
 			cp = *s++;
 		else if ((cp = decode_escape(&s)) >= 0x80) {
-			n += utf8_put(d + n, cp);
+			n += utf8_encode(d + n, cp);
 			continue;
 		}
 		d[n] = (unsigned char)norm_tab[cp];
