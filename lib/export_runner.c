@@ -11,6 +11,7 @@
 #include "encode.h"
 #include "events.h"
 #include "log.h"
+#include "locks.h"
 #include "pgcopy.h"
 
 #define RUNNER_ACTOR	"system:ops-export-runner"
@@ -136,22 +137,14 @@ delete_all_chunks(struct runner *rn, const char *id)
 static enum run_result
 fence_check(struct runner *rn)
 {
-	char tok[24];
-	const char *p[] = { rn->fence_lock, tok };
-	PGresult *res;
-	bool ok;
+	enum lock_status ls;
 
 	if (rn->fence_lock == NULL)
 		return RUN_CLAIMED;
-	snprintf(tok, sizeof(tok), "%lld", rn->fence_token);
-	res = db_query(rn->wdb, "SELECT 1 FROM tb_scheduler_lock WHERE "
-	    "name = $1 AND fencing_token = $2 AND holder IS NOT NULL "
-	    "FOR SHARE", 2, p);
-	if (res == NULL)
+	ls = lock_fence_check(rn->wdb, rn->fence_lock, rn->fence_token);
+	if (ls == LOCK_DBERR)
 		return RUN_ERROR;
-	ok = PQntuples(res) == 1;
-	PQclear(res);
-	if (ok)
+	if (ls == LOCK_OK)
 		return RUN_CLAIMED;
 	if (!rn->fence_lost)
 		log_error("scheduler lock %s was taken over (our token %lld is "
