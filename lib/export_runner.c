@@ -87,15 +87,6 @@ ts_seconds(const struct timespec *ts)
 	return (double)ts->tv_sec + (double)ts->tv_nsec / 1e9;
 }
 
-static void
-rdb_reset(struct runner *rn)
-{
-	/* a connection left inside COPY cannot be reused: drop it */
-	if (rn->rdb->conn)
-		PQfinish(rn->rdb->conn);
-	rn->rdb->conn = NULL;
-}
-
 static int
 job_events(struct db *db, const struct sanitize_rules *rules, const char *type,
     const char *severity, const char *tenant, const char *id, json_t *data,
@@ -198,7 +189,7 @@ fail_job(struct runner *rn, struct runner_job *job, const char *code,
 {
 	enum run_result r;
 
-	rdb_reset(rn);
+	db_disconnect(rn->rdb);	/* it may be inside COPY */
 	if (db_begin(rn->wdb) != 0)
 		return RUN_ERROR;
 	if ((r = fence_check(rn)) != RUN_CLAIMED) {
@@ -601,19 +592,11 @@ open_source(struct run *ru)
 		    "or the filters", job->rows + count, job->max_rows);
 		return RUN_FAILED;
 	}
-	if (!PQsendQuery(rn->rdb->conn, EXPORT_COPY)) {
+	if (db_copy_out_begin(rn->rdb, EXPORT_COPY) != 0) {
 		log_error("cannot start the export stream: %s",
-		    PQerrorMessage(rn->rdb->conn));
+		    rn->rdb->errmsg);
 		return RUN_ERROR;
 	}
-	res = PQgetResult(rn->rdb->conn);
-	if (res == NULL || PQresultStatus(res) != PGRES_COPY_OUT) {
-		log_error("cannot start the export stream: %s",
-		    res ? PQresultErrorMessage(res) : "no result");
-		PQclear(res);
-		return RUN_ERROR;
-	}
-	PQclear(res);
 	return RUN_CLAIMED;
 }
 
@@ -663,14 +646,13 @@ add_row(struct run *ru, char *line, int len)
 static enum run_result
 stream_rows(struct run *ru)
 {
-	PGconn *conn = ru->rn->rdb->conn;
 	size_t chunk_bytes = (size_t)ru->rn->cfg->export.chunk_bytes;
 	long long seen = 0;
 	enum run_result r = RUN_CLAIMED;
 	char *line;
 	int len;
 
-	while ((len = PQgetCopyData(conn, &line, 0)) > 0) {
+	while ((len = db_copy_out_next(ru->rn->rdb, &line)) > 0) {
 		r = add_row(ru, line, len);
 		PQfreemem(line);
 		if (r != RUN_CLAIMED)
@@ -692,23 +674,9 @@ stream_rows(struct run *ru)
 				return r;
 		}
 	}
-	if (len == -2) {
-		log_error("export stream failed: %s", PQerrorMessage(conn));
+	if (len < 0) {
+		log_error("export stream failed: %s", ru->rn->rdb->errmsg);
 		return RUN_ERROR;
-	}
-	/* len == -1: COPY done; collect its final result */
-	{
-		PGresult *res = PQgetResult(conn);
-		bool ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
-
-		if (!ok)
-			log_error("export stream ended badly: %s",
-			    res ? PQresultErrorMessage(res) : "no result");
-		PQclear(res);
-		while ((res = PQgetResult(conn)) != NULL)
-			PQclear(res);
-		if (!ok)
-			return RUN_ERROR;
 	}
 	(void)db_exec(ru->rn->rdb, "COMMIT", 0, NULL);
 	if (past_deadline(ru))
@@ -824,7 +792,7 @@ export_job_run(struct runner *rn, struct runner_job *job)
 	if (r == RUN_FAILED && ru.fail_code)
 		r = fail_job(rn, job, ru.fail_code, ru.fail_msg);
 	if (r == RUN_ERROR || r == RUN_LOST) {
-		rdb_reset(rn);
+		db_disconnect(rn->rdb);	/* it may be inside COPY */
 		db_rollback(rn->wdb);
 	}
 	if (r == RUN_ERROR && !job_still_ours(rn, job))
