@@ -32,6 +32,7 @@
 #include "request.h"
 #include "routes.h"
 #include "sanitize.h"
+#include "xalloc.h"
 
 #define POLL_MS	250
 
@@ -295,9 +296,7 @@ main(int argc, char **argv)
 	sigaddset(&sigs, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-	if ((workers = calloc((size_t)cfg.fcgi.threads, sizeof(*workers))) ==
-	    NULL)
-		abort();
+	workers = xcalloc((size_t)cfg.fcgi.threads, sizeof(*workers));
 	for (int i = 0; i < cfg.fcgi.threads; i++) {
 		workers[i].srv = &srv;
 		workers[i].index = i;

@@ -13,6 +13,7 @@
 #include "digest.h"
 #include "errors.h"
 #include "log.h"
+#include "xalloc.h"
 
 /*
  * URL-decode len bytes of in into out (outsz incl. NUL). plus_space turns
@@ -184,8 +185,7 @@ request_read_json(struct request *r, json_t **out)
 		resp_error(r, "PAYLOAD_TOO_LARGE", NULL, NULL);
 		return -1;
 	}
-	if ((body = malloc((size_t)len + 1)) == NULL)
-		abort();
+	body = xmalloc((size_t)len + 1);
 	n = len ? FCGX_GetStr(body, (int)len, r->fx->in) : 0;
 	body[n < 0 ? 0 : n] = '\0';
 	if (n != len) {
@@ -307,10 +307,8 @@ resp_json(struct request *r, int status, json_t *body, const char *extra)
 	FCGX_Stream *out;
 	char *s;
 
-	s = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	s = xnonnull(json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER));
 	json_decref(body);
-	if (s == NULL)
-		abort();
 	buf_appendf(&h, "Content-Type: application/json\r\n"
 	    "Content-Length: %zu\r\nCache-Control: no-store\r\n%s",
 	    strlen(s), extra ? extra : "");

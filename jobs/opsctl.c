@@ -32,6 +32,7 @@
 #include "migrate.h"
 #include "rbac.h"
 #include "sanitize.h"
+#include "xalloc.h"
 
 #define EXIT_USAGE	2
 
@@ -167,10 +168,8 @@ split_roles(const char *s, size_t *n)
 		size_t len = comma ? (size_t)(comma - s) : strlen(s);
 
 		if (len > 0) {
-			out = reallocarray(out, *n + 1, sizeof(char *));
-			if (out == NULL ||
-			    (out[*n] = strndup(s, len)) == NULL)
-				abort();
+			out = xreallocarray(out, *n + 1, sizeof(char *));
+			out[*n] = xstrndup(s, len);
 			(*n)++;
 		}
 		s += len + (comma ? 1 : 0);

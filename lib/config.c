@@ -222,8 +222,7 @@ key_set(struct ops_config *cfg, const struct config_key *k, const char *val,
 		*dst = NULL;
 		if (*val == '\0' && k->def == NULL)
 			return 0;	/* empty: unset */
-		if ((*dst = strdup(val)) == NULL)
-			abort();
+		*dst = xstrdup(val);
 		return 0;
 	}
 	case T_INT:
@@ -390,10 +389,8 @@ walk_strlist(struct yaml_walk *w, struct ops_config *cfg,
 			yaml_event_delete(&ev);
 			return -1;
 		}
-		*list = reallocarray(*list, *n + 1, sizeof(char *));
-		if (*list == NULL ||
-		    ((*list)[*n] = strdup((char *)ev.data.scalar.value)) == NULL)
-			abort();
+		*list = xreallocarray(*list, *n + 1, sizeof(char *));
+		(*list)[*n] = xstrdup((char *)ev.data.scalar.value);
 		(*n)++;
 		yaml_event_delete(&ev);
 	}
@@ -663,8 +660,7 @@ config_load(struct ops_config *cfg, const char *path, char *err, size_t errsz)
 			config_free(cfg);
 			return -1;
 		}
-		if ((cfg->path = strdup(path)) == NULL)
-			abort();
+		cfg->path = xstrdup(path);
 		memset(&w, 0, sizeof(w));
 		w.path = path;
 		w.err = err;

@@ -6,14 +6,15 @@
 
 #include "buf.h"
 #include "log.h"
+#include "xalloc.h"
 
 void
 db_init(struct db *db, const char *url, int connect_timeout,
     int statement_timeout_ms, const char *appname)
 {
 	memset(db, 0, sizeof(*db));
-	if (url && (db->url = strdup(url)) == NULL)
-		abort();
+	if (url)
+		db->url = xstrdup(url);
 	db->connect_timeout = connect_timeout;
 	db->statement_timeout_ms = statement_timeout_ms;
 	snprintf(db->appname, sizeof(db->appname), "%s", appname);

@@ -215,7 +215,7 @@ export_request_parse(const json_t *body, const struct ops_config *cfg,
 		add_issue(details, "tenant_id", "must be 1 to 128 letters, "
 		    "digits, '.', '_' or '-'");
 	else
-		req->tenant_id = strdup(json_string_value(v));
+		req->tenant_id = xstrdup(json_string_value(v));
 
 	parse_time_field(body, "from", &req->from, &from_us, details);
 	parse_time_field(body, "to", &req->to, &to_us, details);
@@ -240,7 +240,7 @@ export_request_parse(const json_t *body, const struct ops_config *cfg,
 	    strcmp(json_string_value(v), "csv")))
 		add_issue(details, "format", "must be \"jsonl\" or \"csv\"");
 	else
-		req->format = strdup(json_string_value(v));
+		req->format = xstrdup(json_string_value(v));
 
 	parse_filters(body, req, details);
 	(void)get_limit(body, "max_rows", cfg->export.max_rows_cap,
@@ -258,9 +258,7 @@ export_request_parse(const json_t *body, const struct ops_config *cfg,
 		return -1;
 	}
 	json_decref(details);
-	canon = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
-	if (canon == NULL)
-		abort();
+	canon = xnonnull(json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS));
 	digest_sha256_hex(canon, strlen(canon), req->request_hash);
 	free(canon);
 	return 0;
@@ -432,8 +430,7 @@ job_row_json(const PGresult *res, int row, const struct export_actor *a,
 	    "max_rows", int_or_null(res, row, C_MAXROWS),
 	    "max_bytes", int_or_null(res, row, C_MAXBYTES),
 	    "max_duration_seconds", int_or_null(res, row, C_MAXDUR));
-	if (job == NULL)
-		abort();
+	xnonnull(job);
 	if (strcmp(state, "DONE") == 0) {
 		json_t *result = json_pack("{s:o, s:o, s:o}",
 		    "rows", int_or_null(res, row, C_TROWS),

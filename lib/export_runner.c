@@ -13,6 +13,7 @@
 #include "log.h"
 #include "locks.h"
 #include "pgcopy.h"
+#include "xalloc.h"
 
 #define RUNNER_ACTOR	"system:ops-export-runner"
 #define ROW_FIELDS	10
@@ -237,7 +238,7 @@ claim_take(struct runner *rn, const char *id, int attempt,
 	snprintf(job->format, sizeof(job->format), "%s", PQgetvalue(res, 0, 2));
 	snprintf(job->from, sizeof(job->from), "%s", PQgetvalue(res, 0, 3));
 	snprintf(job->to, sizeof(job->to), "%s", PQgetvalue(res, 0, 4));
-	job->filters = strdup(PQgetvalue(res, 0, 5));
+	job->filters = xstrdup(PQgetvalue(res, 0, 5));
 	job->max_rows = strtoll(PQgetvalue(res, 0, 6), NULL, 10);
 	job->max_bytes = strtoll(PQgetvalue(res, 0, 7), NULL, 10);
 	job->max_duration = (int)strtol(PQgetvalue(res, 0, 8), NULL, 10);
@@ -247,12 +248,11 @@ claim_take(struct runner *rn, const char *id, int attempt,
 	job->bytes = strtoll(PQgetvalue(res, 0, 12), NULL, 10);
 	job->chunks = (int)strtol(PQgetvalue(res, 0, 13), NULL, 10);
 	if (!PQgetisnull(res, 0, 14)) {
-		job->cp_ts = strdup(PQgetvalue(res, 0, 14));
+		/* never NULL: a NULL checkpoint would restart from the start */
+		job->cp_ts = xstrdup(PQgetvalue(res, 0, 14));
 		job->cp_id = strtoll(PQgetvalue(res, 0, 15), NULL, 10);
 	}
 	PQclear(res);
-	if (job->filters == NULL)
-		abort();
 	data = json_pack("{s:i, s:s, s:I, s:i}", "attempt", job->attempt,
 	    "runner", rn->owner, "resume_after_rows", (json_int_t)job->rows,
 	    "resume_after_chunks", job->chunks);
@@ -444,7 +444,13 @@ flush_chunk(struct run *ru)
 		db_rollback(rn->wdb);
 		return RUN_ERROR;
 	}
-	EVP_DigestUpdate(ru->sha, c.data, c.len);
+	/* committed: a digest failure now fails the run, and the next
+	 * attempt re-hashes the kept chunks */
+	if (EVP_DigestUpdate(ru->sha, c.data, c.len) != 1) {
+		log_error("cannot hash chunk %d of export %s (OpenSSL): retried "
+		    "by the next run", job->chunks, job->id);
+		return RUN_ERROR;
+	}
 	job->rows += ru->chunk_rows;
 	job->bytes += (long long)c.len;
 	job->chunks++;
@@ -520,7 +526,13 @@ rehash_kept_chunks(struct run *ru)
 		digest_sha256_hex(c.data, c.len, digest);
 		if (c.seq != n || strcmp(digest, c.sha256) != 0)
 			break;
-		EVP_DigestUpdate(ru->sha, c.data, c.len);
+		if (EVP_DigestUpdate(ru->sha, c.data, c.len) != 1) {
+			rn->storage->close_reader(rd);
+			log_error("cannot hash kept chunk %d of export %s "
+			    "(OpenSSL): retried by the next run", n,
+			    ru->job->id);
+			return RUN_ERROR;
+		}
 		n++;
 	}
 	rn->storage->close_reader(rd);
@@ -697,7 +709,11 @@ finish_job(struct run *ru)
 	json_t *data;
 	int rc;
 
-	EVP_DigestFinal_ex(ru->sha, md, &mdlen);
+	if (EVP_DigestFinal_ex(ru->sha, md, &mdlen) != 1 || mdlen != 32) {
+		log_error("cannot finish the digest of export %s (OpenSSL): "
+		    "retried by the next run", job->id);
+		return RUN_ERROR;
+	}
 	digest_hex(md, mdlen, sha);
 	if (rn->storage->commit(ru->w) != 0)
 		return RUN_ERROR;
@@ -773,9 +789,12 @@ export_job_run(struct runner *rn, struct runner_job *job)
 	ru.deadline.tv_sec = (time_t)end;
 	ru.deadline.tv_nsec = (long)((end - (double)(time_t)end) * 1e9);
 	clock_gettime(CLOCK_MONOTONIC, &ru.last_beat);
-	if ((ru.sha = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(ru.sha, EVP_sha256(), NULL) != 1)
-		abort();
+	ru.sha = xnonnull(EVP_MD_CTX_new());
+	if (EVP_DigestInit_ex(ru.sha, EVP_sha256(), NULL) != 1) {
+		log_error("cannot start a SHA-256 digest (OpenSSL)");
+		r = RUN_ERROR;
+		goto out;
+	}
 	if (rn->storage->open_writer(rn->wdb, job->id, job->attempt, &ru.w) != 0) {
 		r = RUN_ERROR;
 		goto out;

@@ -10,6 +10,7 @@
 #include "events.h"
 #include "locks.h"
 #include "log.h"
+#include "xalloc.h"
 
 #define LOCK_COLS \
 	"name, holder, holder_host, holder_pid, holder_started_at, " \
@@ -64,9 +65,7 @@ lockadmin_load(struct db *db, const char *name, const char *lock_mode,
 	n = PQntuples(res);
 	out->res = res;
 	out->n = n;
-	if ((out->rows = calloc((size_t)(n > 0 ? n : 1), sizeof(*out->rows)))
-	    == NULL)
-		abort();
+	out->rows = xcalloc((size_t)n, sizeof(*out->rows));
 	for (int i = 0; i < n; i++) {
 		struct lock_row *r = &out->rows[i];
 
@@ -230,8 +229,7 @@ release_record(struct db *db, const struct sanitize_rules *rules,
 	};
 	int rc;
 
-	if (clean == NULL)
-		abort();
+	xnonnull(clean);
 	rc = events_write(db, &ev) == 0 && audit_write(db, rules, &ae) == 0 ?
 	    0 : -1;
 	json_decref(clean);

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "swar.h"
 #include "utf8.h"
+#include "xalloc.h"
 
 /*
  * The built-in secret words, already normalized (lower case, no '_', '-',
@@ -146,8 +147,7 @@ rules_add(struct sanitize_rules *r, const char *s, size_t len)
 {
 	struct word *w = &r->words[r->nwords++];
 
-	if ((w->s = malloc(len + 1)) == NULL)
-		abort();
+	w->s = xmalloc(len + 1);
 	w->len = norm_bytes((unsigned char *)w->s, (const unsigned char *)s,
 	    len);
 	w->s[w->len] = '\0';
@@ -197,10 +197,8 @@ sanitize_rules_new(const char *const *extra_keys, size_t n)
 		errno = EINVAL;
 		return NULL;
 	}
-	if ((r = calloc(1, sizeof(*r))) == NULL)
-		abort();
-	if ((r->words = calloc(NBUILTIN + n, sizeof(*r->words))) == NULL)
-		abort();
+	r = xcalloc(1, sizeof(*r));
+	r->words = xcalloc(NBUILTIN + n, sizeof(*r->words));
 	for (i = 0; i < NBUILTIN; i++)
 		rules_add(r, builtin_words[i], strlen(builtin_words[i]));
 	for (i = 0; i < n; i++) {
@@ -263,8 +261,8 @@ sanitize_key_is_secret(const struct sanitize_rules *r, const char *key,
 
 	/* (initialized only to quiet gcc's -Wmaybe-uninitialized) */
 	small[0] = '\0';
-	if (len > sizeof(small) && (nk = malloc(len)) == NULL)
-		abort();
+	if (len > sizeof(small))
+		nk = xmalloc(len);
 	n = norm_bytes(nk, (const unsigned char *)key, len);
 	secret = norm_key_is_secret(r, nk, n);
 	if (nk != small)
@@ -630,11 +628,9 @@ key_normalize(struct parser *ps, const unsigned char *s,
 
 	if (need > ps->key_cap) {
 		if (ps->key == ps->key_small)
-			d = malloc(need);
+			d = xmalloc(need);
 		else
-			d = realloc(ps->key, need);
-		if (d == NULL)
-			abort();
+			d = xrealloc(ps->key, need);
 		ps->key = d;
 		ps->key_cap = need;
 	}
@@ -663,12 +659,10 @@ kinds_push(struct parser *ps, bool object)
 	if (i >= ps->kinds_cap) {
 		ncap = ps->kinds_cap * 2;
 		if (ps->kinds == ps->kinds_small) {
-			if ((k = malloc(ncap / 8)) != NULL)
-				memcpy(k, ps->kinds, ps->kinds_cap / 8);
+			k = xmalloc(ncap / 8);
+			memcpy(k, ps->kinds, ps->kinds_cap / 8);
 		} else
-			k = realloc(ps->kinds, ncap / 8);
-		if (k == NULL)
-			abort();
+			k = xrealloc(ps->kinds, ncap / 8);
 		ps->kinds = k;
 		ps->kinds_cap = ncap;
 	}
@@ -949,27 +943,19 @@ sanitize_json_text(const struct sanitize_rules *r, const char *in, size_t len,
 	if (rc == -1)
 		out->len = olen;
 	/* emit() leaves the terminating NUL to us */
-	if (out->data)
+	if (out->cap > 0)
 		out->data[out->len] = '\0';
 	return rc;
 }
 
 /* ---- jansson variant ------------------------------------------------- */
 
-static json_t *
-must(json_t *j)
-{
-	if (j == NULL)
-		abort();
-	return j;
-}
-
 static json_t	*san_value(const struct sanitize_rules *, json_t *, size_t);
 
 static json_t *
 san_object(const struct sanitize_rules *r, json_t *obj, size_t depth)
 {
-	json_t *o = must(json_object()), *child;
+	json_t *o = xnonnull(json_object()), *child;
 	const char *key;
 	size_t klen;
 	void *it;
@@ -979,7 +965,7 @@ san_object(const struct sanitize_rules *r, json_t *obj, size_t depth)
 		key = json_object_iter_key(it);
 		klen = json_object_iter_key_len(it);
 		if (sanitize_key_is_secret(r, key, klen))
-			child = must(json_string(SANITIZE_REDACTED));
+			child = xnonnull(json_string(SANITIZE_REDACTED));
 		else
 			child = san_value(r, json_object_iter_value(it),
 			    depth + 1);
@@ -992,7 +978,7 @@ san_object(const struct sanitize_rules *r, json_t *obj, size_t depth)
 static json_t *
 san_array(const struct sanitize_rules *r, json_t *arr, size_t depth)
 {
-	json_t *a = must(json_array());
+	json_t *a = xnonnull(json_array());
 	size_t i, n = json_array_size(arr);
 
 	for (i = 0; i < n; i++)
@@ -1013,17 +999,17 @@ san_value(const struct sanitize_rules *r, json_t *v, size_t depth)
 	case JSON_OBJECT:
 	case JSON_ARRAY:
 		if (depth > SANITIZE_MAX_DEPTH)
-			return must(json_string(SANITIZE_TRUNCATED));
+			return xnonnull(json_string(SANITIZE_TRUNCATED));
 		return json_is_object(v) ? san_object(r, v, depth) :
 		    san_array(r, v, depth);
 	case JSON_STRING:
 		s = json_string_value(v);
 		n = json_string_length(v);
 		if (sanitize_value_is_secret(s, n))
-			return must(json_string(SANITIZE_REDACTED));
-		return must(json_stringn_nocheck(s, n));
+			return xnonnull(json_string(SANITIZE_REDACTED));
+		return xnonnull(json_stringn_nocheck(s, n));
 	default:
-		return must(json_deep_copy(v));
+		return xnonnull(json_deep_copy(v));
 	}
 }
 

@@ -34,10 +34,8 @@ static int
 spool_open_writer(struct db *db, const char *job_id, int attempt,
     struct storage_writer **out)
 {
-	struct storage_writer *w = calloc(1, sizeof(*w));
+	struct storage_writer *w = xcalloc(1, sizeof(*w));
 
-	if (w == NULL)
-		abort();
 	w->db = db;
 	snprintf(w->job_id, sizeof(w->job_id), "%s", job_id);
 	snprintf(w->attempt, sizeof(w->attempt), "%d", attempt);

@@ -72,3 +72,11 @@ xstrndup(const char *s, size_t n)
 		oom("strndup", n + 1);
 	return p;
 }
+
+void *
+xnonnull(void *p)
+{
+	if (p == NULL)
+		oom("allocation", 0);
+	return p;
+}

@@ -23,5 +23,11 @@ void	*xrealloc(void *p, size_t size);
 void	*xreallocarray(void *p, size_t n, size_t size);
 char	*xstrdup(const char *s);
 char	*xstrndup(const char *s, size_t n);
+/*
+ * For allocators outside libc that return NULL only when out of memory
+ * (jansson's json_object(), json_dumps(), OpenSSL's EVP_MD_CTX_new(),
+ * BN_bin2bn()): return p, or abort as above when it is NULL.
+ */
+void	*xnonnull(void *p);
 
 #endif
