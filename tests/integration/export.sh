@@ -300,7 +300,8 @@ fcgi_pid=$(cat "$DIR/ops-fcgi.pid")
 curl -s --limit-rate 3M -o "$DIR/inflight" -H "Authorization: Bearer $AUD" \
 	"$STACK_URL/api/ops/audit-exports/$REF/download" &
 cpid=$!
-sleep 0.8
+# in flight: the first bytes have arrived (deadline 10 s), then SIGTERM
+for _ in $(seq 1 200); do [ -s "$DIR/inflight" ] && break; sleep 0.05; done
 kill -TERM "$fcgi_pid"
 wait "$cpid"; crc=$?
 for _ in $(seq 1 100); do kill -0 "$fcgi_pid" 2>/dev/null || break; sleep 0.1; done
