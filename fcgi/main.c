@@ -4,16 +4,17 @@
  * main() loads the config and keys, opens (or inherits) the listening
  * socket, starts fcgi.threads workers and then waits for SIGTERM/SIGINT.
  * Each worker owns one FCGX_Request and one PostgreSQL connection for its
- * whole life. Workers take turns on the listening socket: one at a time
- * poll()s it (so that shutdown is noticed within POLL_MS) and accepts; the
- * socket is non-blocking, so a connection another process took first is not
- * a hang. On SIGTERM workers finish the request in hand and exit; main joins
- * them and exits 0.
+ * whole life. Every worker blocks in accept() on the listening socket
+ * itself: the kernel hands each new connection to exactly one waiting
+ * thread (no lock, no poll(), no wake-up chain between workers; measured in
+ * docs/architecture.md). On SIGTERM main tells libfcgi to stop and
+ * interrupts the accept() of every worker with SIGUSR1 (again every
+ * WAKE_MS until it has exited, as a signal can land just before accept());
+ * workers finish the request in hand and exit; main joins them and exits 0.
  */
 #include <errno.h>
 #include <fcgiapp.h>
 #include <getopt.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -22,6 +23,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <fcntl.h>
 
@@ -34,12 +36,11 @@
 #include "sanitize.h"
 #include "xalloc.h"
 
-#define POLL_MS	250
+#define WAKE_MS	50
 
 struct server {
 	struct app	 app;
 	int		 listen_fd;
-	pthread_mutex_t	 accept_mu;
 	atomic_bool	 stopping;
 };
 
@@ -47,6 +48,8 @@ struct worker {
 	struct server	*srv;
 	pthread_t	 tid;
 	int		 index;
+	atomic_bool	 in_accept;	/* blocked in accept(), not serving */
+	atomic_bool	 done;
 };
 
 static void
@@ -64,24 +67,11 @@ usage(FILE *out)
 	    CONFIG_DEFAULT_PATH);
 }
 
-/* Wait until the socket is readable or we are stopping. 1 = readable. */
-static int
-wait_readable(struct server *srv)
+/* SIGUSR1 only interrupts a worker's accept() (EINTR); nothing to do. */
+static void
+on_wake(int sig)
 {
-	struct pollfd pfd = { .fd = srv->listen_fd, .events = POLLIN };
-
-	while (!atomic_load(&srv->stopping)) {
-		int n = poll(&pfd, 1, POLL_MS);
-
-		if (n > 0)
-			return 1;
-		if (n < 0 && errno != EINTR) {
-			log_error("poll on the listening socket: %s",
-			    strerror(errno));
-			return -1;
-		}
-	}
-	return 0;
+	(void)sig;
 }
 
 static void
@@ -113,31 +103,77 @@ worker_main(void *arg)
 	snprintf(appname, sizeof(appname), "ops-fcgi/%d", w->index);
 	db_init(&db, cfg->database.url, cfg->database.connect_timeout_seconds,
 	    cfg->database.statement_timeout_ms, appname);
+	db.prepare = strcmp(cfg->database.prepared_statements, "true") == 0;
 	(void)db_ensure(&db);	/* failure is fine: retried per request */
-	if (FCGX_InitRequest(&fx, srv->listen_fd, 0) != 0) {
+	if (FCGX_InitRequest(&fx, srv->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
 		log_error("worker %d: cannot initialise a FastCGI request",
 		    w->index);
 		db_close(&db);
+		atomic_store(&w->done, true);
 		return NULL;
 	}
 	while (!atomic_load(&srv->stopping)) {
 		int rc;
 
-		pthread_mutex_lock(&srv->accept_mu);
-		rc = wait_readable(srv);
-		if (rc > 0)
-			rc = FCGX_Accept_r(&fx) == 0 ? 1 : 0;
-		pthread_mutex_unlock(&srv->accept_mu);
-		if (rc < 0)
-			break;
-		if (rc == 0)
-			continue;	/* stopping, or another process won */
+		atomic_store(&w->in_accept, true);
+		rc = FCGX_Accept_r(&fx);
+		atomic_store(&w->in_accept, false);
+		if (rc != 0) {
+			/* interrupted (stopping), a connection that broke
+			 * early, or out of descriptors: do not spin */
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM) {
+				const struct timespec pause = { 0, 100000000L };
+
+				log_error("accept on the listening socket: %s",
+				    strerror(errno));
+				(void)nanosleep(&pause, NULL);
+			}
+			continue;
+		}
 		serve_one(srv, &fx, &db);
+		/*
+		 * Detached, libfcgi closes the connection at once instead of
+		 * shutdown() and waiting up to 2 s (poll) for nginx to close
+		 * its end: a lingering close that TCP needs against a reset
+		 * losing unread data, but a unix socket keeps what was
+		 * written, and the request was read to its end. It was 17%
+		 * of ops-fcgi's samples under wrk (docs/architecture.md).
+		 */
+		(void)FCGX_Detach(&fx);
 		FCGX_Finish_r(&fx);
 	}
 	FCGX_Free(&fx, 0);
 	db_close(&db);
+	atomic_store(&w->done, true);
 	return NULL;
+}
+
+/* Stop the workers: wake each one out of accept() until it has exited. */
+static void
+stop_workers(struct server *srv, struct worker *workers, int n)
+{
+	const struct timespec wake = { 0, WAKE_MS * 1000000L };
+
+	atomic_store(&srv->stopping, true);
+	FCGX_ShutdownPending();
+	for (;;) {
+		int running = 0;
+
+		for (int i = 0; i < n; i++) {
+			if (atomic_load(&workers[i].done))
+				continue;
+			running++;
+			/* a request in hand is finished, not interrupted */
+			if (atomic_load(&workers[i].in_accept))
+				(void)pthread_kill(workers[i].tid, SIGUSR1);
+		}
+		if (running == 0)
+			break;
+		(void)nanosleep(&wake, NULL);
+	}
+	for (int i = 0; i < n; i++)
+		pthread_join(workers[i].tid, NULL);
 }
 
 static bool
@@ -284,13 +320,26 @@ main(int argc, char **argv)
 		config_free(&cfg);
 		return 1;
 	}
+	/* blocking: workers wait in accept() itself (see the top) */
 	(void)fcntl(srv.listen_fd, F_SETFL,
-	    fcntl(srv.listen_fd, F_GETFL) | O_NONBLOCK);
-	pthread_mutex_init(&srv.accept_mu, NULL);
+	    fcntl(srv.listen_fd, F_GETFL) & ~O_NONBLOCK);
 	atomic_init(&srv.stopping, false);
 
 	/* Workers inherit this mask: only main receives SIGTERM/SIGINT. */
 	signal(SIGPIPE, SIG_IGN);
+	{
+		/* no SA_RESTART: SIGUSR1 makes a blocked accept() return */
+		struct sigaction sa = { .sa_handler = on_wake };
+
+		sigemptyset(&sa.sa_mask);
+		if (sigaction(SIGUSR1, &sa, NULL) != 0) {
+			fprintf(stderr, "ops-fcgi: sigaction: %s\n",
+			    strerror(errno));
+			unload_app(&srv.app);
+			config_free(&cfg);
+			return 1;
+		}
+	}
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
@@ -300,6 +349,8 @@ main(int argc, char **argv)
 	for (int i = 0; i < cfg.fcgi.threads; i++) {
 		workers[i].srv = &srv;
 		workers[i].index = i;
+		atomic_init(&workers[i].in_accept, false);
+		atomic_init(&workers[i].done, false);
 		if (pthread_create(&workers[i].tid, NULL, worker_main,
 		    &workers[i]) != 0) {
 			log_error("cannot start worker %d", i);
@@ -314,9 +365,7 @@ main(int argc, char **argv)
 			sig = SIGTERM;
 	} while (sig != SIGTERM && sig != SIGINT);
 	log_info("signal %d: finishing requests in flight", sig);
-	atomic_store(&srv.stopping, true);
-	for (int i = 0; i < cfg.fcgi.threads; i++)
-		pthread_join(workers[i].tid, NULL);
+	stop_workers(&srv, workers, cfg.fcgi.threads);
 	free(workers);
 	if (cfg.fcgi.socket_path)
 		unlink(cfg.fcgi.socket_path);

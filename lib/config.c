@@ -45,6 +45,7 @@ static const struct config_key config_keys[] = {
 	{ "database", "url", T_SECRET, O(database.url), 0, 0, NULL, "OPS_DATABASE_URL", NULL },
 	{ "database", "connect_timeout_seconds", T_INT, O(database.connect_timeout_seconds), 1, 60, "5", NULL, NULL },
 	{ "database", "statement_timeout_ms", T_INT, O(database.statement_timeout_ms), 0, 3600000, "30000", NULL, NULL },
+	{ "database", "prepared_statements", T_STR, O(database.prepared_statements), 0, 0, "true", "OPS_DATABASE_PREPARED_STATEMENTS", "true|false" },
 
 	{ "fcgi", "socket_path", T_STR, O(fcgi.socket_path), 0, 0, NULL, "OPS_FCGI_SOCKET", NULL },
 	{ "fcgi", "threads", T_INT, O(fcgi.threads), 1, 256, "8", NULL, NULL },

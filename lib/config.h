@@ -34,6 +34,7 @@ struct ops_config {
 		char	*url;		/* secret: libpq URL */
 		int	 connect_timeout_seconds;
 		int	 statement_timeout_ms;
+		char	*prepared_statements;	/* "true" | "false" */
 	} database;
 
 	struct {

@@ -140,6 +140,7 @@ db_ensure(struct db *db)
 		return -1;
 	}
 	PQsetNoticeProcessor(db->conn, db_notice, NULL);
+	db->nprepared = 0;	/* a new session knows no statement */
 	db->err = DB_OK;
 	return 0;
 }
@@ -169,6 +170,70 @@ PGresult *
 db_query(struct db *db, const char *sql, int nparams, const char *const *params)
 {
 	return db_query_bin(db, sql, nparams, params, NULL, NULL);
+}
+
+/* Is st prepared on this connection? */
+static bool
+stmt_prepared(const struct db *db, const struct db_stmt *st)
+{
+	for (int i = 0; i < db->nprepared; i++)
+		if (db->prepared[i] == st)
+			return true;
+	return false;
+}
+
+/* Prepare st on this connection: 0, or -1 (classified and logged). */
+static int
+stmt_prepare(struct db *db, const struct db_stmt *st)
+{
+	PGresult *res = PQprepare(db->conn, st->name, st->sql, st->nparams,
+	    NULL);
+
+	if (res && PQresultStatus(res) == PGRES_COMMAND_OK) {
+		PQclear(res);
+		db->prepared[db->nprepared++] = st;
+		return 0;
+	}
+	db_fail_result(db, res);
+	PQclear(res);
+	return -1;
+}
+
+PGresult *
+db_query_stmt(struct db *db, const struct db_stmt *st,
+    const char *const *params)
+{
+	ExecStatusType es;
+	const char *state;
+	PGresult *res;
+
+	if (!db->prepare || (!stmt_prepared(db, st) &&
+	    db->nprepared == DB_MAX_PREPARED))
+		return db_query(db, st->sql, st->nparams, params);
+	for (int attempt = 0; ; attempt++) {
+		if (db_ensure(db) != 0)
+			return NULL;
+		if (!stmt_prepared(db, st) && stmt_prepare(db, st) != 0)
+			return NULL;
+		res = PQexecPrepared(db->conn, st->name, st->nparams, params,
+		    NULL, NULL, 0);
+		es = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+		if (es == PGRES_TUPLES_OK || es == PGRES_COMMAND_OK) {
+			db->err = DB_OK;
+			return res;
+		}
+		state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+		if (attempt == 0 && state && strcmp(state, "26000") == 0 &&
+		    PQtransactionStatus(db->conn) == PQTRANS_IDLE) {
+			/* the session lost it: prepare again, once */
+			PQclear(res);
+			db->nprepared = 0;
+			continue;
+		}
+		db_fail_result(db, res);
+		PQclear(res);
+		return NULL;
+	}
 }
 
 int

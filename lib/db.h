@@ -24,6 +24,20 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 
+/* how many different statements one connection keeps prepared */
+#define DB_MAX_PREPARED	16
+
+/*
+ * A hot statement (a poll, a list): define it once, static const, and run
+ * it with db_query_stmt(). name must be unique in the program; it is the
+ * server-side name of the prepared statement.
+ */
+struct db_stmt {
+	const char	*name;
+	const char	*sql;
+	int		 nparams;
+};
+
 enum db_err {
 	DB_OK = 0,
 	DB_ERR_UNAVAILABLE,	/* cannot connect, or the connection broke */
@@ -49,6 +63,17 @@ struct db {
 	char		 hint[256];	/* server's HINT, or "" */
 	/* inside db_stream_next() or db_copy_out_next() calls, or not */
 	enum { DB_STREAM_NONE = 0, DB_STREAM_ROWS, DB_STREAM_COPY } stream;
+	/*
+	 * database.prepared_statements: db_query_stmt() prepares each
+	 * statement once per connection (true), or sends it unnamed every
+	 * time (false: for a pooler in transaction mode that cannot hold
+	 * prepared statements, PgBouncer before 1.21). db_init() sets false;
+	 * the binary sets it from its config.
+	 */
+	bool		 prepare;
+	/* the statements prepared on this connection (reset on reconnect) */
+	const struct db_stmt *prepared[DB_MAX_PREPARED];
+	int		 nprepared;
 };
 
 /*
@@ -82,6 +107,17 @@ int	db_exec(struct db *db, const char *sql, int nparams,
  */
 PGresult *db_query_bin(struct db *db, const char *sql, int nparams,
 	    const char *const *params, const int *lengths, const int *formats);
+
+/*
+ * Run st like db_query(). With db->prepare it is prepared on the first use
+ * on each connection and then only executed (no parse, no plan per call);
+ * a statement the server no longer knows (SQLSTATE 26000: a pooler moved
+ * the session, DISCARD ALL) is prepared again once. Without db->prepare,
+ * or when DB_MAX_PREPARED statements are prepared already, it is sent as
+ * an unnamed statement, exactly as db_query() does.
+ */
+PGresult *db_query_stmt(struct db *db, const struct db_stmt *st,
+	    const char *const *params);
 
 /*
  * Run a trusted multi-statement SQL script (a migration file shipped with

@@ -10,6 +10,7 @@
 #
 # Optional inputs (environment):
 #   STACK_THREADS          ops-fcgi worker threads (default 4)
+#   STACK_DATABASE_EXTRA   more lines for the database: section (indented 2)
 #   STACK_AUTH_EXTRA       more lines for the auth: section (indented 2)
 #   STACK_EXPORT_EXTRA     more lines for the export: section
 #   STACK_LOCKS_EXTRA      more lines for the locks: section (may set
@@ -38,6 +39,7 @@ stack_write_config() {
 database:
   url: "$STACK_DB_URL"
   connect_timeout_seconds: 2
+${STACK_DATABASE_EXTRA:-}
 fcgi:
   socket_path: $dir/run/ops-fcgi.sock
   threads: ${STACK_THREADS:-4}
