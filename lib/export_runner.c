@@ -1,6 +1,9 @@
 #include "export_runner.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,17 +50,44 @@
 	"target_id, host(ip), request_id, payload::text FROM audit_log WHERE " \
 	EXPORT_PRED " ORDER BY occurred_at, id) TO STDOUT"
 
+/* Rows encoded into one chunk, and the checkpoint of its last row. */
+struct chunk_buf {
+	struct buf		 data;
+	int			 rows;
+	char			 last_ts[40];	/* "" for a header alone */
+	char			 last_id[24];
+};
+
+/*
+ * The writer thread: it commits the chunk in ru->out on rn->wdb while the
+ * COPY stream fills ru->fill on rn->rdb, one chunk in flight at most.
+ * While a chunk is posted the writer owns rn->wdb, ru->w, ru->sha,
+ * ru->last_beat, ru->fail_code/fail_msg and the job's rows, bytes and
+ * chunks; the reading thread touches them only after writer_wait().
+ * started is false when the thread could not be created: chunks are then
+ * committed in the reading thread, as before.
+ */
+struct writer {
+	pthread_t		 tid;
+	pthread_mutex_t		 mu;
+	pthread_cond_t		 cv;
+	bool			 started;
+	bool			 posted;	/* ru->out is being committed */
+	bool			 quit;
+	enum run_result		 result;	/* of the last commit */
+};
+
 /* What a run keeps between rows. */
 struct run {
 	struct runner		*rn;
 	struct runner_job	*job;
 	struct storage_writer	*w;
-	struct buf		 chunk;		/* rows not yet committed */
+	struct chunk_buf	 fill;		/* rows being read */
+	struct chunk_buf	 out;		/* rows being committed */
+	long long		 bytes_taken;	/* committed + in flight */
 	struct buf		 scratch;
 	EVP_MD_CTX		*sha;		/* the whole file */
-	int			 chunk_rows;
-	char			 last_ts[40];	/* last row in chunk */
-	char			 last_id[24];
+	struct writer		 wr;
 	struct timespec		 deadline;	/* max_duration */
 	struct timespec		 last_beat;
 	/* a failure decided while running: code and message */
@@ -397,11 +427,12 @@ begin_fenced(struct run *ru)
 }
 
 /*
- * Commit the rows in ru->chunk as the next chunk, with the checkpoint and
- * the renewed lease, in one transaction fenced by the attempt.
+ * Commit the rows in cb as the next chunk, with the checkpoint and the
+ * renewed lease, in one transaction fenced by the attempt. Runs in the
+ * writer thread (or the reading thread when there is none).
  */
 static enum run_result
-flush_chunk(struct run *ru)
+flush_chunk(struct run *ru, struct chunk_buf *cb)
 {
 	struct runner *rn = ru->rn;
 	struct runner_job *job = ru->job;
@@ -412,28 +443,28 @@ flush_chunk(struct run *ru)
 	enum run_result r;
 	int rc;
 
-	if (ru->chunk.len == 0)
+	if (cb->data.len == 0)
 		return RUN_CLAIMED;
 	memset(&c, 0, sizeof(c));
 	c.seq = job->chunks;
 	c.byte_offset = job->bytes;
-	c.data = (const unsigned char *)ru->chunk.data;
-	c.len = ru->chunk.len;
-	c.rows = ru->chunk_rows;
+	c.data = (const unsigned char *)cb->data.data;
+	c.len = cb->data.len;
+	c.rows = cb->rows;
 	digest_sha256_hex(c.data, c.len, c.sha256);
 
 	if ((r = begin_fenced(ru)) != RUN_CLAIMED)
 		return r;
 	snprintf(att, sizeof(att), "%d", job->attempt);
-	snprintf(rows, sizeof(rows), "%lld", job->rows + ru->chunk_rows);
+	snprintf(rows, sizeof(rows), "%lld", job->rows + cb->rows);
 	snprintf(bytes, sizeof(bytes), "%lld", job->bytes + (long long)c.len);
 	snprintf(chunks, sizeof(chunks), "%d", job->chunks + 1);
 	snprintf(lease, sizeof(lease), "%d", rn->cfg->export.lease_seconds);
 	/* a chunk without rows (a CSV header alone) moves no checkpoint */
 	cps = NULL;
-	if (ru->last_ts[0]) {
-		cp = json_pack("{s:s, s:I}", "occurred_at", ru->last_ts, "id",
-		    (json_int_t)strtoll(ru->last_id, NULL, 10));
+	if (cb->last_ts[0]) {
+		cp = json_pack("{s:s, s:I}", "occurred_at", cb->last_ts, "id",
+		    (json_int_t)strtoll(cb->last_id, NULL, 10));
 		cps = json_dumps(cp, JSON_COMPACT);
 		json_decref(cp);
 	}
@@ -463,13 +494,153 @@ flush_chunk(struct run *ru)
 		    "by the next run", job->chunks, job->id);
 		return RUN_ERROR;
 	}
-	job->rows += ru->chunk_rows;
+	job->rows += cb->rows;
 	job->bytes += (long long)c.len;
 	job->chunks++;
-	ru->chunk_rows = 0;
-	buf_reset(&ru->chunk);
+	cb->rows = 0;
+	cb->last_ts[0] = cb->last_id[0] = '\0';
+	buf_reset(&cb->data);
 	clock_gettime(CLOCK_MONOTONIC, &ru->last_beat);
 	return RUN_CLAIMED;
+}
+
+/* ---- the writer thread ------------------------------------------------------- */
+
+static void *
+writer_main(void *arg)
+{
+	struct run *ru = arg;
+	struct writer *wr = &ru->wr;
+
+	pthread_mutex_lock(&wr->mu);
+	for (;;) {
+		enum run_result r;
+
+		while (!wr->posted && !wr->quit)
+			pthread_cond_wait(&wr->cv, &wr->mu);
+		if (!wr->posted)
+			break;
+		pthread_mutex_unlock(&wr->mu);
+		r = flush_chunk(ru, &ru->out);
+		pthread_mutex_lock(&wr->mu);
+		wr->result = r;
+		wr->posted = false;
+		pthread_cond_broadcast(&wr->cv);
+	}
+	pthread_mutex_unlock(&wr->mu);
+	return NULL;
+}
+
+/* Start the writer; without one, chunks are committed in this thread. */
+static void
+writer_start(struct run *ru)
+{
+	struct writer *wr = &ru->wr;
+
+	wr->result = RUN_CLAIMED;
+	if (pthread_mutex_init(&wr->mu, NULL) != 0)
+		goto sync;
+	if (pthread_cond_init(&wr->cv, NULL) != 0) {
+		pthread_mutex_destroy(&wr->mu);
+		goto sync;
+	}
+	if (pthread_create(&wr->tid, NULL, writer_main, ru) != 0) {
+		pthread_cond_destroy(&wr->cv);
+		pthread_mutex_destroy(&wr->mu);
+		goto sync;
+	}
+	wr->started = true;
+	return;
+sync:
+	log_warn("cannot start the export writer thread: chunks are "
+	    "committed between reads (slower, same result)");
+}
+
+/*
+ * Wait until no chunk is in flight; the result of the last commit
+ * (RUN_CLAIMED when it went well or there was none).
+ */
+static enum run_result
+writer_wait(struct run *ru)
+{
+	struct writer *wr = &ru->wr;
+	enum run_result r;
+
+	if (!wr->started) {
+		r = wr->result;
+		wr->result = RUN_CLAIMED;
+		return r;
+	}
+	pthread_mutex_lock(&wr->mu);
+	while (wr->posted)
+		pthread_cond_wait(&wr->cv, &wr->mu);
+	r = wr->result;
+	wr->result = RUN_CLAIMED;
+	pthread_mutex_unlock(&wr->mu);
+	return r;
+}
+
+/* Is a chunk in flight now? (the writer owns rn->wdb while it is) */
+static bool
+writer_busy(struct run *ru)
+{
+	struct writer *wr = &ru->wr;
+	bool busy;
+
+	if (!wr->started)
+		return false;
+	pthread_mutex_lock(&wr->mu);
+	busy = wr->posted;
+	pthread_mutex_unlock(&wr->mu);
+	return busy;
+}
+
+/*
+ * Hand ru->fill to the writer after the previous chunk committed, and go
+ * on reading into the emptied buffer. RUN_CLAIMED, or the previous
+ * commit's failure (then nothing is handed over).
+ */
+static enum run_result
+writer_post(struct run *ru)
+{
+	struct writer *wr = &ru->wr;
+	struct chunk_buf t;
+	enum run_result r;
+
+	if ((r = writer_wait(ru)) != RUN_CLAIMED)
+		return r;
+	ru->bytes_taken += (long long)ru->fill.data.len;
+	t = ru->out;
+	ru->out = ru->fill;
+	ru->fill = t;
+	if (!wr->started) {
+		wr->result = flush_chunk(ru, &ru->out);
+		return writer_wait(ru);
+	}
+	pthread_mutex_lock(&wr->mu);
+	wr->posted = true;
+	pthread_cond_broadcast(&wr->cv);
+	pthread_mutex_unlock(&wr->mu);
+	return RUN_CLAIMED;
+}
+
+/* Stop the writer (after writer_wait(): nothing in flight). */
+static void
+writer_stop(struct run *ru)
+{
+	struct writer *wr = &ru->wr;
+
+	if (!wr->started)
+		return;
+	(void)writer_wait(ru);
+	pthread_mutex_lock(&wr->mu);
+	wr->quit = true;
+	pthread_cond_broadcast(&wr->cv);
+	pthread_mutex_unlock(&wr->mu);
+	pthread_join(wr->tid, NULL);
+	pthread_cond_destroy(&wr->cv);
+	pthread_mutex_destroy(&wr->mu);
+	wr->started = false;
 }
 
 /* Renew the lease between chunks when due; also the runner's own lock. */
@@ -484,6 +655,9 @@ heartbeat(struct run *ru)
 
 	if (rn->tick && rn->tick(rn->tick_arg) != 0)
 		return RUN_LOST;
+	/* a chunk in flight renews the lease and sees a cancel itself */
+	if (writer_busy(ru))
+		return RUN_CLAIMED;
 	if (mono_now() - ts_seconds(&ru->last_beat) <
 	    rn->cfg->export.heartbeat_seconds)
 		return RUN_CLAIMED;
@@ -513,6 +687,7 @@ past_deadline(struct run *ru)
 {
 	if (mono_now() < ts_seconds(&ru->deadline))
 		return false;
+	(void)writer_wait(ru);	/* fail_code is the writer's while it runs */
 	ru->fail_code = "EXPORT_LIMIT_DURATION";
 	snprintf(ru->fail_msg, sizeof(ru->fail_msg), "the export ran longer "
 	    "than its limit of %d seconds: narrow the range or the filters",
@@ -624,6 +799,28 @@ open_source(struct run *ru)
 	return RUN_CLAIMED;
 }
 
+/*
+ * A row the reading thread cannot take: code and message. The chunk in
+ * flight ends first, and its own failure (lost, cancelled) wins.
+ */
+static enum run_result row_fails(struct run *, const char *, const char *,
+    ...) __attribute__((format(printf, 3, 4)));
+
+static enum run_result
+row_fails(struct run *ru, const char *code, const char *fmt, ...)
+{
+	enum run_result r = writer_wait(ru);
+	va_list ap;
+
+	if (r != RUN_CLAIMED)
+		return r;
+	ru->fail_code = code;
+	va_start(ap, fmt);
+	vsnprintf(ru->fail_msg, sizeof(ru->fail_msg), fmt, ap);
+	va_end(ap);
+	return RUN_FAILED;
+}
+
 /* Encode one COPY line into the current chunk. */
 static enum run_result
 add_row(struct run *ru, char *line, int len)
@@ -633,40 +830,37 @@ add_row(struct run *ru, char *line, int len)
 	struct export_row row;
 	int rc;
 
-	if (pgcopy_split(line, (size_t)len, f, l, ROW_FIELDS) != ROW_FIELDS) {
-		ru->fail_code = "EXPORT_SOURCE_INVALID";
-		snprintf(ru->fail_msg, sizeof(ru->fail_msg), "an audit row "
+	if (pgcopy_split(line, (size_t)len, f, l, ROW_FIELDS) != ROW_FIELDS)
+		return row_fails(ru, "EXPORT_SOURCE_INVALID", "an audit row "
 		    "could not be read from the database stream");
-		return RUN_FAILED;
-	}
 	row.id = f[0]; row.tenant_id = f[1]; row.occurred_at = f[2];
 	row.actor_id = f[3]; row.action = f[4]; row.target_type = f[5];
 	row.target_id = f[6]; row.ip = f[7]; row.request_id = f[8];
 	row.payload = f[9]; row.payload_len = l[9];
 	if (strcmp(ru->job->format, "csv") == 0)
-		rc = encode_csv_row(ru->rn->rules, &row, &ru->chunk, &ru->scratch);
+		rc = encode_csv_row(ru->rn->rules, &row, &ru->fill.data,
+		    &ru->scratch);
 	else
-		rc = encode_jsonl_row(ru->rn->rules, &row, &ru->chunk);
-	if (rc != 0) {
-		ru->fail_code = "EXPORT_SOURCE_INVALID";
-		snprintf(ru->fail_msg, sizeof(ru->fail_msg), "audit row %s "
+		rc = encode_jsonl_row(ru->rn->rules, &row, &ru->fill.data);
+	if (rc != 0)
+		return row_fails(ru, "EXPORT_SOURCE_INVALID", "audit row %s "
 		    "could not be encoded", f[0] ? f[0] : "?");
-		return RUN_FAILED;
-	}
-	if (ru->job->bytes + (long long)ru->chunk.len > ru->job->max_bytes) {
-		ru->fail_code = "EXPORT_LIMIT_BYTES";
-		snprintf(ru->fail_msg, sizeof(ru->fail_msg), "the export grew "
+	if (ru->bytes_taken + (long long)ru->fill.data.len >
+	    ru->job->max_bytes)
+		return row_fails(ru, "EXPORT_LIMIT_BYTES", "the export grew "
 		    "past its limit of %lld bytes: narrow the range or the "
 		    "filters", ru->job->max_bytes);
-		return RUN_FAILED;
-	}
-	ru->chunk_rows++;
-	snprintf(ru->last_ts, sizeof(ru->last_ts), "%s", f[2] ? f[2] : "");
-	snprintf(ru->last_id, sizeof(ru->last_id), "%s", f[0]);
+	ru->fill.rows++;
+	snprintf(ru->fill.last_ts, sizeof(ru->fill.last_ts), "%s",
+	    f[2] ? f[2] : "");
+	snprintf(ru->fill.last_id, sizeof(ru->fill.last_id), "%s", f[0]);
 	return RUN_CLAIMED;
 }
 
-/* Pull the COPY stream through the encoder into committed chunks. */
+/*
+ * Pull the COPY stream through the encoder into chunks; each full chunk
+ * goes to the writer, which commits it while the next one fills.
+ */
 static enum run_result
 stream_rows(struct run *ru)
 {
@@ -681,10 +875,10 @@ stream_rows(struct run *ru)
 		PQfreemem(line);
 		if (r != RUN_CLAIMED)
 			return r;
-		if (ru->chunk.len >= chunk_bytes) {
+		if (ru->fill.data.len >= chunk_bytes) {
 			if (past_deadline(ru))
 				return RUN_FAILED;
-			if ((r = flush_chunk(ru)) != RUN_CLAIMED)
+			if ((r = writer_post(ru)) != RUN_CLAIMED)
 				return r;
 			/* between chunks, as rn->tick promises: small chunks
 			 * on a slow database must not starve the heartbeats */
@@ -705,7 +899,9 @@ stream_rows(struct run *ru)
 	(void)db_exec(ru->rn->rdb, "COMMIT", 0, NULL);
 	if (past_deadline(ru))
 		return RUN_FAILED;
-	return flush_chunk(ru);
+	if ((r = writer_wait(ru)) != RUN_CLAIMED)
+		return r;
+	return flush_chunk(ru, &ru->fill);
 }
 
 /* DONE: the file's digest and totals, fenced, with the events. */
@@ -788,15 +984,30 @@ enum run_result
 export_job_run(struct runner *rn, struct runner_job *job)
 {
 	struct run ru;
+	struct db wdb, *claim_db = rn->wdb;
+	char appname[sizeof(wdb.appname)];
 	enum run_result r;
 	double now = mono_now(), end;
 
+	/*
+	 * The run writes on a connection of its own (same settings): its
+	 * writer thread commits chunks there while this thread reads the
+	 * COPY stream and rn->tick may use the claim connection.
+	 */
+	snprintf(appname, sizeof(appname), "%.50s/writer", claim_db->appname);
+	db_init(&wdb, claim_db->url, claim_db->connect_timeout,
+	    claim_db->statement_timeout_ms, appname);
+	wdb.idle_tx_timeout_ms = claim_db->idle_tx_timeout_ms;
+	rn->wdb = &wdb;
 	memset(&ru, 0, sizeof(ru));
 	ru.rn = rn;
 	ru.job = job;
-	buf_init(&ru.chunk);
+	buf_init(&ru.fill.data);
+	buf_init(&ru.out.data);
 	buf_init(&ru.scratch);
-	buf_grow(&ru.chunk, (size_t)rn->cfg->export.chunk_bytes + 65536);
+	buf_grow(&ru.fill.data, (size_t)rn->cfg->export.chunk_bytes + 65536);
+	buf_grow(&ru.out.data, (size_t)rn->cfg->export.chunk_bytes + 65536);
+	ru.bytes_taken = job->bytes;
 	end = now + (job->seconds_left > 0 ? job->seconds_left : 0);
 	ru.deadline.tv_sec = (time_t)end;
 	ru.deadline.tv_nsec = (long)((end - (double)(time_t)end) * 1e9);
@@ -816,8 +1027,16 @@ export_job_run(struct runner *rn, struct runner_job *job)
 	else if ((r = rehash_kept_chunks(&ru)) == RUN_CLAIMED &&
 	    (r = open_source(&ru)) == RUN_CLAIMED) {
 		if (job->chunks == 0 && strcmp(job->format, "csv") == 0)
-			encode_csv_header(&ru.chunk);
-		if ((r = stream_rows(&ru)) == RUN_CLAIMED)
+			encode_csv_header(&ru.fill.data);
+		writer_start(&ru);
+		r = stream_rows(&ru);
+		/* whatever stopped the stream, nothing may stay in flight */
+		if (r == RUN_CLAIMED)
+			r = writer_wait(&ru);
+		else
+			(void)writer_wait(&ru);
+		writer_stop(&ru);
+		if (r == RUN_CLAIMED)
 			r = finish_job(&ru);
 	}
 	if (r == RUN_FAILED && ru.fail_code)
@@ -836,7 +1055,10 @@ out:
 	if (ru.w)
 		rn->storage->close_writer(ru.w);
 	EVP_MD_CTX_free(ru.sha);
-	buf_free(&ru.chunk);
+	buf_free(&ru.fill.data);
+	buf_free(&ru.out.data);
 	buf_free(&ru.scratch);
+	rn->wdb = claim_db;
+	db_close(&wdb);
 	return r;
 }

@@ -31,11 +31,19 @@ struct runner {
 	const struct ops_config		*cfg;
 	const struct sanitize_rules	*rules;
 	const struct export_storage	*storage;
-	struct db			*wdb;	/* claims, chunks, heartbeats */
+	/*
+	 * Claims. export_job_run() writes its chunks, heartbeats and the end
+	 * of the job on a connection of its own with wdb's settings, from a
+	 * writer thread that commits one chunk while the next one is read.
+	 */
+	struct db			*wdb;
 	struct db			*rdb;	/* the COPY stream */
 	const char			*owner;	/* lease owner: binary:host:pid */
 	/*
-	 * Called between chunks (may be NULL): return -1 to stop (the
+	 * Called between chunks and every few thousand rows, from the
+	 * reading thread, while a chunk may be committing on the run's own
+	 * connection (so it must not use that one; it may use wdb). May be
+	 * NULL. Return -1 to stop (the
 	 * scheduler lock of the runner was lost). The job is then left
 	 * RUNNING for another runner to reclaim.
 	 */
