@@ -6,7 +6,7 @@
 #   make stop       stop the dev stack
 #   make asan       build the unit tests with -fsanitize=address,undefined
 #   make tools      build the test drivers (tests/tools/*.c) into build/tools/
-#   make bench      run the benchmarks (not tests)
+#   make bench      run the benchmarks (not tests): bench-poll, bench-export
 #
 # Sources are found by wildcard: lib/*.c is the core library, fcgi/*.c is
 # ops-fcgi, every jobs/<name>.c is bin/<name>, every tests/unit/test_*.c is a
@@ -29,7 +29,7 @@ endif
 # A missing pkg-config package stops the build here, naming it (not later,
 # as a missing header). Goals that only install or run things skip the
 # check: `make test` runs scripts/bootstrap first, then builds.
-NO_BUILD_GOALS := bootstrap test run stop clean bench bench-export
+NO_BUILD_GOALS := bootstrap test run stop clean bench bench-export bench-poll
 ifneq ($(filter-out $(NO_BUILD_GOALS),$(or $(MAKECMDGOALS),all)),)
 PKG_MISSING := $(strip $(foreach p,$(PKGS),$(if $(shell pkg-config --exists $(p) && echo y),,$(p))))
 ifneq ($(PKG_MISSING),)
@@ -81,7 +81,7 @@ $(VERSION_H): FORCE
 	if [ "$$(cat $@ 2>/dev/null)" != "$$line" ]; then \
 		echo "$$line" >$@; echo "version: $$v"; fi
 
-.PHONY: all asan unit unit-asan tools test run stop bench bench-export clean bootstrap FORCE
+.PHONY: all asan unit unit-asan tools test run stop bench bench-export bench-poll clean bootstrap FORCE
 # objects are never intermediate: keep them for incremental builds
 .SECONDARY:
 all: $(BINS)
@@ -139,11 +139,15 @@ run: bootstrap
 stop:
 	scripts/devstack stop
 
-bench: bench-export
+bench: bench-poll bench-export
 
 bench-export: bootstrap
 	$(MAKE) all
 	scripts/bench-export
+
+bench-poll: bootstrap
+	$(MAKE) all
+	scripts/bench-poll
 
 clean:
 	rm -rf build bin
