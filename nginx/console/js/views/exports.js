@@ -60,7 +60,7 @@ export function renderExports(ctx) {
 			h('td', job.tenant_id),
 			h('td', stateBadge(job.state), job.cancel_requested ? h('span.note', ' cancel requested') : null),
 			h('td', job.format),
-			h('td.nowrap', `${fmtTime(job.from)} → ${fmtTime(job.to)}`),
+			h('td', `${fmtTime(job.from)} → ${fmtTime(job.to)}`),
 			h('td', job.requested_by),
 			h('td.nowrap', fmtTime(job.created_at)),
 			h('td.nowrap', `${fmtInt(job.progress.rows)} rows, ${fmtBytes(job.progress.bytes)}`),

@@ -84,8 +84,8 @@ export function renderJob(ctx, id) {
 		const canCancel = active && session.canOnJob('export.cancel', j) && !j.cancel_requested && !cancelAsked;
 		const canDownload = j.state === 'DONE' && session.canOnJob('export.download', j);
 		mount(actions,
-			canDownload ? h('button.primary#download', { type: 'button', onclick: download }, 'Download') : null,
-			canCancel ? h('button.danger#cancel', {
+			canDownload ? h('button#download.primary', { type: 'button', onclick: download }, 'Download') : null,
+			canCancel ? h('button#cancel.danger', {
 				type: 'button',
 				onclick: async () => {
 					const after = await cancelJob(ctx, j, (node) => mount(msg, node));
