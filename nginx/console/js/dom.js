@@ -46,6 +46,16 @@ export function fmtTime(iso) {
 	return d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 }
 
+// compact, for tables under a "(UTC)" header: "2026-10-01 00:00", seconds
+// only when they are not zero (or always, with seconds = true)
+export function fmtShort(iso, seconds = false) {
+	if (!iso) return '—';
+	const d = new Date(iso);
+	if (Number.isNaN(d.getTime())) return iso;
+	const s = d.toISOString();
+	return s.slice(17, 19) === '00' && !seconds ? `${s.slice(0, 10)} ${s.slice(11, 16)}` : `${s.slice(0, 10)} ${s.slice(11, 19)}`;
+}
+
 // seconds -> "1 h 02 min", "42 s", "3.5 s"
 export function fmtDuration(s) {
 	if (s === null || s === undefined || Number.isNaN(s)) return '—';

@@ -3,7 +3,7 @@
 // filters the page on requested_by = the token's sub (the API has no
 // requested_by filter); paging follows the API's opaque next_cursor.
 
-import { h, mount, fmtTime, fmtBytes, fmtInt, stateBadge } from '../dom.js';
+import { h, mount, fmtShort, fmtBytes, fmtInt, stateBadge } from '../dom.js';
 import { Poller, pollState } from '../poller.js';
 import { errorBox } from '../ui.js';
 import { cancelJob } from './job.js';
@@ -43,7 +43,7 @@ export function renderExports(ctx) {
 	const body = h('tbody');
 	const table = h('table.jobs',
 		h('caption.visually-hidden', 'Export jobs, newest first'),
-		h('thead', h('tr', ['Job', 'Tenant', 'State', 'Format', 'Range (UTC)', 'Requested by', 'Created', 'Progress', ''].map((c) => h('th', { scope: 'col' }, c)))),
+		h('thead', h('tr', ['Job', 'Tenant', 'State', 'Format', 'Range (UTC)', 'Requested by', 'Created (UTC)', 'Progress', ''].map((c) => h('th', { scope: 'col' }, c)))),
 		body);
 	const pager = h('div.pager');
 
@@ -60,9 +60,9 @@ export function renderExports(ctx) {
 			h('td', job.tenant_id),
 			h('td', stateBadge(job.state), job.cancel_requested ? h('span.note', ' cancel requested') : null),
 			h('td', job.format),
-			h('td', `${fmtTime(job.from)} → ${fmtTime(job.to)}`),
-			h('td', job.requested_by),
-			h('td.nowrap', fmtTime(job.created_at)),
+			h('td.nowrap', `${fmtShort(job.from)} → ${fmtShort(job.to)}`),
+			h('td.nowrap', job.requested_by),
+			h('td.nowrap', fmtShort(job.created_at, true)),
 			h('td.nowrap', `${fmtInt(job.progress.rows)} rows, ${fmtBytes(job.progress.bytes)}`),
 			h('td', canCancel ? h('button.small.danger', {
 				type: 'button', 'aria-label': `Cancel export ${job.id.slice(0, 8)}`,
