@@ -10,8 +10,8 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -344,6 +344,23 @@ test('filters live in the URL: state chip, tenant, mine; a shared link shows the
 	assert.equal(polls, 0, 'paused: no polling');
 	await page.getByRole('button', { name: '2 s' }).click();
 	await page.waitForRequest((r) => r.url().includes('/api/ops/audit-exports?'), { timeout: 5000 });
+	// a hidden tab does not poll; shown again, it polls at once
+	await page.evaluate(() => {
+		Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
+		document.dispatchEvent(new Event('visibilitychange'));
+	});
+	polls = 0;
+	await page.waitForTimeout(4500);
+	assert.equal(polls, 0, 'hidden: no polling at 2 s');
+	// at 30 s, a request within 10 s of being shown is the immediate one
+	await page.getByRole('button', { name: '30 s' }).click();
+	await Promise.all([
+		page.waitForRequest((r) => r.url().includes('/api/ops/audit-exports?'), { timeout: 10_000 }),
+		page.evaluate(() => {
+			Object.defineProperty(document, 'hidden', { configurable: true, get: () => false });
+			document.dispatchEvent(new Event('visibilitychange'));
+		}),
+	]);
 	await page.close();
 });
 
@@ -465,6 +482,34 @@ test('CSP: an injected inline script does not run and raises a violation; the co
 	await page.close();
 });
 
+// ops-fcgi restarted with another HS256 secret (a key rotation): every
+// token signed with the old one is now refused
+function restartFcgiWithSecret(secret) {
+	writeFileSync(join(STACK, 'jwt.secret'), secret, { mode: 0o600 });
+	execFileSync('bash', ['-c', '. "$1/scripts/stack-lib.sh"; stack_fcgi_stop "$2" && stack_fcgi_start "$2"', '_', ROOT, STACK]);
+}
+
+test('a 401 during a session (the signing key rotated) returns to sign-in with the API\'s code, message and request_id', async () => {
+	const old = readFileSync(join(STACK, 'jwt.secret'));
+	const page = await newPage();
+	await signIn(page, TOK.super);
+	await page.locator('tr[data-state]').first().waitFor();
+	try {
+		restartFcgiWithSecret(randomBytes(48).toString('base64url'));
+		await page.getByRole('button', { name: '2 s' }).click();
+		await page.getByRole('heading', { name: 'Sign in' }).waitFor({ timeout: 30_000 });
+		const box = page.locator('.error');
+		assert.match(await box.locator('.error-title').textContent(), /signed out/);
+		assert.equal(await box.locator('.error-code').textContent(), 'AUTH_INVALID_TOKEN');
+		assert.match(await box.locator('.request-id').textContent(), /^[0-9a-f]{32}$/);
+		assert.equal(await page.locator('#who .sub').count(), 0, 'nobody is shown as signed in');
+		await shot(page, '12-signed-out-401');
+	} finally {
+		restartFcgiWithSecret(old);
+	}
+	await page.close();
+});
+
 test('an API 500-class error (PostgreSQL stopped) shows its code, message and request_id with a copy button', async () => {
 	const page = await newPage();
 	await signIn(page, TOK.super, { keep: true });
@@ -473,6 +518,7 @@ test('an API 500-class error (PostgreSQL stopped) shows its code, message and re
 	const resp = page.waitForResponse((r) => r.url().includes('/api/ops/audit-exports?') && r.status() >= 500);
 	await page.reload();
 	const r = await resp;
+	const tFirst = Date.now();
 	const body = await r.json();
 	const box = page.locator('.error').first();
 	await box.waitFor();
@@ -481,7 +527,13 @@ test('an API 500-class error (PostgreSQL stopped) shows its code, message and re
 	assert.equal(await box.locator('.error-message').textContent(), body.error.message);
 	assert.equal(await box.locator('.request-id').textContent(), r.headers()['x-request-id']);
 	await box.getByRole('button', { name: /Copy request id/ }).waitFor();
-	await shot(page, '12-api-error');
+	await shot(page, '13-api-error');
 	await axe(page, 'API error');
+	// backs off: after a 5xx at the 5 s interval the next try waits 10 s (or
+	// the Retry-After, when longer)
+	await page.locator('#poll-state', { hasText: /: retrying in \d+ s$/ }).waitFor();
+	await page.waitForRequest((x) => x.url().includes('/api/ops/audit-exports?'), { timeout: 60_000 });
+	const gap = Date.now() - tFirst;
+	assert.ok(gap >= 9500, `the retry came ${gap} ms after the failure, before the 10 s backoff`);
 	await page.close();
 });

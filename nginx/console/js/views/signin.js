@@ -10,8 +10,9 @@ import { errorBox } from '../ui.js';
 export function renderSignIn(ctx, { reason, onSignIn }) {
 	const status = h('div#signin-status', { 'aria-live': 'polite' });
 	const tokenErr = h('p#token-error.field-error', { hidden: true });
-	const token = h('textarea#token', {
-		name: 'token', rows: 5, required: true, autocomplete: 'off', spellcheck: 'false',
+	// masked like a password: a token on screen leaks through screen shares
+	const token = h('input#token', {
+		type: 'password', name: 'token', required: true, autocomplete: 'off', spellcheck: 'false',
 		'aria-describedby': 'token-help token-error',
 	});
 	const keep = h('input#keep', { type: 'checkbox', name: 'keep' });
