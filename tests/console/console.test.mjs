@@ -313,6 +313,32 @@ test('AUDITOR, OPS_ADMIN and TENANT_ADMIN each see exactly the controls rbac.md 
 	});
 });
 
+test('many jobs: 5,000 of one tenant list 50 a page, and Older follows the API\'s cursor (kept in the URL)', async () => {
+	// inserted PENDING and cancelled in one transaction (the runner never sees them)
+	sql(`INSERT INTO tb_audit_export_job (tenant_id, requested_by, range_from, range_to, max_rows, max_bytes, max_duration_seconds, created_at)
+	     SELECT 'bulk', 'loader', '2026-10-01T00:00:00Z', '2026-10-02T00:00:00Z', 1000, 100000, 60, now() - interval '2 days' - g * interval '1 second'
+	     FROM generate_series(1, 5000) g;
+	     UPDATE tb_audit_export_job SET state = 'FAILED', error_code = 'EXPORT_CANCELLED', error_message = 'bulk test', finished_at = now()
+	     WHERE tenant_id = 'bulk'`);
+	const page = await newPage();
+	await signIn(page, TOK.super);
+	await page.goto(`${CONSOLE}#/exports?tenant_id=bulk`);
+	await page.locator('tr[data-id]').first().waitFor();
+	const first = await page.locator('tr[data-id]').evaluateAll((rows) => rows.map((r) => r.dataset.id));
+	assert.equal(first.length, 50, 'one page of 50');
+	await page.getByRole('link', { name: 'Older »' }).click();
+	await page.waitForURL(/cursor=/);
+	await page.locator(`tr[data-id]:not([data-id="${first[0]}"])`).first().waitFor();
+	await page.waitForFunction((id) => !document.querySelector(`tr[data-id="${id}"]`), first[0]);
+	const second = await page.locator('tr[data-id]').evaluateAll((rows) => rows.map((r) => r.dataset.id));
+	assert.equal(second.length, 50, 'the next page of 50');
+	assert.equal(second.filter((id) => first.includes(id)).length, 0, 'no job on both pages');
+	const newest = await sql(`SELECT id FROM tb_audit_export_job WHERE tenant_id = 'bulk' ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET 50`);
+	assert.equal(second[0], newest, 'page 2 starts at the 51st newest');
+	await page.getByRole('link', { name: '« Newest' }).waitFor();
+	await page.close();
+});
+
 test('filters live in the URL: state chip, tenant, mine; a shared link shows the same list; Refresh Pause stops polling', async () => {
 	const page = await newPage();
 	await signIn(page, TOK.super);
