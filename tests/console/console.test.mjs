@@ -127,7 +127,15 @@ test('sign-in: the token stays in memory (or sessionStorage when kept), never in
 	await page.getByRole('heading', { name: 'Sign in' }).waitFor();
 	await shot(page, '01-sign-in');
 	await axe(page, 'sign-in');
-	await signIn(page, TOK.tenant);
+	// keyboard only: Tab to the token field (past the skip link), type, Enter
+	for (let i = 0; i < 5 && !(await page.evaluate(() => document.activeElement?.id === 'token')); i++) {
+		await page.keyboard.press('Tab');
+	}
+	assert.equal(await page.evaluate(() => document.activeElement.id), 'token', 'Tab reaches the token field');
+	assert.notEqual(await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle), 'none', 'focus is visible');
+	await page.keyboard.type(TOK.tenant);
+	await page.keyboard.press('Enter');
+	await page.locator('#who .sub').waitFor();
 	assert.equal(await page.locator('#who .sub').textContent(), 'alice');
 	assert.equal(await page.locator('#who .roles').textContent(), 'TENANT_ADMIN');
 	assert.equal(await page.locator('#who .tenant').textContent(), 'tenant acme');
