@@ -398,6 +398,35 @@ test('filters live in the URL: state chip, tenant, mine; a shared link shows the
 	await page.close();
 });
 
+test('the poller honours Retry-After and backs off on 429 (js/poller.js in the page, a stub API call)', async () => {
+	const page = await newPage();
+	await signIn(page, TOK.super);
+	const gaps = await page.evaluate(async () => {
+		const { Poller, setInterval_ } = await import('./js/poller.js');
+		setInterval_(2);
+		const times = [];
+		const answers = [
+			() => ({ retryAfter: 3 }),                                     // a poll asking for 3 s
+			() => { throw Object.assign(new Error('slow down'), { transient: true, code: 'RATE_LIMITED', retryAfter: 5 }); },
+			() => ({}),
+		];
+		await new Promise((resolve) => {
+			const p = new Poller(async () => {
+				times.push(performance.now());
+				const r = answers[times.length - 1]();
+				if (times.length === answers.length) { p.stop(); resolve(); }
+				return r;
+			});
+			p.kick();
+		});
+		setInterval_(5);
+		return times.slice(1).map((t, i) => (t - times[i]) / 1000);
+	});
+	assert.ok(gaps[0] >= 2.9, `Retry-After 3 at a 2 s interval: waited ${gaps[0]} s`);
+	assert.ok(gaps[1] >= 4.9, `429 with Retry-After 5: waited ${gaps[1]} s`);
+	await page.close();
+});
+
 test('OPS_ADMIN force-releases a lock left by a killed holder, with a reason and the name typed; the lock shows FREE and the event appears', async () => {
 	// a runner on host ops-2 was killed with its host: its lock is still HELD
 	// (heartbeat fresh, lease long), which the healer leaves alone

@@ -8,7 +8,7 @@
 # then tests/console/console.test.mjs under node --test (playwright-core
 # driving Debian's /usr/bin/chromium, axe-core), each of its tests turned
 # into one ok / not ok line. Screenshots: build/test-logs/console/.
-# Runtime: about 1.5 min (the runner's first timer run is 30 s after start).
+# Runtime: about 2 min (the runner's first timer run is 30 s after start).
 . "$(dirname "$0")/../lib.sh"
 . "$ROOT/scripts/stack-lib.sh"
 
