@@ -114,6 +114,11 @@ printf 'postgresql:///ops?host=/run/postgresql&port=%s&user=ops&password=%s' "$P
 	install -m 0600 /dev/stdin "$cred/database_url"
 install -m 0600 "$DIR/download.secret" "$cred/download_secret"
 install -m 0600 "$STACK_SECRET_FILE" "$cred/jwt_hs256"
+# the Notion preflight: a token credential and an API base that refuses
+# connections (its run must get as far as the network: exit 17)
+NOTION_TOKEN="ntn_$(openssl rand -hex 20)"
+printf '%s' "$NOTION_TOKEN" | install -m 0600 /dev/stdin "$cred/notion_token"
+printf 'NOTION_API_BASE=https://127.0.0.1:9\n' >"$M/etc/ops/notion.env"
 # the configuration: socket_path unset (the socket is systemd's), fast locks
 cat >"$M/etc/ops/ops.yaml" <<YAML
 # written by tests/integration/systemd_boot.sh
@@ -165,7 +170,7 @@ check "systemctl --root enable the socket and the timers" \
 # the installed opsctl finds the installed migrations (no OPS_MIGRATIONS_DIR):
 # run once in the container before it boots, as an operator does before
 # enabling the timers
-NSPAWN=(systemd-nspawn -q -D "$M" --register=no --keep-unit --bind="$PG/pub:/run/postgresql")
+NSPAWN=(systemd-nspawn -q -D "$M" --register=no --keep-unit --bind="$PG/pub:/run/postgresql" --bind-ro="$ROOT:/src")
 out=$(SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=0 "${NSPAWN[@]}" --pipe \
 	-E OPS_DATABASE_URL_FILE=/etc/ops/credentials/database_url /usr/local/bin/opsctl migrate 2>&1)
 expect_match "installed opsctl migrate applies the installed migrations" "migrations: [1-9][0-9]* applied" "$out"
@@ -331,14 +336,21 @@ expect_eq "... every MESSAGE is a JSON object with level and binary=ops-fcgi" ""
 check "... request lines carry request_id" bash -c "jq -R 'fromjson? | select(.request_id != null)' '$DIR/fcgi.messages' | grep -q request_id"
 expect_eq "... with SYSLOG_IDENTIFIER and _SYSTEMD_UNIT" "ops-fcgi ops-fcgi.service" \
 	"$(jq -r 'select(._COMM == "ops-fcgi") | "\(.SYSLOG_IDENTIFIER) \(._SYSTEMD_UNIT)"' "$DIR/fcgi.journal.json" | sort -u | head -n 1)"
+# the DynamicUser preflight runs under its hardening and fails closed
+c systemctl start ops-notion-preflight.service 2>/dev/null
+expect_eq "ops-notion-preflight.service runs (DynamicUser, credential) and fails closed: exit 17" "exit-code 17" \
+	"$(prop ops-notion-preflight.service Result) $(prop ops-notion-preflight.service ExecMainStatus)"
+expect_contains "... with NOTION_AUTH_NETWORK in its journal" NOTION_AUTH_NETWORK \
+	"$(c journalctl -u ops-notion-preflight.service -o cat --no-pager)"
+c systemctl reset-failed ops-notion-preflight.service
 c journalctl -o json --no-pager >"$DIR/all.journal.json"
 c cat /var/log/nginx/ops-access.log /var/log/nginx/error.log >"$DIR/nginx.logs" 2>/dev/null
-for s in "$(cat "$STACK_SECRET_FILE")" "$(cat "$DIR/download.secret")" "$DB_PASSWORD" "$SUPER" "$OPS" "$SIG" "k-secret-1"; do
+for s in "$(cat "$STACK_SECRET_FILE")" "$(cat "$DIR/download.secret")" "$DB_PASSWORD" "$SUPER" "$OPS" "$SIG" "k-secret-1" "$NOTION_TOKEN"; do
 	if grep -qF -- "$s" "$DIR/all.journal.json" "$DIR/nginx.logs"; then
 		not_ok "a secret (${s:0:4}...) is in the container's journal or nginx logs"
 	fi
 done
-ok "no secret (JWT key, download key, database password, bearer tokens, URL signature, payload secret) in the journal or nginx logs ($(wc -l <"$DIR/all.journal.json") journal entries)"
+ok "no secret (JWT key, download key, database password, bearer tokens, URL signature, payload secret, Notion token) in the journal or nginx logs ($(wc -l <"$DIR/all.journal.json") journal entries)"
 
 # --- systemd-analyze security: every service under a bound ---------------------------------
 # the bounds are the table in docs/ops/systemd-security.md
@@ -365,4 +377,17 @@ expect_eq "systemctl stop ops-fcgi.socket: socket and service inactive" "inactiv
 check "/run/ops/ops-fcgi.sock is gone" c test ! -e /run/ops/ops-fcgi.sock
 api GET /healthz ""
 expect_error "nginx answers without a responder" 502 SERVICE_UNAVAILABLE
+
+# --- make install / uninstall on the running system (what `make` runs: scripts/install) -----
+out=$(c /src/scripts/install install 2>&1); rc=$?
+expect_eq "scripts/install on the live system (sysusers, tmpfiles, daemon-reload)" 0 "$rc"
+expect_contains "... keeps the edited /etc/ops/ops.yaml" "kept the existing /etc/ops/ops.yaml" "$out"
+c systemctl disable --now ops-fcgi.socket ops-export-runner.timer ops-export-cleaner.timer ops-lock-healer.timer >/dev/null 2>&1
+c systemctl stop ops-export-runner.service ops-export-cleaner.service ops-lock-healer.service
+out=$(c /src/scripts/install uninstall 2>&1); rc=$?
+expect_eq "uninstall after systemctl disable --now" 0 "$rc"
+expect_eq "... the binaries, units and migrations are gone" "" \
+	"$(c sh -c 'ls /usr/local/bin/ops* /usr/local/bin/opsctl /usr/local/lib/systemd/system/ops-* /usr/local/share/ops 2>/dev/null')"
+expect_eq "... systemd no longer knows the units" not-found "$(prop ops-fcgi.socket LoadState)"
+check "... the edited configuration and credentials stay" c test -f /etc/ops/ops.yaml -a -f /etc/ops/credentials/database_url
 finish
