@@ -299,24 +299,25 @@ s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
 s.connect((u.hostname, u.port))
 s.sendall(f"GET {u.path}?{u.query} HTTP/1.0\r\nHost: {u.netloc}\r\n\r\n".encode())
-data, t0 = b"", time.monotonic()
+data, t0 = bytearray(), time.monotonic()
 while True:
     b = s.recv(16384)
     if not b:
         break
     data += b
     time.sleep(max(0, len(data) / 2e6 - (time.monotonic() - t0)))   # 2 MB/s
+data = bytes(data)
 head, _, body = data.partition(b"\r\n\r\n")
 open(sys.argv[2], "wb").write(body)
 print(head.split(b" ")[1].decode())
 PY
-CURL=$!
+DL_PID=$!
 check "the download has started (EXPORT_DOWNLOADED is written before the first byte)" wait_for 10 sql_true \
 	"SELECT count(*) = 1 FROM ops_event WHERE event_type = 'EXPORT_DOWNLOADED' AND subject_id = '$JOB_B'"
 t0=$(date +%s.%N)
 c systemctl stop ops-fcgi.service 2>/dev/null
 STOP_S=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
-wait "$CURL"; rc=$?
+wait "$DL_PID"; rc=$?
 expect_eq "the download finished (exit 0, 200)" "0 200" "$rc $(cat "$DIR/download.code")"
 expect_eq "... byte-exact: $SIZE bytes, SHA-256 = result.sha256 (systemctl stop took $STOP_S s)" "$SIZE $SHA" \
 	"$(stat -c %s "$DIR/download") $(sha256sum "$DIR/download" | cut -d' ' -f1)"
