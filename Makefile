@@ -149,3 +149,12 @@ clean:
 	rm -rf build bin
 
 -include $(LIB_OBJ:.o=.d) $(FCGI_OBJ:.o=.d) $(JOB_SRC:%.c=$(BUILD)/%.d) $(UNIT_SRC:%.c=$(BUILD)/%.d) $(TOOL_SRC:%.c=$(BUILD)/%.d)
+
+# --- make install / make uninstall (DESTDIR, PREFIX, BINDIR, ...): the
+# layout is scripts/install's, documented in docs/install.md.
+PREFIX ?= /usr/local
+.PHONY: install uninstall
+install: all
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" scripts/install install
+uninstall:
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" scripts/install uninstall
