@@ -52,6 +52,8 @@ struct ops_config {
 		char	*audience;
 		int	 leeway_seconds;
 		int	 max_token_bytes;
+		int	 max_token_lifetime_seconds;
+		char	*required_typ;
 	} auth;
 
 	struct {

@@ -15,6 +15,7 @@
 #   STACK_LOCKS_EXTRA      more lines for the locks: section (may set
 #                          heartbeat_seconds, default 5 here)
 #   STACK_LOG_LEVEL        log.level (default info)
+#   STACK_LOG_FORMAT       log.format (default json)
 #
 # Outputs: STACK_URL (http://127.0.0.1:PORT), STACK_DB_URL, STACK_CONFIG,
 # STACK_SECRET_FILE (HS256 secret, raw bytes), STACK_ISSUER, STACK_AUDIENCE.
@@ -55,6 +56,7 @@ $locks_hb
 ${STACK_LOCKS_EXTRA:-}
 log:
   level: ${STACK_LOG_LEVEL:-info}
+  format: ${STACK_LOG_FORMAT:-json}
 YAML
 }
 
