@@ -82,6 +82,8 @@ static const struct config_key config_keys[] = {
 	{ "locks", "stale_after_seconds", T_INT, O(locks.stale_after_seconds), 2, 3600, "30", NULL, NULL },
 	{ "locks", "lease_seconds", T_INT, O(locks.lease_seconds), 5, 86400, "300", NULL, NULL },
 
+	{ "events", "retention_days", T_INT, O(events.retention_days), 1, 3650, "90", NULL, NULL },
+
 	{ "sanitizer", "extra_keys", T_STRLIST, O(sanitizer.extra_keys), 0, 0, NULL, NULL, NULL },
 
 	{ "notion", "api_base", T_STR, O(notion.api_base), 0, 0, "https://api.notion.com", "NOTION_API_BASE", NULL },
@@ -99,8 +101,8 @@ static const struct config_key config_keys[] = {
 #define NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
 
 static const char *const config_sections[] = {
-	"database", "fcgi", "auth", "export", "locks", "sanitizer", "notion",
-	"log"
+	"database", "fcgi", "auth", "export", "locks", "events", "sanitizer",
+	"notion", "log"
 };
 
 const char *
@@ -553,7 +555,8 @@ walk_root(struct yaml_walk *w, struct ops_config *cfg)
 			if (!section_known(name)) {
 				rc = walk_error(w, &ev, "unknown section %s "
 				    "(expected one of database, fcgi, auth, "
-				    "export, locks, sanitizer, notion, log)",
+				    "export, locks, events, sanitizer, notion, "
+				    "log)",
 				    name);
 				break;
 			}
