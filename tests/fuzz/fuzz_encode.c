@@ -1,7 +1,7 @@
 /*
  * fuzz_encode: the jsonl and CSV row encoders (lib/encode.c).
  *
- * The input is split at 0xff bytes into the nine text fields and the
+ * The input is split at NUL bytes into the nine text fields and the
  * payload of one audit row (a field that is exactly "\N" is SQL NULL;
  * invalid UTF-8 is cut out, the encoders assume UTF-8). Oracles:
  *  - CSV: the record parses back under RFC 4180 (a reader written here)
@@ -155,9 +155,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(copy != NULL);
 	memcpy(copy, data, size);
 	copy[size] = '\0';
-	/* split at 0xff; fields past the input's end are "" */
+	/* split at NUL; fields past the input's end are "" */
 	for (i = 0, s = copy; i < NF; i++) {
-		e = s ? memchr(s, 0xff, size - (size_t)(s - copy)) : NULL;
+		e = s ? memchr(s, '\0', size - (size_t)(s - copy)) : NULL;
 		if (e)
 			*e = '\0';
 		f[i] = s ? s : (char *)"";
