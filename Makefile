@@ -7,11 +7,15 @@
 #   make asan       build the unit tests with -fsanitize=address,undefined
 #   make tools      build the test drivers (tests/tools/*.c) into build/tools/
 #   make bench      run the benchmarks (not tests)
+#   make fuzz       build the libFuzzer harnesses and run each FUZZ_SECONDS
+#   make fuzzers    only build them (build/fuzz/fuzz_NAME)
 #
 # Sources are found by wildcard: lib/*.c is the core library, fcgi/*.c is
 # ops-fcgi, every jobs/<name>.c is bin/<name>, every tests/unit/test_*.c is a
 # cmocka suite linked against the core library, every tests/tools/<name>.c
 # is a test driver build/tools/<name> (never installed, never in bin/).
+# Every tests/fuzz/fuzz_<name>.c is a libFuzzer harness build/fuzz/fuzz_<name>
+# built with clang against the library's objects rebuilt for fuzzing.
 
 CC      ?= cc
 PKGS    := fcgi libpq jansson libcurl openssl yaml-0.1
@@ -81,7 +85,24 @@ $(VERSION_H): FORCE
 	if [ "$$(cat $@ 2>/dev/null)" != "$$line" ]; then \
 		echo "$$line" >$@; echo "version: $$v"; fi
 
-.PHONY: all asan unit unit-asan tools test run stop bench bench-export clean bootstrap FORCE
+.PHONY: all asan unit unit-asan tools test run stop bench bench-export clean bootstrap FORCE \
+        fuzz fuzzers
+
+# Fuzzing: clang, the library (and fcgi/ minus main) rebuilt with coverage
+# and sanitizers into build/fuzz/, one binary per harness.
+FUZZ_CC     ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD  := build/fuzz
+FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+               -fno-omit-frame-pointer
+FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror \
+               -DOPS_FUZZING -Ilib -Ifcgi -include lib/banned.h \
+               $(PKG_CFLAGS) $(FUZZ_SAN)
+FUZZ_SRC    := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRC))
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o) \
+               $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(filter-out fcgi/main.c,$(FCGI_SRC)))
+
 # objects are never intermediate: keep them for incremental builds
 .SECONDARY:
 all: $(BINS)
@@ -116,6 +137,25 @@ $(BUILD)/tools/%: $(BUILD)/tests/tools/%.o $(LIB_A)
 
 tools: $(TOOL_BINS)
 
+$(VERSION_USERS:$(BUILD)/%=$(FUZZ_BUILD)/%): $(VERSION_H)
+$(VERSION_USERS:$(BUILD)/%=$(FUZZ_BUILD)/%): FUZZ_CFLAGS += -include $(VERSION_H)
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJ)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LDLIBS) -pthread
+
+fuzzers: $(FUZZ_BINS)
+
+# each harness FUZZ_SECONDS on its corpus (new inputs go to a scratch
+# directory, not into the tree); crashes are written to build/fuzz/
+fuzz: fuzzers
+	@set -e; for f in $(FUZZ_BINS); do n=$${f##*/fuzz_}; \
+	  mkdir -p $(FUZZ_BUILD)/new/$$n; echo "== $$f ($(FUZZ_SECONDS) s)"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$(FUZZ_BUILD)/ \
+	    $(FUZZ_BUILD)/new/$$n tests/fuzz/corpus/$$n; done
+
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
@@ -148,6 +188,7 @@ bench-export: bootstrap
 clean:
 	rm -rf build bin
 
+-include $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_SRC:%.c=$(FUZZ_BUILD)/%.d)
 -include $(LIB_OBJ:.o=.d) $(FCGI_OBJ:.o=.d) $(JOB_SRC:%.c=$(BUILD)/%.d) $(UNIT_SRC:%.c=$(BUILD)/%.d) $(TOOL_SRC:%.c=$(BUILD)/%.d)
 
 # --- make install / make uninstall (DESTDIR, PREFIX, BINDIR, ...): the

@@ -19,6 +19,9 @@
 #   STACK_LOCKS_EXTRA      more lines for the locks: section (may set
 #                          heartbeat_seconds, default 5 here)
 #   STACK_LOG_LEVEL        log.level (default info)
+#   STACK_LOG_FORMAT       log.format (default json)
+#   STACK_RESTORE_DUMP     a pg_dump -Fc file restored into the fresh
+#                          database before the migrations (backup tests)
 #
 # Outputs: STACK_URL (http://127.0.0.1:PORT), STACK_DB_URL, STACK_CONFIG,
 # STACK_SECRET_FILE (HS256 secret, raw bytes), STACK_ISSUER, STACK_AUDIENCE.
@@ -59,6 +62,7 @@ $locks_hb
 ${STACK_LOCKS_EXTRA:-}
 log:
   level: ${STACK_LOG_LEVEL:-info}
+  format: ${STACK_LOG_FORMAT:-json}
 YAML
 }
 
@@ -132,6 +136,11 @@ stack_up() {
 	mkdir -p "$dir"
 	chmod 755 "$dir"
 	STACK_DB_URL=$("$STACK_ROOT/scripts/pgtemp" start "$dir/pg") || return 1
+	if [ -n "${STACK_RESTORE_DUMP:-}" ]; then
+		pg_restore --no-owner --no-privileges --exit-on-error \
+			-d "$STACK_DB_URL" "$STACK_RESTORE_DUMP" >"$dir/restore.log" 2>&1 || {
+			cat "$dir/restore.log" >&2; return 1; }
+	fi
 	stack_random_secret "$dir/jwt.secret"
 	stack_random_secret "$dir/download.secret"
 	stack_write_config "$dir" "$port"
