@@ -301,6 +301,7 @@ kind_name(enum notion_kind kind)
 	case NOTION_KIND_DATABASE:
 		return "database";
 	case NOTION_KIND_ME:
+	case NOTION_KIND_CALL:
 		break;
 	}
 	return "users/me";
@@ -310,7 +311,9 @@ void
 notion_target_label(enum notion_kind kind, const char *id, char *out,
     size_t outsz)
 {
-	if (kind == NOTION_KIND_ME || id == NULL)
+	if (kind == NOTION_KIND_CALL)
+		snprintf(out, outsz, "%s", id ? id : "request");
+	else if (kind == NOTION_KIND_ME || id == NULL)
 		snprintf(out, outsz, "users/me");
 	else
 		snprintf(out, outsz, "%s:%s", kind_name(kind), id);
@@ -798,6 +801,10 @@ classify_success(enum notion_kind kind, const char *want_id, long status,
 	}
 	if (kind == NOTION_KIND_ME)
 		return classify_me(status, root, ans);
+	if (kind == NOTION_KIND_CALL) {
+		set_detail(ans, "%s answered HTTP %ld", where, status);
+		return NOTION_OK;
+	}
 	return classify_object(kind, want_id, status, root, where, ans);
 }
 
@@ -844,12 +851,22 @@ notion_classify(enum notion_kind kind, const char *want_id, long status,
     struct notion_answer *ans)
 {
 	char where[NOTION_LABEL_MAX];
+
+	notion_target_label(kind, want_id, where, sizeof(where));
+	return notion_classify_as(kind, want_id, where, status, body, len,
+	    hdr_request_id, ans);
+}
+
+enum notion_code
+notion_classify_as(enum notion_kind kind, const char *want_id,
+    const char *where, long status, const char *body, size_t len,
+    const char *hdr_request_id, struct notion_answer *ans)
+{
 	json_t *root = NULL;
 	json_error_t jerr;
 	enum notion_code code;
 
 	memset(ans, 0, sizeof(*ans));
-	notion_target_label(kind, want_id, where, sizeof(where));
 	if (body != NULL && len > 0)
 		root = json_loadb(body, len, 0, &jerr);
 	if (hdr_request_id != NULL && *hdr_request_id)
@@ -1080,79 +1097,93 @@ retry_wait_ms(const struct notion_options *o, const struct notion_http *h,
 	return ms < o->backoff_cap_ms ? ms : o->backoff_cap_ms;
 }
 
-struct check_ctx {
-	const struct notion_options	*o;
-	const struct notion_transport	*t;
-	long long			 deadline;	/* monotonic ms */
-	time_t				 wall_now;
-	struct notion_http		 http;
-	struct notion_report		*r;
-};
-
-static void
-build_url(const struct notion_options *o, enum notion_kind kind,
-    const char *id, struct buf *url)
+void
+notion_client_init(struct notion_client *c, const struct notion_options *o,
+    const struct notion_transport *t, time_t wall_now)
 {
-	buf_reset(url);
-	buf_appends(url, o->api_base);
-	if (kind == NOTION_KIND_ME)
-		buf_appends(url, "/v1/users/me");
-	else
-		buf_appendf(url, "/v1/%s/%s", kind == NOTION_KIND_PAGE ?
-		    "pages" : "databases", id);
+	memset(c, 0, sizeof(*c));
+	c->o = o;
+	c->t = t;
+	c->wall_now = wall_now;
+	c->deadline = t->now_ms(t->ctx) + o->deadline_ms;
+	c->next_ms = 0;
+	notion_http_init(&c->http);
 }
 
-/*
- * GET one object with bounded retries; add a finding unless it is NOTION_OK.
- * ans receives the last classification.
- */
-static enum notion_code
-check_one(struct check_ctx *c, enum notion_kind kind, const char *id,
-    struct notion_answer *ans)
+void
+notion_client_free(struct notion_client *c)
+{
+	notion_http_free(&c->http);
+}
+
+/* Wait until the pacer allows the next request; then book the slot. */
+static void
+pace(struct notion_client *c)
+{
+	const struct notion_transport *t = c->t;
+	long long now = t->now_ms(t->ctx);
+
+	if (c->o->min_interval_ms > 0 && c->next_ms > now) {
+		t->sleep_ms(t->ctx, (long)(c->next_ms - now));
+		now = t->now_ms(t->ctx);
+	}
+	c->next_ms = now + c->o->min_interval_ms;
+}
+
+enum notion_code
+notion_client_call(struct notion_client *c, const struct notion_call *call,
+    struct notion_answer *ans, struct notion_report *r)
 {
 	const struct notion_options *o = c->o;
 	const struct notion_transport *t = c->t;
 	struct notion_http *h = &c->http;
 	struct buf url = BUF_INIT;
-	char label[NOTION_LABEL_MAX];
-	const char *why = "";
+	const char *label = call->label, *why = "";
+	const char *method = call->method ? call->method : "GET";
 	enum notion_code code = NOTION_AUTH_NETWORK;
 	long long left;
 	int attempt;
 
 	memset(ans, 0, sizeof(*ans));
-	notion_target_label(kind, id, label, sizeof(label));
-	build_url(o, kind, id, &url);
+	buf_appendf(&url, "%s%s", o->api_base, call->path);
 	for (attempt = 1;; attempt++) {
 		long wait;
 
+		pace(c);
 		left = c->deadline - t->now_ms(t->ctx);
 		if (left <= 0) {
-			notion_report_add(c->r, NOTION_AUTH_NETWORK, 0, NULL,
-			    label, "%s not checked: the overall deadline of "
-			    "%ld s was reached", label, o->deadline_ms / 1000);
+			notion_report_add(r, NOTION_AUTH_NETWORK, 0, NULL, label,
+			    "%s not done: the overall deadline of %ld s was "
+			    "reached", label, o->deadline_ms / 1000);
 			goto out;
 		}
 		notion_http_reset(h);
-		if (t->get(t->ctx, buf_str(&url), o->token,
+		c->requests++;
+		if (t->request(t->ctx, method, buf_str(&url), o->token,
+		    call->body, call->body_len,
 		    left < o->timeout_ms ? (long)left : o->timeout_ms, h) != 0) {
-			notion_report_add(c->r, NOTION_AUTH_NETWORK, 0, NULL,
-			    label, "%s: no HTTP answer: %s", label, h->error);
+			notion_report_add(r, NOTION_AUTH_NETWORK, 0, NULL, label,
+			    "%s: no HTTP answer: %s", label, h->error);
 			goto out;
 		}
 		if (h->too_large) {
 			code = NOTION_AUTH_UNEXPECTED;
-			notion_report_add(c->r, code, h->status, h->request_id,
+			notion_report_add(r, code, h->status, h->request_id,
 			    label, "%s answered HTTP %ld with a body larger "
 			    "than %d bytes", label, h->status, NOTION_BODY_MAX);
 			goto out;
 		}
-		code = notion_classify(kind, id, h->status, buf_str(&h->body),
-		    h->body.len, h->request_id, ans);
+		code = notion_classify_as(call->kind, call->want_id, label,
+		    h->status, buf_str(&h->body), h->body.len, h->request_id,
+		    ans);
 		if (!notion_status_retryable(h->status))
 			break;
 		if (attempt > o->max_retries)
 			break;
+		if (call->not_idempotent && h->status != 429) {
+			why = "; not retried: the request may have been applied";
+			break;
+		}
 		wait = retry_wait_ms(o, h, attempt, c->wall_now);
 		if (t->now_ms(t->ctx) + wait >= c->deadline) {
 			why = "; the next retry would pass the overall deadline";
@@ -1162,36 +1193,51 @@ check_one(struct check_ctx *c, enum notion_kind kind, const char *id,
 		    "retry %d of %d in %ld ms", h->status, attempt,
 		    o->max_retries, wait);
 		t->sleep_ms(t->ctx, wait);
+		/* the pacer counts from the end of a Retry-After wait */
+		c->next_ms = t->now_ms(t->ctx);
 	}
 	if (code != NOTION_OK && (attempt > 1 || *why))
-		notion_report_add(c->r, code, h->status, ans->request_id,
+		notion_report_add(r, code, h->status, ans->request_id,
 		    label, "%s (%d attempts%s)", ans->detail, attempt, why);
 	else if (code != NOTION_OK)
-		notion_report_add(c->r, code, h->status, ans->request_id,
+		notion_report_add(r, code, h->status, ans->request_id,
 		    label, "%s", ans->detail);
 out:
 	buf_free(&url);
 	return code;
 }
 
-void
-notion_check_api(const struct notion_options *o,
-    const struct notion_transport *t, time_t wall_now,
-    struct notion_report *r)
+/* GET one object (users/me, a page, a database) through the client. */
+enum notion_code
+notion_client_check(struct notion_client *c, enum notion_kind kind,
+    const char *id, struct notion_answer *ans, struct notion_report *r)
 {
-	struct check_ctx c;
+	struct notion_call call;
+	char label[NOTION_LABEL_MAX], path[96];
+
+	notion_target_label(kind, id, label, sizeof(label));
+	if (kind == NOTION_KIND_ME)
+		snprintf(path, sizeof(path), "/v1/users/me");
+	else
+		snprintf(path, sizeof(path), "/v1/%s/%s",
+		    kind == NOTION_KIND_PAGE ? "pages" : "databases", id);
+	memset(&call, 0, sizeof(call));
+	call.path = path;
+	call.kind = kind;
+	call.want_id = id;
+	call.label = label;
+	return notion_client_call(c, &call, ans, r);
+}
+
+void
+notion_check_api_client(struct notion_client *c, struct notion_report *r)
+{
+	const struct notion_options *o = c->o;
 	struct notion_answer ans;
 
-	memset(&c, 0, sizeof(c));
-	c.o = o;
-	c.t = t;
-	c.r = r;
-	c.wall_now = wall_now;
-	c.deadline = t->now_ms(t->ctx) + o->deadline_ms;
-	notion_http_init(&c.http);
 	r->ntargets = o->ntargets;
-	if (check_one(&c, NOTION_KIND_ME, NULL, &ans) != NOTION_OK)
-		goto out;
+	if (notion_client_check(c, NOTION_KIND_ME, NULL, &ans, r) != NOTION_OK)
+		return;
 	r->bot_known = 1;
 	memcpy(r->bot_name, ans.bot_name, sizeof(r->bot_name));
 	memcpy(r->workspace_name, ans.workspace_name,
@@ -1199,15 +1245,25 @@ notion_check_api(const struct notion_options *o,
 	for (size_t i = 0; i < o->ntargets; i++) {
 		const struct notion_target *tg = &o->targets[i];
 
-		if (check_one(&c, tg->kind, tg->id, &ans) != NOTION_OK ||
-		    r->nchecked == NOTION_MAX_TARGETS)
+		if (notion_client_check(c, tg->kind, tg->id, &ans, r) !=
+		    NOTION_OK || r->nchecked == NOTION_MAX_TARGETS)
 			continue;
 		notion_target_label(tg->kind, tg->id, r->checked[r->nchecked],
 		    sizeof(r->checked[0]));
 		r->nchecked++;
 	}
-out:
-	notion_http_free(&c.http);
+}
+
+void
+notion_check_api(const struct notion_options *o,
+    const struct notion_transport *t, time_t wall_now,
+    struct notion_report *r)
+{
+	struct notion_client c;
+
+	notion_client_init(&c, o, t, wall_now);
+	notion_check_api_client(&c, r);
+	notion_client_free(&c);
 }
 
 /*
@@ -1609,14 +1665,37 @@ curl_sleep_ms(void *ctx, long ms)
 		ts = rem;
 }
 
+/* Method and body of the next transfer on h (the handle is reused). */
 static int
-curl_get(void *ctx, const char *url, const char *token, long timeout_ms,
+curl_set_method(CURL *h, const char *method, const char *body, size_t len)
+{
+	if (strcmp(method, "GET") == 0)
+		return curl_easy_setopt(h, CURLOPT_HTTPGET, 1L) == CURLE_OK &&
+		    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL) ==
+		    CURLE_OK ? 0 : -1;
+	if (body == NULL) {
+		body = "";
+		len = 0;
+	}
+	if (curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+	    (curl_off_t)len) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body) != CURLE_OK)
+		return -1;
+	return curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST,
+	    strcmp(method, "POST") == 0 ? NULL : method) == CURLE_OK ? 0 : -1;
+}
+
+static int
+curl_request(void *ctx, const char *method, const char *url,
+    const char *token, const char *body, size_t body_len, long timeout_ms,
     struct notion_http *resp)
 {
 	struct notion_curl *c = ctx;
 	struct curl_slist *hl = NULL, *tmp;
 	struct buf auth = BUF_INIT;
-	const char *extra[] = { c->version_hdr, "Accept: application/json" };
+	int is_get = strcmp(method, "GET") == 0;
+	const char *extra[] = { c->version_hdr, "Accept: application/json",
+	    is_get ? NULL : "Content-Type: application/json" };
 	CURLcode rc;
 	int ok = 1;
 
@@ -1627,6 +1706,8 @@ curl_get(void *ctx, const char *url, const char *token, long timeout_ms,
 	else
 		hl = tmp;
 	for (size_t i = 0; ok && i < sizeof(extra) / sizeof(extra[0]); i++) {
+		if (extra[i] == NULL)
+			continue;
 		if ((tmp = curl_slist_append(hl, extra[i])) == NULL)
 			ok = 0;
 		else
@@ -1635,7 +1716,7 @@ curl_get(void *ctx, const char *url, const char *token, long timeout_ms,
 	explicit_bzero(auth.data, auth.len);
 	buf_free(&auth);
 	c->errbuf[0] = '\0';
-	if (!ok ||
+	if (!ok || curl_set_method(c->h, method, body, body_len) == -1 ||
 	    curl_easy_setopt(c->h, CURLOPT_URL, url) != CURLE_OK ||
 	    curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, hl) != CURLE_OK ||
 	    curl_easy_setopt(c->h, CURLOPT_TIMEOUT_MS, timeout_ms) != CURLE_OK ||
@@ -1732,7 +1813,7 @@ notion_curl_new(const char *cacert, const char *notion_version,
 void
 notion_curl_transport(struct notion_curl *c, struct notion_transport *t)
 {
-	t->get = curl_get;
+	t->request = curl_request;
 	t->now_ms = curl_now_ms;
 	t->sleep_ms = curl_sleep_ms;
 	t->ctx = c;

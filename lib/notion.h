@@ -142,7 +142,8 @@ int	notion_id_normalize(const char *in, char out[NOTION_ID_LEN + 1]);
 enum notion_kind {
 	NOTION_KIND_ME = 0,	/* GET /v1/users/me */
 	NOTION_KIND_PAGE,	/* GET /v1/pages/{id} */
-	NOTION_KIND_DATABASE	/* GET /v1/databases/{id} */
+	NOTION_KIND_DATABASE,	/* GET /v1/databases/{id} */
+	NOTION_KIND_CALL	/* any other call: a 2xx JSON object is OK */
 };
 
 struct notion_target {
@@ -261,6 +262,17 @@ struct notion_answer {
 enum notion_code notion_classify(enum notion_kind kind, const char *want_id,
 	    long status, const char *body, size_t len,
 	    const char *hdr_request_id, struct notion_answer *ans);
+/*
+ * The same with the request named by where ("page:<id>", "append to
+ * block <id>") instead of the target label. NOTION_KIND_CALL: a 2xx answer
+ * is NOTION_OK when its body is a JSON object; the error statuses are
+ * classified as above (404 object_not_found is TARGET_UNSHARED, a 400
+ * validation_error UNEXPECTED with Notion's message in the detail).
+ */
+enum notion_code notion_classify_as(enum notion_kind kind,
+	    const char *want_id, const char *where, long status,
+	    const char *body, size_t len, const char *hdr_request_id,
+	    struct notion_answer *ans);
 
 /*
  * Report: what one run found.
@@ -345,14 +357,17 @@ void	notion_http_reset(struct notion_http *h);
 void	notion_http_free(struct notion_http *h);
 
 /*
- * A transport. get() sends "GET url" with the bearer token and must give up
- * after timeout_ms; it returns 0 when an HTTP answer arrived (status set,
+ * A transport. request() sends "METHOD url" with the bearer token and, for
+ * anything but GET, body (JSON, body_len bytes; NULL for none) and must give
+ * up after timeout_ms; it returns 0 when an HTTP answer arrived (status set,
  * even for 4xx/5xx) and -1 on a DNS, connect, TLS or timeout failure (error
  * set; it never contains the token). now_ms() is a monotonic clock and
  * sleep_ms() waits; unit tests replace both.
  */
 struct notion_transport {
-	int		(*get)(void *ctx, const char *url, const char *token,
+	int		(*request)(void *ctx, const char *method,
+			    const char *url, const char *token,
+			    const char *body, size_t body_len,
 			    long timeout_ms, struct notion_http *resp);
 	long long	(*now_ms)(void *ctx);
 	void		(*sleep_ms)(void *ctx, long ms);
@@ -370,10 +385,69 @@ struct notion_options {
 	long				 backoff_base_ms;	/* 500 */
 	long				 backoff_cap_ms;	/* 4000 */
 	long				 retry_after_cap_ms;	/* 10000 */
+	long				 min_interval_ms;	/* pacer, 0 */
 };
 
-/* Defaults: 10 s per request, 60 s in all, 3 retries, 0.5 s .. 4 s backoff. */
+/*
+ * Defaults: 10 s per request, 60 s in all, 3 retries, 0.5 s .. 4 s backoff,
+ * no pacing (min_interval_ms 0: the preflight's few GETs are a burst Notion
+ * allows; the sync sets 1000 / requests-per-second).
+ */
 void	notion_options_init(struct notion_options *o);
+
+/*
+ * A client: one session of calls sharing the options, the transport, the
+ * overall deadline (from notion_client_init()), the pacer and one answer
+ * buffer. Owns http (the last answer; valid until the next call).
+ */
+struct notion_client {
+	const struct notion_options	*o;
+	const struct notion_transport	*t;
+	time_t				 wall_now;
+	long long			 deadline;	/* monotonic ms */
+	long long			 next_ms;	/* pacer */
+	unsigned long			 requests;	/* sent, retries too */
+	struct notion_http		 http;
+};
+
+void	notion_client_init(struct notion_client *c,
+	    const struct notion_options *o, const struct notion_transport *t,
+	    time_t wall_now);
+void	notion_client_free(struct notion_client *c);
+
+/* One API call. */
+struct notion_call {
+	const char		*method;	/* NULL: GET */
+	const char		*path;		/* "/v1/blocks/<id>/children" */
+	const char		*body;		/* JSON or NULL */
+	size_t			 body_len;
+	enum notion_kind	 kind;		/* how to classify the answer */
+	const char		*want_id;	/* for PAGE and DATABASE */
+	const char		*label;		/* names it in findings, logs */
+	int			 not_idempotent; /* POST that creates */
+};
+
+/*
+ * Make one call: wait for the pacer (requests start at least
+ * min_interval_ms apart, a Retry-After wait included), send, classify
+ * (notion_classify_as()), retry as notion_check_api() does. A call marked
+ * not_idempotent (an append, a page creation) is retried on 429 only: a
+ * 5xx or a timeout may have been applied, and the caller must start over
+ * from what Notion has. Any failure adds one finding to r. On NOTION_OK
+ * the answer's body is in c->http.body.
+ */
+enum notion_code notion_client_call(struct notion_client *c,
+	    const struct notion_call *call, struct notion_answer *ans,
+	    struct notion_report *r);
+
+/* GET users/me (id NULL), a page or a database through notion_client_call(). */
+enum notion_code notion_client_check(struct notion_client *c,
+	    enum notion_kind kind, const char *id, struct notion_answer *ans,
+	    struct notion_report *r);
+
+/* notion_check_api() on a client the caller made (the preflight's checks). */
+void	notion_check_api_client(struct notion_client *c,
+	    struct notion_report *r);
 
 /*
  * Check users/me, then (only if it passed) every target in order, adding a

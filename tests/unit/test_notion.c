@@ -680,9 +680,13 @@ struct fake {
 };
 
 static int
-fake_get(void *ctx, const char *url, const char *token, long timeout_ms,
+fake_get(void *ctx, const char *method, const char *url, const char *token,
+    const char *body, size_t body_len, long timeout_ms,
     struct notion_http *resp)
 {
+	assert_string_equal(method, "GET");
+	assert_null(body);
+	assert_int_equal(body_len, 0);
 	struct fake *f = ctx;
 	const struct fake_answer *a = &f->answers[0];
 	size_t ul = strlen(url), sl;
