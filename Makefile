@@ -57,6 +57,13 @@ FCGI_LIB_OBJ := $(filter-out $(BUILD)/fcgi/main.o,$(FCGI_OBJ))
 
 BINS := $(if $(FCGI_SRC),bin/ops-fcgi) $(JOB_BINS)
 
+# ops-notion-sync is jobs/ops-notion-sync.c plus jobs/notion_sync/*.c (its
+# own modules), and the only binary that links cmark-gfm (Markdown).
+NSYNC_SRC  := $(wildcard jobs/notion_sync/*.c)
+NSYNC_OBJ  := $(NSYNC_SRC:%.c=$(BUILD)/%.o)
+CMARK_CFLAGS := $(shell pkg-config --cflags libcmark-gfm 2>/dev/null)
+CMARK_LIBS := $(shell pkg-config --libs libcmark-gfm 2>/dev/null) -lcmark-gfm-extensions
+
 .PHONY: all asan unit unit-asan tools test run stop bench bench-export clean bootstrap
 # objects are never intermediate: keep them for incremental builds
 .SECONDARY:
@@ -76,6 +83,12 @@ $(LIB_A): $(LIB_OBJ)
 bin/ops-fcgi: $(FCGI_OBJ) $(LIB_A)
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(NSYNC_OBJ) $(BUILD)/jobs/ops-notion-sync.o: CFLAGS += -Ijobs/notion_sync $(CMARK_CFLAGS)
+
+bin/ops-notion-sync: $(BUILD)/jobs/ops-notion-sync.o $(NSYNC_OBJ) $(LIB_A)
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CMARK_LIBS)
 
 bin/%: $(BUILD)/jobs/%.o $(LIB_A)
 	@mkdir -p bin
@@ -123,4 +136,4 @@ bench-export: bootstrap
 clean:
 	rm -rf build bin
 
--include $(LIB_OBJ:.o=.d) $(FCGI_OBJ:.o=.d) $(JOB_SRC:%.c=$(BUILD)/%.d) $(UNIT_SRC:%.c=$(BUILD)/%.d) $(TOOL_SRC:%.c=$(BUILD)/%.d)
+-include $(LIB_OBJ:.o=.d) $(FCGI_OBJ:.o=.d) $(JOB_SRC:%.c=$(BUILD)/%.d) $(NSYNC_SRC:%.c=$(BUILD)/%.d) $(UNIT_SRC:%.c=$(BUILD)/%.d) $(TOOL_SRC:%.c=$(BUILD)/%.d)

@@ -781,6 +781,12 @@ classify_object(enum notion_kind kind, const char *want_id, long status,
 		    "not the one asked for", where, status, want);
 		return NOTION_AUTH_UNEXPECTED;
 	}
+	if (json_is_true(json_object_get(root, "archived")) ||
+	    json_is_true(json_object_get(root, "in_trash"))) {
+		set_detail(ans, "%s is archived (in Notion's trash): restore it "
+		    "in Notion or change the target", where);
+		return NOTION_AUTH_UNEXPECTED;
+	}
 	set_detail(ans, "%s is readable", where);
 	return NOTION_OK;
 }
@@ -1341,6 +1347,13 @@ summary_line(const struct notion_report *r, struct buf *out)
 void
 notion_format_text(const struct notion_report *r, struct buf *out)
 {
+	notion_format_findings_text(r, out);
+	summary_line(r, out);
+}
+
+void
+notion_format_findings_text(const struct notion_report *r, struct buf *out)
+{
 	for (size_t i = 0; i < r->nfindings; i++) {
 		const struct notion_finding *f = &r->findings[i];
 		const struct notion_code_info *ci = notion_code_lookup(f->code);
@@ -1355,7 +1368,6 @@ notion_format_text(const struct notion_report *r, struct buf *out)
 	if (r->dropped)
 		buf_appendf(out, "error: %zu more finding(s) not shown\n",
 		    r->dropped);
-	summary_line(r, out);
 }
 
 /* Workflow command data: '%', CR and LF are escaped. */
@@ -1377,6 +1389,13 @@ github_escape(struct buf *out, const char *s)
 void
 notion_format_github(const struct notion_report *r, struct buf *out)
 {
+	notion_format_findings_github(r, out);
+	summary_line(r, out);
+}
+
+void
+notion_format_findings_github(const struct notion_report *r, struct buf *out)
+{
 	struct buf body = BUF_INIT;
 
 	for (size_t i = 0; i < r->nfindings; i++) {
@@ -1393,7 +1412,6 @@ notion_format_github(const struct notion_report *r, struct buf *out)
 		buf_appendc(out, '\n');
 	}
 	buf_free(&body);
-	summary_line(r, out);
 }
 
 /* Abort on allocation failure, like buf does. */
@@ -1438,15 +1456,12 @@ finding_json(const struct notion_finding *f, const struct notion_code_info *ci)
 	return o;
 }
 
-void
-notion_format_json(const struct notion_report *r, struct buf *out)
+json_t *
+notion_findings_json(const struct notion_report *r)
 {
-	enum notion_code code = notion_report_code(r);
-	json_t *o = json_object(), *fa = json_array(), *ca = json_array();
-	json_t *bot = json_null();
-	char *s;
+	json_t *fa = json_array();
 
-	if (o == NULL || fa == NULL || ca == NULL)
+	if (fa == NULL)
 		abort();
 	for (size_t i = 0; i < r->nfindings; i++) {
 		const struct notion_code_info *ci =
@@ -1455,6 +1470,19 @@ notion_format_json(const struct notion_report *r, struct buf *out)
 		if (ci)
 			jpush(fa, finding_json(&r->findings[i], ci));
 	}
+	return fa;
+}
+
+void
+notion_format_json(const struct notion_report *r, struct buf *out)
+{
+	enum notion_code code = notion_report_code(r);
+	json_t *o = json_object(), *fa = notion_findings_json(r);
+	json_t *ca = json_array(), *bot = json_null();
+	char *s;
+
+	if (o == NULL || ca == NULL)
+		abort();
 	for (size_t i = 0; i < r->nchecked; i++)
 		jpush(ca, json_string(r->checked[i]));
 	if (r->bot_known) {
@@ -1826,4 +1854,113 @@ notion_curl_free(struct notion_curl *c)
 		return;
 	curl_easy_cleanup(c->h);
 	free(c);
+}
+
+/*
+ * The environment (contract section 7), shared by the preflight and the
+ * sync.
+ */
+
+/* An environment variable, NULL when unset or empty. */
+static const char *
+env_get(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : NULL;
+}
+
+static int
+env_rotation(struct notion_env *e, time_t now, char *err, size_t errsz)
+{
+	const char *issued = env_get("NOTION_TOKEN_ISSUED_AT");
+	const char *rotate = env_get("NOTION_TOKEN_ROTATE_DAYS");
+	const char *warn = env_get("NOTION_TOKEN_WARN_DAYS");
+
+	e->warn_days = 14;
+	if (warn && notion_parse_long(warn, 0, 3650, &e->warn_days)) {
+		snprintf(err, errsz, "NOTION_TOKEN_WARN_DAYS must be a whole "
+		    "number of days between 0 and 3650, got \"%.32s\"", warn);
+		return -1;
+	}
+	if (issued == NULL && rotate == NULL)
+		return 0;
+	if (issued == NULL || rotate == NULL) {
+		snprintf(err, errsz, "set both NOTION_TOKEN_ISSUED_AT and "
+		    "NOTION_TOKEN_ROTATE_DAYS, or neither");
+		return -1;
+	}
+	if (notion_parse_time(issued, &e->issued)) {
+		snprintf(err, errsz, "NOTION_TOKEN_ISSUED_AT must be YYYY-MM-DD "
+		    "or RFC 3339, got \"%.40s\"", issued);
+		return -1;
+	}
+	if (e->issued > now + DAY) {
+		snprintf(err, errsz, "NOTION_TOKEN_ISSUED_AT %.40s is in the "
+		    "future: fix the date", issued);
+		return -1;
+	}
+	if (notion_parse_long(rotate, 1, 3650, &e->rotate_days)) {
+		snprintf(err, errsz, "NOTION_TOKEN_ROTATE_DAYS must be a whole "
+		    "number of days between 1 and 3650, got \"%.32s\"", rotate);
+		return -1;
+	}
+	e->rotation = 1;
+	return 0;
+}
+
+int
+notion_env_read(struct notion_env *e, time_t now, char *err, size_t errsz)
+{
+	const char *base = env_get("NOTION_API_BASE");
+	const char *version = env_get("NOTION_VERSION");
+
+	memset(e, 0, sizeof(*e));
+	if (notion_api_base_check(base ? base : NOTION_DEFAULT_API_BASE,
+	    e->api_base, sizeof(e->api_base), err, errsz) == -1)
+		return -1;
+	if (version == NULL)
+		version = NOTION_DEFAULT_VERSION;
+	if (notion_version_check(version) == -1) {
+		snprintf(err, errsz, "NOTION_VERSION must look like 2022-06-28, "
+		    "got \"%.32s\"", version);
+		return -1;
+	}
+	snprintf(e->version, sizeof(e->version), "%s", version);
+	if (notion_targets_parse(env_get("NOTION_PREFLIGHT_TARGETS"),
+	    e->targets, NOTION_MAX_TARGETS, &e->ntargets, err, errsz) == -1)
+		return -1;
+	if (getenv("NOTION_TOKEN") && env_get("NOTION_TOKEN_FILE")) {
+		snprintf(err, errsz, "set NOTION_TOKEN or NOTION_TOKEN_FILE, not "
+		    "both");
+		return -1;
+	}
+	return env_rotation(e, now, err, errsz);
+}
+
+/* Export one config value as a variable unless the environment has it. */
+static void
+export_default(const char *name, const char *value)
+{
+	if (value != NULL && *value != '\0' && getenv(name) == NULL)
+		setenv(name, value, 0);
+}
+
+void
+notion_env_from_config(const struct ops_config *cfg)
+{
+	char num[16];
+
+	export_default("NOTION_API_BASE", cfg->notion.api_base);
+	export_default("NOTION_VERSION", cfg->notion.version);
+	export_default("NOTION_PREFLIGHT_TARGETS", cfg->notion.targets);
+	export_default("NOTION_TOKEN_ISSUED_AT", cfg->notion.token_issued_at);
+	if (cfg->notion.token_rotate_days > 0) {
+		snprintf(num, sizeof(num), "%d", cfg->notion.token_rotate_days);
+		export_default("NOTION_TOKEN_ROTATE_DAYS", num);
+	}
+	snprintf(num, sizeof(num), "%d", cfg->notion.token_warn_days);
+	export_default("NOTION_TOKEN_WARN_DAYS", num);
+	if (getenv("NOTION_TOKEN_FILE") == NULL)
+		export_default("NOTION_TOKEN", cfg->notion.token);
 }

@@ -35,10 +35,12 @@
 #ifndef OPS_NOTION_H
 #define OPS_NOTION_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <time.h>
 
 #include "buf.h"
+#include "config.h"
 
 #define NOTION_DEFAULT_API_BASE	"https://api.notion.com"
 #define NOTION_DEFAULT_VERSION	"2022-06-28"
@@ -245,7 +247,8 @@ struct notion_answer {
  *
  *   2xx  users/me: {"object":"user","type":"bot"} -> NOTION_OK (a "person"
  *        user is UNEXPECTED); page/database: the matching object with the
- *        asked id -> NOTION_OK; anything else, non-JSON included
+ *        asked id -> NOTION_OK, UNEXPECTED when it is archived or in the
+ *        trash (nothing can be written to it); anything else, non-JSON included
  *        (an HTML maintenance page), UNEXPECTED.
  *   401 + error object code "unauthorized"          INVALID
  *   403 + error object code "restricted_resource"   FORBIDDEN
@@ -332,6 +335,13 @@ void	notion_format_text(const struct notion_report *r, struct buf *out);
 void	notion_format_json(const struct notion_report *r, struct buf *out);
 void	notion_format_github(const struct notion_report *r, struct buf *out);
 void	notion_format_markdown(const struct notion_report *r, struct buf *out);
+/* The finding lines of text / github alone (no summary line). */
+void	notion_format_findings_text(const struct notion_report *r,
+	    struct buf *out);
+void	notion_format_findings_github(const struct notion_report *r,
+	    struct buf *out);
+/* The findings as the json format's array (new reference). */
+json_t	*notion_findings_json(const struct notion_report *r);
 
 /* Replace every occurrence of secret (len > 0) in b by repl. */
 void	notion_redact(struct buf *b, const char *secret, size_t len,
@@ -479,5 +489,36 @@ struct notion_curl *notion_curl_new(const char *cacert,
 void	notion_curl_transport(struct notion_curl *c,
 	    struct notion_transport *t);
 void	notion_curl_free(struct notion_curl *c);
+
+/*
+ * The environment of contract section 7, read the same way by the preflight
+ * and the sync: NOTION_API_BASE (checked), NOTION_VERSION,
+ * NOTION_PREFLIGHT_TARGETS, NOTION_TOKEN_ISSUED_AT with
+ * NOTION_TOKEN_ROTATE_DAYS (both or neither) and NOTION_TOKEN_WARN_DAYS;
+ * NOTION_TOKEN together with NOTION_TOKEN_FILE is refused. The token itself
+ * is read by notion_token_load(). Returns 0, or -1 with one line in err
+ * (a usage error).
+ */
+struct notion_env {
+	char			api_base[512];
+	char			version[16];
+	struct notion_target	targets[NOTION_MAX_TARGETS];
+	size_t			ntargets;
+	int			rotation;	/* a policy is configured */
+	time_t			issued;
+	long			rotate_days;
+	long			warn_days;
+};
+
+int	notion_env_read(struct notion_env *e, time_t now, char *err,
+	    size_t errsz);
+
+/*
+ * --config: export the notion: section's values (see docs/config.md) as the
+ * environment variables above, for each one the environment leaves unset:
+ * the environment wins over the file. setenv() is main's business: call it
+ * from main only, before any thread starts.
+ */
+void	notion_env_from_config(const struct ops_config *cfg);
 
 #endif
