@@ -34,7 +34,7 @@ CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 CFLAGS  := -std=c17 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror -Wshadow \
            -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Wvla \
            -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
-           -DOPS_VERSION=\"$(VERSION)\" -Ilib $(PKG_CFLAGS) $(SANFLAGS) $(EXTRA_CFLAGS)
+           -DOPS_VERSION=\"$(VERSION)\" -Ilib -include lib/banned.h $(PKG_CFLAGS) $(SANFLAGS) $(EXTRA_CFLAGS)
 ifeq ($(SAN),1)
 CFLAGS  := $(filter-out -D_FORTIFY_SOURCE=2,$(CFLAGS))
 endif

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "xalloc.h"
 
 /* Keep in step with docs/api/openapi.yaml (spec_consistency_check). */
 static const struct route route_table[] = {
@@ -50,9 +51,7 @@ route_match(const char *pattern, const char *path, char **params, size_t maxp,
 		if (pl > 2 && pattern[0] == '{' && pattern[pl - 1] == '}') {
 			if (sl == 0 || n == maxp)
 				goto nomatch;
-			params[n] = strndup(path, sl);
-			if (params[n] == NULL)
-				abort();
+			params[n] = xstrndup(path, sl);
 			n++;
 		} else if (pl != sl || strncmp(pattern, path, pl) != 0) {
 			goto nomatch;

@@ -86,7 +86,6 @@ static long long
 sweep_chunks(struct cleaner *c)
 {
 	struct db *db = &c->jr->db;
-	const char *p[] = { c->jr->lease.name, c->token };
 	char days[16];
 	long long total = 0;
 	PGresult *jobs;
@@ -106,7 +105,7 @@ sweep_chunks(struct cleaner *c)
 		long long n;
 
 		do {
-			PGresult *fence;
+			enum lock_status fence;
 
 			if (jobrun_tick(c->jr) != 0) {
 				PQclear(jobs);
@@ -115,16 +114,13 @@ sweep_chunks(struct cleaner *c)
 			/* fence: the batch commits only while the lock is ours */
 			if (db_begin(db) != 0)
 				goto fail;
-			fence = db_query(db, "SELECT 1 FROM tb_scheduler_lock WHERE "
-			    "name = $1 AND fencing_token = $2 AND holder IS NOT "
-			    "NULL FOR SHARE", 2, p);
-			if (fence == NULL || PQntuples(fence) != 1) {
-				PQclear(fence);
+			fence = lock_fence_check(db, c->jr->lease.name,
+			    c->jr->lease.token);
+			if (fence != LOCK_OK) {
 				db_rollback(db);
-				c->jr->lost = fence != NULL;
+				c->jr->lost = fence == LOCK_LOST;
 				goto fail;
 			}
-			PQclear(fence);
 			n = storage_db_spool.delete_chunks(db, id,
 			    c->cfg->export.cleaner_batch_size);
 			if (n < 0 || db_commit(db) != 0) {

@@ -32,6 +32,7 @@
 #include "migrate.h"
 #include "rbac.h"
 #include "sanitize.h"
+#include "xalloc.h"
 
 #define EXIT_USAGE	2
 
@@ -167,10 +168,8 @@ split_roles(const char *s, size_t *n)
 		size_t len = comma ? (size_t)(comma - s) : strlen(s);
 
 		if (len > 0) {
-			out = reallocarray(out, *n + 1, sizeof(char *));
-			if (out == NULL ||
-			    (out[*n] = strndup(s, len)) == NULL)
-				abort();
+			out = xreallocarray(out, *n + 1, sizeof(char *));
+			out[*n] = xstrndup(s, len);
 			(*n)++;
 		}
 		s += len + (comma ? 1 : 0);
@@ -397,9 +396,9 @@ cmd_lock_release(struct ctl *c, int argc, char **argv)
 	}
 	ctl_actor(actor, sizeof(actor));
 	who.actor_id = actor;
+	if ((rules = sanitize_rules_from_config(&c->cfg)) == NULL)
+		return EXIT_FAILURE;
 	ctl_db(c, &db);
-	rules = sanitize_rules_new((const char *const *)c->cfg.sanitizer.extra_keys,
-	    c->cfg.sanitizer.n_extra_keys);
 	rr = lockadmin_force_release(&db, c->cfg.locks.stale_after_seconds,
 	    rules, name, reason, &who, &res);
 	rc = 0;

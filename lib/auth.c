@@ -29,6 +29,7 @@
 #include <openssl/rsa.h>
 
 #include "buf.h"
+#include "xalloc.h"
 
 #define HS256_MIN_SECRET	32	/* RFC 7518 3.2: at least the hash size */
 #define RSA_MIN_BITS		2048
@@ -77,26 +78,6 @@ struct jws {
 };
 
 /* --- small helpers ------------------------------------------------------- */
-
-static void *
-xcalloc(size_t n, size_t size)
-{
-	void *p;
-
-	if ((p = calloc(n ? n : 1, size ? size : 1)) == NULL)
-		abort();
-	return p;
-}
-
-static char *
-xstrdup(const char *s)
-{
-	char *p;
-
-	if ((p = strdup(s)) == NULL)
-		abort();
-	return p;
-}
 
 static void
 set_err(char *err, size_t errsz, const char *fmt, ...)
@@ -199,9 +180,7 @@ keyset_add(struct auth_keyset *ks)
 {
 	struct auth_key *k;
 
-	k = reallocarray(ks->keys, ks->nkeys + 1, sizeof(*ks->keys));
-	if (k == NULL)
-		abort();
+	k = xreallocarray(ks->keys, ks->nkeys + 1, sizeof(*ks->keys));
 	ks->keys = k;
 	k = &ks->keys[ks->nkeys++];
 	memset(k, 0, sizeof(*k));
@@ -261,10 +240,8 @@ jwk_bn(json_t *jwk, const char *name, char *msg, size_t msgsz)
 		set_err(msg, msgsz, "\"%s\" is too long", name);
 		return NULL;
 	}
-	bn = BN_bin2bn(raw, (int)len, NULL);
+	bn = xnonnull(BN_bin2bn(raw, (int)len, NULL));
 	free(raw);
-	if (bn == NULL)
-		abort();
 	return bn;
 }
 
@@ -1032,8 +1009,7 @@ sign_header(const char *kid)
 {
 	json_t *h;
 
-	if ((h = json_object()) == NULL)
-		abort();
+	h = xnonnull(json_object());
 	set_new(h, "alg", json_string("HS256"));
 	set_new(h, "typ", json_string("JWT"));
 	if (kid != NULL && set_string(h, "kid", kid) == -1) {
@@ -1049,8 +1025,7 @@ sign_roles(const char *const *roles, size_t nroles)
 	json_t *ra, *v;
 	size_t i;
 
-	if ((ra = json_array()) == NULL)
-		abort();
+	ra = xnonnull(json_array());
 	for (i = 0; i < nroles; i++) {
 		if (roles[i] == NULL || (v = json_string(roles[i])) == NULL) {
 			json_decref(ra);
@@ -1069,8 +1044,7 @@ sign_claims(const char *issuer, const char *audience, const char *sub,
 {
 	json_t *c, *ra;
 
-	if ((c = json_object()) == NULL)
-		abort();
+	c = xnonnull(json_object());
 	if ((issuer && set_string(c, "iss", issuer) == -1) ||
 	    (audience && set_string(c, "aud", audience) == -1) ||
 	    set_string(c, "sub", sub) == -1 ||
@@ -1092,8 +1066,7 @@ append_json_b64(struct buf *b, json_t *v)
 {
 	char *s;
 
-	if ((s = json_dumps(v, JSON_COMPACT)) == NULL)
-		abort();
+	s = xnonnull(json_dumps(v, JSON_COMPACT));
 	b64url_encode(b, (const unsigned char *)s, strlen(s));
 	free(s);
 }

@@ -8,6 +8,9 @@
 #include <yaml.h>
 
 #include "buf.h"
+#include "sanitize.h"
+#include "secretfile.h"
+#include "xalloc.h"
 
 enum key_type {
 	T_STR,		/* plain string */
@@ -183,42 +186,6 @@ choice_ok(const char *choices, const char *v)
 	return false;
 }
 
-/*
- * Read a secret from a file: at most 64 KiB, one trailing newline stripped,
- * no NUL bytes. Returns a malloc'd string or NULL with err filled.
- */
-static char *
-read_secret_file(const char *path, char *err, size_t errsz)
-{
-	struct buf b = BUF_INIT;
-	char tmp[4096];
-	size_t n;
-	FILE *f;
-
-	if ((f = fopen(path, "re")) == NULL) {
-		snprintf(err, errsz, "cannot read secret file %s: %s", path,
-		    strerror(errno));
-		return NULL;
-	}
-	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0) {
-		buf_append(&b, tmp, n);
-		if (b.len > 64 * KIB)
-			break;
-	}
-	fclose(f);
-	if (b.len > 64 * KIB || memchr(buf_str(&b), '\0', b.len) != NULL) {
-		snprintf(err, errsz, "secret file %s is larger than 64 KiB or "
-		    "contains NUL bytes", path);
-		buf_free(&b);
-		return NULL;
-	}
-	if (b.len && b.data[b.len - 1] == '\n')
-		b.data[--b.len] = '\0';
-	if (b.len && b.data[b.len - 1] == '\r')
-		b.data[--b.len] = '\0';
-	return buf_detach(&b, NULL);
-}
-
 static void
 free_strlist(char ***list, size_t *n)
 {
@@ -255,8 +222,7 @@ key_set(struct ops_config *cfg, const struct config_key *k, const char *val,
 		*dst = NULL;
 		if (*val == '\0' && k->def == NULL)
 			return 0;	/* empty: unset */
-		if ((*dst = strdup(val)) == NULL)
-			abort();
+		*dst = xstrdup(val);
 		return 0;
 	}
 	case T_INT:
@@ -414,10 +380,17 @@ walk_strlist(struct yaml_walk *w, struct ops_config *cfg,
 			yaml_event_delete(&ev);
 			return -1;
 		}
-		*list = reallocarray(*list, *n + 1, sizeof(char *));
-		if (*list == NULL ||
-		    ((*list)[*n] = strdup((char *)ev.data.scalar.value)) == NULL)
-			abort();
+		if (k->off == O(sanitizer.extra_keys) &&
+		    !sanitize_extra_key_valid((char *)ev.data.scalar.value)) {
+			walk_error(w, &ev, "%s.%s: \"%s\" is empty once '_', "
+			    "'-' and '.' are removed and would match every "
+			    "key; remove it or give a word", k->section,
+			    k->name, (char *)ev.data.scalar.value);
+			yaml_event_delete(&ev);
+			return -1;
+		}
+		*list = xreallocarray(*list, *n + 1, sizeof(char *));
+		(*list)[*n] = xstrdup((char *)ev.data.scalar.value);
 		(*n)++;
 		yaml_event_delete(&ev);
 	}
@@ -456,7 +429,7 @@ walk_key(struct yaml_walk *w, struct ops_config *cfg, const char *section,
 	    k->type == T_SECRET)) {
 		rc = 0;		/* explicit null: keep the default */
 	} else if (is_file) {
-		char *secret = read_secret_file(
+		char *secret = secret_file_read(
 		    (const char *)ev.data.scalar.value, msg, sizeof(msg));
 		char **dst = (char **)(void *)((char *)cfg + k->off);
 
@@ -612,7 +585,7 @@ apply_env(struct ops_config *cfg, char *err, size_t errsz)
 		snprintf(name, sizeof(name), "%s_FILE", k->env);
 		if (k->type == T_SECRET && (v = getenv(name)) != NULL && *v) {
 			char **dst = (char **)(void *)((char *)cfg + k->off);
-			char *secret = read_secret_file(v, msg, sizeof(msg));
+			char *secret = secret_file_read(v, msg, sizeof(msg));
 
 			if (secret == NULL) {
 				snprintf(err, errsz, "environment %s: %s", name,
@@ -687,8 +660,7 @@ config_load(struct ops_config *cfg, const char *path, char *err, size_t errsz)
 			config_free(cfg);
 			return -1;
 		}
-		if ((cfg->path = strdup(path)) == NULL)
-			abort();
+		cfg->path = xstrdup(path);
 		memset(&w, 0, sizeof(w));
 		w.path = path;
 		w.err = err;

@@ -10,12 +10,14 @@
 #include <string.h>
 
 #include "buf.h"
+#include "date.h"
 #include "digest.h"
 #include "errors.h"
 #include "events.h"
 #include "log.h"
 #include "rbac.h"
 #include "storage.h"
+#include "xalloc.h"
 
 /* The columns job_row_json() reads, in this order. */
 #define JOB_COLS \
@@ -70,89 +72,6 @@ export_id_valid(const char *s)
 
 /* ---- validation ------------------------------------------------------- */
 
-static int
-digits(const char *s, int n, int *out)
-{
-	int v = 0;
-
-	for (int i = 0; i < n; i++) {
-		if (!isdigit((unsigned char)s[i]))
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	*out = v;
-	return 0;
-}
-
-int
-export_parse_rfc3339(const char *s, time_t *sec, long *usec)
-{
-	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
-	    30, 31 };
-	int Y, M, D, h, m, sc, oh = 0, om = 0, sign = 0;
-	long frac = 0;
-	struct tm tm;
-	const char *p;
-
-	if (strlen(s) < 20 || digits(s, 4, &Y) || s[4] != '-' ||
-	    digits(s + 5, 2, &M) || s[7] != '-' || digits(s + 8, 2, &D) ||
-	    (s[10] != 'T' && s[10] != 't') || digits(s + 11, 2, &h) ||
-	    s[13] != ':' || digits(s + 14, 2, &m) || s[16] != ':' ||
-	    digits(s + 17, 2, &sc))
-		return -1;
-	p = s + 19;
-	if (*p == '.') {
-		int n = 0;
-
-		for (p++; isdigit((unsigned char)*p); p++, n++)
-			if (n < 6)
-				frac = frac * 10 + (*p - '0');
-		if (n == 0)
-			return -1;
-		for (; n < 6; n++)
-			frac *= 10;
-	}
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		sign = *p == '-' ? -1 : 1;
-		if (digits(p + 1, 2, &oh) || p[3] != ':' ||
-		    digits(p + 4, 2, &om) || oh > 23 || om > 59)
-			return -1;
-		p += 6;
-	} else {
-		return -1;
-	}
-	if (*p != '\0' || Y < 1 || M < 1 || M > 12 || D < 1 ||
-	    D > mdays[M - 1] || h > 23 || m > 59 || sc > 60)
-		return -1;
-	if (M == 2 && D == 29 && !((Y % 4 == 0 && Y % 100 != 0) ||
-	    Y % 400 == 0))
-		return -1;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = Y - 1900;
-	tm.tm_mon = M - 1;
-	tm.tm_mday = D;
-	tm.tm_hour = h;
-	tm.tm_min = m;
-	tm.tm_sec = sc == 60 ? 59 : sc;
-	*sec = timegm(&tm) - sign * (oh * 3600 + om * 60);
-	*usec = frac;
-	return 0;
-}
-
-static char *
-format_utc(time_t sec, long usec)
-{
-	struct tm tm;
-	char base[32], out[48];
-
-	gmtime_r(&sec, &tm);
-	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, sizeof(out), "%s.%06ldZ", base, usec);
-	return strdup(out);
-}
-
 static void
 add_issue(json_t *details, const char *field, const char *issue)
 {
@@ -198,18 +117,20 @@ get_limit(const json_t *body, const char *field, long long cap,
 
 static void
 parse_time_field(const json_t *body, const char *field, char **out,
-    time_t *sec, long *usec, json_t *details)
+    int64_t *us, json_t *details)
 {
 	const json_t *v = json_object_get(body, field);
+	char text[DATE_RFC3339_MAX];
 
 	if (v == NULL) {
 		add_issue(details, field, "is required");
 	} else if (!json_is_string(v) ||
-	    export_parse_rfc3339(json_string_value(v), sec, usec) != 0) {
+	    date_parse_rfc3339(json_string_value(v), us) != 0 ||
+	    date_format_rfc3339(*us, true, text, sizeof(text)) < 0) {
 		add_issue(details, field, "must be an RFC 3339 timestamp such "
 		    "as 2026-11-01T00:00:00Z");
 	} else {
-		*out = format_utc(*sec, *usec);
+		*out = xstrdup(text);
 	}
 }
 
@@ -268,8 +189,7 @@ export_request_parse(const json_t *body, const struct ops_config *cfg,
 	json_t *details = json_array();
 	const char *key;
 	const json_t *v;
-	time_t from_s = 0, to_s = 0;
-	long from_us = 0, to_us = 0;
+	int64_t from_us = 0, to_us = 0;
 	long long dur;
 	char *canon;
 
@@ -295,18 +215,18 @@ export_request_parse(const json_t *body, const struct ops_config *cfg,
 		add_issue(details, "tenant_id", "must be 1 to 128 letters, "
 		    "digits, '.', '_' or '-'");
 	else
-		req->tenant_id = strdup(json_string_value(v));
+		req->tenant_id = xstrdup(json_string_value(v));
 
-	parse_time_field(body, "from", &req->from, &from_s, &from_us, details);
-	parse_time_field(body, "to", &req->to, &to_s, &to_us, details);
+	parse_time_field(body, "from", &req->from, &from_us, details);
+	parse_time_field(body, "to", &req->to, &to_us, details);
 	if (req->from && req->to) {
-		double span = (double)(to_s - from_s) +
-		    (double)(to_us - from_us) / 1e6;
+		int64_t span = to_us - from_us;
 		char msg[96];
 
 		if (span <= 0) {
 			add_issue(details, "to", "must be later than from");
-		} else if (span > (double)cfg->export.max_range_days * 86400) {
+		} else if (span > cfg->export.max_range_days * 86400LL *
+		    DATE_US_PER_SEC) {
 			snprintf(msg, sizeof(msg), "the range must be at most "
 			    "%d days", cfg->export.max_range_days);
 			add_issue(details, "to", msg);
@@ -320,7 +240,7 @@ export_request_parse(const json_t *body, const struct ops_config *cfg,
 	    strcmp(json_string_value(v), "csv")))
 		add_issue(details, "format", "must be \"jsonl\" or \"csv\"");
 	else
-		req->format = strdup(json_string_value(v));
+		req->format = xstrdup(json_string_value(v));
 
 	parse_filters(body, req, details);
 	(void)get_limit(body, "max_rows", cfg->export.max_rows_cap,
@@ -338,9 +258,7 @@ export_request_parse(const json_t *body, const struct ops_config *cfg,
 		return -1;
 	}
 	json_decref(details);
-	canon = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
-	if (canon == NULL)
-		abort();
+	canon = xnonnull(json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS));
 	digest_sha256_hex(canon, strlen(canon), req->request_hash);
 	free(canon);
 	return 0;
@@ -512,8 +430,7 @@ job_row_json(const PGresult *res, int row, const struct export_actor *a,
 	    "max_rows", int_or_null(res, row, C_MAXROWS),
 	    "max_bytes", int_or_null(res, row, C_MAXBYTES),
 	    "max_duration_seconds", int_or_null(res, row, C_MAXDUR));
-	if (job == NULL)
-		abort();
+	xnonnull(job);
 	if (strcmp(state, "DONE") == 0) {
 		json_t *result = json_pack("{s:o, s:o, s:o}",
 		    "rows", int_or_null(res, row, C_TROWS),

@@ -50,12 +50,6 @@ int	export_request_parse(const json_t *body, const struct ops_config *cfg,
 	    struct export_request *req, json_t **details);
 void	export_request_free(struct export_request *req);
 
-/*
- * Parse an RFC 3339 timestamp ("2026-11-01T00:00:00Z", fractions and
- * offsets allowed) into seconds and microseconds since the epoch. 0 or -1.
- */
-int	export_parse_rfc3339(const char *s, time_t *sec, long *usec);
-
 /* Who is asking: the authenticated principal plus the request context. */
 struct export_actor {
 	const struct auth_principal	*who;

@@ -89,6 +89,13 @@ expect_error "a date that is not RFC 3339" 400 VALIDATION_FAILED
 expect_eq "details name from" from "$(jq -r '.error.details[0].field' <<<"$BODY")"
 create "$AUD" "$(body acme jsonl 2026-10-02T00:00:00Z 2026-10-01T00:00:00Z)"
 expect_error "from not before to" 400 VALIDATION_FAILED
+# year 1..9999 is checked after the offset (issue 10, defect 2: was a 500)
+create "$AUD" "$(body acme jsonl 0001-01-01T00:00:00+23:59 2026-10-01T00:00:00Z)"
+expect_error "from before year 1 once the offset is applied" 400 VALIDATION_FAILED
+expect_eq "details name from (year 0 after the offset)" from "$(jq -r '.error.details[0].field' <<<"$BODY")"
+create "$AUD" "$(body acme jsonl 2026-10-01T00:00:00Z 9999-12-31T23:59:59-23:59)"
+expect_error "to after year 9999 once the offset is applied" 400 VALIDATION_FAILED
+expect_eq "details name to (year 10000 after the offset)" to "$(jq -r '[.error.details[].field]|join(",")' <<<"$BODY")"
 create "$AUD" "$(body acme jsonl 2026-01-01T00:00:00Z 2026-03-01T00:00:00Z)"
 expect_error "range over max_range_days" 400 VALIDATION_FAILED
 create "$AUD" "$(body acme jsonl "" "" '.max_rows=6000000')"

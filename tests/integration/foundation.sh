@@ -166,7 +166,7 @@ if command -v systemd-socket-activate >/dev/null; then
 	kill -TERM "$sa"; wait "$sa" 2>/dev/null
 	rm -f "$DIR/run/ops-fcgi.sock"
 else
-	ok "systemd socket activation: skipped, no systemd-socket-activate"
+	skip "systemd socket activation (systemd-socket-activate is not installed)"
 fi
 stack_fcgi_start "$DIR"
 

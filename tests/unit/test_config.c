@@ -136,6 +136,8 @@ test_errors(void **state)
 	    "database.url must be a secret, got a list");
 	expect_error("sanitizer:\n  extra_keys: ssn\n", 2,
 	    "must be a list of strings");
+	expect_error("sanitizer:\n  extra_keys:\n    - ssn\n    - \"_-\"\n", 4,
+	    "sanitizer.extra_keys: \"_-\" is empty once");
 	expect_error("export:\n  max_rows: 6000000\n", 0,
 	    "export.max_rows (6000000) must not exceed export.max_rows_cap");
 	expect_error("export:\n  max_bytes: 12 parsecs\n", 2, "byte size");
