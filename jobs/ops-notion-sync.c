@@ -37,6 +37,7 @@
 #include "manifest.h"
 #include "notion.h"
 #include "publish.h"
+#include "xalloc.h"
 
 #define PROG		"ops-notion-sync"
 #define EXIT_USAGE	2
@@ -455,19 +456,32 @@ format_text(const struct run *run, struct buf *out, int github)
 	    run->writes, run->version, run->commit);
 }
 
+/* jansson fails only when out of memory: abort then (xalloc.h). */
+static void
+jset(json_t *o, const char *key, json_t *v)
+{
+	if (json_object_set_new(o, key, xnonnull(v)) == -1)
+		xnonnull(NULL);
+}
+
+static void
+jpush(json_t *a, json_t *v)
+{
+	if (json_array_append_new(a, xnonnull(v)) == -1)
+		xnonnull(NULL);
+}
+
 static void
 format_json(const struct run *run, struct buf *out)
 {
 	enum notion_code code = notion_report_code(&run->r);
-	json_t *o = json_object(), *docs = json_array();
+	json_t *o = xnonnull(json_object()), *docs = xnonnull(json_array());
 	char *text;
 
-	if (o == NULL || docs == NULL)
-		abort();
 	for (size_t i = 0; i < run->m->ndocs; i++) {
 		const struct sync_doc *d = &run->docs[i];
 
-		json_array_append_new(docs, json_pack("{s:s, s:s, s:s, s:s, "
+		jpush(docs, json_pack("{s:s, s:s, s:s, s:s, "
 		    "s:I, s:s, s:I, s:I}", "name", d->m->name, "source",
 		    d->m->source, "page", d->m->page, "sha256", d->sha,
 		    "blocks", (json_int_t)d->nblocks, "state",
@@ -475,23 +489,22 @@ format_json(const struct run *run, struct buf *out)
 		    (json_int_t)d->archived, "appended",
 		    (json_int_t)d->appended));
 	}
-	json_object_set_new(o, "ok", json_boolean(code == NOTION_OK));
-	json_object_set_new(o, "code", code == NOTION_OK ? json_null() :
+	jset(o, "ok", json_boolean(code == NOTION_OK));
+	jset(o, "code", code == NOTION_OK ? json_null() :
 	    json_string(notion_code_name(code)));
-	json_object_set_new(o, "exit", json_integer(notion_report_exit(
+	jset(o, "exit", json_integer(notion_report_exit(
 	    &run->r)));
-	json_object_set_new(o, "dry_run", json_boolean(run->s->dry_run));
-	json_object_set_new(o, "token_fingerprint", run->r.fingerprint[0] ?
+	jset(o, "dry_run", json_boolean(run->s->dry_run));
+	jset(o, "token_fingerprint", run->r.fingerprint[0] ?
 	    json_string(run->r.fingerprint) : json_null());
-	json_object_set_new(o, "openapi_version", json_string(run->version));
-	json_object_set_new(o, "commit", json_string(run->commit));
-	json_object_set_new(o, "documents", docs);
-	json_object_set_new(o, "findings", notion_findings_json(&run->r));
-	json_object_set_new(o, "requests", json_integer((json_int_t)
+	jset(o, "openapi_version", json_string(run->version));
+	jset(o, "commit", json_string(run->commit));
+	jset(o, "documents", docs);
+	jset(o, "findings", notion_findings_json(&run->r));
+	jset(o, "requests", json_integer((json_int_t)
 	    run->requests));
-	json_object_set_new(o, "writes", json_integer((json_int_t)run->writes));
-	if ((text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL)
-		abort();
+	jset(o, "writes", json_integer((json_int_t)run->writes));
+	text = xnonnull(json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER));
 	buf_appends(out, text);
 	buf_appendc(out, '\n');
 	free(text);

@@ -21,7 +21,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "date.h"
 #include "log.h"
+#include "secretfile.h"
+#include "utf8.h"
+#include "xalloc.h"
 
 #define DAY	86400L
 
@@ -101,39 +105,6 @@ notion_code_name(enum notion_code code)
  * Text helpers.
  */
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
-static size_t
-utf8_seq(const unsigned char *s, size_t n)
-{
-	size_t len;
-	unsigned char lo = 0x80, hi = 0xbf;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		if (s[0] == 0xe0)
-			lo = 0xa0;
-		else if (s[0] == 0xed)
-			hi = 0x9f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		if (s[0] == 0xf0)
-			lo = 0x90;
-		else if (s[0] == 0xf4)
-			hi = 0x8f;
-	} else
-		return 0;
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return len;
-}
-
 /*
  * Copy src into dst for display: control characters and invalid UTF-8
  * become '?', the copy stops before a character that would not fit.
@@ -147,7 +118,7 @@ copy_text(char *dst, size_t dstsz, const char *src)
 	if (dstsz == 0)
 		return;
 	while (*s) {
-		k = utf8_seq(s, n);
+		k = utf8_decode(s, n, NULL);
 		if (k == 0 || (k == 1 && (*s < 0x20 || *s == 0x7f))) {
 			if (o + 1 >= dstsz)
 				break;
@@ -534,107 +505,27 @@ notion_parse_long(const char *s, long min, long max, long *out)
 	return 0;
 }
 
-/* n decimal digits at s into *v. */
-static int
-digits(const char *s, int n, int *v)
-{
-	*v = 0;
-	for (int i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		*v = *v * 10 + (s[i] - '0');
-	}
-	return 0;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
-static long long
-days_from_civil(int y, int m, int d)
-{
-	long long era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static int
-days_in_month(int y, int m)
-{
-	static const int dm[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30,
-	    31 };
-
-	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-		return 29;
-	return dm[m - 1];
-}
-
-/* "HH:MM:SS[.frac](Z|+HH:MM|-HH:MM)" at s: seconds of day minus offset. */
-static int
-parse_clock(const char *s, long long *secs)
-{
-	int hh, mm, ss, oh, om;
-	long long off = 0;
-
-	if (digits(s, 2, &hh) || s[2] != ':' || digits(s + 3, 2, &mm) ||
-	    s[5] != ':' || digits(s + 6, 2, &ss))
-		return -1;
-	if (hh > 23 || mm > 59 || ss > 60)
-		return -1;
-	if (ss == 60)
-		ss = 59;	/* leap second: close enough for a deadline */
-	s += 8;
-	if (*s == '.') {
-		if (s[1] < '0' || s[1] > '9')
-			return -1;
-		for (s++; *s >= '0' && *s <= '9'; s++)
-			;
-	}
-	if ((*s == 'Z' || *s == 'z') && s[1] == '\0')
-		off = 0;
-	else if ((*s == '+' || *s == '-') && !digits(s + 1, 2, &oh) &&
-	    s[3] == ':' && !digits(s + 4, 2, &om) && s[6] == '\0' &&
-	    oh <= 23 && om <= 59)
-		off = (*s == '-' ? -1 : 1) * (oh * 3600LL + om * 60LL);
-	else
-		return -1;
-	*secs = hh * 3600LL + mm * 60LL + ss - off;
-	return 0;
-}
-
 int
 notion_parse_time(const char *s, time_t *out)
 {
-	int y, m, d;
-	long long secs = 0;
+	int64_t us;
 
-	if (s == NULL || digits(s, 4, &y) || s[4] != '-' ||
-	    digits(s + 5, 2, &m) || s[7] != '-' || digits(s + 8, 2, &d))
+	if (s == NULL)
 		return -1;
-	if (y < 1970 || m < 1 || m > 12 || d < 1 || d > days_in_month(y, m))
+	if (date_parse_full_date(s, &us) == -1 &&
+	    date_parse_rfc3339(s, &us) == -1)
 		return -1;
-	if (s[10] != '\0') {
-		if (s[10] != 'T' && s[10] != 't')
-			return -1;
-		if (parse_clock(s + 11, &secs) == -1)
-			return -1;
-	}
-	*out = (time_t)(days_from_civil(y, m, d) * DAY + secs);
+	if (us < 0)	/* nothing before 1970 */
+		return -1;
+	*out = (time_t)(us / DATE_US_PER_SEC);
 	return 0;
 }
 
 void
 notion_format_time(time_t t, char *out, size_t outsz)
 {
-	struct tm tm;
-
-	if (outsz == 0)
-		return;
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(out, outsz, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+	if (date_format_rfc3339((int64_t)t * DATE_US_PER_SEC, false, out,
+	    outsz) == -1 && outsz > 0)
 		out[0] = '\0';
 }
 
@@ -957,44 +848,6 @@ notion_report_exit(const struct notion_report *r)
  * Token loading.
  */
 
-/* Read at most max + 1 bytes of path into out; -1 with errno on failure. */
-static int
-read_small_file(const char *path, size_t max, struct buf *out)
-{
-	char chunk[1024];
-	struct stat st;
-	ssize_t n;
-	int fd, saved;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return -1;
-	if (fstat(fd, &st) == -1)
-		goto fail;
-	if (!S_ISREG(st.st_mode)) {
-		errno = EINVAL;
-		goto fail;
-	}
-	while (out->len <= max) {
-		n = read(fd, chunk, sizeof(chunk));
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			goto fail;
-		if (n == 0)
-			break;
-		buf_append(out, chunk, (size_t)n);
-	}
-	explicit_bzero(chunk, sizeof(chunk));
-	close(fd);
-	return 0;
-fail:
-	saved = errno;
-	explicit_bzero(chunk, sizeof(chunk));
-	close(fd);
-	errno = saved;
-	return -1;
-}
-
 enum notion_code
 notion_token_load(const char *env_token, const char *file, struct buf *out,
     char *why, size_t whysz)
@@ -1003,16 +856,15 @@ notion_token_load(const char *env_token, const char *file, struct buf *out,
 	if (env_token != NULL) {
 		buf_appends(out, env_token);
 	} else if (file != NULL && *file) {
-		if (read_small_file(file, NOTION_TOKEN_MAX + 2, out) == -1) {
-			snprintf(why, whysz, "cannot read NOTION_TOKEN_FILE "
-			    "%.200s: %s", file, strerror(errno));
+		char err[300], *tok = secret_file_read(file, err, sizeof(err));
+
+		if (tok == NULL) {
+			snprintf(why, whysz, "NOTION_TOKEN_FILE: %s", err);
 			return NOTION_AUTH_MISSING;
 		}
-		if (out->len > 0 && out->data[out->len - 1] == '\n') {
-			out->data[--out->len] = '\0';
-			if (out->len > 0 && out->data[out->len - 1] == '\r')
-				out->data[--out->len] = '\0';
-		}
+		buf_appends(out, tok);
+		explicit_bzero(tok, strlen(tok));
+		free(tok);
 	} else {
 		snprintf(why, whysz, "neither NOTION_TOKEN nor "
 		    "NOTION_TOKEN_FILE is set in the job's environment");
@@ -1414,19 +1266,19 @@ notion_format_findings_github(const struct notion_report *r, struct buf *out)
 	buf_free(&body);
 }
 
-/* Abort on allocation failure, like buf does. */
+/* Abort on allocation failure (xalloc.h), like buf does. */
 static void
 jset(json_t *o, const char *key, json_t *v)
 {
-	if (v == NULL || json_object_set_new(o, key, v) == -1)
-		abort();
+	if (json_object_set_new(o, key, xnonnull(v)) == -1)
+		xnonnull(NULL);	/* jansson fails only when out of memory */
 }
 
 static void
 jpush(json_t *a, json_t *v)
 {
-	if (v == NULL || json_array_append_new(a, v) == -1)
-		abort();
+	if (json_array_append_new(a, xnonnull(v)) == -1)
+		xnonnull(NULL);	/* jansson fails only when out of memory */
 }
 
 static json_t *
@@ -1438,11 +1290,9 @@ jstr_or_null(const char *s)
 static json_t *
 finding_json(const struct notion_finding *f, const struct notion_code_info *ci)
 {
-	json_t *o = json_object();
+	json_t *o = xnonnull(json_object());
 	struct buf rb = BUF_INIT;
 
-	if (o == NULL)
-		abort();
 	buf_appendf(&rb, "%s#%s", NOTION_RUNBOOK, ci->anchor);
 	jset(o, "code", json_string(ci->name));
 	jset(o, "severity", json_string(severity_name(ci->severity)));
@@ -1459,10 +1309,8 @@ finding_json(const struct notion_finding *f, const struct notion_code_info *ci)
 json_t *
 notion_findings_json(const struct notion_report *r)
 {
-	json_t *fa = json_array();
+	json_t *fa = xnonnull(json_array());
 
-	if (fa == NULL)
-		abort();
 	for (size_t i = 0; i < r->nfindings; i++) {
 		const struct notion_code_info *ci =
 		    notion_code_lookup(r->findings[i].code);
@@ -1477,18 +1325,15 @@ void
 notion_format_json(const struct notion_report *r, struct buf *out)
 {
 	enum notion_code code = notion_report_code(r);
-	json_t *o = json_object(), *fa = notion_findings_json(r);
-	json_t *ca = json_array(), *bot = json_null();
+	json_t *o = xnonnull(json_object()), *fa = notion_findings_json(r);
+	json_t *ca = xnonnull(json_array()), *bot = json_null();
 	char *s;
 
-	if (o == NULL || ca == NULL)
-		abort();
 	for (size_t i = 0; i < r->nchecked; i++)
 		jpush(ca, json_string(r->checked[i]));
 	if (r->bot_known) {
 		json_decref(bot);
-		if ((bot = json_object()) == NULL)
-			abort();
+		bot = xnonnull(json_object());
 		jset(bot, "name", json_string(r->bot_name));
 		jset(bot, "workspace_name", json_string(r->workspace_name));
 	}
@@ -1501,8 +1346,7 @@ notion_format_json(const struct notion_report *r, struct buf *out)
 	jset(o, "bot", bot);
 	jset(o, "targets_configured", json_integer((json_int_t)r->ntargets));
 	jset(o, "targets_checked", ca);
-	if ((s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL)
-		abort();
+	s = xnonnull(json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER));
 	buf_appends(out, s);
 	buf_appendc(out, '\n');
 	free(s);
@@ -1805,8 +1649,8 @@ notion_curl_new(const char *cacert, const char *notion_version,
 	struct notion_curl *c;
 	CURL *h;
 
-	if ((c = calloc(1, sizeof(*c))) == NULL || (h = curl_easy_init()) ==
-	    NULL) {
+	c = xcalloc(1, sizeof(*c));
+	if ((h = curl_easy_init()) == NULL) {
 		free(c);
 		snprintf(err, errsz, "cannot initialize libcurl");
 		return NULL;

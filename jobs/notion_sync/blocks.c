@@ -4,6 +4,7 @@
 #include "blocks.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,8 @@
 #include <cmark-gfm-core-extensions.h>
 
 #include "buf.h"
+#include "utf8.h"
+#include "xalloc.h"
 
 /* One run of text with one style, before the 2,000-unit split. */
 struct seg {
@@ -39,33 +42,25 @@ struct src {
 static void	convert_one(const struct src *src, cmark_node *n, json_t *out,
 		    int depth);
 
-static void
-oom(void)
-{
-	fputs("ops-notion-sync: out of memory\n", stderr);
-	abort();
-}
-
+/* jansson fails only when out of memory: abort then (xalloc.h). */
 static json_t *
 jcheck(json_t *v)
 {
-	if (v == NULL)
-		oom();
-	return v;
+	return xnonnull(v);
 }
 
 static void
 jset(json_t *o, const char *k, json_t *v)
 {
-	if (v == NULL || json_object_set_new(o, k, v) == -1)
-		oom();
+	if (json_object_set_new(o, k, xnonnull(v)) == -1)
+		xnonnull(NULL);
 }
 
 static void
 jpush(json_t *a, json_t *v)
 {
-	if (v == NULL || json_array_append_new(a, v) == -1)
-		oom();
+	if (json_array_append_new(a, xnonnull(v)) == -1)
+		xnonnull(NULL);
 }
 
 static const char *
@@ -114,13 +109,8 @@ segs_add(struct segs *s, const char *text, size_t len, const struct style *st)
 		return;
 	}
 	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 8;
-		struct seg *v = realloc(s->v, cap * sizeof(*v));
-
-		if (v == NULL)
-			oom();
-		s->v = v;
-		s->cap = cap;
+		s->cap = s->cap ? s->cap * 2 : 8;
+		s->v = xreallocarray(s->v, s->cap, sizeof(*s->v));
 	}
 	g = &s->v[s->n++];
 	memset(g, 0, sizeof(*g));
@@ -130,8 +120,8 @@ segs_add(struct segs *s, const char *text, size_t len, const struct style *st)
 	g->italic = st->italic;
 	g->strike = st->strike;
 	g->code = st->code;
-	if (st->url && (g->url = strdup(st->url)) == NULL)
-		oom();
+	if (st->url)
+		g->url = xstrdup(st->url);
 }
 
 static void
@@ -208,27 +198,18 @@ inlines(cmark_node *parent, struct style st, struct segs *out)
 
 /*
  * Length of the UTF-8 sequence at s (n > 0 bytes left) and its UTF-16
- * units; cmark-gfm has replaced invalid input by U+FFFD already, so a bad
- * byte here is counted as one unit of its own.
+ * units (2 above U+FFFF). The text is valid UTF-8 (cmark-gfm replaces bad
+ * input, literal text goes through valid_utf8()); a bad byte would count
+ * as one unit of its own.
  */
 static size_t
 utf8_len(const unsigned char *s, size_t n, size_t *units)
 {
-	size_t k = 1;
+	uint32_t cp = 0;
+	size_t k = utf8_decode(s, n, &cp);
 
-	if (s[0] >= 0xf0)
-		k = 4;
-	else if (s[0] >= 0xe0)
-		k = 3;
-	else if (s[0] >= 0xc0)
-		k = 2;
-	if (k > n)
-		k = 1;
-	for (size_t i = 1; i < k; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			k = 1;
-	*units = k == 4 ? 2 : 1;
-	return k;
+	*units = cp > 0xffff ? 2 : 1;
+	return k ? k : 1;
 }
 
 static json_t *
@@ -386,14 +367,35 @@ emit_text(json_t *out, const char *type, const struct segs *segs,
 	json_decref(children);
 }
 
+/* Append text to b with every ill-formed UTF-8 sequence as U+FFFD. */
+static void
+valid_utf8(struct buf *b, const char *text, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)text;
+	size_t k;
+
+	while (len > 0) {
+		if ((k = utf8_decode(p, len, NULL)) == 0) {
+			buf_appends(b, "\xef\xbf\xbd");
+			k = 1;
+		} else
+			buf_append(b, p, k);
+		p += k;
+		len -= k;
+	}
+}
+
 static void
 emit_plain(json_t *out, const char *type, const char *text, size_t len,
     const char *language)
 {
 	struct segs s = { 0 };
 	struct style st = { 0 };
+	struct buf clean = BUF_INIT;
 
-	segs_add(&s, text, len, &st);
+	valid_utf8(&clean, text, len);
+	segs_add(&s, buf_str(&clean), clean.len, &st);
+	buf_free(&clean);
 	emit_text(out, type, &s, NULL, language);
 	segs_free(&s);
 }

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "xalloc.h"
+
 int
 read_file_max(const char *path, size_t max, struct buf *out, char *err,
     size_t errsz)
@@ -163,12 +165,8 @@ load_doc(struct manifest *m, yaml_document_t *d, yaml_node_t *n,
 			    where, doc->page);
 			return -1;
 		}
-	if ((doc->name = strdup(name)) == NULL ||
-	    (doc->source = strdup(source)) == NULL) {
-		free(doc->name);
-		snprintf(err, errsz, "out of memory");
-		return -1;
-	}
+	doc->name = xstrdup(name);
+	doc->source = xstrdup(source);
 	doc->routes = gen != NULL;
 	m->ndocs++;
 	return 0;

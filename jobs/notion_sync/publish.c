@@ -10,6 +10,7 @@
 
 #include "blocks.h"
 #include "buf.h"
+#include "xalloc.h"
 
 /* The metadata database's properties and their Notion types. */
 static const struct { const char *name, *type; } row_props[] = {
@@ -42,10 +43,28 @@ doc_state_name(enum doc_state s)
 static void
 oom_check(void *p)
 {
-	if (p == NULL) {
-		fputs("ops-notion-sync: out of memory\n", stderr);
-		abort();
-	}
+	xnonnull(p);
+}
+
+/* jansson fails only when out of memory: abort then (xalloc.h). */
+static void
+jset(json_t *o, const char *key, json_t *v)
+{
+	if (json_object_set_new(o, key, xnonnull(v)) == -1)
+		xnonnull(NULL);
+}
+
+static void
+jpush(json_t *a, json_t *v)
+{
+	if (json_array_append_new(a, xnonnull(v)) == -1)
+		xnonnull(NULL);
+}
+
+static void
+jappend(json_t *a, json_t *v)
+{
+	jpush(a, json_incref(v));
 }
 
 /*
@@ -163,9 +182,9 @@ publish_read_rows(struct publisher *p, struct sync_doc *docs, size_t n)
 		size_t i;
 
 		oom_check(q);
-		json_object_set_new(q, "page_size", json_integer(100));
+		jset(q, "page_size", json_integer(100));
 		if (cursor[0])
-			json_object_set_new(q, "start_cursor",
+			jset(q, "start_cursor",
 			    json_string(cursor));
 		ans = call(p, "POST", path, q, 0, label);
 		json_decref(q);
@@ -208,11 +227,11 @@ rich(const char *text)
 	oom_check(a);
 	oom_check(o);
 	oom_check(t);
-	json_object_set_new(t, "content", json_string(text));
-	json_object_set_new(o, "type", json_string("text"));
-	json_object_set_new(o, "text", t);
+	jset(t, "content", json_string(text));
+	jset(o, "type", json_string("text"));
+	jset(o, "text", t);
 	if (*text)
-		json_array_append_new(a, o);
+		jpush(a, o);
 	else
 		json_decref(o);
 	return a;
@@ -224,7 +243,7 @@ text_prop(const char *key, const char *text)
 	json_t *o = json_object();
 
 	oom_check(o);
-	json_object_set_new(o, key, rich(text));
+	jset(o, key, rich(text));
 	return o;
 }
 
@@ -237,17 +256,17 @@ row_properties(const struct publisher *p, const struct sync_doc *d)
 	oom_check(props);
 	oom_check(date);
 	oom_check(when);
-	json_object_set_new(props, "Name", text_prop("title", d->m->name));
-	json_object_set_new(props, "Source", text_prop("rich_text",
+	jset(props, "Name", text_prop("title", d->m->name));
+	jset(props, "Source", text_prop("rich_text",
 	    d->m->source));
-	json_object_set_new(props, "SHA-256", text_prop("rich_text", d->sha));
-	json_object_set_new(props, "Commit", text_prop("rich_text",
+	jset(props, "SHA-256", text_prop("rich_text", d->sha));
+	jset(props, "Commit", text_prop("rich_text",
 	    p->commit));
-	json_object_set_new(props, "OpenAPI version", text_prop("rich_text",
+	jset(props, "OpenAPI version", text_prop("rich_text",
 	    p->version));
-	json_object_set_new(when, "start", json_string(p->synced_at));
-	json_object_set_new(date, "date", when);
-	json_object_set_new(props, "Synced at", date);
+	jset(when, "start", json_string(p->synced_at));
+	jset(date, "date", when);
+	jset(props, "Synced at", date);
 	return props;
 }
 
@@ -259,7 +278,7 @@ write_row(struct publisher *p, struct sync_doc *d, json_t *props)
 	char path[96], label[NOTION_LABEL_MAX + 32];
 
 	oom_check(body);
-	json_object_set_new(body, "properties", props);
+	jset(body, "properties", props);
 	if (d->row_id[0]) {
 		snprintf(path, sizeof(path), "/v1/pages/%s", d->row_id);
 		snprintf(label, sizeof(label), "row:%s", d->row_id);
@@ -268,9 +287,9 @@ write_row(struct publisher *p, struct sync_doc *d, json_t *props)
 		json_t *parent = json_object();
 
 		oom_check(parent);
-		json_object_set_new(parent, "database_id",
+		jset(parent, "database_id",
 		    json_string(p->database));
-		json_object_set_new(body, "parent", parent);
+		jset(body, "parent", parent);
 		snprintf(label, sizeof(label), "new row in database:%s",
 		    p->database);
 		ans = call(p, "POST", "/v1/pages", body, 1, label);
@@ -306,7 +325,7 @@ list_blocks(struct publisher *p, const char *page, json_t *ids)
 			    "child_page") == 0 || strcmp(type,
 			    "child_database") == 0)))
 				continue;
-			json_array_append_new(ids, json_string(id));
+			jpush(ids, json_string(id));
 		}
 		more = json_is_true(json_object_get(ans, "has_more")) &&
 		    json_string_value(json_object_get(ans, "next_cursor")) &&
@@ -353,7 +372,7 @@ without_children(const json_t *b)
 	oom_check(copy);
 	body = type ? json_object_get(copy, type) : NULL;
 	if (body)
-		json_object_del(body, "children");
+		(void)json_object_del(body, "children");	/* absent: fine */
 	return copy;
 }
 
@@ -437,10 +456,10 @@ append_tree(struct publisher *p, struct sync_doc *d, const char *parent,
 					if (k > 0 && json_size(inl) +
 					    json_size(row) > PUBLISH_REQUEST_BYTES / 2)
 						break;
-					json_array_append(inl, row);
+					jappend(inl, row);
 				}
 				take = json_array_size(inl);
-				json_object_set_new(json_object_get(copy, type),
+				jset(json_object_get(copy, type),
 				    "children", inl);
 			}
 			sz = json_size(copy);
@@ -455,17 +474,17 @@ append_tree(struct publisher *p, struct sync_doc *d, const char *parent,
 
 				oom_check(rest);
 				for (size_t k = take; k < nk; k++)
-					json_array_append(rest,
+					jappend(rest,
 					    json_array_get(kids, k));
 				later[nlater].pos = json_array_size(batch);
 				later[nlater++].kids = rest;
 			}
-			json_array_append_new(batch, copy);
+			jpush(batch, copy);
 			count += 1 + take;
 			bytes += sz;
 			i++;
 		}
-		json_object_set_new(body, "children", batch);
+		jset(body, "children", batch);
 		ans = call(p, "PATCH", path, body, 1, label);
 		json_decref(body);
 		if (ans == NULL)
@@ -512,7 +531,7 @@ publish_doc(struct publisher *p, struct sync_doc *d)
 	if (d->row_id[0] && d->row_sha[0]) {
 		props = json_object();
 		oom_check(props);
-		json_object_set_new(props, "SHA-256", text_prop("rich_text",
+		jset(props, "SHA-256", text_prop("rich_text",
 		    ""));
 		if (write_row(p, d, props) == -1)
 			goto out;

@@ -137,6 +137,13 @@ row() { state | jq -r --arg n "$1" --arg k "$2" '[.rows[] | select(.Name == $n)]
 expect_eq "golden Markdown renders to exactly the expected blocks" \
     "$(jq -S . "$HERE/golden.json")" "$(jq -S . "$TMP/golden.out" 2>&1)"
 
+printf '<div>\xff\xfe</div>\n\nok \xc3\n' >"$TMP/bad-utf8.md"
+"$SYNC" --render "$TMP/bad-utf8.md" >"$TMP/bad.out" 2>"$TMP/bad.err"
+expect_eq "ill-formed UTF-8 renders as U+FFFD (literal HTML and text)" \
+    '["<div>\ufffd\ufffd</div>","ok \ufffd"]' \
+    "$(jq -c '[.[].paragraph.rich_text[0].text.content]' "$TMP/bad.out" 2>&1 |
+       python3 -c 'import sys; print(sys.stdin.read().strip().encode("ascii", "backslashreplace").decode())')"
+
 # --- usage ---
 run TEST_DB=
 expect_eq "an unset \$VARIABLE in the manifest: exit 2" 2 "$RC"
@@ -325,7 +332,7 @@ if command -v systemd-analyze >/dev/null 2>&1; then
 		not_ok "systemd-analyze verify: ${out:-failed}"
 	fi
 else
-	ok "# skip systemd-analyze verify (systemd-analyze not installed)"
+	skip "systemd-analyze verify (systemd-analyze is not installed)"
 fi
 
 printf '# timings: first run %s requests in %s ms, large document %s ms (at %s requests/s)\n' "$FIRST_REQ" "$FIRST_MS" "$BIG_MS" "$RPS"
