@@ -1,15 +1,13 @@
 /*
- * notion: the Notion CI token preflight. See notion.h for the API, the
- * classification rules and who owns what.
+ * notion: the Notion API client of the preflight and the sync. See notion.h
+ * for the API, the classification rules and who owns what.
  */
 #include "notion.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
-#include <limits.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
@@ -17,9 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "date.h"
 #include "log.h"

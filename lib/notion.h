@@ -1,23 +1,28 @@
 /*
- * notion: the Notion CI token preflight (ops-notion-preflight).
+ * notion: the one Notion API client, shared by ops-notion-preflight (the CI
+ * token check) and ops-notion-sync (the spec sync, jobs/notion_sync/).
  *
  * The preflight answers one question before the spec sync runs: does this
  * token belong to a live Notion integration (a bot) that can read every sync
  * target? Anything other than a confirmed "yes" is a finding with a
  * NOTION_AUTH_* code, and every code but NOTION_AUTH_ROTATION_DUE fails the
- * run (fail closed).
+ * run (fail closed). The sync runs the same checks first and reports every
+ * failure of its own calls with the same codes.
  *
  * The module is split so that almost all of it is pure and unit-testable:
  *
  *   catalog        the one table of codes: name, exit status, severity,
  *                  one-line cause, runbook anchor (notion_catalog()).
  *   validation     token, target ids, API base URL, dates and day counts.
+ *   environment    NOTION_* variables and the config's notion: section
+ *                  (notion_env_read(), notion_env_from_config()).
  *   classify       one HTTP answer (status, body, request id header) to a
- *                  code (notion_classify()).
+ *                  code (notion_classify(), notion_classify_as()).
  *   rotation       deadline arithmetic given "now" (notion_rotation_check()).
- *   run            users/me then every target, with bounded retries, through
- *                  a struct notion_transport (notion_check_api()); unit tests
- *                  pass a fake transport, main passes the libcurl one.
+ *   client         any call with pacing and bounded retries through a
+ *                  struct notion_transport (notion_client_call()); the
+ *                  preflight's checks on top (notion_check_api()); unit
+ *                  tests pass a fake transport, main the libcurl one.
  *   report/format  findings and their text, json, github and markdown forms.
  *   curl           the libcurl transport (TLS verification always on).
  *
