@@ -32,6 +32,7 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/notion-sync.XXXXXX")
 FAKE_PID=
 cleanup() {
 	[ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null && wait "$FAKE_PID" 2>/dev/null
+	[ -d "$TMP/pg" ] && "$ROOT/scripts/pgtemp" stop "$TMP/pg" >/dev/null 2>&1
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -315,6 +316,34 @@ expect_eq "large document: only it was written" "unchanged unchanged unchanged u
     "$(jq -r '[.documents[].state] | join(" ")' <<<"$OUT" 2>&1)"
 check "large document: no 429 from the fake's rate limit (pacer)" \
     test "$(tail -n +"$((m + 1))" "$TMP/requests.log" | grep -c ' rate$')" -eq 0
+
+# --- with a database config: the scheduler lock and JOB_RUN_* events ---
+if ! URL=$("$ROOT/scripts/pgtemp" start "$TMP/pg" 2>"$TMP/pg.err"); then
+	not_ok "PostgreSQL starts (scripts/pgtemp): $(tail -n 2 "$TMP/pg.err")"
+else
+	printf 'database:\n  url: "%s"\n' "$URL" >"$TMP/ops.yaml"
+	"$BIN/opsctl" --config "$TMP/ops.yaml" migrate >"$TMP/migrate.out" 2>&1 ||
+	    not_ok "opsctl migrate: $(tail -n 2 "$TMP/migrate.out")"
+	sql() { psql "$URL" -XAtq -c "$1"; }
+	events() { sql "SELECT count(*) FROM ops_event WHERE event_type = '$1' AND data->>'job' = 'ops-notion-sync'"; }
+	run NOTION_TOKEN="$TOKEN" -- --config "$TMP/ops.yaml"
+	expect_eq "with a database: exit 0" 0 "$RC"
+	expect_eq "with a database: JOB_RUN_SUCCEEDED recorded" 1 "$(events JOB_RUN_SUCCEEDED)"
+	expect_eq "with a database: the job_run row" "SUCCEEDED" \
+	    "$(sql "SELECT status FROM job_run WHERE job = 'ops-notion-sync' ORDER BY id DESC LIMIT 1")"
+	expect_eq "with a database: the scheduler lock ops-notion-sync was taken and released" 1 \
+	    "$(sql "SELECT count(*) FROM tb_scheduler_lock WHERE name = 'ops-notion-sync' AND holder IS NULL AND fencing_token > 0")"
+	printf '\nRevoked with a database.\n' >>"$REPO/docs/security/rbac.md"
+	fakectl '{"revoke": true}'
+	run NOTION_TOKEN="$TOKEN" -- --config "$TMP/ops.yaml"
+	fakectl '{"restore": true}'
+	expect_eq "with a database, token revoked: exit 12" 12 "$RC"
+	expect_eq "... JOB_RUN_FAILED recorded, naming the code" "1|NOTION_AUTH_INVALID" \
+	    "$(sql "SELECT count(*), max(error) FROM job_run WHERE job = 'ops-notion-sync' AND status = 'FAILED'")"
+	before=$(sql "SELECT count(*) FROM ops_event")
+	run NOTION_TOKEN="$TOKEN"
+	expect_eq "without a config (CI): exit 0 and no event" "0 $before" "$RC $(sql "SELECT count(*) FROM ops_event")"
+fi
 
 # --- the token never shows ---
 check "the token appears in no output" bash -c "! grep -q TESTTOKEN '$TMP/all-output'"
