@@ -518,6 +518,39 @@ append_tree(struct publisher *p, struct sync_doc *d, const char *parent,
 	return 0;
 }
 
+/*
+ * Before the row says "complete": the page holds as many blocks as were
+ * sent, no more (another writer at the same time, an append that Notion
+ * applied twice) and no fewer.
+ */
+static int
+verify_page(struct publisher *p, struct sync_doc *d)
+{
+	json_t *now = json_array();
+	size_t have, want = json_array_size(d->blocks);
+	char label[NOTION_LABEL_MAX];
+	int rc = 0;
+
+	oom_check(now);
+	if (list_blocks(p, d->m->page, now) == -1) {
+		json_decref(now);
+		return -1;
+	}
+	have = json_array_size(now);
+	if (have != want) {
+		notion_target_label(NOTION_KIND_PAGE, d->m->page, label,
+		    sizeof(label));
+		notion_report_add(p->r, NOTION_AUTH_UNEXPECTED, 0, NULL, label,
+		    "%s holds %zu blocks after the append, %zu were sent: "
+		    "another writer at the same time? Its row stays without "
+		    "SHA-256 and the next run replaces the page", label, have,
+		    want);
+		rc = -1;
+	}
+	json_decref(now);
+	return rc;
+}
+
 int
 publish_doc(struct publisher *p, struct sync_doc *d)
 {
@@ -539,6 +572,7 @@ publish_doc(struct publisher *p, struct sync_doc *d)
 	}
 	if (archive_blocks(p, d, ids) == -1 ||
 	    append_tree(p, d, d->m->page, d->blocks) == -1 ||
+	    verify_page(p, d) == -1 ||
 	    write_row(p, d, row_properties(p, d)) == -1)
 		goto out;
 	d->state = DOC_UPDATED;

@@ -18,7 +18,9 @@
  *   4. append the new blocks: at most 100 per request, nested blocks in
  *      later requests to their parent, each request within Notion's size
  *      limits
- *   5. write the row: name, source, SHA-256, commit, OpenAPI version, time
+ *   5. list the page again: it must hold exactly the blocks sent (else
+ *      NOTION_AUTH_UNEXPECTED: another writer, or an append applied twice)
+ *   6. write the row: name, source, SHA-256, commit, OpenAPI version, time
  *
  * The next run sees a row without the source's SHA-256 and replaces the
  * page again: it converges. An unchanged document costs no write at all.
@@ -74,7 +76,7 @@ int	publish_check_database(struct publisher *p);
 int	publish_read_rows(struct publisher *p, struct sync_doc *docs,
 	    size_t n);
 
-/* Replace d's page and write its row (steps 1-5). 0 or -1. */
+/* Replace d's page and write its row (steps 1-6). 0 or -1. */
 int	publish_doc(struct publisher *p, struct sync_doc *d);
 
 const char *doc_state_name(enum doc_state s);

@@ -244,6 +244,17 @@ expect_eq "429 storm mid-append: exit 0 (Retry-After honoured)" 0 "$RC"
 expect_eq "429 storm: three 429s were answered" 3 "$(tail -n +"$((m + 1))" "$TMP/requests.log" | grep -c ' 429 storm$')"
 check "429 storm: the page holds the new rendering" page_matches "$P_CFG" "$REPO/docs/config.md"
 
+# --- an append applied twice (another writer): caught before the row ---
+printf '\nDouble paragraph.\n' >>"$REPO/docs/config.md"
+fakectl '{"double_append": true}'
+run NOTION_TOKEN="$TOKEN"
+expect_eq "an append applied twice: exit 18, the page is not declared complete" 18 "$RC"
+expect_contains "double: the finding says how many blocks the page holds" "blocks after the append" "$OUT"
+expect_eq "double: the row says the page is being replaced" "" "$(row Configuration SHA-256)"
+run NOTION_TOKEN="$TOKEN"
+expect_eq "double: the rerun succeeds" 0 "$RC"
+check "double: the rerun converged" page_matches "$P_CFG" "$REPO/docs/config.md"
+
 # --- a page unshared between the preflight and the write: 14, no partial row ---
 printf '\nUnshare paragraph.\n' >>"$REPO/docs/api/errors.md"
 old_sha=$(row "Error catalog" SHA-256)

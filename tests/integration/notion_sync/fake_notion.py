@@ -20,6 +20,8 @@ by the sync):
   {"fail_append": N}                           the Nth append from now: 500
   {"unshare_after_get": ID}   the page becomes unshared after its next GET
   {"revoke_after_writes": N}  the token is revoked after N more writes
+  {"double_append": true}     the next append is applied twice (as a
+                              second writer, or a retried append, would)
   {"revoke": true} / {"restore": true}
   {"archive": ID} / {"unarchive": ID}
 GET /_state: {"pages": {id: [block tree as the sync sends it]}, "rows": [...]}.
@@ -365,6 +367,8 @@ class Handler(BaseHTTPRequestHandler):
                 self.check_tree(kids, ptype, 0, [0])
                 ids = [self.store(st, b, bid) for b in kids]
                 holder["children"].extend(ids)
+                if st.knobs.pop("double_append", False):
+                    holder["children"].extend(self.store(st, b, bid) for b in kids)
                 if st.knobs.get("storm_after_appends"):
                     st.knobs["storm_after_appends"] -= 1
                 return 200, {"object": "list", "results": [self.block_obj(st, i) for i in ids]}
