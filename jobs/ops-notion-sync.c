@@ -555,6 +555,7 @@ run_main(struct settings *s, time_t now)
 	struct jobrun jr;
 	struct buf tok = BUF_INIT;
 	char err[512], why[256];
+	const char *token_file;
 	enum notion_code code;
 	int have_cfg, use_db, status;
 
@@ -587,9 +588,10 @@ run_main(struct settings *s, time_t now)
 	    s->textfile_dir)) != 0)
 		goto out;
 
+	token_file = getenv("NOTION_TOKEN_FILE");
 	code = notion_token_load(getenv("NOTION_TOKEN"),
-	    getenv("NOTION_TOKEN_FILE") && *getenv("NOTION_TOKEN_FILE") ?
-	    getenv("NOTION_TOKEN_FILE") : NULL, &tok, why, sizeof(why));
+	    token_file && *token_file ? token_file : NULL, &tok, why,
+	    sizeof(why));
 	if (tok.len > 0)
 		notion_fingerprint(tok.data, tok.len, run.r.fingerprint,
 		    sizeof(run.r.fingerprint));

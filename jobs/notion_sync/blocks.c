@@ -33,7 +33,7 @@ struct style {
 	const char	*url;
 };
 
-/* The source, split in lines, for literal fallbacks. */
+/* The Markdown source, for literal fallbacks (by line numbers). */
 struct src {
 	const char	*md;
 	size_t		 len;
