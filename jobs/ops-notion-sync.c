@@ -511,6 +511,63 @@ format_json(const struct run *run, struct buf *out)
 	json_decref(o);
 }
 
+/* A Markdown table cell: no pipe, backtick or newline. */
+static void
+md_cell(struct buf *out, const char *s)
+{
+	for (; *s; s++)
+		buf_appendc(out, *s == '|' || *s == '`' || *s == '\n' ? ' ' : *s);
+}
+
+/* --format github: the job summary ($GITHUB_STEP_SUMMARY), if any. */
+static void
+write_step_summary(const struct run *run, const struct buf *tok)
+{
+	const char *path = getenv("GITHUB_STEP_SUMMARY");
+	enum notion_code code = notion_report_code(&run->r);
+	struct buf md = BUF_INIT;
+	FILE *f;
+
+	if (path == NULL || *path == '\0')
+		return;
+	if (code == NOTION_OK)
+		buf_appends(&md, "### Notion spec sync: ok\n\n");
+	else
+		buf_appendf(&md, "### Notion spec sync: FAILED `%s` (exit %d)\n\n",
+		    notion_code_name(code), notion_report_exit(&run->r));
+	buf_appends(&md, "| document | source | state | blocks |\n"
+	    "|---|---|---|---|\n");
+	for (size_t i = 0; i < run->m->ndocs; i++) {
+		const struct sync_doc *d = &run->docs[i];
+
+		buf_appends(&md, "| ");
+		md_cell(&md, d->m->name);
+		buf_appends(&md, " | `");
+		md_cell(&md, d->m->source);
+		buf_appendf(&md, "` | %s | %zu |\n", doc_state_name(d->state),
+		    d->nblocks);
+	}
+	for (size_t i = 0; i < run->r.nfindings; i++) {
+		buf_appendf(&md, "\n- `%s`: ",
+		    notion_code_name(run->r.findings[i].code));
+		md_cell(&md, run->r.findings[i].message);
+	}
+	buf_appendc(&md, '\n');
+	if (tok->len >= 8)
+		notion_redact(&md, tok->data, tok->len, run->r.fingerprint);
+	if ((f = fopen(path, "a")) == NULL)
+		log_warn("cannot open GITHUB_STEP_SUMMARY %s: %s", path,
+		    strerror(errno));
+	else {
+		if (fwrite(md.data, 1, md.len, f) != md.len)
+			log_warn("cannot write GITHUB_STEP_SUMMARY %s", path);
+		if (fclose(f) == EOF)
+			log_warn("cannot write GITHUB_STEP_SUMMARY %s: %s", path,
+			    strerror(errno));
+	}
+	buf_free(&md);
+}
+
 static void
 emit(const struct run *run, const struct buf *tok)
 {
@@ -527,6 +584,8 @@ emit(const struct run *run, const struct buf *tok)
 	    fflush(stdout) == EOF)
 		log_error("cannot write the result to stdout");
 	buf_free(&out);
+	if (run->s->format == FORMAT_GITHUB)
+		write_step_summary(run, tok);
 }
 
 /* --config: the notion: keys, and the database for the job frame. */

@@ -283,8 +283,10 @@ check "revoked: the rerun converged" page_matches "$P_ERR" "$REPO/docs/api/error
 printf '\nArchived paragraph.\n' >>"$REPO/docs/spec_sync_report.md"
 fakectl "{\"archive\": \"$P_REPORT\"}"
 m=$(mark)
-run NOTION_TOKEN="$TOKEN" -- --format github
+run NOTION_TOKEN="$TOKEN" GITHUB_STEP_SUMMARY="$TMP/summary.md" -- --format github
 expect_eq "archived target page: exit 18" 18 "$RC"
+expect_contains "archived: the job summary names the code" 'FAILED `NOTION_AUTH_UNEXPECTED` (exit 18)' "$(cat "$TMP/summary.md" 2>&1)"
+cat "$TMP/summary.md" >>"$TMP/all-output" 2>/dev/null
 expect_eq "archived: a GitHub annotation says so" 1 "$(grep -c '^::error title=NOTION_AUTH_UNEXPECTED::.*archived' <<<"$OUT")"
 expect_eq "archived: no write" 0 "$(attempts_since "$m")"
 fakectl "{\"unarchive\": \"$P_REPORT\"}"
