@@ -198,10 +198,18 @@ expect_match "first run: the row holds the sync time" '^20[0-9]{2}-[0-9]{2}-[0-9
 check "first run: the pacer kept under $RPS requests/s (the fake limited none of $FIRST_REQ)" \
     test "$(tail -n +"$((m + 1))" "$TMP/requests.log" | grep -c ' rate$')" -eq 0
 
-# --- second run: nothing to write ---
+# --- second run: nothing to write (at Notion's own 3 requests/s: the fake
+# limits to 3 per second now, the sync runs with its default pacing) ---
+fakectl '{"rps": 3}'
 m=$(mark)
-run NOTION_TOKEN="$TOKEN"
+env -i PATH="$PATH" HOME="$TMP" NOTION_API_BASE="$FAKE" TEST_DB="$DB" NOTION_TOKEN="$TOKEN" \
+    "$SYNC" --root "$REPO" --cacert "$TMP/ca.crt" >"$TMP/out" 2>"$TMP/err"
+RC=$?
+OUT=$(cat "$TMP/out"); cat "$TMP/out" "$TMP/err" >>"$TMP/all-output"
+fakectl "{\"rps\": $RPS}"
 expect_eq "second run: exit 0" 0 "$RC"
+expect_eq "second run: the default pacer kept under Notion's 3/s (no 429)" 0 \
+    "$(tail -n +"$((m + 1))" "$TMP/requests.log" | grep -c ' 429 ')"
 expect_eq "second run: zero PATCH, DELETE or POST (but the database query)" 0 "$(attempts_since "$m")"
 expect_eq "second run: every document unchanged" 5 "$(grep -c '^unchanged: ' <<<"$OUT")"
 
@@ -353,6 +361,19 @@ else
 	expect_eq "with a database, token revoked: exit 12" 12 "$RC"
 	expect_eq "... JOB_RUN_FAILED recorded, naming the code" "1|NOTION_AUTH_INVALID" \
 	    "$(sql "SELECT count(*), max(error) FROM job_run WHERE job = 'ops-notion-sync' AND status = 'FAILED'")"
+	sql "UPDATE tb_scheduler_lock SET holder = 'other.example:4711:x', holder_host = 'other.example',
+	     holder_pid = 4711, fencing_token = fencing_token + 1, acquired_at = now(), heartbeat_at = now(),
+	     lease_until = now() + interval '1 hour' WHERE name = 'ops-notion-sync'" >/dev/null
+	m=$(mark)
+	run NOTION_TOKEN="$TOKEN" -- --config "$TMP/ops.yaml"
+	expect_eq "with a database, the lock held elsewhere: exit 75" 75 "$RC"
+	expect_contains "... naming the holder" "other.example" "$ERR"
+	expect_eq "... and not a request to Notion" 0 "$(tail -n +"$((m + 1))" "$TMP/requests.log" | grep -vc ' control$')"
+	sql "UPDATE tb_scheduler_lock SET holder = NULL, holder_host = NULL, holder_pid = NULL, holder_started_at = NULL,
+	     holder_boot_id = NULL, acquired_at = NULL, heartbeat_at = NULL, lease_until = NULL, released_at = now(),
+	     release_reason = 'test' WHERE name = 'ops-notion-sync'" >/dev/null
+	run NOTION_TOKEN="$TOKEN" -- --config "$TMP/ops.yaml"
+	expect_eq "with a database, the lock free again: exit 0" 0 "$RC"
 	before=$(sql "SELECT count(*) FROM ops_event")
 	run NOTION_TOKEN="$TOKEN"
 	expect_eq "without a config (CI): exit 0 and no event" "0 $before" "$RC $(sql "SELECT count(*) FROM ops_event")"

@@ -23,7 +23,8 @@ by the sync):
   {"double_append": true}     the next append is applied twice (as a
                               second writer, or a retried append, would)
   {"revoke": true} / {"restore": true}
-  {"archive": ID} / {"unarchive": ID}
+  {"archive": ID} / {"unarchive": ID} / {"reshare": true}
+  {"rps": N}                  the rate limit from now on
 GET /_state: {"pages": {id: [block tree as the sync sends it]}, "rows": [...]}.
 """
 import argparse
@@ -178,6 +179,9 @@ class Handler(BaseHTTPRequestHandler):
                 for key, val in (("archive", True), ("unarchive", False)):
                     if key in k:
                         st.pages[canon(k.pop(key))]["archived"] = val
+                if "rps" in k:
+                    st.rps = float(k.pop("rps"))
+                    st.bucket = min(st.bucket, st.rps)
                 if k.pop("reshare", False):
                     for p in st.pages.values():
                         p["shared"] = True
