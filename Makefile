@@ -15,7 +15,6 @@
 
 CC      ?= cc
 PKGS    := fcgi libpq jansson libcurl openssl yaml-0.1
-VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 ifeq ($(SAN),1)
 BUILD   := build/asan
@@ -27,14 +26,24 @@ SANFLAGS :=
 OPT     := -O2
 endif
 
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+# A missing pkg-config package stops the build here, naming it (not later,
+# as a missing header). Goals that only install or run things skip the
+# check: `make test` runs scripts/bootstrap first, then builds.
+NO_BUILD_GOALS := bootstrap test run stop clean bench bench-export
+ifneq ($(filter-out $(NO_BUILD_GOALS),$(or $(MAKECMDGOALS),all)),)
+PKG_MISSING := $(strip $(foreach p,$(PKGS) libcmark-gfm,$(if $(shell pkg-config --exists $(p) && echo y),,$(p))))
+ifneq ($(PKG_MISSING),)
+$(error missing pkg-config package(s): $(PKG_MISSING); install their -dev packages (scripts/bootstrap installs everything))
+endif
+endif
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+CMOCKA_LIBS = $(shell pkg-config --libs cmocka)
 
 CFLAGS  := -std=c17 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror -Wshadow \
            -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Wvla \
            -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
-           -DOPS_VERSION=\"$(VERSION)\" -Ilib -include lib/banned.h $(PKG_CFLAGS) $(SANFLAGS) $(EXTRA_CFLAGS)
+           -Ilib -include lib/banned.h $(PKG_CFLAGS) $(SANFLAGS) $(EXTRA_CFLAGS)
 ifeq ($(SAN),1)
 CFLAGS  := $(filter-out -D_FORTIFY_SOURCE=2,$(CFLAGS))
 endif
@@ -61,10 +70,25 @@ BINS := $(if $(FCGI_SRC),bin/ops-fcgi) $(JOB_BINS)
 # own modules), and the only binary that links cmark-gfm (Markdown).
 NSYNC_SRC  := $(wildcard jobs/notion_sync/*.c)
 NSYNC_OBJ  := $(NSYNC_SRC:%.c=$(BUILD)/%.o)
-CMARK_CFLAGS := $(shell pkg-config --cflags libcmark-gfm 2>/dev/null)
-CMARK_LIBS := $(shell pkg-config --libs libcmark-gfm 2>/dev/null) -lcmark-gfm-extensions
+CMARK_CFLAGS := $(shell pkg-config --cflags libcmark-gfm)
+CMARK_LIBS := $(shell pkg-config --libs libcmark-gfm) -lcmark-gfm-extensions
 
-.PHONY: all asan unit unit-asan tools test run stop bench bench-export clean bootstrap
+# The version (git's GIT-VERSION-FILE): build/version.h defines OPS_VERSION
+# from `git describe`; it is rewritten only when that changes, and only
+# the objects whose source mentions OPS_VERSION depend on it (so --version
+# is never stale and a new commit rebuilds a few files, not all).
+VERSION_H := build/version.h
+VERSION_USERS := $(patsubst %.c,$(BUILD)/%.o,$(shell grep -l OPS_VERSION lib/*.c fcgi/*.c jobs/*.c 2>/dev/null))
+$(VERSION_USERS): $(VERSION_H)
+$(VERSION_USERS): CFLAGS += -include $(VERSION_H)
+$(VERSION_H): FORCE
+	@mkdir -p $(dir $@)
+	@v=$$(git describe --always --dirty 2>/dev/null || echo unknown); \
+	line="#define OPS_VERSION \"$$v\""; \
+	if [ "$$(cat $@ 2>/dev/null)" != "$$line" ]; then \
+		echo "$$line" >$@; echo "version: $$v"; fi
+
+.PHONY: all asan unit unit-asan tools test run stop bench bench-export clean bootstrap FORCE
 # objects are never intermediate: keep them for incremental builds
 .SECONDARY:
 all: $(BINS)
@@ -96,6 +120,7 @@ bin/%: $(BUILD)/jobs/%.o $(LIB_A)
 
 $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(FCGI_LIB_OBJ) $(LIB_A)
 	@mkdir -p $(dir $@)
+	@pkg-config --exists cmocka || { echo "missing pkg-config package: cmocka; install libcmocka-dev (scripts/bootstrap installs everything)" >&2; exit 1; }
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CMOCKA_LIBS)
 
 $(BUILD)/tools/%: $(BUILD)/tests/tools/%.o $(LIB_A)

@@ -55,7 +55,7 @@ resp_job(struct request *r, int status, json_t *job, const char *state,
 	struct buf h = BUF_INIT;
 
 	if (location)
-		buf_appendf(&h, "Location: /api/ops/audit-exports/%s\r\n",
+		buf_appendf(&h, "Location: " EXPORT_ROUTE "/%s\r\n",
 		    location);
 	if (state && (strcmp(state, "PENDING") == 0 ||
 	    strcmp(state, "RUNNING") == 0))
@@ -220,7 +220,7 @@ h_export_cancel(struct request *r)
 		return;
 	actor_init(&a, r);
 	view_init(&v, r);
-	o = export_job_cancel(r->db, r->app->cfg, r->app->rules, &a,
+	o = export_job_cancel(r->db, r->app->rules, &a,
 	    r->params[0], &v, &job);
 	if (o != EXPORT_OK) {
 		resp_outcome(r, o);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "export.h"
 #include "xalloc.h"
 
 /* Keep in step with docs/api/openapi.yaml (spec_consistency_check). */
@@ -12,11 +13,11 @@ static const struct route route_table[] = {
 	{ "GET",	"/readyz",			h_readyz },
 	{ "GET",	"/metrics",			h_metrics },
 	{ "GET",	"/api/ops/status",		h_status },
-	{ "POST",	"/api/ops/audit-exports",	h_export_create },
-	{ "GET",	"/api/ops/audit-exports",	h_export_list },
-	{ "GET",	"/api/ops/audit-exports/{id}",	h_export_get },
-	{ "DELETE",	"/api/ops/audit-exports/{id}",	h_export_cancel },
-	{ "GET",	"/api/ops/audit-exports/{id}/download", h_export_download },
+	{ "POST",	EXPORT_ROUTE,			h_export_create },
+	{ "GET",	EXPORT_ROUTE,			h_export_list },
+	{ "GET",	EXPORT_ROUTE "/{id}",		h_export_get },
+	{ "DELETE",	EXPORT_ROUTE "/{id}",		h_export_cancel },
+	{ "GET",	EXPORT_ROUTE "/{id}/download",	h_export_download },
 	{ "GET",	"/api/ops/scheduler/locks",	h_locks_list },
 	{ "POST",	"/api/ops/scheduler/locks/{name}/release", h_lock_release },
 };

@@ -207,6 +207,23 @@ fail_job(struct runner *rn, struct runner_job *job, const char *code,
 
 /* ---- claim ------------------------------------------------------------------ */
 
+/* The columns claim_take() reads, in this order. */
+#define CLAIM_COLS \
+	"id, tenant_id, format, " \
+	"to_char(range_from AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), " \
+	"to_char(range_to AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), " \
+	"filters::text, max_rows, max_bytes, max_duration_seconds, " \
+	"extract(epoch FROM started_at + max_duration_seconds * " \
+	"interval '1 second' - now()), attempt, progress_rows, " \
+	"progress_bytes, progress_chunks, checkpoint->>'occurred_at', " \
+	"checkpoint->>'id'"
+
+enum {
+	K_ID, K_TENANT, K_FORMAT, K_FROM, K_TO, K_FILTERS, K_MAXROWS,
+	K_MAXBYTES, K_MAXDUR, K_SECONDS_LEFT, K_ATTEMPT, K_ROWS, K_BYTES,
+	K_CHUNKS, K_CP_TS, K_CP_ID
+};
+
 static enum run_result
 claim_take(struct runner *rn, const char *id, int attempt,
     struct runner_job *job)
@@ -222,35 +239,30 @@ claim_take(struct runner *rn, const char *id, int attempt,
 	    "'RUNNING', attempt = attempt + 1, lease_owner = $2, "
 	    "lease_expires_at = now() + $3 * interval '1 second', "
 	    "heartbeat_at = now(), started_at = coalesce(started_at, now()) "
-	    "WHERE id = $1 RETURNING id, tenant_id, format, "
-	    "to_char(range_from AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
-	    "to_char(range_to AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
-	    "filters::text, max_rows, max_bytes, max_duration_seconds, "
-	    "extract(epoch FROM started_at + max_duration_seconds * "
-	    "interval '1 second' - now()), attempt, progress_rows, "
-	    "progress_bytes, progress_chunks, checkpoint->>'occurred_at', "
-	    "checkpoint->>'id'", 3, p);
+	    "WHERE id = $1 RETURNING " CLAIM_COLS, 3, p);
 	if (res == NULL)
 		return RUN_ERROR;
 	memset(job, 0, sizeof(*job));
-	snprintf(job->id, sizeof(job->id), "%s", PQgetvalue(res, 0, 0));
-	snprintf(job->tenant_id, sizeof(job->tenant_id), "%s", PQgetvalue(res, 0, 1));
-	snprintf(job->format, sizeof(job->format), "%s", PQgetvalue(res, 0, 2));
-	snprintf(job->from, sizeof(job->from), "%s", PQgetvalue(res, 0, 3));
-	snprintf(job->to, sizeof(job->to), "%s", PQgetvalue(res, 0, 4));
-	job->filters = xstrdup(PQgetvalue(res, 0, 5));
-	job->max_rows = strtoll(PQgetvalue(res, 0, 6), NULL, 10);
-	job->max_bytes = strtoll(PQgetvalue(res, 0, 7), NULL, 10);
-	job->max_duration = (int)strtol(PQgetvalue(res, 0, 8), NULL, 10);
-	job->seconds_left = strtod(PQgetvalue(res, 0, 9), NULL);
-	job->attempt = (int)strtol(PQgetvalue(res, 0, 10), NULL, 10);
-	job->rows = strtoll(PQgetvalue(res, 0, 11), NULL, 10);
-	job->bytes = strtoll(PQgetvalue(res, 0, 12), NULL, 10);
-	job->chunks = (int)strtol(PQgetvalue(res, 0, 13), NULL, 10);
-	if (!PQgetisnull(res, 0, 14)) {
+	snprintf(job->id, sizeof(job->id), "%s", PQgetvalue(res, 0, K_ID));
+	snprintf(job->tenant_id, sizeof(job->tenant_id), "%s",
+	    PQgetvalue(res, 0, K_TENANT));
+	snprintf(job->format, sizeof(job->format), "%s",
+	    PQgetvalue(res, 0, K_FORMAT));
+	snprintf(job->from, sizeof(job->from), "%s", PQgetvalue(res, 0, K_FROM));
+	snprintf(job->to, sizeof(job->to), "%s", PQgetvalue(res, 0, K_TO));
+	job->filters = xstrdup(PQgetvalue(res, 0, K_FILTERS));
+	job->max_rows = strtoll(PQgetvalue(res, 0, K_MAXROWS), NULL, 10);
+	job->max_bytes = strtoll(PQgetvalue(res, 0, K_MAXBYTES), NULL, 10);
+	job->max_duration = (int)strtol(PQgetvalue(res, 0, K_MAXDUR), NULL, 10);
+	job->seconds_left = strtod(PQgetvalue(res, 0, K_SECONDS_LEFT), NULL);
+	job->attempt = (int)strtol(PQgetvalue(res, 0, K_ATTEMPT), NULL, 10);
+	job->rows = strtoll(PQgetvalue(res, 0, K_ROWS), NULL, 10);
+	job->bytes = strtoll(PQgetvalue(res, 0, K_BYTES), NULL, 10);
+	job->chunks = (int)strtol(PQgetvalue(res, 0, K_CHUNKS), NULL, 10);
+	if (!PQgetisnull(res, 0, K_CP_TS)) {
 		/* never NULL: a NULL checkpoint would restart from the start */
-		job->cp_ts = xstrdup(PQgetvalue(res, 0, 14));
-		job->cp_id = strtoll(PQgetvalue(res, 0, 15), NULL, 10);
+		job->cp_ts = xstrdup(PQgetvalue(res, 0, K_CP_TS));
+		job->cp_id = strtoll(PQgetvalue(res, 0, K_CP_ID), NULL, 10);
 	}
 	PQclear(res);
 	data = json_pack("{s:i, s:s, s:I, s:i}", "attempt", job->attempt,
