@@ -35,7 +35,7 @@ endif
 # check: `make test` runs scripts/bootstrap first, then builds.
 NO_BUILD_GOALS := bootstrap test run stop clean bench bench-export
 ifneq ($(filter-out $(NO_BUILD_GOALS),$(or $(MAKECMDGOALS),all)),)
-PKG_MISSING := $(strip $(foreach p,$(PKGS),$(if $(shell pkg-config --exists $(p) && echo y),,$(p))))
+PKG_MISSING := $(strip $(foreach p,$(PKGS) libcmark-gfm,$(if $(shell pkg-config --exists $(p) && echo y),,$(p))))
 ifneq ($(PKG_MISSING),)
 $(error missing pkg-config package(s): $(PKG_MISSING); install their -dev packages (scripts/bootstrap installs everything))
 endif
@@ -69,6 +69,13 @@ TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 FCGI_LIB_OBJ := $(filter-out $(BUILD)/fcgi/main.o,$(FCGI_OBJ))
 
 BINS := $(if $(FCGI_SRC),bin/ops-fcgi) $(JOB_BINS)
+
+# ops-notion-sync is jobs/ops-notion-sync.c plus jobs/notion_sync/*.c (its
+# own modules), and the only binary that links cmark-gfm (Markdown).
+NSYNC_SRC  := $(wildcard jobs/notion_sync/*.c)
+NSYNC_OBJ  := $(NSYNC_SRC:%.c=$(BUILD)/%.o)
+CMARK_CFLAGS := $(shell pkg-config --cflags libcmark-gfm)
+CMARK_LIBS := $(shell pkg-config --libs libcmark-gfm) -lcmark-gfm-extensions
 
 # The version (git's GIT-VERSION-FILE): build/version.h defines OPS_VERSION
 # from `git describe`; it is rewritten only when that changes, and only
@@ -122,6 +129,12 @@ bin/ops-fcgi: $(FCGI_OBJ) $(LIB_A)
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(NSYNC_OBJ) $(BUILD)/jobs/ops-notion-sync.o: CFLAGS += -Ijobs/notion_sync $(CMARK_CFLAGS)
+
+bin/ops-notion-sync: $(BUILD)/jobs/ops-notion-sync.o $(NSYNC_OBJ) $(LIB_A)
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CMARK_LIBS)
+
 bin/%: $(BUILD)/jobs/%.o $(LIB_A)
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -145,6 +158,11 @@ $(FUZZ_BUILD)/%.o: %.c
 
 $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJ)
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LDLIBS) -pthread
+
+# the Markdown harness also links the sync's blocks.c and cmark-gfm
+$(FUZZ_BUILD)/jobs/notion_sync/%.o $(FUZZ_BUILD)/tests/fuzz/fuzz_notion_blocks.o: FUZZ_CFLAGS += -Ijobs/notion_sync $(CMARK_CFLAGS)
+$(FUZZ_BUILD)/fuzz_notion_blocks: $(FUZZ_BUILD)/jobs/notion_sync/blocks.o
+$(FUZZ_BUILD)/fuzz_notion_blocks: LDLIBS += $(CMARK_LIBS)
 
 fuzzers: $(FUZZ_BINS)
 
@@ -189,7 +207,7 @@ clean:
 	rm -rf build bin
 
 -include $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_SRC:%.c=$(FUZZ_BUILD)/%.d)
--include $(LIB_OBJ:.o=.d) $(FCGI_OBJ:.o=.d) $(JOB_SRC:%.c=$(BUILD)/%.d) $(UNIT_SRC:%.c=$(BUILD)/%.d) $(TOOL_SRC:%.c=$(BUILD)/%.d)
+-include $(LIB_OBJ:.o=.d) $(FCGI_OBJ:.o=.d) $(JOB_SRC:%.c=$(BUILD)/%.d) $(NSYNC_SRC:%.c=$(BUILD)/%.d) $(UNIT_SRC:%.c=$(BUILD)/%.d) $(TOOL_SRC:%.c=$(BUILD)/%.d)
 
 # --- make install / make uninstall (DESTDIR, PREFIX, BINDIR, ...): the
 # layout is scripts/install's, documented in docs/install.md.
