@@ -8,7 +8,6 @@
 #include "storage.h"
 
 #include <openssl/evp.h>
-#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,8 +24,7 @@ struct storage_writer {
 struct storage_reader {
 	struct db	*db;
 	char		 job_id[64];
-	long long	 from_offset;
-	bool		 streaming;	/* rows may still come */
+	int		 next_seq;	/* the chunk the next read fetches */
 	PGresult	*res;		/* the current chunk */
 };
 
@@ -83,40 +81,44 @@ spool_close_writer(struct storage_writer *w)
 }
 
 /*
- * A reader runs one query for all the chunks from the one holding
- * from_offset onwards, in single-row mode: the server streams the next
- * chunk while the caller still writes the current one to its client, and
- * the client holds one chunk (one PGresult) at a time.
+ * A reader fetches one chunk per statement, all inside one read-only
+ * REPEATABLE READ transaction. No statement lasts longer than reading one
+ * chunk, so statement_timeout never cuts a download whatever the file's
+ * size or the client's speed; the snapshot keeps every chunk readable to the
+ * end even if the cleaner deletes them meanwhile; and close_reader ends the
+ * transaction, so the connection is idle again the moment a download stops.
  */
 static int
 spool_open_reader(struct db *db, const char *job_id, long long from_offset,
     struct storage_reader **out)
 {
 	struct storage_reader *r;
-	char off[24];
+	char off[24], *end;
 	const char *p[] = { job_id, off };
+	PGresult *res;
+	long seq;
 
 	*out = NULL;
-	if (db_ensure(db) != 0)
-		return -1;
 	snprintf(off, sizeof(off), "%lld", from_offset);
-	if (!PQsendQueryParams(db->conn, "SELECT seq, byte_offset, data, "
-	    "row_count, sha256 FROM tb_audit_export_chunk WHERE job_id = $1 "
-	    "AND seq >= coalesce((SELECT max(seq) FROM tb_audit_export_chunk "
-	    "WHERE job_id = $1 AND byte_offset <= $2), 0) ORDER BY seq",
-	    2, NULL, p, NULL, NULL, 1) || !PQsetSingleRowMode(db->conn)) {
+	if (db_exec(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0,
+	    NULL) != 0)
+		return -1;
+	res = db_query(db, "SELECT coalesce(max(seq), 0) FROM "
+	    "tb_audit_export_chunk WHERE job_id = $1 AND byte_offset <= $2",
+	    2, p);
+	if (res == NULL) {
 		log_error("reading export chunks of job %s: %s", job_id,
-		    PQerrorMessage(db->conn));
-		db->err = PQstatus(db->conn) == CONNECTION_OK ? DB_ERR_QUERY :
-		    DB_ERR_UNAVAILABLE;
+		    db->errmsg);
+		db_rollback(db);
 		return -1;
 	}
+	seq = strtol(PQgetvalue(res, 0, 0), &end, 10);
+	PQclear(res);
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		abort();
 	r->db = db;
 	snprintf(r->job_id, sizeof(r->job_id), "%s", job_id);
-	r->from_offset = from_offset;
-	r->streaming = true;
+	r->next_seq = (int)seq;
 	*out = r;
 	return 0;
 }
@@ -133,33 +135,29 @@ be32(const char *p)
 static int
 spool_read(struct storage_reader *r, struct export_chunk *c)
 {
-	ExecStatusType st;
-	const char *o;
+	struct db *db = r->db;
+	char seq[16];
+	const char *p[] = { r->job_id, seq }, *o;
 	uint64_t off = 0;
 
 	PQclear(r->res);
 	r->res = NULL;
-	if (!r->streaming)
-		return 0;
-	r->res = PQgetResult(r->db->conn);
-	st = r->res ? PQresultStatus(r->res) : PGRES_TUPLES_OK;
-	if (st == PGRES_TUPLES_OK) {
-		/* the end: collect the final NULL result */
-		PQclear(r->res);
-		r->res = NULL;
-		while ((r->res = PQgetResult(r->db->conn)) != NULL)
-			PQclear(r->res);
-		r->streaming = false;
-		return 0;
-	}
-	if (st != PGRES_SINGLE_TUPLE) {
-		log_error("reading export chunks of job %s: %s", r->job_id,
-		    PQresultErrorMessage(r->res));
-		r->db->err = PQstatus(r->db->conn) == CONNECTION_OK ?
+	snprintf(seq, sizeof(seq), "%d", r->next_seq);
+	/* binary results: the chunk's bytes travel as they are */
+	if (db->conn == NULL || (r->res = PQexecParams(db->conn, "SELECT seq, "
+	    "byte_offset, data, row_count, sha256 FROM tb_audit_export_chunk "
+	    "WHERE job_id = $1 AND seq = $2", 2, NULL, p, NULL, NULL, 1)) ==
+	    NULL || PQresultStatus(r->res) != PGRES_TUPLES_OK) {
+		log_error("reading chunk %s of export job %s: %s", seq,
+		    r->job_id, db->conn ? PQerrorMessage(db->conn) :
+		    "no connection");
+		db->err = db->conn && PQstatus(db->conn) == CONNECTION_OK ?
 		    DB_ERR_QUERY : DB_ERR_UNAVAILABLE;
 		return -1;
 	}
-	/* binary results: int4 and int8 in network byte order */
+	if (PQntuples(r->res) == 0)
+		return 0;
+	/* int4 and int8 in network byte order */
 	c->seq = (int)be32(PQgetvalue(r->res, 0, 0));
 	o = PQgetvalue(r->res, 0, 1);
 	for (int i = 0; i < 8; i++)
@@ -170,6 +168,7 @@ spool_read(struct storage_reader *r, struct export_chunk *c)
 	c->rows = (int)be32(PQgetvalue(r->res, 0, 3));
 	snprintf(c->sha256, sizeof(c->sha256), "%.*s",
 	    PQgetlength(r->res, 0, 4), PQgetvalue(r->res, 0, 4));
+	r->next_seq++;
 	return 1;
 }
 
@@ -179,25 +178,7 @@ spool_close_reader(struct storage_reader *r)
 	if (r == NULL)
 		return;
 	PQclear(r->res);
-	if (r->streaming) {
-		/*
-		 * Stopped early (a Range, a client gone, a bad digest): cancel
-		 * the rest of the stream, or drop the connection if that fails,
-		 * so that the connection is usable by the next request.
-		 */
-		PGcancel *cancel = PQgetCancel(r->db->conn);
-		char err[256];
-		PGresult *res;
-
-		if (cancel == NULL || !PQcancel(cancel, err, sizeof(err))) {
-			PQfinish(r->db->conn);
-			r->db->conn = NULL;
-		} else {
-			while ((res = PQgetResult(r->db->conn)) != NULL)
-				PQclear(res);
-		}
-		PQfreeCancel(cancel);
-	}
+	db_rollback(r->db);	/* read only: nothing to keep */
 	free(r);
 }
 
