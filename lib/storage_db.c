@@ -93,7 +93,7 @@ spool_open_reader(struct db *db, const char *job_id, long long from_offset,
     struct storage_reader **out)
 {
 	struct storage_reader *r;
-	char off[24], *end;
+	char off[24];
 	const char *p[] = { job_id, off };
 	PGresult *res;
 	long seq;
@@ -112,7 +112,7 @@ spool_open_reader(struct db *db, const char *job_id, long long from_offset,
 		db_rollback(db);
 		return -1;
 	}
-	seq = strtol(PQgetvalue(res, 0, 0), &end, 10);
+	seq = strtol(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		abort();
