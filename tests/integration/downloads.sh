@@ -147,7 +147,7 @@ for i in $(seq 1 32); do
 done
 slow=0 bad=0 rounds=0
 for r in $(seq 1 12); do
-	for p in "/api/ops/audit-exports/$SMALL" /readyz; do
+	for p in "/api/ops/audit-exports/$SMALL" /readyz /healthz; do
 		read -r code t < <(curl -s -o /dev/null -w '%{http_code} %{time_total}\n' --max-time 10 \
 			-H "Authorization: Bearer $AUD" "$STACK_URL$p")
 		[ "$code" = 200 ] || bad=$((bad + 1))
@@ -159,8 +159,8 @@ done
 inflight=0
 for i in $(seq 1 32); do running "${MANY[i]}" && inflight=$((inflight + 1)); done
 expect_eq "all 32 slow downloads were still in flight after the polls" 32 "$inflight"
-expect_eq "polls and /readyz answered 200 during them ($rounds answers)" 0 "$bad"
-expect_eq "each poll and /readyz answered within 1 s" 0 "$slow"
+expect_eq "polls, /readyz and /healthz answered 200 during them ($rounds answers)" 0 "$bad"
+expect_eq "each poll, /readyz and /healthz answered within 1 s" 0 "$slow"
 check "while 32 clients are still reading, no responder connection is busy (nginx spools)" \
 	wait_for 5 all_idle
 check "and nginx holds their bytes in temp files ($(nginx_temp_files))" test "$(nginx_temp_files)" -ge 32
