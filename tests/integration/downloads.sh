@@ -191,7 +191,8 @@ expect_eq "ops-fcgi has as many threads as before" "$THREADS" "$(fcgi_threads)"
 check "nginx holds no temp file any more" wait_for 5 no_temp_files
 
 # --- 3. the per-identity cap --------------------------------------------------------
-CAPPER=$(mint dl-capper "" '["AUDITOR"]')
+# a subject the URL must percent-encode (space, @, |)
+CAPPER=$(mint "dl capper@example.com|x" "" '["AUDITOR"]')
 OTHER=$(mint dl-other "" '["AUDITOR"]')
 URL=$(signed_url "$CAPPER" "$SMALL"); SIGS+=("${URL##*sig=}")
 fetch "$C/cap-short" 500000 "$URL"         # ~4 s
