@@ -98,7 +98,8 @@ stack_fcgi_stop() {
 stack_nginx_limits() {
 	local cap bytes
 	cap=$(sed -n 's/^  max_downloads_per_identity: *\([0-9]*\) *$/\1/p' "$1/ops.yaml")
-	bytes=$(sed -n 's/^  max_bytes_cap: *\([0-9]*\)\([KMG]\)iB *$/\1\2/p' "$1/ops.yaml" | tr KMG kmg)
+	# 2GiB -> 2g, 512MiB -> 512m, 4096 or 4096B -> 4096 (nginx's units)
+	bytes=$(sed -n 's/^  max_bytes_cap: *"\{0,1\}\([0-9][0-9]*\) *\([KMG]\{0,1\}\)\(iB\|B\)\{0,1\}"\{0,1\} *$/\1\2/p' "$1/ops.yaml" | tr KMG kmg)
 	[ -n "$cap" ] && sed -i "s/^limit_conn \(ops_download_[a-z]*\) [0-9]*;/limit_conn \1 $cap;/" "$2"
 	[ -n "$bytes" ] && sed -i "s/^fastcgi_max_temp_file_size .*;/fastcgi_max_temp_file_size $bytes;/" "$2"
 	return 0
