@@ -92,7 +92,7 @@ $(VERSION_H): FORCE
 	if [ "$$(cat $@ 2>/dev/null)" != "$$line" ]; then \
 		echo "$$line" >$@; echo "version: $$v"; fi
 
-.PHONY: all asan unit unit-asan tools test run stop bench bench-export clean bootstrap FORCE \
+.PHONY: all asan unit unit-asan tools test run stop bench bench-export bench-download clean bootstrap FORCE \
         fuzz fuzzers
 
 # Fuzzing: clang, the library (and fcgi/ minus main) rebuilt with coverage
@@ -197,11 +197,15 @@ run: bootstrap
 stop:
 	scripts/devstack stop
 
-bench: bench-export
+bench: bench-export bench-download
 
 bench-export: bootstrap
 	$(MAKE) all
 	scripts/bench-export
+
+bench-download: bootstrap
+	$(MAKE) all
+	scripts/bench-download
 
 clean:
 	rm -rf build bin
