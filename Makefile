@@ -6,12 +6,16 @@
 #   make stop       stop the dev stack
 #   make asan       build the unit tests with -fsanitize=address,undefined
 #   make tools      build the test drivers (tests/tools/*.c) into build/tools/
-#   make bench      run the benchmarks (not tests): bench-poll, bench-export
+#   make bench      run the benchmarks (not tests): poll, export, download
+#   make fuzz       build the libFuzzer harnesses and run each FUZZ_SECONDS
+#   make fuzzers    only build them (build/fuzz/fuzz_NAME)
 #
 # Sources are found by wildcard: lib/*.c is the core library, fcgi/*.c is
 # ops-fcgi, every jobs/<name>.c is bin/<name>, every tests/unit/test_*.c is a
 # cmocka suite linked against the core library, every tests/tools/<name>.c
 # is a test driver build/tools/<name> (never installed, never in bin/).
+# Every tests/fuzz/fuzz_<name>.c is a libFuzzer harness build/fuzz/fuzz_<name>
+# built with clang against the library's objects rebuilt for fuzzing.
 
 CC      ?= cc
 PKGS    := fcgi libpq jansson libcurl openssl yaml-0.1
@@ -29,9 +33,9 @@ endif
 # A missing pkg-config package stops the build here, naming it (not later,
 # as a missing header). Goals that only install or run things skip the
 # check: `make test` runs scripts/bootstrap first, then builds.
-NO_BUILD_GOALS := bootstrap test run stop clean bench bench-export bench-poll
+NO_BUILD_GOALS := bootstrap test run stop clean bench bench-export bench-download bench-poll
 ifneq ($(filter-out $(NO_BUILD_GOALS),$(or $(MAKECMDGOALS),all)),)
-PKG_MISSING := $(strip $(foreach p,$(PKGS),$(if $(shell pkg-config --exists $(p) && echo y),,$(p))))
+PKG_MISSING := $(strip $(foreach p,$(PKGS) libcmark-gfm,$(if $(shell pkg-config --exists $(p) && echo y),,$(p))))
 ifneq ($(PKG_MISSING),)
 $(error missing pkg-config package(s): $(PKG_MISSING); install their -dev packages (scripts/bootstrap installs everything))
 endif
@@ -66,6 +70,13 @@ FCGI_LIB_OBJ := $(filter-out $(BUILD)/fcgi/main.o,$(FCGI_OBJ))
 
 BINS := $(if $(FCGI_SRC),bin/ops-fcgi) $(JOB_BINS)
 
+# ops-notion-sync is jobs/ops-notion-sync.c plus jobs/notion_sync/*.c (its
+# own modules), and the only binary that links cmark-gfm (Markdown).
+NSYNC_SRC  := $(wildcard jobs/notion_sync/*.c)
+NSYNC_OBJ  := $(NSYNC_SRC:%.c=$(BUILD)/%.o)
+CMARK_CFLAGS := $(shell pkg-config --cflags libcmark-gfm)
+CMARK_LIBS := $(shell pkg-config --libs libcmark-gfm) -lcmark-gfm-extensions
+
 # The version (git's GIT-VERSION-FILE): build/version.h defines OPS_VERSION
 # from `git describe`; it is rewritten only when that changes, and only
 # the objects whose source mentions OPS_VERSION depend on it (so --version
@@ -81,7 +92,24 @@ $(VERSION_H): FORCE
 	if [ "$$(cat $@ 2>/dev/null)" != "$$line" ]; then \
 		echo "$$line" >$@; echo "version: $$v"; fi
 
-.PHONY: all asan unit unit-asan tools test run stop bench bench-export bench-poll clean bootstrap FORCE
+.PHONY: all asan unit unit-asan tools test run stop bench bench-export bench-download bench-poll clean bootstrap FORCE \
+        fuzz fuzzers
+
+# Fuzzing: clang, the library (and fcgi/ minus main) rebuilt with coverage
+# and sanitizers into build/fuzz/, one binary per harness.
+FUZZ_CC     ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD  := build/fuzz
+FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+               -fno-omit-frame-pointer
+FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror \
+               -DOPS_FUZZING -Ilib -Ifcgi -include lib/banned.h \
+               $(PKG_CFLAGS) $(FUZZ_SAN)
+FUZZ_SRC    := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRC))
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o) \
+               $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(filter-out fcgi/main.c,$(FCGI_SRC)))
+
 # objects are never intermediate: keep them for incremental builds
 .SECONDARY:
 all: $(BINS)
@@ -101,6 +129,12 @@ bin/ops-fcgi: $(FCGI_OBJ) $(LIB_A)
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(NSYNC_OBJ) $(BUILD)/jobs/ops-notion-sync.o: CFLAGS += -Ijobs/notion_sync $(CMARK_CFLAGS)
+
+bin/ops-notion-sync: $(BUILD)/jobs/ops-notion-sync.o $(NSYNC_OBJ) $(LIB_A)
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CMARK_LIBS)
+
 bin/%: $(BUILD)/jobs/%.o $(LIB_A)
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -115,6 +149,30 @@ $(BUILD)/tools/%: $(BUILD)/tests/tools/%.o $(LIB_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 tools: $(TOOL_BINS)
+
+$(VERSION_USERS:$(BUILD)/%=$(FUZZ_BUILD)/%): $(VERSION_H)
+$(VERSION_USERS:$(BUILD)/%=$(FUZZ_BUILD)/%): FUZZ_CFLAGS += -include $(VERSION_H)
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJ)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LDLIBS) -pthread
+
+# the Markdown harness also links the sync's blocks.c and cmark-gfm
+$(FUZZ_BUILD)/jobs/notion_sync/%.o $(FUZZ_BUILD)/tests/fuzz/fuzz_notion_blocks.o: FUZZ_CFLAGS += -Ijobs/notion_sync $(CMARK_CFLAGS)
+$(FUZZ_BUILD)/fuzz_notion_blocks: $(FUZZ_BUILD)/jobs/notion_sync/blocks.o
+$(FUZZ_BUILD)/fuzz_notion_blocks: LDLIBS += $(CMARK_LIBS)
+
+fuzzers: $(FUZZ_BINS)
+
+# each harness FUZZ_SECONDS on its corpus (new inputs go to a scratch
+# directory, not into the tree); crashes are written to build/fuzz/
+fuzz: fuzzers
+	@set -e; for f in $(FUZZ_BINS); do n=$${f##*/fuzz_}; \
+	  mkdir -p $(FUZZ_BUILD)/new/$$n; echo "== $$f ($(FUZZ_SECONDS) s)"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$(FUZZ_BUILD)/ \
+	    $(FUZZ_BUILD)/new/$$n tests/fuzz/corpus/$$n; done
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
@@ -139,11 +197,15 @@ run: bootstrap
 stop:
 	scripts/devstack stop
 
-bench: bench-poll bench-export
+bench: bench-poll bench-export bench-download
 
 bench-export: bootstrap
 	$(MAKE) all
 	scripts/bench-export
+
+bench-download: bootstrap
+	$(MAKE) all
+	scripts/bench-download
 
 bench-poll: bootstrap
 	$(MAKE) all
@@ -152,4 +214,14 @@ bench-poll: bootstrap
 clean:
 	rm -rf build bin
 
--include $(LIB_OBJ:.o=.d) $(FCGI_OBJ:.o=.d) $(JOB_SRC:%.c=$(BUILD)/%.d) $(UNIT_SRC:%.c=$(BUILD)/%.d) $(TOOL_SRC:%.c=$(BUILD)/%.d)
+-include $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_SRC:%.c=$(FUZZ_BUILD)/%.d)
+-include $(LIB_OBJ:.o=.d) $(FCGI_OBJ:.o=.d) $(JOB_SRC:%.c=$(BUILD)/%.d) $(NSYNC_SRC:%.c=$(BUILD)/%.d) $(UNIT_SRC:%.c=$(BUILD)/%.d) $(TOOL_SRC:%.c=$(BUILD)/%.d)
+
+# --- make install / make uninstall (DESTDIR, PREFIX, BINDIR, ...): the
+# layout is scripts/install's, documented in docs/install.md.
+PREFIX ?= /usr/local
+.PHONY: install uninstall
+install: all
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" scripts/install install
+uninstall:
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" scripts/install uninstall

@@ -4,6 +4,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -157,7 +158,8 @@ void
 h_export_list(struct request *r)
 {
 	struct export_list_query q = { .limit = 50 };
-	char state[16], tenant[160], cursor[128], limit[16];
+	char state[16], tenant[160], cursor[128];
+	long long limit;
 	struct export_actor a;
 	struct export_view v;
 	enum export_outcome o;
@@ -179,17 +181,11 @@ h_export_list(struct request *r)
 		q.cursor = cursor;
 	else if (rc < 0)
 		json_array_append_new(details, error_detail("cursor", "is malformed"));
-	if ((rc = request_query(r, "limit", limit, sizeof(limit))) == 1) {
-		char *end;
-		long l;
-
-		errno = 0;
-		l = strtol(limit, &end, 10);
-		q.limit = (errno || *end || end == limit || l > 100000) ? -1 :
-		    (int)l;
-	} else if (rc < 0) {
+	/* range-checked before the narrowing; the query check says 1..200 */
+	if ((rc = request_query_int(r, "limit", INT_MIN, INT_MAX, &limit)) == 1)
+		q.limit = (int)limit;
+	else if (rc < 0)
 		q.limit = -1;
-	}
 	if (json_array_size(details) > 0) {
 		resp_error(r, "VALIDATION_FAILED", NULL, details);
 		return;
@@ -230,6 +226,47 @@ h_export_cancel(struct request *r)
 }
 
 /*
+ * The query of a signed URL exactly as the API mints it:
+ * "by=<subject>&expires=<digits>&sig=<64 hex>", the subject percent-encoded
+ * in one way only (unreserved characters as they are, every other byte as
+ * %XX in upper case). nginx counts downloads per identity by the raw "by"
+ * (nginx/ops-http.conf), so one subject must have one spelling.
+ */
+static bool
+signed_query_canonical(const char *q)
+{
+	static const char hexu[] = "0123456789ABCDEF";
+	size_t n;
+
+	if (strncmp(q, "by=", 3) != 0)
+		return false;
+	for (q += 3; *q && *q != '&'; q++) {
+		const char *h1, *h2;
+		int c;
+
+		if (isalnum((unsigned char)*q) || strchr("-._~", *q))
+			continue;
+		if (*q != '%' || q[1] == '\0' || (h1 = strchr(hexu, q[1])) ==
+		    NULL || q[2] == '\0' || (h2 = strchr(hexu, q[2])) == NULL)
+			return false;
+		c = (int)((h1 - hexu) * 16 + (h2 - hexu));
+		if (isalnum(c) || (c != 0 && strchr("-._~", c)))
+			return false;
+		q += 2;
+	}
+	if (strncmp(q, "&expires=", 9) != 0)
+		return false;
+	q += 9;
+	if ((n = strspn(q, "0123456789")) == 0 || n > 18)
+		return false;
+	q += n;
+	if (strncmp(q, "&sig=", 5) != 0)
+		return false;
+	q += 5;
+	return strspn(q, "0123456789abcdef") == 64 && q[64] == '\0';
+}
+
+/*
  * A signed download URL (by, expires, sig in the query) stands in for the
  * bearer token: the signature covers job id, requester and expiry, so it
  * is checked before anything is looked up. Fills sub_out; 0, or -1 after
@@ -239,21 +276,17 @@ static int
 download_signed_check(struct request *r, const char *id, char *sub_out,
     size_t subsz)
 {
-	char by[256], exp_s[24], sig[80], *end;
+	char by[AUTH_MAX_SUB + 1], sig[80];
 	long long exp = 0;
 
-	if (request_query(r, "by", by, sizeof(by)) == 1 &&
-	    request_query(r, "expires", exp_s, sizeof(exp_s)) == 1 &&
-	    request_query(r, "sig", sig, sizeof(sig)) == 1) {
-		errno = 0;
-		exp = strtoll(exp_s, &end, 10);
-		if (errno == 0 && end != exp_s && *end == '\0' &&
-		    export_url_verify(r->app->cfg->export.download_secret, id,
-		    by, exp, sig, time(NULL),
-		    r->app->cfg->export.download_url_ttl_seconds)) {
-			snprintf(sub_out, subsz, "%s", by);
-			return 0;
-		}
+	if (signed_query_canonical(r->query) &&
+	    request_query(r, "by", by, sizeof(by)) == 1 &&
+	    request_query_int(r, "expires", 0, LLONG_MAX, &exp) == 1 &&
+	    request_query(r, "sig", sig, sizeof(sig)) == 1 &&
+	    export_url_verify(r->app->cfg->export.download_secret, id, by, exp,
+	    sig, time(NULL), r->app->cfg->export.download_url_ttl_seconds)) {
+		snprintf(sub_out, subsz, "%s", by);
+		return 0;
 	}
 	resp_error(r, "AUTH_INVALID_TOKEN", "the download link is invalid or "
 	    "has expired: poll the job for a fresh download_url", NULL);
@@ -343,7 +376,8 @@ download_stream(struct request *r, const struct export_file *f,
 		if (cend >= last)
 			break;
 	}
-	/* the reader holds the connection until it is closed */
+	/* the reader holds the connection (a read-only transaction) until
+	 * it is closed: close it before anything else */
 	st->close_reader(rd);
 	if (corrupt_seq >= 0)
 		export_record_corrupt(r->db, f, corrupt_seq, r->request_id);
@@ -372,7 +406,7 @@ h_export_download(struct request *r)
 	struct export_actor a;
 	enum export_outcome o;
 	long long first, last;
-	char sub[256], probe[8];
+	char sub[AUTH_MAX_SUB + 1], probe[8];
 	bool signed_url;
 	int rng;
 

@@ -251,6 +251,8 @@ load_app(struct app *app, const struct ops_config *cfg, char *err,
 	app->policy.audience = cfg->auth.audience;
 	app->policy.leeway_seconds = cfg->auth.leeway_seconds;
 	app->policy.max_token_bytes = (size_t)cfg->auth.max_token_bytes;
+	app->policy.max_lifetime_seconds = cfg->auth.max_token_lifetime_seconds;
+	app->policy.typ = cfg->auth.required_typ;
 	if ((app->rules = sanitize_rules_from_config(cfg)) == NULL) {
 		snprintf(err, errsz, "%s: sanitizer.extra_keys cannot be "
 		    "built into rules (see the log)", cfg->path ? cfg->path :

@@ -146,6 +146,28 @@ request_query(const struct request *r, const char *name, char *out,
 	return 0;
 }
 
+int
+request_query_int(const struct request *r, const char *name, long long min,
+    long long max, long long *out)
+{
+	char s[24], *end;
+	const char *d;
+	long long v;
+	int rc;
+
+	if ((rc = request_query(r, name, s, sizeof(s))) != 1)
+		return rc;
+	d = s[0] == '-' ? s + 1 : s;
+	if (*d < '0' || *d > '9')
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 1;
+}
+
 static bool
 content_type_is_json(const char *ct)
 {

@@ -583,12 +583,17 @@ jws_split(const char *tok, size_t len, struct jws *j)
 	return AUTH_OK;
 }
 
+/* RFC 7515 4.1.9: the "application/" prefix may be left out. */
+static const char *
+typ_base(const char *typ)
+{
+	return strncasecmp(typ, "application/", 12) == 0 ? typ + 12 : typ;
+}
+
 static bool
 typ_ok(const char *typ)
 {
-	/* RFC 7515 4.1.9: the "application/" prefix may be left out. */
-	if (strncasecmp(typ, "application/", 12) == 0)
-		typ += 12;
+	typ = typ_base(typ);
 	return strcasecmp(typ, "JWT") == 0 || strcasecmp(typ, "at+jwt") == 0;
 }
 
@@ -597,8 +602,8 @@ typ_ok(const char *typ)
  * live in *hdr, which the caller json_decref()s in every case.
  */
 static enum auth_result
-header_parse(const struct jws *j, json_t **hdr, enum auth_alg *alg,
-    const char **kid)
+header_parse(const struct jws *j, const char *want_typ, json_t **hdr,
+    enum auth_alg *alg, const char **kid)
 {
 	json_t *v;
 	const char *name;
@@ -618,6 +623,9 @@ header_parse(const struct jws *j, json_t **hdr, enum auth_alg *alg,
 	if ((v = json_object_get(*hdr, "typ")) != NULL &&
 	    (!json_is_string(v) || !typ_ok(json_string_value(v))))
 		return AUTH_ERR_MALFORMED;
+	if (want_typ != NULL && (v == NULL ||
+	    strcasecmp(typ_base(json_string_value(v)), typ_base(want_typ)) != 0))
+		return AUTH_ERR_TYP;
 	if ((v = json_object_get(*hdr, "kid")) != NULL &&
 	    (*kid = json_string_value(v)) == NULL)
 		return AUTH_ERR_MALFORMED;
@@ -803,6 +811,10 @@ check_times(json_t *claims, const struct auth_policy *pol, time_t now,
 		return AUTH_ERR_CLAIMS;
 	if (r == 1 && p->iat - leeway > t)
 		return AUTH_ERR_ISSUED_IN_FUTURE;
+	/* exp - start > max, written so that it cannot overflow */
+	if (pol->max_lifetime_seconds > 0 && p->exp - clamp(
+	    pol->max_lifetime_seconds, 0, NUMDATE_LIMIT) > (r == 1 ? p->iat : t))
+		return AUTH_ERR_LIFETIME;
 	return AUTH_OK;
 }
 
@@ -831,6 +843,16 @@ check_audience(json_t *claims, const char *want)
 	return want == NULL || found ? AUTH_OK : AUTH_ERR_AUDIENCE;
 }
 
+/* Whether s (len bytes) holds a C0 control character or DEL (NUL too). */
+static bool
+has_control(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return true;
+	return false;
+}
+
 static enum auth_result
 check_identity(json_t *claims, struct auth_principal *p)
 {
@@ -838,13 +860,18 @@ check_identity(json_t *claims, struct auth_principal *p)
 	const char *sub;
 	size_t i;
 
-	sub = json_string_value(json_object_get(claims, "sub"));
-	if (sub == NULL || *sub == '\0')
+	v = json_object_get(claims, "sub");
+	sub = json_string_value(v);
+	if (sub == NULL || *sub == '\0' ||
+	    json_string_length(v) > AUTH_MAX_SUB ||
+	    has_control(sub, json_string_length(v)))
 		return AUTH_ERR_CLAIMS;
 	/* tenant_id: absent or null for global roles, else non-empty. */
 	tenant = json_object_get(claims, "tenant_id");
 	if (tenant != NULL && !json_is_null(tenant) &&
-	    (!json_is_string(tenant) || *json_string_value(tenant) == '\0'))
+	    (!json_is_string(tenant) || *json_string_value(tenant) == '\0' ||
+	    has_control(json_string_value(tenant),
+	    json_string_length(tenant))))
 		return AUTH_ERR_CLAIMS;
 	roles = json_object_get(claims, "roles");
 	if (!json_is_array(roles))
@@ -917,7 +944,7 @@ auth_verify(const struct auth_keyset *ks, const struct auth_policy *pol,
 		return AUTH_ERR_TOO_LARGE;
 	if ((r = jws_split(token, len, &j)) != AUTH_OK)
 		return r;
-	if ((r = header_parse(&j, &hdr, &alg, &kid)) == AUTH_OK &&
+	if ((r = header_parse(&j, pol->typ, &hdr, &alg, &kid)) == AUTH_OK &&
 	    (r = key_select(ks, alg, kid, &key)) == AUTH_OK &&
 	    (r = signature_verify(key, token, &j)) == AUTH_OK)
 		r = claims_check(&j, pol, now, out);
@@ -971,6 +998,10 @@ auth_result_reason(enum auth_result r)
 		return "token audience not accepted";
 	case AUTH_ERR_CLAIMS:
 		return "token claims invalid";
+	case AUTH_ERR_LIFETIME:
+		return "token lifetime too long";
+	case AUTH_ERR_TYP:
+		return "token type not accepted";
 	}
 	return "invalid token";
 }

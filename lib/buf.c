@@ -27,9 +27,15 @@ buf_grow(struct buf *b, size_t extra)
 	need = b->len + extra + 1;
 	if (need <= b->cap)
 		return;
+#ifdef OPS_FUZZING
+	/* fuzz builds (tests/fuzz): no slack, so ASan sees any write past
+	 * what a caller reserved */
+	cap = need;
+#else
 	cap = b->cap ? b->cap : 64;
 	while (cap < need)
 		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+#endif
 	if (b->cap == 0) {
 		p = xmalloc(cap);	/* not realloc: data is buf_slopbuf */
 		p[0] = '\0';

@@ -60,6 +60,8 @@ static const struct config_key config_keys[] = {
 	{ "auth", "audience", T_STR, O(auth.audience), 0, 0, NULL, NULL, NULL },
 	{ "auth", "leeway_seconds", T_INT, O(auth.leeway_seconds), 0, 600, "60", NULL, NULL },
 	{ "auth", "max_token_bytes", T_INT, O(auth.max_token_bytes), 256, 65536, "8192", NULL, NULL },
+	{ "auth", "max_token_lifetime_seconds", T_INT, O(auth.max_token_lifetime_seconds), 60, 2592000, "86400", NULL, NULL },
+	{ "auth", "required_typ", T_STR, O(auth.required_typ), 0, 0, NULL, NULL, NULL },
 
 	{ "export", "max_range_days", T_INT, O(export.max_range_days), 1, 3660, "31", NULL, NULL },
 	{ "export", "max_rows", T_LLONG, O(export.max_rows), 1, 1000000000LL, "1000000", NULL, NULL },
@@ -79,10 +81,13 @@ static const struct config_key config_keys[] = {
 	{ "export", "download_secret", T_SECRET, O(export.download_secret), 0, 0, NULL, "OPS_DOWNLOAD_SECRET", NULL },
 	{ "export", "download_url_ttl_seconds", T_INT, O(export.download_url_ttl_seconds), 10, 3600, "300", NULL, NULL },
 	{ "export", "poll_retry_after_seconds", T_INT, O(export.poll_retry_after_seconds), 1, 300, "2", NULL, NULL },
+	{ "export", "max_downloads_per_identity", T_INT, O(export.max_downloads_per_identity), 1, 1000, "4", NULL, NULL },
 
 	{ "locks", "heartbeat_seconds", T_INT, O(locks.heartbeat_seconds), 1, 600, "10", NULL, NULL },
 	{ "locks", "stale_after_seconds", T_INT, O(locks.stale_after_seconds), 2, 3600, "30", NULL, NULL },
 	{ "locks", "lease_seconds", T_INT, O(locks.lease_seconds), 5, 86400, "300", NULL, NULL },
+
+	{ "events", "retention_days", T_INT, O(events.retention_days), 1, 3650, "90", NULL, NULL },
 
 	{ "sanitizer", "extra_keys", T_STRLIST, O(sanitizer.extra_keys), 0, 0, NULL, NULL, NULL },
 
@@ -101,8 +106,8 @@ static const struct config_key config_keys[] = {
 #define NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
 
 static const char *const config_sections[] = {
-	"database", "fcgi", "auth", "export", "locks", "sanitizer", "notion",
-	"log"
+	"database", "fcgi", "auth", "export", "locks", "events", "sanitizer",
+	"notion", "log"
 };
 
 const char *
@@ -300,6 +305,7 @@ struct yaml_walk {
 	char		*err;
 	size_t		 errsz;
 	bool		 seen[NKEYS];
+	size_t		 line[NKEYS];	/* where each seen key is, from 1 */
 };
 
 static int
@@ -414,6 +420,7 @@ walk_key(struct yaml_walk *w, struct ops_config *cfg, const char *section,
 	if (w->seen[k - config_keys])
 		return walk_error(w, kev, "duplicate key %s.%s", section, name);
 	w->seen[k - config_keys] = true;
+	w->line[k - config_keys] = kev->start_mark.line + 1;
 	if (walk_next(w, &ev) != 0)
 		return -1;
 	if (k->type == T_STRLIST) {
@@ -523,7 +530,8 @@ walk_root(struct yaml_walk *w, struct ops_config *cfg)
 			if (!section_known(name)) {
 				rc = walk_error(w, &ev, "unknown section %s "
 				    "(expected one of database, fcgi, auth, "
-				    "export, locks, sanitizer, notion, log)",
+				    "export, locks, events, sanitizer, notion, "
+				    "log)",
 				    name);
 				break;
 			}
@@ -562,6 +570,31 @@ walk_root(struct yaml_walk *w, struct ops_config *cfg)
 		if (rc != 0)
 			return rc;
 	}
+}
+
+/*
+ * Relations between keys of the file that name the line of the key at fault
+ * (no environment variable sets these keys). Public keys mean a real
+ * identity provider, which mints tokens for other services too: without
+ * issuer and audience checks we would accept those (RFC 8725 3.9).
+ */
+static int
+check_file_relations(struct yaml_walk *w, const struct ops_config *cfg)
+{
+	size_t jwks = 0;
+
+	while (strcmp(config_keys[jwks].name, "jwks_file") != 0)
+		jwks++;
+	if (cfg->auth.jwks_file != NULL && (cfg->auth.issuer == NULL ||
+	    cfg->auth.audience == NULL)) {
+		snprintf(w->err, w->errsz, "%s:%zu: auth.jwks_file is set but "
+		    "auth.%s is not: set auth.issuer and auth.audience to the "
+		    "values the identity provider puts in iss and aud", w->path,
+		    w->line[jwks], cfg->auth.issuer == NULL ? "issuer" :
+		    "audience");
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -670,6 +703,8 @@ config_load(struct ops_config *cfg, const char *path, char *err, size_t errsz)
 			abort();
 		yaml_parser_set_input_file(&w.parser, f);
 		rc = walk_root(&w, cfg);
+		if (rc == 0)
+			rc = check_file_relations(&w, cfg);
 		yaml_parser_delete(&w.parser);
 		fclose(f);
 	}

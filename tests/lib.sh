@@ -104,3 +104,13 @@ expect_error() {
 
 # sql QUERY: run a query on the stack's database, unaligned output
 sql() { psql -X -qAt -v ON_ERROR_STOP=1 "$STACK_DB_URL" -c "$1"; }
+# wait_sql SECONDS QUERY: until QUERY prints "t"; 1 when the deadline
+# passes. Wait for a condition like this, never for a fixed time.
+wait_sql() {
+	local end=$(( $(date +%s) + $1 ))
+	while [ "$(date +%s)" -le "$end" ]; do
+		[ "$(sql "$2")" = t ] && return 0
+		sleep 0.02
+	done
+	return 1
+}

@@ -324,7 +324,8 @@ check "the killed runner had committed chunks ($kept)" test "$kept" -ge 20
 expect_eq "the killed job is still RUNNING" RUNNING "$(job_field "$K" state)"
 runner --instance early >/dev/null 2>&1
 expect_eq "before the lease ends nobody reclaims it" 1 "$(job_field "$K" attempt)"
-sleep 5.5
+wait_sql 15 "SELECT lease_expires_at <= now() FROM tb_audit_export_job WHERE id = '$K'" ||
+	not_ok "the killed runner's lease runs out within 15 s"
 runner --instance second >/dev/null 2>"$DIR/second.err"
 expect_eq "after the lease the next runner finishes it" DONE "$(job_field "$K" state)"
 expect_eq "it ran as attempt 2" 2 "$(job_field "$K" attempt)"
@@ -342,7 +343,10 @@ wait_chunks "$S" 10
 kill -STOP "$rp"
 # the lease (5 s) runs out, and the server ends the paused session's open
 # transaction (idle_in_transaction_session_timeout = lease): then it is free
-sleep 6.5
+wait_sql 20 "SELECT (SELECT lease_expires_at <= now() FROM tb_audit_export_job WHERE id = '$S')
+	AND NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = 'ops-export-runner'
+	                AND state LIKE 'idle in transaction%')" ||
+	not_ok "the paused runner's lease and open transaction end within 20 s"
 runner --instance rescuer >/dev/null 2>&1
 expect_eq "the paused runner's job was reclaimed and finished" "DONE 2" "$(job_field "$S" "state || ' ' || attempt")"
 chunks_before=$(sql "SELECT count(*) || ':' || max(created_at) FROM tb_audit_export_chunk WHERE job_id='$S'")

@@ -49,15 +49,6 @@ FROM generate_series(1, 30000) g" >/dev/null || not_ok "seeding audit_log"
 lock() { sql "SELECT $2 FROM tb_scheduler_lock WHERE name = '$1'"; }
 now_s() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
-# wait_sql SECONDS QUERY: until QUERY prints "t"
-wait_sql() {
-	local end=$(( $(date +%s) + $1 ))
-	while [ "$(date +%s)" -le "$end" ]; do
-		[ "$(sql "$2")" = t ] && return 0
-		sleep 0.02
-	done
-	return 1
-}
 new_export() {  # new_export: a PENDING job of the whole bulk day; sets JOB
 	api POST /api/ops/audit-exports "$SUPER" -H 'Content-Type: application/json' \
 		-d '{"tenant_id":"bulk","from":"2026-10-01T00:00:00Z","to":"2026-10-02T00:00:00Z","format":"jsonl"}'

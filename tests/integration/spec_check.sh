@@ -32,7 +32,7 @@ fails_with() {
 run_check
 expect_eq "the docs agree with the code (scripts/spec_consistency_check on the repo)" "0 FAIL=0" "$RC $(tail -n1 <<<"$OUT")"
 grep '^FAIL ' <<<"$OUT" | sed 's/^/# /'
-expect_eq "one line per check, then the total" 10 "$(grep -cE '^(PASS|FAIL) |^FAIL=[0-9]+$' <<<"$OUT")"
+expect_eq "one line per check, then the total" 13 "$(grep -cE '^(PASS|FAIL) |^FAIL=[0-9]+$' <<<"$OUT")"
 
 # Every other check on its own, and the baseline for the cases below: the
 # code's route list plus the two lock routes of the contract.
@@ -43,17 +43,45 @@ run_check "${R[@]}"
 expect_eq "with the contract's lock routes, every check passes" "0 FAIL=0" "$RC $(tail -n1 <<<"$OUT")"
 grep '^FAIL ' <<<"$OUT" | sed 's/^/# /'
 
+# --- spec_sync_report.md ------------------------------------------------------------
+sed '0,/^- \*\*Version\*\*: OpenAPI `info.version` [0-9.]*/s//- **Version**: OpenAPI `info.version` 9.9.9/' \
+	"$ROOT/docs/spec_sync_report.md" >"$DIR/report-version.md"
+fails_with "the latest report entry names another version than the OpenAPI" report-version \
+	"the latest entry names version 9.9.9" "${R[@]}" --report "$DIR/report-version.md"
+first=$(git -C "$ROOT" rev-parse --short "$(git -C "$ROOT" log --format=%h --reverse -- docs/api/errors.md | head -n1)^")
+sed "0,/^- \*\*Since\*\*: commit \`[0-9a-f]*\`/s//- **Since**: commit \`$first\`/" \
+	"$ROOT/docs/spec_sync_report.md" >"$DIR/report-since.md"
+fails_with "a spec file changed since the entry's commit and not in the entry" report-files \
+	"docs/api/errors.md changed since $first and is not in the latest entry" \
+	"${R[@]}" --report "$DIR/report-since.md"
+
 # --- routes ---------------------------------------------------------------------
 awk '/^  \/api\/ops\/status:$/ { skip = 1; next }
      skip && (/^  \// || /^[^ #]/) { skip = 0 }
      !skip' "$ROOT/docs/api/openapi.yaml" >"$DIR/no-status.yaml"
-fails_with "a route missing from the OpenAPI" routes \
-	"in code, not in the OpenAPI: GET /api/ops/status" \
-	"${R[@]}" --openapi "$DIR/no-status.yaml"
+run_check "${R[@]}" --openapi "$DIR/no-status.yaml"
+expect_contains "a route missing from the OpenAPI fails routes" \
+	"FAIL routes: in code, not in the OpenAPI: GET /api/ops/status" "$OUT"
+expect_contains "and console-routes, since the console's status page calls it" \
+	"FAIL console-routes: the console calls a route the OpenAPI lacks: GET /api/ops/status" "$OUT"
+expect_eq "and nothing else" "1 FAIL=2" "$RC $(tail -n1 <<<"$OUT")"
 grep -v 'scheduler/locks/{name}/release' "$DIR/routes" >"$DIR/routes-less"
 fails_with "a documented route the code does not have" routes \
 	"in the OpenAPI, not in code: POST /api/ops/scheduler/locks/{name}/release" \
 	--routes-from "$DIR/routes-less"
+
+# --- the console's routes ---------------------------------------------------------
+mkdir -p "$DIR/console/js/views"
+sed "s|locks:        'GET /api/ops/scheduler/locks',|locks:        'GET /api/ops/scheduler/lock-list',|" \
+	"$ROOT/nginx/console/js/api.js" >"$DIR/console/js/api.js"
+fails_with "the console calling a route the OpenAPI lacks" console-routes \
+	"the console calls a route the OpenAPI lacks: GET /api/ops/scheduler/lock-list" \
+	"${R[@]}" --console "$DIR/console"
+cp "$ROOT/nginx/console/js/api.js" "$DIR/console/js/api.js"
+printf 'export const x = () => fetch("/api/ops/everything");\n' >"$DIR/console/js/views/rogue.js"
+fails_with "a console file calling fetch() itself" console-routes \
+	"calls fetch() outside js/api.js: js/views/rogue.js" \
+	"${R[@]}" --console "$DIR/console"
 
 # --- error codes ----------------------------------------------------------------
 grep -v '^| `IDEMPOTENCY_CONFLICT`' "$ROOT/docs/api/errors.md" >"$DIR/errors-less.md"
