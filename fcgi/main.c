@@ -110,8 +110,8 @@ worker_main(void *arg)
 	char appname[64];
 
 	snprintf(appname, sizeof(appname), "ops-fcgi/%d", w->index);
-	db_init(&db, cfg->database.url, cfg->database.connect_timeout_seconds,
-	    cfg->database.statement_timeout_ms, appname);
+	db_init(&db, cfg->database.url, cfg->database.fcgi_role,
+	    cfg->database.connect_timeout_seconds, appname);
 	(void)db_ensure(&db);	/* failure is fine: retried per request */
 	if (FCGX_InitRequest(&fx, srv->listen_fd, 0) != 0) {
 		log_error("worker %d: cannot initialise a FastCGI request",

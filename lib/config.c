@@ -40,6 +40,9 @@ struct config_key {
  */
 static const struct config_key config_keys[] = {
 	{ "database", "url", T_SECRET, O(database.url), 0, 0, NULL, "OPS_DATABASE_URL", NULL },
+	{ "database", "migrate_url", T_SECRET, O(database.migrate_url), 0, 0, NULL, "OPS_DATABASE_MIGRATE_URL", NULL },
+	{ "database", "fcgi_role", T_STR, O(database.fcgi_role), 0, 0, "ops_fcgi", NULL, NULL },
+	{ "database", "jobs_role", T_STR, O(database.jobs_role), 0, 0, "ops_jobs", NULL, NULL },
 	{ "database", "connect_timeout_seconds", T_INT, O(database.connect_timeout_seconds), 1, 60, "5", NULL, NULL },
 	{ "database", "statement_timeout_ms", T_INT, O(database.statement_timeout_ms), 0, 3600000, "30000", NULL, NULL },
 

@@ -9,7 +9,7 @@
  * Errors name file:line and what was expected:
  *   ops.yaml:14: export.ttl_hours must be between 1 and 720, got 0
  *
- * Secrets (database.url, auth.hs256_secret, export.download_secret,
+ * Secrets (database.url, database.migrate_url, auth.hs256_secret, export.download_secret,
  * notion.token) may also be given as KEY_file: a path whose content is the
  * secret (one trailing newline stripped). Environment variables override the
  * file (see config_key.env); ENV_FILE works the same way for secrets.
@@ -32,6 +32,9 @@ struct ops_config {
 
 	struct {
 		char	*url;		/* secret: libpq URL */
+		char	*migrate_url;	/* secret: direct, owner; NULL = url */
+		char	*fcgi_role;	/* role of ops-fcgi */
+		char	*jobs_role;	/* role of the job binaries, opsctl */
 		int	 connect_timeout_seconds;
 		int	 statement_timeout_ms;
 	} database;
