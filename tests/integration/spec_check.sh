@@ -119,7 +119,8 @@ out=$(env -u OPS_CONFIG -u OPS_DATABASE_URL -u OPS_JWT_HS256_SECRET OPS_DATABASE
 expect_eq "and with the secrets in files (*_FILE)" "0 config $ROOT/docs/ops.example.yaml is valid" "$rc $out"
 # every commented-out key turned on, secret files pointing at real files: still valid
 sed -E -e 's/^(  )# ([a-z][a-z0-9_]*: )/\1\2/' \
-	-e "s|^  url_file: .*|  url_file: $DIR/database_url|" -e "s|^  hs256_secret_file: .*|  hs256_secret_file: $DIR/jwt|" \
+	-e "s|^  url_file: .*|  url_file: $DIR/database_url|" -e "s|^  migrate_url_file: .*|  migrate_url_file: $DIR/database_url|" \
+	-e "s|^  hs256_secret_file: .*|  hs256_secret_file: $DIR/jwt|" \
 	-e "s|^  download_secret_file: .*|  download_secret_file: $DIR/jwt|" -e "s|^  token_file: .*|  token_file: $DIR/jwt|" \
 	-e 's|^  jwks_file: .*|  # jwks_file: (needs a real JWKS)|' \
 	"$ROOT/docs/ops.example.yaml" >"$DIR/all-keys.yaml"
