@@ -57,7 +57,7 @@ FCGI_LIB_OBJ := $(filter-out $(BUILD)/fcgi/main.o,$(FCGI_OBJ))
 
 BINS := $(if $(FCGI_SRC),bin/ops-fcgi) $(JOB_BINS)
 
-.PHONY: all asan unit unit-asan tools test run stop bench bench-export clean bootstrap
+.PHONY: all asan unit unit-asan tools test run stop bench bench-export bench-multihost clean bootstrap
 # objects are never intermediate: keep them for incremental builds
 .SECONDARY:
 all: $(BINS)
@@ -114,11 +114,15 @@ run: bootstrap
 stop:
 	scripts/devstack stop
 
-bench: bench-export
+bench: bench-export bench-multihost
 
 bench-export: bootstrap
 	$(MAKE) all
 	scripts/bench-export
+
+bench-multihost: bootstrap
+	$(MAKE) all
+	scripts/bench-multihost
 
 clean:
 	rm -rf build bin

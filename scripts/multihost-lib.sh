@@ -87,12 +87,12 @@ mh_host_kill() {
 	[ -f "$hd/init.pid" ] || return 0
 	init=$(cat "$hd/init.pid"); upid=$(cat "$hd/unshare.pid")
 	# SIGKILL of a PID namespace's init kills every process in it
-	kill -KILL "$init" 2>/dev/null
+	kill -KILL "$init" 2>/dev/null || true
 	for _ in $(seq 1 100); do
 		kill -0 "$upid" 2>/dev/null || break
 		sleep 0.05
 	done
-	wait "$upid" 2>/dev/null
+	wait "$upid" 2>/dev/null || true
 	rm -f "$hd/init.pid" "$hd/unshare.pid" "$hd/ops-fcgi.sock"
 }
 
