@@ -188,16 +188,10 @@ static int
 load_app(struct app *app, const struct ops_config *cfg, char *err,
     size_t errsz)
 {
-	struct auth_keyset *ks;
-	const char *secret = cfg->auth.hs256_secret;
-
 	memset(app, 0, sizeof(*app));
 	app->cfg = cfg;
-	if (auth_keyset_load(&ks, cfg->auth.jwks_file,
-	    (const unsigned char *)secret, secret ? strlen(secret) : 0,
-	    cfg->auth.hs256_kid, err, errsz) != 0)
+	if (jwks_open_config(&app->keys, cfg, err, errsz) != 0)
 		return -1;
-	app->keys = ks;
 	app->policy.issuer = cfg->auth.issuer;
 	app->policy.audience = cfg->auth.audience;
 	app->policy.leeway_seconds = cfg->auth.leeway_seconds;
@@ -213,7 +207,7 @@ load_app(struct app *app, const struct ops_config *cfg, char *err,
 static void
 unload_app(struct app *app)
 {
-	auth_keyset_free((struct auth_keyset *)app->keys);
+	jwks_close(app->keys);
 	sanitize_rules_free((struct sanitize_rules *)app->rules);
 }
 

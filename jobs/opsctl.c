@@ -29,6 +29,7 @@
 #include "lockadmin.h"
 #include "lockstate.h"
 #include "log.h"
+#include "jwks.h"
 #include "migrate.h"
 #include "rbac.h"
 #include "sanitize.h"
@@ -150,20 +151,16 @@ cmd_migrate(struct ctl *c, int argc, char **argv)
 static int
 cmd_check_config(struct ctl *c)
 {
-	struct auth_keyset *ks;
-	const char *s;
+	struct jwks *keys;
 	char err[512];
 
 	ctl_config(c, CONFIG_NEED_DATABASE | CONFIG_NEED_AUTH |
 	    CONFIG_NEED_FCGI);
-	s = c->cfg.auth.hs256_secret;
-	if (auth_keyset_load(&ks, c->cfg.auth.jwks_file,
-	    (const unsigned char *)s, s ? strlen(s) : 0, c->cfg.auth.hs256_kid,
-	    err, sizeof(err)) != 0) {
+	if (jwks_open_config(&keys, &c->cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "opsctl: config %s\n", err);
 		return EXIT_USAGE;
 	}
-	auth_keyset_free(ks);
+	jwks_close(keys);
 	printf("config %s is valid\n", c->cfg.path ? c->cfg.path :
 	    "(defaults and environment)");
 	return 0;

@@ -53,6 +53,10 @@ static const struct config_key config_keys[] = {
 	{ "fcgi", "max_body_bytes", T_BYTES, O(fcgi.max_body_bytes), 1024, 16 * MIB, "64KiB", NULL, NULL },
 
 	{ "auth", "jwks_file", T_STR, O(auth.jwks_file), 0, 0, NULL, NULL, NULL },
+	{ "auth", "jwks_url", T_STR, O(auth.jwks_url), 0, 0, NULL, "OPS_JWKS_URL", NULL },
+	{ "auth", "jwks_ca_file", T_STR, O(auth.jwks_ca_file), 0, 0, NULL, NULL, NULL },
+	{ "auth", "jwks_min_refresh_seconds", T_INT, O(auth.jwks_min_refresh_seconds), 1, 3600, "30", NULL, NULL },
+	{ "auth", "jwks_max_age_seconds", T_INT, O(auth.jwks_max_age_seconds), 10, 86400, "300", NULL, NULL },
 	{ "auth", "hs256_secret", T_SECRET, O(auth.hs256_secret), 0, 0, NULL, "OPS_JWT_HS256_SECRET", NULL },
 	{ "auth", "hs256_kid", T_STR, O(auth.hs256_kid), 0, 0, NULL, NULL, NULL },
 	{ "auth", "issuer", T_STR, O(auth.issuer), 0, 0, NULL, NULL, NULL },
@@ -723,9 +727,9 @@ config_require(const struct ops_config *cfg, int need, char *err, size_t errsz)
 		return -1;
 	}
 	if ((need & CONFIG_NEED_AUTH) && cfg->auth.jwks_file == NULL &&
-	    cfg->auth.hs256_secret == NULL) {
+	    cfg->auth.jwks_url == NULL && cfg->auth.hs256_secret == NULL) {
 		snprintf(err, errsz, "%s: no token verification key: set "
-		    "auth.jwks_file or auth.hs256_secret", where);
+		    "auth.jwks_file, auth.jwks_url or auth.hs256_secret", where);
 		return -1;
 	}
 	if ((need & CONFIG_NEED_AUTH) && cfg->auth.hs256_secret != NULL &&

@@ -49,6 +49,10 @@ struct ops_config {
 
 	struct {
 		char	*jwks_file;
+		char	*jwks_url;	/* https:// */
+		char	*jwks_ca_file;
+		int	 jwks_min_refresh_seconds;
+		int	 jwks_max_age_seconds;
 		char	*hs256_secret;	/* secret */
 		char	*hs256_kid;
 		char	*issuer;
