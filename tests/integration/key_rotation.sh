@@ -138,6 +138,21 @@ check "they caused $fetched fetch(es) (allowed: one per ${MINREF} s, $allowed ov
 log=$(cat "$DIR/ops-fcgi.log")
 expect_contains "the refreshes are logged" "JWT keys refreshed (unknown kid)" "$log"
 
+# --- a JWKS file is re-read the same way, without a restart ---------------------------
+stack_fcgi_stop "$DIR"
+publish rsa1
+cp "$W/jwks.json" "$T_TMP/jwks-file.json"
+sed -e "s|jwks_url: .*|jwks_file: $T_TMP/jwks-file.json|" -e "/jwks_ca_file:/d" "$STACK_CONFIG" >"$T_TMP/file.yaml"
+cp "$STACK_CONFIG" "$T_TMP/url.yaml"; cp "$T_TMP/file.yaml" "$STACK_CONFIG"
+stack_fcgi_start "$DIR" 2>>"$T_TMP/stack.err"
+T_FILE=$SECONDS; PID=$(cat "$DIR/ops-fcgi.pid")
+expect_eq "jwks_file: rsa1 accepted" 200 "$(status_with "$(rs rsa1 rsa1)")"
+while [ $((SECONDS - T_FILE)) -le "$MINREF" ]; do sleep 0.2; done
+publish rsa2; cp "$W/jwks.json" "$T_TMP/jwks-file.tmp"; mv "$T_TMP/jwks-file.tmp" "$T_TMP/jwks-file.json"
+expect_eq "jwks_file replaced with rsa2: a token with kid rsa2 is accepted without a restart" 200 "$(status_with "$(rs rsa2 rsa2)")"
+expect_eq "same ops-fcgi process" "$PID" "$(cat "$DIR/ops-fcgi.pid")"
+cp "$T_TMP/url.yaml" "$STACK_CONFIG"
+
 # --- TLS is verified; only https ---------------------------------------------------
 sed -e "/jwks_ca_file:/d" "$STACK_CONFIG" >"$T_TMP/noca.yaml"
 out=$("$BIN/opsctl" --config "$T_TMP/noca.yaml" check-config 2>&1); rc=$?
