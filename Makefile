@@ -7,15 +7,18 @@
 #   make asan       build the unit tests with -fsanitize=address,undefined
 #   make tools      build the test drivers (tests/tools/*.c) into build/tools/
 #   make bench      run the benchmarks (not tests)
+#   make fuzz       build the libFuzzer harnesses and run each FUZZ_SECONDS
+#   make fuzzers    only build them (build/fuzz/fuzz_NAME)
 #
 # Sources are found by wildcard: lib/*.c is the core library, fcgi/*.c is
 # ops-fcgi, every jobs/<name>.c is bin/<name>, every tests/unit/test_*.c is a
 # cmocka suite linked against the core library, every tests/tools/<name>.c
 # is a test driver build/tools/<name> (never installed, never in bin/).
+# Every tests/fuzz/fuzz_<name>.c is a libFuzzer harness build/fuzz/fuzz_<name>
+# built with clang against the library's objects rebuilt for fuzzing.
 
 CC      ?= cc
 PKGS    := fcgi libpq jansson libcurl openssl yaml-0.1
-VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 ifeq ($(SAN),1)
 BUILD   := build/asan
@@ -27,14 +30,24 @@ SANFLAGS :=
 OPT     := -O2
 endif
 
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+# A missing pkg-config package stops the build here, naming it (not later,
+# as a missing header). Goals that only install or run things skip the
+# check: `make test` runs scripts/bootstrap first, then builds.
+NO_BUILD_GOALS := bootstrap test run stop clean bench bench-export bench-multihost
+ifneq ($(filter-out $(NO_BUILD_GOALS),$(or $(MAKECMDGOALS),all)),)
+PKG_MISSING := $(strip $(foreach p,$(PKGS),$(if $(shell pkg-config --exists $(p) && echo y),,$(p))))
+ifneq ($(PKG_MISSING),)
+$(error missing pkg-config package(s): $(PKG_MISSING); install their -dev packages (scripts/bootstrap installs everything))
+endif
+endif
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+CMOCKA_LIBS = $(shell pkg-config --libs cmocka)
 
 CFLAGS  := -std=c17 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror -Wshadow \
            -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Wvla \
            -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
-           -DOPS_VERSION=\"$(VERSION)\" -Ilib $(PKG_CFLAGS) $(SANFLAGS) $(EXTRA_CFLAGS)
+           -Ilib -include lib/banned.h $(PKG_CFLAGS) $(SANFLAGS) $(EXTRA_CFLAGS)
 ifeq ($(SAN),1)
 CFLAGS  := $(filter-out -D_FORTIFY_SOURCE=2,$(CFLAGS))
 endif
@@ -57,7 +70,39 @@ FCGI_LIB_OBJ := $(filter-out $(BUILD)/fcgi/main.o,$(FCGI_OBJ))
 
 BINS := $(if $(FCGI_SRC),bin/ops-fcgi) $(JOB_BINS)
 
-.PHONY: all asan unit unit-asan tools test run stop bench bench-export bench-multihost clean bootstrap
+# The version (git's GIT-VERSION-FILE): build/version.h defines OPS_VERSION
+# from `git describe`; it is rewritten only when that changes, and only
+# the objects whose source mentions OPS_VERSION depend on it (so --version
+# is never stale and a new commit rebuilds a few files, not all).
+VERSION_H := build/version.h
+VERSION_USERS := $(patsubst %.c,$(BUILD)/%.o,$(shell grep -l OPS_VERSION lib/*.c fcgi/*.c jobs/*.c 2>/dev/null))
+$(VERSION_USERS): $(VERSION_H)
+$(VERSION_USERS): CFLAGS += -include $(VERSION_H)
+$(VERSION_H): FORCE
+	@mkdir -p $(dir $@)
+	@v=$$(git describe --always --dirty 2>/dev/null || echo unknown); \
+	line="#define OPS_VERSION \"$$v\""; \
+	if [ "$$(cat $@ 2>/dev/null)" != "$$line" ]; then \
+		echo "$$line" >$@; echo "version: $$v"; fi
+
+.PHONY: all asan unit unit-asan tools test run stop bench bench-export bench-multihost clean bootstrap FORCE \
+        fuzz fuzzers
+
+# Fuzzing: clang, the library (and fcgi/ minus main) rebuilt with coverage
+# and sanitizers into build/fuzz/, one binary per harness.
+FUZZ_CC     ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD  := build/fuzz
+FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+               -fno-omit-frame-pointer
+FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror \
+               -DOPS_FUZZING -Ilib -Ifcgi -include lib/banned.h \
+               $(PKG_CFLAGS) $(FUZZ_SAN)
+FUZZ_SRC    := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRC))
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o) \
+               $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(filter-out fcgi/main.c,$(FCGI_SRC)))
+
 # objects are never intermediate: keep them for incremental builds
 .SECONDARY:
 all: $(BINS)
@@ -83,6 +128,7 @@ bin/%: $(BUILD)/jobs/%.o $(LIB_A)
 
 $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(FCGI_LIB_OBJ) $(LIB_A)
 	@mkdir -p $(dir $@)
+	@pkg-config --exists cmocka || { echo "missing pkg-config package: cmocka; install libcmocka-dev (scripts/bootstrap installs everything)" >&2; exit 1; }
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CMOCKA_LIBS)
 
 $(BUILD)/tools/%: $(BUILD)/tests/tools/%.o $(LIB_A)
@@ -90,6 +136,25 @@ $(BUILD)/tools/%: $(BUILD)/tests/tools/%.o $(LIB_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 tools: $(TOOL_BINS)
+
+$(VERSION_USERS:$(BUILD)/%=$(FUZZ_BUILD)/%): $(VERSION_H)
+$(VERSION_USERS:$(BUILD)/%=$(FUZZ_BUILD)/%): FUZZ_CFLAGS += -include $(VERSION_H)
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJ)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LDLIBS) -pthread
+
+fuzzers: $(FUZZ_BINS)
+
+# each harness FUZZ_SECONDS on its corpus (new inputs go to a scratch
+# directory, not into the tree); crashes are written to build/fuzz/
+fuzz: fuzzers
+	@set -e; for f in $(FUZZ_BINS); do n=$${f##*/fuzz_}; \
+	  mkdir -p $(FUZZ_BUILD)/new/$$n; echo "== $$f ($(FUZZ_SECONDS) s)"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$(FUZZ_BUILD)/ \
+	    $(FUZZ_BUILD)/new/$$n tests/fuzz/corpus/$$n; done
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
@@ -127,4 +192,14 @@ bench-multihost: bootstrap
 clean:
 	rm -rf build bin
 
+-include $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_SRC:%.c=$(FUZZ_BUILD)/%.d)
 -include $(LIB_OBJ:.o=.d) $(FCGI_OBJ:.o=.d) $(JOB_SRC:%.c=$(BUILD)/%.d) $(UNIT_SRC:%.c=$(BUILD)/%.d) $(TOOL_SRC:%.c=$(BUILD)/%.d)
+
+# --- make install / make uninstall (DESTDIR, PREFIX, BINDIR, ...): the
+# layout is scripts/install's, documented in docs/install.md.
+PREFIX ?= /usr/local
+.PHONY: install uninstall
+install: all
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" scripts/install install
+uninstall:
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" scripts/install uninstall

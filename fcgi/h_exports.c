@@ -4,6 +4,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -55,7 +56,7 @@ resp_job(struct request *r, int status, json_t *job, const char *state,
 	struct buf h = BUF_INIT;
 
 	if (location)
-		buf_appendf(&h, "Location: /api/ops/audit-exports/%s\r\n",
+		buf_appendf(&h, "Location: " EXPORT_ROUTE "/%s\r\n",
 		    location);
 	if (state && (strcmp(state, "PENDING") == 0 ||
 	    strcmp(state, "RUNNING") == 0))
@@ -157,7 +158,8 @@ void
 h_export_list(struct request *r)
 {
 	struct export_list_query q = { .limit = 50 };
-	char state[16], tenant[160], cursor[128], limit[16];
+	char state[16], tenant[160], cursor[128];
+	long long limit;
 	struct export_actor a;
 	struct export_view v;
 	enum export_outcome o;
@@ -179,17 +181,11 @@ h_export_list(struct request *r)
 		q.cursor = cursor;
 	else if (rc < 0)
 		json_array_append_new(details, error_detail("cursor", "is malformed"));
-	if ((rc = request_query(r, "limit", limit, sizeof(limit))) == 1) {
-		char *end;
-		long l;
-
-		errno = 0;
-		l = strtol(limit, &end, 10);
-		q.limit = (errno || *end || end == limit || l > 100000) ? -1 :
-		    (int)l;
-	} else if (rc < 0) {
+	/* range-checked before the narrowing; the query check says 1..200 */
+	if ((rc = request_query_int(r, "limit", INT_MIN, INT_MAX, &limit)) == 1)
+		q.limit = (int)limit;
+	else if (rc < 0)
 		q.limit = -1;
-	}
 	if (json_array_size(details) > 0) {
 		resp_error(r, "VALIDATION_FAILED", NULL, details);
 		return;
@@ -220,7 +216,7 @@ h_export_cancel(struct request *r)
 		return;
 	actor_init(&a, r);
 	view_init(&v, r);
-	o = export_job_cancel(r->db, r->app->cfg, r->app->rules, &a,
+	o = export_job_cancel(r->db, r->app->rules, &a,
 	    r->params[0], &v, &job);
 	if (o != EXPORT_OK) {
 		resp_outcome(r, o);
@@ -239,21 +235,16 @@ static int
 download_signed_check(struct request *r, const char *id, char *sub_out,
     size_t subsz)
 {
-	char by[256], exp_s[24], sig[80], *end;
+	char by[AUTH_MAX_SUB + 1], sig[80];
 	long long exp = 0;
 
 	if (request_query(r, "by", by, sizeof(by)) == 1 &&
-	    request_query(r, "expires", exp_s, sizeof(exp_s)) == 1 &&
-	    request_query(r, "sig", sig, sizeof(sig)) == 1) {
-		errno = 0;
-		exp = strtoll(exp_s, &end, 10);
-		if (errno == 0 && end != exp_s && *end == '\0' &&
-		    export_url_verify(r->app->cfg->export.download_secret, id,
-		    by, exp, sig, time(NULL),
-		    r->app->cfg->export.download_url_ttl_seconds)) {
-			snprintf(sub_out, subsz, "%s", by);
-			return 0;
-		}
+	    request_query_int(r, "expires", 0, LLONG_MAX, &exp) == 1 &&
+	    request_query(r, "sig", sig, sizeof(sig)) == 1 &&
+	    export_url_verify(r->app->cfg->export.download_secret, id, by, exp,
+	    sig, time(NULL), r->app->cfg->export.download_url_ttl_seconds)) {
+		snprintf(sub_out, subsz, "%s", by);
+		return 0;
 	}
 	resp_error(r, "AUTH_INVALID_TOKEN", "the download link is invalid or "
 	    "has expired: poll the job for a fresh download_url", NULL);
@@ -372,7 +363,7 @@ h_export_download(struct request *r)
 	struct export_actor a;
 	enum export_outcome o;
 	long long first, last;
-	char sub[256], probe[8];
+	char sub[AUTH_MAX_SUB + 1], probe[8];
 	bool signed_url;
 	int rng;
 

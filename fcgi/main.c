@@ -32,6 +32,7 @@
 #include "request.h"
 #include "routes.h"
 #include "sanitize.h"
+#include "xalloc.h"
 
 #define POLL_MS	250
 
@@ -196,9 +197,15 @@ load_app(struct app *app, const struct ops_config *cfg, char *err,
 	app->policy.audience = cfg->auth.audience;
 	app->policy.leeway_seconds = cfg->auth.leeway_seconds;
 	app->policy.max_token_bytes = (size_t)cfg->auth.max_token_bytes;
-	app->rules = sanitize_rules_new(
-	    (const char *const *)cfg->sanitizer.extra_keys,
-	    cfg->sanitizer.n_extra_keys);
+	app->policy.max_lifetime_seconds = cfg->auth.max_token_lifetime_seconds;
+	app->policy.typ = cfg->auth.required_typ;
+	if ((app->rules = sanitize_rules_from_config(cfg)) == NULL) {
+		snprintf(err, errsz, "%s: sanitizer.extra_keys cannot be "
+		    "built into rules (see the log)", cfg->path ? cfg->path :
+		    "(defaults)");
+		jwks_close(app->keys);
+		return -1;
+	}
 	if (gethostname(app->host, sizeof(app->host)) != 0)
 		snprintf(app->host, sizeof(app->host), "unknown");
 	return 0;
@@ -285,9 +292,7 @@ main(int argc, char **argv)
 	sigaddset(&sigs, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-	if ((workers = calloc((size_t)cfg.fcgi.threads, sizeof(*workers))) ==
-	    NULL)
-		abort();
+	workers = xcalloc((size_t)cfg.fcgi.threads, sizeof(*workers));
 	for (int i = 0; i < cfg.fcgi.threads; i++) {
 		workers[i].srv = &srv;
 		workers[i].index = i;

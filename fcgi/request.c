@@ -13,6 +13,7 @@
 #include "digest.h"
 #include "errors.h"
 #include "log.h"
+#include "xalloc.h"
 
 /*
  * URL-decode len bytes of in into out (outsz incl. NUL). plus_space turns
@@ -49,20 +50,15 @@ url_decode(const char *in, size_t len, char *out, size_t outsz, bool plus_space)
 	return 0;
 }
 
+/* A fresh request id: 16 random bytes as 32 hex digits into out[33]. */
 static void
-request_id_make(char *out, size_t outsz)
+request_id_make(char out[33])
 {
 	unsigned char raw[16];
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
 
 	if (RAND_bytes(raw, sizeof(raw)) != 1)
 		memset(raw, 0, sizeof(raw));
-	for (size_t i = 0; i < sizeof(raw) && o + 2 < outsz; i++) {
-		out[o++] = hex[raw[i] >> 4];
-		out[o++] = hex[raw[i] & 15];
-	}
-	out[o] = '\0';
+	digest_hex(raw, sizeof(raw), out);
 }
 
 /* nginx's $request_id is 32 hex digits; accept only a safe alphabet. */
@@ -97,7 +93,7 @@ request_init(struct request *r, FCGX_Request *fx, const struct app *app,
 	if (rid && request_id_ok(rid))
 		snprintf(r->request_id, sizeof(r->request_id), "%s", rid);
 	else
-		request_id_make(r->request_id, sizeof(r->request_id));
+		request_id_make(r->request_id);
 
 	uri = request_param(r, "REQUEST_URI");
 	if (uri == NULL)
@@ -150,6 +146,28 @@ request_query(const struct request *r, const char *name, char *out,
 	return 0;
 }
 
+int
+request_query_int(const struct request *r, const char *name, long long min,
+    long long max, long long *out)
+{
+	char s[24], *end;
+	const char *d;
+	long long v;
+	int rc;
+
+	if ((rc = request_query(r, name, s, sizeof(s))) != 1)
+		return rc;
+	d = s[0] == '-' ? s + 1 : s;
+	if (*d < '0' || *d > '9')
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 1;
+}
+
 static bool
 content_type_is_json(const char *ct)
 {
@@ -189,8 +207,7 @@ request_read_json(struct request *r, json_t **out)
 		resp_error(r, "PAYLOAD_TOO_LARGE", NULL, NULL);
 		return -1;
 	}
-	if ((body = malloc((size_t)len + 1)) == NULL)
-		abort();
+	body = xmalloc((size_t)len + 1);
 	n = len ? FCGX_GetStr(body, (int)len, r->fx->in) : 0;
 	body[n < 0 ? 0 : n] = '\0';
 	if (n != len) {
@@ -312,10 +329,8 @@ resp_json(struct request *r, int status, json_t *body, const char *extra)
 	FCGX_Stream *out;
 	char *s;
 
-	s = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	s = xnonnull(json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER));
 	json_decref(body);
-	if (s == NULL)
-		abort();
 	buf_appendf(&h, "Content-Type: application/json\r\n"
 	    "Content-Length: %zu\r\nCache-Control: no-store\r\n%s",
 	    strlen(s), extra ? extra : "");

@@ -67,6 +67,15 @@ int	request_query(const struct request *r, const char *name, char *out,
 	    size_t outsz);
 
 /*
+ * A query-string integer: an optional '-' and 1 to 19 decimal digits (no
+ * space, no '+'), range-checked against [min, max] before the caller
+ * narrows it. Returns 1 with *out set when present and in range, 0 when
+ * absent (*out untouched), -1 when malformed or out of range.
+ */
+int	request_query_int(const struct request *r, const char *name,
+	    long long min, long long max, long long *out);
+
+/*
  * Read the JSON body: checks Content-Type (415), size (413) and syntax
  * (400 MALFORMED_JSON); an empty body is MALFORMED_JSON. On failure the
  * answer is sent and -1 returned; on success *out is a new reference.

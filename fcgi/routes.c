@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "buf.h"
+#include "export.h"
+#include "xalloc.h"
 
 /* Keep in step with docs/api/openapi.yaml (spec_consistency_check). */
 static const struct route route_table[] = {
@@ -11,11 +13,11 @@ static const struct route route_table[] = {
 	{ "GET",	"/readyz",			h_readyz },
 	{ "GET",	"/metrics",			h_metrics },
 	{ "GET",	"/api/ops/status",		h_status },
-	{ "POST",	"/api/ops/audit-exports",	h_export_create },
-	{ "GET",	"/api/ops/audit-exports",	h_export_list },
-	{ "GET",	"/api/ops/audit-exports/{id}",	h_export_get },
-	{ "DELETE",	"/api/ops/audit-exports/{id}",	h_export_cancel },
-	{ "GET",	"/api/ops/audit-exports/{id}/download", h_export_download },
+	{ "POST",	EXPORT_ROUTE,			h_export_create },
+	{ "GET",	EXPORT_ROUTE,			h_export_list },
+	{ "GET",	EXPORT_ROUTE "/{id}",		h_export_get },
+	{ "DELETE",	EXPORT_ROUTE "/{id}",		h_export_cancel },
+	{ "GET",	EXPORT_ROUTE "/{id}/download",	h_export_download },
 	{ "GET",	"/api/ops/scheduler/locks",	h_locks_list },
 	{ "POST",	"/api/ops/scheduler/locks/{name}/release", h_lock_release },
 };
@@ -50,9 +52,7 @@ route_match(const char *pattern, const char *path, char **params, size_t maxp,
 		if (pl > 2 && pattern[0] == '{' && pattern[pl - 1] == '}') {
 			if (sl == 0 || n == maxp)
 				goto nomatch;
-			params[n] = strndup(path, sl);
-			if (params[n] == NULL)
-				abort();
+			params[n] = xstrndup(path, sl);
 			n++;
 		} else if (pl != sl || strncmp(pattern, path, pl) != 0) {
 			goto nomatch;

@@ -6,7 +6,11 @@
  *   2. the chunks of EXPIRED and FAILED jobs are deleted in batches of
  *      export.cleaner_batch_size, one short transaction per batch;
  *   3. job rows (and job_run rows) older than export.retention_days are
- *      purged.
+ *      purged;
+ *   4. ops_event rows older than events.retention_days are purged, batch
+ *      by batch, each batch adding what it deleted to ops_event_rollup in
+ *      the same statement, so that the counters /metrics builds from
+ *      events never go down (sql/migrations/0005_event_retention.sql).
  *
  * Every write is fenced by the cleaner's scheduler lock token: a cleaner
  * whose lock was recovered while it was paused changes nothing more.
@@ -86,7 +90,6 @@ static long long
 sweep_chunks(struct cleaner *c)
 {
 	struct db *db = &c->jr->db;
-	const char *p[] = { c->jr->lease.name, c->token };
 	char days[16];
 	long long total = 0;
 	PGresult *jobs;
@@ -106,7 +109,7 @@ sweep_chunks(struct cleaner *c)
 		long long n;
 
 		do {
-			PGresult *fence;
+			enum lock_status fence;
 
 			if (jobrun_tick(c->jr) != 0) {
 				PQclear(jobs);
@@ -115,16 +118,13 @@ sweep_chunks(struct cleaner *c)
 			/* fence: the batch commits only while the lock is ours */
 			if (db_begin(db) != 0)
 				goto fail;
-			fence = db_query(db, "SELECT 1 FROM tb_scheduler_lock WHERE "
-			    "name = $1 AND fencing_token = $2 AND holder IS NOT "
-			    "NULL FOR SHARE", 2, p);
-			if (fence == NULL || PQntuples(fence) != 1) {
-				PQclear(fence);
+			fence = lock_fence_check(db, c->jr->lease.name,
+			    c->jr->lease.token);
+			if (fence != LOCK_OK) {
 				db_rollback(db);
-				c->jr->lost = fence != NULL;
+				c->jr->lost = fence == LOCK_LOST;
 				goto fail;
 			}
-			PQclear(fence);
 			n = storage_db_spool.delete_chunks(db, id,
 			    c->cfg->export.cleaner_batch_size);
 			if (n < 0 || db_commit(db) != 0) {
@@ -159,13 +159,60 @@ purge_batch(struct cleaner *c, const char *sql)
 	return n;
 }
 
+/*
+ * Delete one batch of ops_event rows older than events.retention_days and,
+ * in the same statement, add the ones counters are built from to
+ * ops_event_rollup. Returns the rows deleted, or -1.
+ */
+static long long
+purge_events_batch(struct cleaner *c)
+{
+	struct db *db = &c->jr->db;
+	char days[16];
+	const char *p[] = { c->jr->lease.name, c->token, c->batch, days };
+	PGresult *res;
+	long long n;
+
+	snprintf(days, sizeof(days), "%d", c->cfg->events.retention_days);
+	res = db_query(db, "WITH gone AS (DELETE FROM ops_event WHERE id IN "
+	    "(SELECT id FROM ops_event WHERE occurred_at < now() - $4 * "
+	    "interval '1 day' ORDER BY occurred_at LIMIT $3) AND "
+	    LOCK_FENCE_SQL(1, 2) " RETURNING event_type, subject_type, "
+	    "subject_id, data, occurred_at), "
+	    "rolled AS (INSERT INTO ops_event_rollup AS r (event_type, "
+	    "subject_type, subject_id, label, n, last_purged_at) "
+	    "SELECT event_type, "
+	    "CASE WHEN subject_type = 'scheduler_lock' THEN "
+	    "coalesce(subject_type, '') ELSE '' END, "
+	    "CASE WHEN subject_type = 'scheduler_lock' THEN "
+	    "coalesce(subject_id, '') ELSE '' END, "
+	    "CASE event_type WHEN 'SCHEDULER_LOCK_RECOVERED' THEN "
+	    "coalesce(data->>'reason', '') "
+	    "WHEN 'SCHEDULER_LOCK_FORCE_RELEASED' THEN "
+	    "coalesce(data->>'already_free', '') ELSE '' END, "
+	    "count(*), max(occurred_at) FROM gone WHERE event_type IN "
+	    "('SCHEDULER_LOCK_RECOVERED', 'SCHEDULER_LOCK_FORCE_RELEASED', "
+	    "'EXPORT_COMPLETED', 'EXPORT_FAILED', 'EXPORT_CORRUPT') "
+	    "GROUP BY 1, 2, 3, 4 "
+	    "ON CONFLICT (event_type, subject_type, subject_id, label) DO "
+	    "UPDATE SET n = r.n + EXCLUDED.n, last_purged_at = "
+	    "greatest(r.last_purged_at, EXCLUDED.last_purged_at)) "
+	    "SELECT count(*) FROM gone", 4, p);
+	if (res == NULL)
+		return -1;
+	n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return n;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct jobcli cli = {
 		.binary = BINARY,
 		.summary = "Expires DONE audit exports past their TTL, deletes "
-		    "their chunks in batches, and purges old job rows."
+		    "their chunks in batches, and purges old job rows and "
+		    "ops_event rows."
 	};
 	struct ops_config cfg;
 	struct jobrun jr;
@@ -215,6 +262,13 @@ main(int argc, char **argv)
 		jobrun_count(&jr, "job_runs_purged", n);
 	if (error == NULL && n < 0)
 		error = "purging old job runs failed: the database failed";
+	while (error == NULL && (n = purge_events_batch(&c)) > 0) {
+		jobrun_count(&jr, "events_purged", n);
+		if (jobrun_tick(&jr) != 0)
+			error = "the cleaner's lock was taken over";
+	}
+	if (error == NULL && n < 0)
+		error = "purging old events failed: the database failed";
 
 	status = jobrun_end(&jr, error);
 	config_free(&cfg);

@@ -92,6 +92,7 @@ main(int argc, char **argv)
 	struct jobrun jr;
 	struct runner rn;
 	struct runner_job job;
+	struct sanitize_rules *rules;
 	struct db rdb;
 	char lock[160];
 	const char *error = NULL;
@@ -99,11 +100,16 @@ main(int argc, char **argv)
 	int status;
 
 	jobcli_start(&cli, argc, argv, &cfg);
+	if ((rules = sanitize_rules_from_config(&cfg)) == NULL) {
+		config_free(&cfg);
+		return 1;
+	}
 	if (o.instance[0] == '\0')
 		default_instance(o.instance, sizeof(o.instance));
 	snprintf(lock, sizeof(lock), BINARY ":%s", o.instance);
 	if ((status = jobrun_begin(&jr, BINARY, lock, &cfg,
 	    cli.textfile_dir)) != 0) {
+		sanitize_rules_free(rules);
 		config_free(&cfg);
 		return status;
 	}
@@ -111,8 +117,7 @@ main(int argc, char **argv)
 	    cfg.database.connect_timeout_seconds, BINARY "/stream");
 	memset(&rn, 0, sizeof(rn));
 	rn.cfg = &cfg;
-	rn.rules = sanitize_rules_new((const char *const *)cfg.sanitizer.extra_keys,
-	    cfg.sanitizer.n_extra_keys);
+	rn.rules = rules;
 	rn.storage = &storage_db_spool;
 	rn.wdb = &jr.db;
 	rn.rdb = &rdb;
@@ -168,7 +173,7 @@ main(int argc, char **argv)
 		error = "the runner's scheduler lock was taken over";
 	status = jobrun_end(&jr, error);
 	db_close(&rdb);
-	sanitize_rules_free((struct sanitize_rules *)rn.rules);
+	sanitize_rules_free(rules);
 	config_free(&cfg);
 	return status;
 }

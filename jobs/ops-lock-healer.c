@@ -134,8 +134,10 @@ main(int argc, char **argv)
 	int status;
 
 	jobcli_start(&cli, argc, argv, &cfg);
-	rules = sanitize_rules_new((const char *const *)cfg.sanitizer.extra_keys,
-	    cfg.sanitizer.n_extra_keys);
+	if ((rules = sanitize_rules_from_config(&cfg)) == NULL) {
+		config_free(&cfg);
+		return 1;
+	}
 	if (o.dry_run) {
 		status = dry_run(&cfg, rules);
 		goto out;

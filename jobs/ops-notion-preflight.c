@@ -23,6 +23,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "jobrun.h"
 #include "log.h"
 #include "notion.h"
 
@@ -37,6 +38,7 @@ enum out_format {
 
 struct settings {
 	const char		*config_path;	/* --config, optional */
+	const char		*textfile_dir;	/* --textfile-dir, optional */
 	const char		*cacert;
 	long			 timeout_s;
 	long			 deadline_s;
@@ -57,6 +59,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: " PROG " [--format text|json|github] [--cacert FILE]\n"
 	    "       [--timeout SECONDS] [--deadline SECONDS] [--config PATH]\n"
+	    "       [--textfile-dir DIR]\n"
 	    "       " PROG " --list-codes | --help | --version\n"
 	    "\n"
 	    "Checks that the Notion token is a valid integration (bot) token\n"
@@ -69,6 +72,8 @@ usage(FILE *f)
 	    "  --deadline SECS   overall deadline, retries included "
 	    "(default 60)\n"
 	    "  --config PATH     ops config file (optional)\n"
+	    "  --textfile-dir D  write D/" PROG ".prom (node_exporter textfile:\n"
+	    "                    last run, its success) after the run\n"
 	    "  --list-codes      print CODE<TAB>EXIT<TAB>cause for every code\n"
 	    "\n"
 	    "environment: NOTION_TOKEN or NOTION_TOKEN_FILE, NOTION_API_BASE,\n"
@@ -123,13 +128,14 @@ static int
 parse_flags(int argc, char **argv, struct settings *s)
 {
 	enum { O_CACERT = 1, O_TIMEOUT, O_DEADLINE, O_FORMAT, O_CONFIG,
-	    O_HELP, O_VERSION, O_LIST };
+	    O_TEXTFILE, O_HELP, O_VERSION, O_LIST };
 	static const struct option opts[] = {
 		{ "cacert", required_argument, NULL, O_CACERT },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "deadline", required_argument, NULL, O_DEADLINE },
 		{ "format", required_argument, NULL, O_FORMAT },
 		{ "config", required_argument, NULL, O_CONFIG },
+		{ "textfile-dir", required_argument, NULL, O_TEXTFILE },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ "list-codes", no_argument, NULL, O_LIST },
@@ -171,6 +177,9 @@ parse_flags(int argc, char **argv, struct settings *s)
 			break;
 		case O_CONFIG:
 			s->config_path = optarg;
+			break;
+		case O_TEXTFILE:
+			s->textfile_dir = optarg;
 			break;
 		case O_HELP:
 			usage(stdout);
@@ -413,5 +422,10 @@ main(int argc, char **argv)
 		explicit_bzero(tok.data, tok.cap);
 	buf_free(&tok);
 	curl_global_cleanup();
-	return notion_report_exit(&r);
+	rc = notion_report_exit(&r);
+	/* the OpsNotionPreflightNotSucceeding alert reads this file */
+	if (s.textfile_dir != NULL && jobrun_write_textfile(s.textfile_dir,
+	    PROG, rc == 0, difftime(time(NULL), now), time(NULL), NULL) != 0)
+		log_warn("cannot write the textfile in %s", s.textfile_dir);
+	return rc;
 }

@@ -1,13 +1,12 @@
 /*
  * opsctl: the operator's command line.
  *
- *   opsctl [--config PATH] migrate [--dir DIR]
- *   opsctl [--config PATH] check-config
- *   opsctl [--config PATH] token --sub SUB [--tenant T] --roles R1,R2 [--ttl S]
- *   opsctl [--config PATH] locks [--json]
- *   opsctl [--config PATH] lock-release NAME --reason TEXT
- *   opsctl [--config PATH] exports [--state S] [--tenant T] [--limit N] [--json]
- *   opsctl error-codes | config-keys | roles
+ *   opsctl [--config PATH] COMMAND [ARGS]
+ *
+ * Every command is one row of the table `commands` at the end of this file:
+ * its name, its arguments and help for the usage text, and its handler,
+ * like the route table of ops-fcgi (fcgi/routes.c). `opsctl --help` prints
+ * the table.
  *
  * Exit status: 0 success, 1 failure, 2 usage or configuration error.
  */
@@ -33,6 +32,7 @@
 #include "migrate.h"
 #include "rbac.h"
 #include "sanitize.h"
+#include "xalloc.h"
 
 #define EXIT_USAGE	2
 
@@ -43,33 +43,7 @@ struct ctl {
 	bool			 cfg_loaded;
 };
 
-static void
-usage(FILE *out)
-{
-	fprintf(out,
-	    "usage: opsctl [--config PATH] COMMAND [ARGS]\n"
-	    "\n"
-	    "commands:\n"
-	    "  migrate [--dir DIR]        apply pending database migrations\n"
-	    "  check-config               validate the config file and keys\n"
-	    "  token --sub SUB --roles R1,R2 [--tenant T] [--ttl SECONDS]\n"
-	    "                             mint an HS256 development token\n"
-	    "  locks [--json]             list the scheduler locks and their state\n"
-	    "                             (FREE, HELD, STALE, EXPIRED)\n"
-	    "  lock-release NAME --reason TEXT\n"
-	    "                             force-release a scheduler lock: clears\n"
-	    "                             the holder, bumps the fencing token,\n"
-	    "                             audited (runbooks/scheduler-stuck-lock.md)\n"
-	    "  exports [--state S] [--tenant T] [--limit N] [--json]\n"
-	    "                             list export jobs, newest first (default\n"
-	    "                             limit 50)\n"
-	    "  error-codes                print the error catalog\n"
-	    "  config-keys                print every config key and default\n"
-	    "  roles                      print the role matrix\n"
-	    "\n"
-	    "The config is --config PATH, else $OPS_CONFIG, else %s.\n",
-	    CONFIG_DEFAULT_PATH);
-}
+static void	usage(FILE *out);
 
 /* Load the config and check what the command needs; exit 2 on error. */
 static void
@@ -149,11 +123,13 @@ cmd_migrate(struct ctl *c, int argc, char **argv)
 }
 
 static int
-cmd_check_config(struct ctl *c)
+cmd_check_config(struct ctl *c, int argc, char **argv)
 {
 	struct jwks *keys;
 	char err[512];
 
+	(void)argc;
+	(void)argv;
 	ctl_config(c, CONFIG_NEED_DATABASE | CONFIG_NEED_AUTH |
 	    CONFIG_NEED_FCGI);
 	if (jwks_open_config(&keys, &c->cfg, err, sizeof(err)) != 0) {
@@ -178,10 +154,8 @@ split_roles(const char *s, size_t *n)
 		size_t len = comma ? (size_t)(comma - s) : strlen(s);
 
 		if (len > 0) {
-			out = reallocarray(out, *n + 1, sizeof(char *));
-			if (out == NULL ||
-			    (out[*n] = strndup(s, len)) == NULL)
-				abort();
+			out = xreallocarray(out, *n + 1, sizeof(char *));
+			out[*n] = xstrndup(s, len);
 			(*n)++;
 		}
 		s += len + (comma ? 1 : 0);
@@ -408,9 +382,9 @@ cmd_lock_release(struct ctl *c, int argc, char **argv)
 	}
 	ctl_actor(actor, sizeof(actor));
 	who.actor_id = actor;
+	if ((rules = sanitize_rules_from_config(&c->cfg)) == NULL)
+		return EXIT_FAILURE;
 	ctl_db(c, &db);
-	rules = sanitize_rules_new((const char *const *)c->cfg.sanitizer.extra_keys,
-	    c->cfg.sanitizer.n_extra_keys);
 	rr = lockadmin_force_release(&db, c->cfg.locks.stale_after_seconds,
 	    rules, name, reason, &who, &res);
 	rc = 0;
@@ -542,10 +516,104 @@ cmd_exports(struct ctl *c, int argc, char **argv)
 	return 0;
 }
 
+static int
+cmd_error_codes(struct ctl *c, int argc, char **argv)
+{
+	(void)c;
+	(void)argc;
+	(void)argv;
+	error_print_catalog(stdout);
+	return 0;
+}
+
+static int
+cmd_config_keys(struct ctl *c, int argc, char **argv)
+{
+	(void)c;
+	(void)argc;
+	(void)argv;
+	config_print_keys(stdout);
+	return 0;
+}
+
+static int
+cmd_roles(struct ctl *c, int argc, char **argv)
+{
+	(void)c;
+	(void)argc;
+	(void)argv;
+	rbac_print_matrix(stdout);
+	return 0;
+}
+
+/*
+ * The commands. args and help make the usage text (help lines are
+ * separated by '\n'); run gets argv from the command name on.
+ */
+struct command {
+	const char	*name;
+	const char	*args;
+	const char	*help;
+	int		(*run)(struct ctl *c, int argc, char **argv);
+};
+
+static const struct command commands[] = {
+	{ "migrate", "[--dir DIR]", "apply pending database migrations",
+	    cmd_migrate },
+	{ "check-config", "", "validate the config file and keys",
+	    cmd_check_config },
+	{ "token", "--sub SUB --roles R1,R2 [--tenant T] [--ttl SECONDS]",
+	    "mint an HS256 development token", cmd_token },
+	{ "locks", "[--json]", "list the scheduler locks and their state\n"
+	    "(FREE, HELD, STALE, EXPIRED)", cmd_locks },
+	{ "lock-release", "NAME --reason TEXT", "force-release a scheduler "
+	    "lock: clears\nthe holder, bumps the fencing token,\naudited "
+	    "(runbooks/scheduler-stuck-lock.md)", cmd_lock_release },
+	{ "exports", "[--state S] [--tenant T] [--limit N] [--json]",
+	    "list export jobs, newest first (default\nlimit 50)",
+	    cmd_exports },
+	{ "error-codes", "", "print the error catalog", cmd_error_codes },
+	{ "config-keys", "", "print every config key and default",
+	    cmd_config_keys },
+	{ "roles", "", "print the role matrix", cmd_roles },
+	{ NULL, NULL, NULL, NULL }
+};
+
+#define USAGE_COL	29	/* where the help column starts */
+
+static void
+usage(FILE *out)
+{
+	const struct command *cm;
+	const char *h, *nl;
+	int w;
+
+	fprintf(out, "usage: opsctl [--config PATH] COMMAND [ARGS]\n\n"
+	    "commands:\n");
+	for (cm = commands; cm->name != NULL; cm++) {
+		w = fprintf(out, "  %s%s%s", cm->name, *cm->args ? " " : "",
+		    cm->args);
+		/* a long synopsis gets its help on the next line */
+		if (w >= USAGE_COL - 1) {
+			fputc('\n', out);
+			w = 0;
+		}
+		for (h = cm->help; h != NULL; h = nl ? nl + 1 : NULL) {
+			nl = strchr(h, '\n');
+			fprintf(out, "%*s%.*s\n", USAGE_COL - w, "",
+			    nl ? (int)(nl - h) : (int)strlen(h), h);
+			w = 0;
+		}
+	}
+	fprintf(out, "\nThe config is --config PATH, else $OPS_CONFIG, else "
+	    "%s.\n", CONFIG_DEFAULT_PATH);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct ctl c = { .argv0 = argv[0] };
+	const struct command *cm;
 	const char *cmd;
 	int i = 1, rc;
 
@@ -579,27 +647,11 @@ main(int argc, char **argv)
 	cmd = argv[i];
 	argc -= i;
 	argv += i;
-	if (strcmp(cmd, "migrate") == 0)
-		rc = cmd_migrate(&c, argc, argv);
-	else if (strcmp(cmd, "check-config") == 0)
-		rc = cmd_check_config(&c);
-	else if (strcmp(cmd, "token") == 0)
-		rc = cmd_token(&c, argc, argv);
-	else if (strcmp(cmd, "locks") == 0)
-		rc = cmd_locks(&c, argc, argv);
-	else if (strcmp(cmd, "lock-release") == 0)
-		rc = cmd_lock_release(&c, argc, argv);
-	else if (strcmp(cmd, "exports") == 0)
-		rc = cmd_exports(&c, argc, argv);
-	else if (strcmp(cmd, "error-codes") == 0) {
-		error_print_catalog(stdout);
-		rc = 0;
-	} else if (strcmp(cmd, "config-keys") == 0) {
-		config_print_keys(stdout);
-		rc = 0;
-	} else if (strcmp(cmd, "roles") == 0) {
-		rbac_print_matrix(stdout);
-		rc = 0;
+	for (cm = commands; cm->name != NULL; cm++)
+		if (strcmp(cm->name, cmd) == 0)
+			break;
+	if (cm->name != NULL) {
+		rc = cm->run(&c, argc, argv);
 	} else {
 		fprintf(stderr, "opsctl: unknown command %s\n", cmd);
 		usage(stderr);

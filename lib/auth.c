@@ -29,6 +29,7 @@
 #include <openssl/rsa.h>
 
 #include "buf.h"
+#include "xalloc.h"
 
 #define HS256_MIN_SECRET	32	/* RFC 7518 3.2: at least the hash size */
 #define RSA_MIN_BITS		2048
@@ -77,26 +78,6 @@ struct jws {
 };
 
 /* --- small helpers ------------------------------------------------------- */
-
-static void *
-xcalloc(size_t n, size_t size)
-{
-	void *p;
-
-	if ((p = calloc(n ? n : 1, size ? size : 1)) == NULL)
-		abort();
-	return p;
-}
-
-static char *
-xstrdup(const char *s)
-{
-	char *p;
-
-	if ((p = strdup(s)) == NULL)
-		abort();
-	return p;
-}
 
 static void
 set_err(char *err, size_t errsz, const char *fmt, ...)
@@ -199,9 +180,7 @@ keyset_add(struct auth_keyset *ks)
 {
 	struct auth_key *k;
 
-	k = reallocarray(ks->keys, ks->nkeys + 1, sizeof(*ks->keys));
-	if (k == NULL)
-		abort();
+	k = xreallocarray(ks->keys, ks->nkeys + 1, sizeof(*ks->keys));
 	ks->keys = k;
 	k = &ks->keys[ks->nkeys++];
 	memset(k, 0, sizeof(*k));
@@ -261,10 +240,8 @@ jwk_bn(json_t *jwk, const char *name, char *msg, size_t msgsz)
 		set_err(msg, msgsz, "\"%s\" is too long", name);
 		return NULL;
 	}
-	bn = BN_bin2bn(raw, (int)len, NULL);
+	bn = xnonnull(BN_bin2bn(raw, (int)len, NULL));
 	free(raw);
-	if (bn == NULL)
-		abort();
 	return bn;
 }
 
@@ -619,12 +596,17 @@ jws_split(const char *tok, size_t len, struct jws *j)
 	return AUTH_OK;
 }
 
+/* RFC 7515 4.1.9: the "application/" prefix may be left out. */
+static const char *
+typ_base(const char *typ)
+{
+	return strncasecmp(typ, "application/", 12) == 0 ? typ + 12 : typ;
+}
+
 static bool
 typ_ok(const char *typ)
 {
-	/* RFC 7515 4.1.9: the "application/" prefix may be left out. */
-	if (strncasecmp(typ, "application/", 12) == 0)
-		typ += 12;
+	typ = typ_base(typ);
 	return strcasecmp(typ, "JWT") == 0 || strcasecmp(typ, "at+jwt") == 0;
 }
 
@@ -633,8 +615,8 @@ typ_ok(const char *typ)
  * live in *hdr, which the caller json_decref()s in every case.
  */
 static enum auth_result
-header_parse(const struct jws *j, json_t **hdr, enum auth_alg *alg,
-    const char **kid)
+header_parse(const struct jws *j, const char *want_typ, json_t **hdr,
+    enum auth_alg *alg, const char **kid)
 {
 	json_t *v;
 	const char *name;
@@ -654,6 +636,9 @@ header_parse(const struct jws *j, json_t **hdr, enum auth_alg *alg,
 	if ((v = json_object_get(*hdr, "typ")) != NULL &&
 	    (!json_is_string(v) || !typ_ok(json_string_value(v))))
 		return AUTH_ERR_MALFORMED;
+	if (want_typ != NULL && (v == NULL ||
+	    strcasecmp(typ_base(json_string_value(v)), typ_base(want_typ)) != 0))
+		return AUTH_ERR_TYP;
 	if ((v = json_object_get(*hdr, "kid")) != NULL &&
 	    (*kid = json_string_value(v)) == NULL)
 		return AUTH_ERR_MALFORMED;
@@ -839,6 +824,10 @@ check_times(json_t *claims, const struct auth_policy *pol, time_t now,
 		return AUTH_ERR_CLAIMS;
 	if (r == 1 && p->iat - leeway > t)
 		return AUTH_ERR_ISSUED_IN_FUTURE;
+	/* exp - start > max, written so that it cannot overflow */
+	if (pol->max_lifetime_seconds > 0 && p->exp - clamp(
+	    pol->max_lifetime_seconds, 0, NUMDATE_LIMIT) > (r == 1 ? p->iat : t))
+		return AUTH_ERR_LIFETIME;
 	return AUTH_OK;
 }
 
@@ -867,6 +856,16 @@ check_audience(json_t *claims, const char *want)
 	return want == NULL || found ? AUTH_OK : AUTH_ERR_AUDIENCE;
 }
 
+/* Whether s (len bytes) holds a C0 control character or DEL (NUL too). */
+static bool
+has_control(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return true;
+	return false;
+}
+
 static enum auth_result
 check_identity(json_t *claims, struct auth_principal *p)
 {
@@ -874,13 +873,18 @@ check_identity(json_t *claims, struct auth_principal *p)
 	const char *sub;
 	size_t i;
 
-	sub = json_string_value(json_object_get(claims, "sub"));
-	if (sub == NULL || *sub == '\0')
+	v = json_object_get(claims, "sub");
+	sub = json_string_value(v);
+	if (sub == NULL || *sub == '\0' ||
+	    json_string_length(v) > AUTH_MAX_SUB ||
+	    has_control(sub, json_string_length(v)))
 		return AUTH_ERR_CLAIMS;
 	/* tenant_id: absent or null for global roles, else non-empty. */
 	tenant = json_object_get(claims, "tenant_id");
 	if (tenant != NULL && !json_is_null(tenant) &&
-	    (!json_is_string(tenant) || *json_string_value(tenant) == '\0'))
+	    (!json_is_string(tenant) || *json_string_value(tenant) == '\0' ||
+	    has_control(json_string_value(tenant),
+	    json_string_length(tenant))))
 		return AUTH_ERR_CLAIMS;
 	roles = json_object_get(claims, "roles");
 	if (!json_is_array(roles))
@@ -953,7 +957,7 @@ auth_verify(const struct auth_keyset *ks, const struct auth_policy *pol,
 		return AUTH_ERR_TOO_LARGE;
 	if ((r = jws_split(token, len, &j)) != AUTH_OK)
 		return r;
-	if ((r = header_parse(&j, &hdr, &alg, &kid)) == AUTH_OK &&
+	if ((r = header_parse(&j, pol->typ, &hdr, &alg, &kid)) == AUTH_OK &&
 	    (r = key_select(ks, alg, kid, &key)) == AUTH_OK &&
 	    (r = signature_verify(key, token, &j)) == AUTH_OK)
 		r = claims_check(&j, pol, now, out);
@@ -1007,6 +1011,10 @@ auth_result_reason(enum auth_result r)
 		return "token audience not accepted";
 	case AUTH_ERR_CLAIMS:
 		return "token claims invalid";
+	case AUTH_ERR_LIFETIME:
+		return "token lifetime too long";
+	case AUTH_ERR_TYP:
+		return "token type not accepted";
 	}
 	return "invalid token";
 }
@@ -1045,8 +1053,7 @@ sign_header(const char *kid)
 {
 	json_t *h;
 
-	if ((h = json_object()) == NULL)
-		abort();
+	h = xnonnull(json_object());
 	set_new(h, "alg", json_string("HS256"));
 	set_new(h, "typ", json_string("JWT"));
 	if (kid != NULL && set_string(h, "kid", kid) == -1) {
@@ -1062,8 +1069,7 @@ sign_roles(const char *const *roles, size_t nroles)
 	json_t *ra, *v;
 	size_t i;
 
-	if ((ra = json_array()) == NULL)
-		abort();
+	ra = xnonnull(json_array());
 	for (i = 0; i < nroles; i++) {
 		if (roles[i] == NULL || (v = json_string(roles[i])) == NULL) {
 			json_decref(ra);
@@ -1082,8 +1088,7 @@ sign_claims(const char *issuer, const char *audience, const char *sub,
 {
 	json_t *c, *ra;
 
-	if ((c = json_object()) == NULL)
-		abort();
+	c = xnonnull(json_object());
 	if ((issuer && set_string(c, "iss", issuer) == -1) ||
 	    (audience && set_string(c, "aud", audience) == -1) ||
 	    set_string(c, "sub", sub) == -1 ||
@@ -1105,8 +1110,7 @@ append_json_b64(struct buf *b, json_t *v)
 {
 	char *s;
 
-	if ((s = json_dumps(v, JSON_COMPACT)) == NULL)
-		abort();
+	s = xnonnull(json_dumps(v, JSON_COMPACT));
 	b64url_encode(b, (const unsigned char *)s, strlen(s));
 	free(s);
 }

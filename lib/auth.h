@@ -76,9 +76,27 @@ struct auth_policy {
 	const char	*audience;	/* "aud" must contain it; NULL = not checked */
 	long		 leeway_seconds;  /* clock skew allowed on exp/nbf/iat; <0 = 0 */
 	size_t		 max_token_bytes; /* e.g. 8192; 0 = AUTH_DEFAULT_MAX_TOKEN */
+	/*
+	 * Longest lifetime accepted: exp - iat, or exp - now when the token has
+	 * no iat (RFC 8725 3.10: a token valid for centuries is a stolen token
+	 * valid for centuries). 0 = not checked.
+	 */
+	long long	 max_lifetime_seconds;
+	/*
+	 * Explicit typing (RFC 8725 3.11): the header's "typ" must be present
+	 * and equal this (case-insensitive, "application/" prefix allowed on
+	 * either side), for example "at+jwt". NULL = "typ" may be absent.
+	 */
+	const char	*typ;
 };
 
 #define AUTH_DEFAULT_MAX_TOKEN	8192
+/*
+ * Longest "sub" accepted, in bytes: it is stored (export jobs' requested_by,
+ * download audit rows) and signed into download URLs, whose fields are
+ * bounded. A longer one is AUTH_ERR_CLAIMS, never truncated.
+ */
+#define AUTH_MAX_SUB		255
 
 /*
  * The verified identity. Every pointer is malloc'd and owned by the
@@ -107,7 +125,9 @@ enum auth_result {
 	AUTH_ERR_ISSUED_IN_FUTURE,	/* iat - leeway > now */
 	AUTH_ERR_ISSUER,		/* iss missing or not the policy's */
 	AUTH_ERR_AUDIENCE,		/* aud missing or without the policy's */
-	AUTH_ERR_CLAIMS			/* required claim missing or mistyped */
+	AUTH_ERR_CLAIMS,		/* required claim missing or mistyped */
+	AUTH_ERR_LIFETIME,		/* exp too far after iat (or now) */
+	AUTH_ERR_TYP			/* "typ" missing or not the policy's */
 };
 
 /*
@@ -115,13 +135,15 @@ enum auth_result {
  * keyset and policy at time now. Checks run in this order, and nothing from
  * the payload is trusted before the signature verified: size, format
  * (3 segments of strict base64url), header, key selection, signature,
- * claims (exp, nbf, iat, iss, aud, then sub/tenant_id/roles).
+ * claims (exp, nbf, iat, lifetime, iss, aud, then sub/tenant_id/roles).
  *
  * Header: a JSON object (duplicate members refused, as everywhere) with a
  * string "alg"; "none" in any case is AUTH_ERR_ALG, as is any algorithm
  * other than HS256/RS256/ES256 (exact spelling). "crit" present, "typ" other
  * than JWT or at+jwt (case-insensitive, "application/" prefix allowed), or a
- * non-string "kid" are AUTH_ERR_MALFORMED. Other members are ignored.
+ * non-string "kid" are AUTH_ERR_MALFORMED. With pol->typ set, a "typ"
+ * that is absent or not that one is AUTH_ERR_TYP. Other members are
+ * ignored.
  *
  * Key selection: with a "kid", the key with that kid (none: AUTH_ERR_KID;
  * its algorithm differs from "alg": AUTH_ERR_ALG). Without a "kid", the only
@@ -131,8 +153,10 @@ enum auth_result {
  * Claims: the payload must be a JSON object (else AUTH_ERR_MALFORMED).
  * exp is required; exp, nbf and iat are numbers (fractions rounded towards
  * rejection). aud is a string or an array of strings; sub a non-empty
- * string; tenant_id absent, null or a non-empty string; roles an array of
- * strings. Anything else is AUTH_ERR_CLAIMS.
+ * string of at most AUTH_MAX_SUB bytes; tenant_id absent, null or a
+ * non-empty string; roles an array of strings. sub and tenant_id must not
+ * hold control characters (U+0000..U+001F, U+007F): they end up in logs
+ * and audit rows. Anything else is AUTH_ERR_CLAIMS.
  *
  * *out is always initialised: filled on AUTH_OK (the caller then owns it and
  * must call auth_principal_free()), zeroed otherwise. Returns

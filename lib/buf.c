@@ -1,16 +1,17 @@
 #include "buf.h"
+#include "xalloc.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static char buf_empty[1];
+char buf_slopbuf[1];
 
 void
 buf_init(struct buf *b)
 {
-	b->data = NULL;
+	b->data = buf_slopbuf;
 	b->len = 0;
 	b->cap = 0;
 }
@@ -26,13 +27,20 @@ buf_grow(struct buf *b, size_t extra)
 	need = b->len + extra + 1;
 	if (need <= b->cap)
 		return;
+#ifdef OPS_FUZZING
+	/* fuzz builds (tests/fuzz): no slack, so ASan sees any write past
+	 * what a caller reserved */
+	cap = need;
+#else
 	cap = b->cap ? b->cap : 64;
 	while (cap < need)
 		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-	if ((p = realloc(b->data, cap)) == NULL)
-		abort();
-	if (b->data == NULL)
-		p[0] = '\0';	/* a first allocation holds "" */
+#endif
+	if (b->cap == 0) {
+		p = xmalloc(cap);	/* not realloc: data is buf_slopbuf */
+		p[0] = '\0';
+	} else
+		p = xrealloc(b->data, cap);
 	b->data = p;
 	b->cap = cap;
 }
@@ -94,14 +102,15 @@ void
 buf_reset(struct buf *b)
 {
 	b->len = 0;
-	if (b->data)
+	if (b->cap > 0)
 		b->data[0] = '\0';
 }
 
 void
 buf_free(struct buf *b)
 {
-	free(b->data);
+	if (b->cap > 0)
+		free(b->data);
 	buf_init(b);
 }
 
@@ -110,8 +119,8 @@ buf_detach(struct buf *b, size_t *len)
 {
 	char *p;
 
-	if (b->data == NULL)
-		buf_grow(b, 0);
+	if (b->cap == 0)
+		buf_grow(b, 1);
 	p = b->data;
 	if (len)
 		*len = b->len;
@@ -122,5 +131,5 @@ buf_detach(struct buf *b, size_t *len)
 const char *
 buf_str(const struct buf *b)
 {
-	return b->data ? b->data : buf_empty;
+	return b->cap > 0 ? b->data : buf_slopbuf;
 }

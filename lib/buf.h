@@ -1,10 +1,14 @@
 /*
  * buf: a growable byte buffer, in the spirit of git's strbuf.
  *
- * A struct buf is always NUL-terminated after buf_init() (data[len] == 0), so
- * data can be used as a C string when it holds text. The buffer owns data;
- * buf_free() releases it and leaves an empty, reusable buffer. buf_detach()
- * hands ownership of data to the caller (free() it).
+ * A struct buf is always NUL-terminated after buf_init() or BUF_INIT
+ * (data[len] == 0), so data can be used as a C string when it holds text.
+ * Before the first allocation (cap == 0) data points at buf_slopbuf, a
+ * static empty string shared by all buffers and never written (git's
+ * strbuf_slopbuf): data is never NULL and needs no check. Write into data
+ * only after buf_grow(). The buffer owns data once cap > 0; buf_free()
+ * releases it and leaves an empty, reusable buffer. buf_detach() hands
+ * ownership of data to the caller (free() it).
  *
  * Allocation failure aborts the process: every caller would otherwise have to
  * handle it, and an out-of-memory responder is better restarted by systemd.
@@ -21,7 +25,10 @@ struct buf {
 	size_t	 cap;
 };
 
-#define BUF_INIT { NULL, 0, 0 }
+/* "" for every buffer without an allocation; never written. */
+extern char buf_slopbuf[1];
+
+#define BUF_INIT { buf_slopbuf, 0, 0 }
 
 void	 buf_init(struct buf *b);
 /* Make room for at least extra more bytes (plus the terminating NUL). */

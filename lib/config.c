@@ -8,6 +8,9 @@
 #include <yaml.h>
 
 #include "buf.h"
+#include "sanitize.h"
+#include "secretfile.h"
+#include "xalloc.h"
 
 enum key_type {
 	T_STR,		/* plain string */
@@ -53,7 +56,7 @@ static const struct config_key config_keys[] = {
 	{ "fcgi", "max_body_bytes", T_BYTES, O(fcgi.max_body_bytes), 1024, 16 * MIB, "64KiB", NULL, NULL },
 
 	{ "auth", "jwks_file", T_STR, O(auth.jwks_file), 0, 0, NULL, NULL, NULL },
-	{ "auth", "jwks_url", T_STR, O(auth.jwks_url), 0, 0, NULL, "OPS_JWKS_URL", NULL },
+	{ "auth", "jwks_url", T_STR, O(auth.jwks_url), 0, 0, NULL, NULL, NULL },
 	{ "auth", "jwks_ca_file", T_STR, O(auth.jwks_ca_file), 0, 0, NULL, NULL, NULL },
 	{ "auth", "jwks_min_refresh_seconds", T_INT, O(auth.jwks_min_refresh_seconds), 1, 3600, "30", NULL, NULL },
 	{ "auth", "jwks_max_age_seconds", T_INT, O(auth.jwks_max_age_seconds), 10, 86400, "300", NULL, NULL },
@@ -63,6 +66,8 @@ static const struct config_key config_keys[] = {
 	{ "auth", "audience", T_STR, O(auth.audience), 0, 0, NULL, NULL, NULL },
 	{ "auth", "leeway_seconds", T_INT, O(auth.leeway_seconds), 0, 600, "60", NULL, NULL },
 	{ "auth", "max_token_bytes", T_INT, O(auth.max_token_bytes), 256, 65536, "8192", NULL, NULL },
+	{ "auth", "max_token_lifetime_seconds", T_INT, O(auth.max_token_lifetime_seconds), 60, 2592000, "86400", NULL, NULL },
+	{ "auth", "required_typ", T_STR, O(auth.required_typ), 0, 0, NULL, NULL, NULL },
 
 	{ "export", "max_range_days", T_INT, O(export.max_range_days), 1, 3660, "31", NULL, NULL },
 	{ "export", "max_rows", T_LLONG, O(export.max_rows), 1, 1000000000LL, "1000000", NULL, NULL },
@@ -87,6 +92,8 @@ static const struct config_key config_keys[] = {
 	{ "locks", "stale_after_seconds", T_INT, O(locks.stale_after_seconds), 2, 3600, "30", NULL, NULL },
 	{ "locks", "lease_seconds", T_INT, O(locks.lease_seconds), 5, 86400, "300", NULL, NULL },
 
+	{ "events", "retention_days", T_INT, O(events.retention_days), 1, 3650, "90", NULL, NULL },
+
 	{ "sanitizer", "extra_keys", T_STRLIST, O(sanitizer.extra_keys), 0, 0, NULL, NULL, NULL },
 
 	{ "notion", "api_base", T_STR, O(notion.api_base), 0, 0, "https://api.notion.com", "NOTION_API_BASE", NULL },
@@ -104,8 +111,8 @@ static const struct config_key config_keys[] = {
 #define NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
 
 static const char *const config_sections[] = {
-	"database", "fcgi", "auth", "export", "locks", "sanitizer", "notion",
-	"log"
+	"database", "fcgi", "auth", "export", "locks", "events", "sanitizer",
+	"notion", "log"
 };
 
 const char *
@@ -190,42 +197,6 @@ choice_ok(const char *choices, const char *v)
 	return false;
 }
 
-/*
- * Read a secret from a file: at most 64 KiB, one trailing newline stripped,
- * no NUL bytes. Returns a malloc'd string or NULL with err filled.
- */
-static char *
-read_secret_file(const char *path, char *err, size_t errsz)
-{
-	struct buf b = BUF_INIT;
-	char tmp[4096];
-	size_t n;
-	FILE *f;
-
-	if ((f = fopen(path, "re")) == NULL) {
-		snprintf(err, errsz, "cannot read secret file %s: %s", path,
-		    strerror(errno));
-		return NULL;
-	}
-	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0) {
-		buf_append(&b, tmp, n);
-		if (b.len > 64 * KIB)
-			break;
-	}
-	fclose(f);
-	if (b.len > 64 * KIB || memchr(buf_str(&b), '\0', b.len) != NULL) {
-		snprintf(err, errsz, "secret file %s is larger than 64 KiB or "
-		    "contains NUL bytes", path);
-		buf_free(&b);
-		return NULL;
-	}
-	if (b.len && b.data[b.len - 1] == '\n')
-		b.data[--b.len] = '\0';
-	if (b.len && b.data[b.len - 1] == '\r')
-		b.data[--b.len] = '\0';
-	return buf_detach(&b, NULL);
-}
-
 static void
 free_strlist(char ***list, size_t *n)
 {
@@ -262,8 +233,7 @@ key_set(struct ops_config *cfg, const struct config_key *k, const char *val,
 		*dst = NULL;
 		if (*val == '\0' && k->def == NULL)
 			return 0;	/* empty: unset */
-		if ((*dst = strdup(val)) == NULL)
-			abort();
+		*dst = xstrdup(val);
 		return 0;
 	}
 	case T_INT:
@@ -340,6 +310,7 @@ struct yaml_walk {
 	char		*err;
 	size_t		 errsz;
 	bool		 seen[NKEYS];
+	size_t		 line[NKEYS];	/* where each seen key is, from 1 */
 };
 
 static int
@@ -421,10 +392,17 @@ walk_strlist(struct yaml_walk *w, struct ops_config *cfg,
 			yaml_event_delete(&ev);
 			return -1;
 		}
-		*list = reallocarray(*list, *n + 1, sizeof(char *));
-		if (*list == NULL ||
-		    ((*list)[*n] = strdup((char *)ev.data.scalar.value)) == NULL)
-			abort();
+		if (k->off == O(sanitizer.extra_keys) &&
+		    !sanitize_extra_key_valid((char *)ev.data.scalar.value)) {
+			walk_error(w, &ev, "%s.%s: \"%s\" is empty once '_', "
+			    "'-' and '.' are removed and would match every "
+			    "key; remove it or give a word", k->section,
+			    k->name, (char *)ev.data.scalar.value);
+			yaml_event_delete(&ev);
+			return -1;
+		}
+		*list = xreallocarray(*list, *n + 1, sizeof(char *));
+		(*list)[*n] = xstrdup((char *)ev.data.scalar.value);
 		(*n)++;
 		yaml_event_delete(&ev);
 	}
@@ -447,6 +425,7 @@ walk_key(struct yaml_walk *w, struct ops_config *cfg, const char *section,
 	if (w->seen[k - config_keys])
 		return walk_error(w, kev, "duplicate key %s.%s", section, name);
 	w->seen[k - config_keys] = true;
+	w->line[k - config_keys] = kev->start_mark.line + 1;
 	if (walk_next(w, &ev) != 0)
 		return -1;
 	if (k->type == T_STRLIST) {
@@ -463,7 +442,7 @@ walk_key(struct yaml_walk *w, struct ops_config *cfg, const char *section,
 	    k->type == T_SECRET)) {
 		rc = 0;		/* explicit null: keep the default */
 	} else if (is_file) {
-		char *secret = read_secret_file(
+		char *secret = secret_file_read(
 		    (const char *)ev.data.scalar.value, msg, sizeof(msg));
 		char **dst = (char **)(void *)((char *)cfg + k->off);
 
@@ -556,7 +535,8 @@ walk_root(struct yaml_walk *w, struct ops_config *cfg)
 			if (!section_known(name)) {
 				rc = walk_error(w, &ev, "unknown section %s "
 				    "(expected one of database, fcgi, auth, "
-				    "export, locks, sanitizer, notion, log)",
+				    "export, locks, events, sanitizer, notion, "
+				    "log)",
 				    name);
 				break;
 			}
@@ -597,6 +577,32 @@ walk_root(struct yaml_walk *w, struct ops_config *cfg)
 	}
 }
 
+/*
+ * Relations between keys of the file that name the line of the key at fault
+ * (no environment variable sets these keys). Public keys mean a real
+ * identity provider, which mints tokens for other services too: without
+ * issuer and audience checks we would accept those (RFC 8725 3.9).
+ */
+static int
+check_file_relations(struct yaml_walk *w, const struct ops_config *cfg)
+{
+	const char *name = cfg->auth.jwks_file ? "jwks_file" : "jwks_url";
+	size_t jwks = 0;
+
+	while (strcmp(config_keys[jwks].name, name) != 0)
+		jwks++;
+	if ((cfg->auth.jwks_file != NULL || cfg->auth.jwks_url != NULL) &&
+	    (cfg->auth.issuer == NULL || cfg->auth.audience == NULL)) {
+		snprintf(w->err, w->errsz, "%s:%zu: auth.%s is set but "
+		    "auth.%s is not: set auth.issuer and auth.audience to the "
+		    "values the identity provider puts in iss and aud", w->path,
+		    w->line[jwks], name, cfg->auth.issuer == NULL ? "issuer" :
+		    "audience");
+		return -1;
+	}
+	return 0;
+}
+
 static int
 apply_env(struct ops_config *cfg, char *err, size_t errsz)
 {
@@ -619,7 +625,7 @@ apply_env(struct ops_config *cfg, char *err, size_t errsz)
 		snprintf(name, sizeof(name), "%s_FILE", k->env);
 		if (k->type == T_SECRET && (v = getenv(name)) != NULL && *v) {
 			char **dst = (char **)(void *)((char *)cfg + k->off);
-			char *secret = read_secret_file(v, msg, sizeof(msg));
+			char *secret = secret_file_read(v, msg, sizeof(msg));
 
 			if (secret == NULL) {
 				snprintf(err, errsz, "environment %s: %s", name,
@@ -694,8 +700,7 @@ config_load(struct ops_config *cfg, const char *path, char *err, size_t errsz)
 			config_free(cfg);
 			return -1;
 		}
-		if ((cfg->path = strdup(path)) == NULL)
-			abort();
+		cfg->path = xstrdup(path);
 		memset(&w, 0, sizeof(w));
 		w.path = path;
 		w.err = err;
@@ -704,6 +709,8 @@ config_load(struct ops_config *cfg, const char *path, char *err, size_t errsz)
 			abort();
 		yaml_parser_set_input_file(&w.parser, f);
 		rc = walk_root(&w, cfg);
+		if (rc == 0)
+			rc = check_file_relations(&w, cfg);
 		yaml_parser_delete(&w.parser);
 		fclose(f);
 	}

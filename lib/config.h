@@ -1,7 +1,7 @@
 /*
  * config: the one YAML configuration file, parsed into a typed struct.
  *
- * The file has fixed sections (database, fcgi, auth, export, locks,
+ * The file has fixed sections (database, fcgi, auth, export, locks, events,
  * sanitizer, notion, log). Every key is described once, in the table in
  * config.c; that table drives parsing, defaults, range checks, environment
  * overrides, `opsctl config-keys` and the documentation check.
@@ -59,6 +59,8 @@ struct ops_config {
 		char	*audience;
 		int	 leeway_seconds;
 		int	 max_token_bytes;
+		int	 max_token_lifetime_seconds;
+		char	*required_typ;
 	} auth;
 
 	struct {
@@ -87,6 +89,10 @@ struct ops_config {
 		int	 stale_after_seconds;
 		int	 lease_seconds;
 	} locks;
+
+	struct {
+		int	 retention_days;	/* ops_event rows older are purged */
+	} events;
 
 	struct {
 		char	**extra_keys;

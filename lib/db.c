@@ -6,14 +6,15 @@
 
 #include "buf.h"
 #include "log.h"
+#include "xalloc.h"
 
 void
 db_init(struct db *db, const char *url, const char *role, int connect_timeout,
     const char *appname)
 {
 	memset(db, 0, sizeof(*db));
-	if (url && (db->url = strdup(url)) == NULL)
-		abort();
+	if (url)
+		db->url = xstrdup(url);
 	snprintf(db->role, sizeof(db->role), "%s", role ? role : "");
 	db->connect_timeout = connect_timeout;
 	snprintf(db->appname, sizeof(db->appname), "%s", appname);
@@ -30,17 +31,59 @@ db_close(struct db *db)
 }
 
 static void
-db_fail(struct db *db, enum db_err err, const char *sqlstate, const char *msg)
+copy_field(char *dst, size_t dstsz, const char *src)
 {
 	size_t n;
 
+	snprintf(dst, dstsz, "%s", src ? src : "");
+	n = strlen(dst);
+	while (n > 0 && (dst[n - 1] == '\n' || dst[n - 1] == ' '))
+		dst[--n] = '\0';
+}
+
+static void
+db_fail(struct db *db, enum db_err err, const char *sqlstate, const char *msg)
+{
 	db->err = err;
-	snprintf(db->sqlstate, sizeof(db->sqlstate), "%s",
-	    sqlstate ? sqlstate : "");
-	snprintf(db->errmsg, sizeof(db->errmsg), "%s", msg ? msg : "");
-	n = strlen(db->errmsg);
-	while (n > 0 && (db->errmsg[n - 1] == '\n' || db->errmsg[n - 1] == ' '))
-		db->errmsg[--n] = '\0';
+	copy_field(db->sqlstate, sizeof(db->sqlstate), sqlstate);
+	copy_field(db->errmsg, sizeof(db->errmsg), msg);
+	db->detail[0] = db->hint[0] = '\0';
+}
+
+/*
+ * The one error classifier: a statement (res, which may be NULL) failed.
+ * A broken connection or a server going away (SQLSTATE class 08, 57P) is
+ * DB_ERR_UNAVAILABLE and the connection is dropped; anything else is
+ * DB_ERR_QUERY. Keeps SQLSTATE, primary message, detail and hint, and
+ * logs them at warn.
+ */
+static void
+db_fail_result(struct db *db, const PGresult *res)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) :
+	    NULL;
+	const char *primary = res ? PQresultErrorField(res,
+	    PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	bool gone = db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK ||
+	    (state && (strncmp(state, "08", 2) == 0 ||
+	    strncmp(state, "57P", 3) == 0));
+
+	db_fail(db, gone ? DB_ERR_UNAVAILABLE : DB_ERR_QUERY, state,
+	    primary ? primary : db->conn ? PQerrorMessage(db->conn) :
+	    "no connection");
+	if (res) {
+		copy_field(db->detail, sizeof(db->detail),
+		    PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL));
+		copy_field(db->hint, sizeof(db->hint),
+		    PQresultErrorField(res, PG_DIAG_MESSAGE_HINT));
+	}
+	log_warn("%s: sqlstate %s: %s%s%s%s%s", gone ? "database connection "
+	    "lost" : "statement failed", db->sqlstate[0] ? db->sqlstate : "?",
+	    db->errmsg, db->detail[0] ? "; detail: " : "", db->detail,
+	    db->hint[0] ? "; hint: " : "", db->hint);
+	db->stream = DB_STREAM_NONE;
+	if (gone)
+		db_disconnect(db);
 }
 
 /* Server notices (warnings, the FATAL before a disconnect) go to the log. */
@@ -106,7 +149,6 @@ db_query_bin(struct db *db, const char *sql, int nparams,
 {
 	ExecStatusType st;
 	PGresult *res;
-	const char *state;
 
 	if (db_ensure(db) != 0)
 		return NULL;
@@ -117,23 +159,7 @@ db_query_bin(struct db *db, const char *sql, int nparams,
 		db->err = DB_OK;
 		return res;
 	}
-	state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-	if (PQstatus(db->conn) != CONNECTION_OK ||
-	    (state && (strncmp(state, "08", 2) == 0 ||
-	    strncmp(state, "57P", 3) == 0))) {
-		db_fail(db, DB_ERR_UNAVAILABLE, state,
-		    PQerrorMessage(db->conn));
-		log_warn("database connection lost: %s", db->errmsg);
-		PQfinish(db->conn);
-		db->conn = NULL;
-	} else {
-		db_fail(db, DB_ERR_QUERY, state,
-		    res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) :
-		    PQerrorMessage(db->conn));
-		/* expected refusals (constraint, trigger) are logged by callers */
-		log_debug("statement failed: sqlstate %s: %s", db->sqlstate,
-		    db->errmsg);
-	}
+	db_fail_result(db, res);
 	PQclear(res);
 	return NULL;
 }
@@ -163,20 +189,154 @@ db_exec_script(struct db *db, const char *sql)
 	if (db_ensure(db) != 0)
 		return -1;
 	res = PQexec(db->conn, sql);
-	if (res && PQresultStatus(res) == PGRES_COMMAND_OK) {
+	if (res && (PQresultStatus(res) == PGRES_COMMAND_OK ||
+	    PQresultStatus(res) == PGRES_TUPLES_OK)) {
 		PQclear(res);
 		return 0;
 	}
-	if (res && PQresultStatus(res) == PGRES_TUPLES_OK) {
-		PQclear(res);
-		return 0;
-	}
-	db_fail(db, PQstatus(db->conn) == CONNECTION_OK ? DB_ERR_QUERY :
-	    DB_ERR_UNAVAILABLE, res ? PQresultErrorField(res,
-	    PG_DIAG_SQLSTATE) : NULL, res ? PQresultErrorField(res,
-	    PG_DIAG_MESSAGE_PRIMARY) : PQerrorMessage(db->conn));
+	db_fail_result(db, res);
 	PQclear(res);
 	return -1;
+}
+
+/* Drain what is left of the current command's results. */
+static void
+drain(struct db *db)
+{
+	PGresult *res;
+
+	while (db->conn && (res = PQgetResult(db->conn)) != NULL)
+		PQclear(res);
+}
+
+int
+db_stream_begin(struct db *db, const char *sql, int nparams,
+    const char *const *params, int binary)
+{
+	if (db_ensure(db) != 0)
+		return -1;
+	if (!PQsendQueryParams(db->conn, sql, nparams, NULL, params, NULL, NULL,
+	    binary) || !PQsetSingleRowMode(db->conn)) {
+		db_fail_result(db, NULL);
+		drain(db);
+		return -1;
+	}
+	db->stream = DB_STREAM_ROWS;
+	return 0;
+}
+
+int
+db_stream_next(struct db *db, PGresult **row)
+{
+	ExecStatusType st;
+	PGresult *res;
+
+	*row = NULL;
+	if (db->stream != DB_STREAM_ROWS)
+		return 0;
+	res = PQgetResult(db->conn);
+	st = res ? PQresultStatus(res) : PGRES_TUPLES_OK;
+	if (st == PGRES_SINGLE_TUPLE) {
+		*row = res;
+		return 1;
+	}
+	if (st == PGRES_TUPLES_OK) {
+		/* the end: collect the final NULL result */
+		PQclear(res);
+		drain(db);
+		db->stream = DB_STREAM_NONE;
+		db->err = DB_OK;
+		return 0;
+	}
+	db_fail_result(db, res);
+	PQclear(res);
+	drain(db);
+	return -1;
+}
+
+int
+db_copy_out_begin(struct db *db, const char *sql)
+{
+	PGresult *res;
+
+	if (db_ensure(db) != 0)
+		return -1;
+	if (!PQsendQuery(db->conn, sql)) {
+		db_fail_result(db, NULL);
+		return -1;
+	}
+	res = PQgetResult(db->conn);
+	if (res == NULL || PQresultStatus(res) != PGRES_COPY_OUT) {
+		db_fail_result(db, res);
+		PQclear(res);
+		drain(db);
+		return -1;
+	}
+	PQclear(res);
+	db->stream = DB_STREAM_COPY;
+	return 0;
+}
+
+int
+db_copy_out_next(struct db *db, char **line)
+{
+	PGresult *res;
+	int len;
+	bool ok;
+
+	*line = NULL;
+	if (db->stream != DB_STREAM_COPY)
+		return 0;
+	if ((len = PQgetCopyData(db->conn, line, 0)) > 0)
+		return len;
+	if (len == -2) {
+		db_fail_result(db, NULL);
+		return -1;
+	}
+	/* -1: COPY done; its final result says whether it succeeded */
+	res = PQgetResult(db->conn);
+	ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
+	if (!ok)
+		db_fail_result(db, res);
+	PQclear(res);
+	drain(db);
+	db->stream = DB_STREAM_NONE;
+	if (!ok)
+		return -1;
+	db->err = DB_OK;
+	return 0;
+}
+
+void
+db_stream_cancel(struct db *db)
+{
+	PGcancel *cancel;
+	char err[256];
+	bool rows = db->stream == DB_STREAM_ROWS;
+
+	if (db->stream == DB_STREAM_NONE)
+		return;
+	db->stream = DB_STREAM_NONE;
+	if (db->conn == NULL || !rows) {
+		/* a connection left inside COPY cannot be reused: drop it */
+		db_disconnect(db);
+		return;
+	}
+	cancel = PQgetCancel(db->conn);
+	if (cancel == NULL || !PQcancel(cancel, err, sizeof(err)))
+		db_disconnect(db);
+	else
+		drain(db);
+	PQfreeCancel(cancel);
+}
+
+void
+db_disconnect(struct db *db)
+{
+	if (db->conn)
+		PQfinish(db->conn);
+	db->conn = NULL;
+	db->stream = DB_STREAM_NONE;
 }
 
 int

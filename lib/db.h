@@ -8,10 +8,15 @@
  * not, bounded by connect_timeout.
  *
  * Queries are parameterized only (PQexecParams); there is no call that takes
- * SQL built from input. A failed call returns NULL/-1, logs the server's
- * message (never the URL) and records in db->err which class of failure it
- * was, so that HTTP handlers map it to DB_UNAVAILABLE (503) or INTERNAL_ERROR
- * (500), and job binaries to their exit status.
+ * SQL built from input. Every call of this module, one-shot, streaming or
+ * COPY, reports failure the same way (one classifier): it returns NULL/-1,
+ * records in db->err which class of failure it was (so that HTTP handlers
+ * map it to DB_UNAVAILABLE (503) or INTERNAL_ERROR (500), and job binaries
+ * to their exit status), keeps PostgreSQL's SQLSTATE, primary message,
+ * detail and hint in db, and logs them at warn level (never the URL):
+ *
+ *   statement failed: sqlstate 23505: duplicate key value violates ...;
+ *   detail: Key (id)=(...) already exists.; hint: ...
  */
 #ifndef OPS_DB_H
 #define OPS_DB_H
@@ -41,6 +46,10 @@ struct db {
 	enum db_err	 err;		/* class of the last failure */
 	char		 sqlstate[6];	/* of the last failure, or "" */
 	char		 errmsg[256];	/* server's primary message, or "" */
+	char		 detail[256];	/* server's DETAIL, or "" */
+	char		 hint[256];	/* server's HINT, or "" */
+	/* inside db_stream_next() or db_copy_out_next() calls, or not */
+	enum { DB_STREAM_NONE = 0, DB_STREAM_ROWS, DB_STREAM_COPY } stream;
 };
 
 /*
@@ -82,6 +91,44 @@ PGresult *db_query_bin(struct db *db, const char *sql, int nparams,
  * 0 or -1 with db->err set.
  */
 int	db_exec_script(struct db *db, const char *sql);
+
+/*
+ * Streaming: run one statement in single-row mode, so the server sends the
+ * next row while the caller still works on the current one, and the client
+ * holds one row at a time. binary: results in binary format (1) or text
+ * (0). Returns 0, or -1 (classified and logged as above).
+ */
+int	db_stream_begin(struct db *db, const char *sql, int nparams,
+	    const char *const *params, int binary);
+/*
+ * The next row: 1 with *row (one tuple; PQclear() it), 0 at the end (the
+ * connection is ready for the next statement), -1 on failure.
+ */
+int	db_stream_next(struct db *db, PGresult **row);
+
+/*
+ * COPY ... TO STDOUT of a trusted statement (no input in sql: COPY takes
+ * no parameters; filter through session settings or a temporary table).
+ * Returns 0 or -1.
+ */
+int	db_copy_out_begin(struct db *db, const char *sql);
+/*
+ * The next COPY line: its length (> 0) with *line (not NUL-terminated;
+ * PQfreemem() it), 0 at the end (COPY finished and succeeded), -1 on
+ * failure.
+ */
+int	db_copy_out_next(struct db *db, char **line);
+
+/*
+ * Stop a stream or COPY early (a client gone, a Range served, a limit hit)
+ * so that the connection is usable again: cancel the rest on the server,
+ * or, when that fails, drop the connection (the next call reconnects).
+ * Safe to call when nothing is streaming.
+ */
+void	db_stream_cancel(struct db *db);
+
+/* Drop the connection (the next call reconnects); db keeps its settings. */
+void	db_disconnect(struct db *db);
 
 /* Transactions. db_rollback() is safe to call in any state. */
 int	db_begin(struct db *db);

@@ -159,7 +159,9 @@ encode_jsonl_row(const struct sanitize_rules *r, const struct export_row *row,
 	room = sizeof(head) + idlen + sizeof(pkey);
 	for (i = 0; i < NTEXT; i++) {
 		len[i] = v[i] ? strlen(v[i]) : 0;
-		room += jsonl_keys[i].len + json_string_room(len[i]);
+		/* a NULL field is written as null: 4 bytes, not a string's 2 */
+		room += jsonl_keys[i].len + (v[i] ? json_string_room(len[i]) :
+		    sizeof("null") - 1);
 	}
 	buf_grow(out, room);
 	d = out->data + out->len;

@@ -1,4 +1,5 @@
 #include "events.h"
+#include "xalloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -6,14 +7,12 @@
 int
 events_write(struct db *db, const struct ops_event *ev)
 {
-	char *data = ev->data ? json_dumps(ev->data, JSON_COMPACT) :
-	    strdup("{}");
+	char *data = ev->data ? xnonnull(json_dumps(ev->data, JSON_COMPACT)) :
+	    xstrdup("{}");
 	const char *p[] = { ev->type, ev->severity, ev->source, ev->tenant_id,
 	    ev->subject_type, ev->subject_id, ev->request_id, data };
 	int rc;
 
-	if (data == NULL)
-		abort();
 	rc = db_exec(db, "INSERT INTO ops_event (event_type, severity, source, "
 	    "tenant_id, subject_type, subject_id, request_id, data) "
 	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)", 8, p);
@@ -29,10 +28,9 @@ audit_write(struct db *db, const struct sanitize_rules *rules,
 	char *payload;
 	int rc;
 
-	clean = e->payload ? sanitize_json(rules, e->payload) : json_object();
-	if (clean == NULL || (payload = json_dumps(clean, JSON_COMPACT)) ==
-	    NULL)
-		abort();
+	clean = xnonnull(e->payload ? sanitize_json(rules, e->payload) :
+	    json_object());
+	payload = xnonnull(json_dumps(clean, JSON_COMPACT));
 	json_decref(clean);
 	{
 		const char *p[] = { e->tenant_id, e->actor_id, e->action,

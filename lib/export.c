@@ -10,12 +10,14 @@
 #include <string.h>
 
 #include "buf.h"
+#include "date.h"
 #include "digest.h"
 #include "errors.h"
 #include "events.h"
 #include "log.h"
 #include "rbac.h"
 #include "storage.h"
+#include "xalloc.h"
 
 /* The columns job_row_json() reads, in this order. */
 #define JOB_COLS \
@@ -33,6 +35,19 @@ enum {
 	C_CREATED, C_STARTED, C_FINISHED, C_EXPIRES, C_ATTEMPT, C_PROWS,
 	C_PBYTES, C_PCHUNKS, C_MAXROWS, C_MAXBYTES, C_MAXDUR, C_TROWS,
 	C_TBYTES, C_SHA, C_ECODE, C_EMSG, C_CANCEL, C_CREATED_US
+};
+
+/* The columns export_file_get() reads, in this order. */
+#define FILE_COLS \
+	"id, tenant_id, requested_by, state, format, " \
+	"to_char(range_from AT TIME ZONE 'UTC', 'YYYYMMDD\"T\"HH24MISS\"Z\"'), " \
+	"to_char(range_to AT TIME ZONE 'UTC', 'YYYYMMDD\"T\"HH24MISS\"Z\"'), " \
+	"coalesce(sha256, ''), coalesce(total_bytes, 0), " \
+	"coalesce(total_rows, 0), (state = 'DONE' AND expires_at <= now())"
+
+enum {
+	F_ID, F_TENANT, F_BY, F_STATE, F_FORMAT, F_FROM, F_TO, F_SHA, F_BYTES,
+	F_ROWS, F_EXPIRED
 };
 
 const char *
@@ -68,295 +83,6 @@ export_id_valid(const char *s)
 	return true;
 }
 
-/* ---- validation ------------------------------------------------------- */
-
-static int
-digits(const char *s, int n, int *out)
-{
-	int v = 0;
-
-	for (int i = 0; i < n; i++) {
-		if (!isdigit((unsigned char)s[i]))
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	*out = v;
-	return 0;
-}
-
-int
-export_parse_rfc3339(const char *s, time_t *sec, long *usec)
-{
-	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
-	    30, 31 };
-	int Y, M, D, h, m, sc, oh = 0, om = 0, sign = 0;
-	long frac = 0;
-	struct tm tm;
-	const char *p;
-
-	if (strlen(s) < 20 || digits(s, 4, &Y) || s[4] != '-' ||
-	    digits(s + 5, 2, &M) || s[7] != '-' || digits(s + 8, 2, &D) ||
-	    (s[10] != 'T' && s[10] != 't') || digits(s + 11, 2, &h) ||
-	    s[13] != ':' || digits(s + 14, 2, &m) || s[16] != ':' ||
-	    digits(s + 17, 2, &sc))
-		return -1;
-	p = s + 19;
-	if (*p == '.') {
-		int n = 0;
-
-		for (p++; isdigit((unsigned char)*p); p++, n++)
-			if (n < 6)
-				frac = frac * 10 + (*p - '0');
-		if (n == 0)
-			return -1;
-		for (; n < 6; n++)
-			frac *= 10;
-	}
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		sign = *p == '-' ? -1 : 1;
-		if (digits(p + 1, 2, &oh) || p[3] != ':' ||
-		    digits(p + 4, 2, &om) || oh > 23 || om > 59)
-			return -1;
-		p += 6;
-	} else {
-		return -1;
-	}
-	if (*p != '\0' || Y < 1 || M < 1 || M > 12 || D < 1 ||
-	    D > mdays[M - 1] || h > 23 || m > 59 || sc > 60)
-		return -1;
-	if (M == 2 && D == 29 && !((Y % 4 == 0 && Y % 100 != 0) ||
-	    Y % 400 == 0))
-		return -1;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = Y - 1900;
-	tm.tm_mon = M - 1;
-	tm.tm_mday = D;
-	tm.tm_hour = h;
-	tm.tm_min = m;
-	tm.tm_sec = sc == 60 ? 59 : sc;
-	*sec = timegm(&tm) - sign * (oh * 3600 + om * 60);
-	*usec = frac;
-	return 0;
-}
-
-static char *
-format_utc(time_t sec, long usec)
-{
-	struct tm tm;
-	char base[32], out[48];
-
-	gmtime_r(&sec, &tm);
-	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, sizeof(out), "%s.%06ldZ", base, usec);
-	return strdup(out);
-}
-
-static void
-add_issue(json_t *details, const char *field, const char *issue)
-{
-	json_array_append_new(details, error_detail(field, issue));
-}
-
-/* Token-ish text: tenant ids and the like. */
-static bool
-safe_ident(const char *s, size_t max)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > max)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && !strchr("._-", s[i]))
-			return false;
-	return true;
-}
-
-static bool
-get_limit(const json_t *body, const char *field, long long cap,
-    long long dflt, long long *out, json_t *details)
-{
-	const json_t *v = json_object_get(body, field);
-	char msg[128];
-
-	*out = dflt;
-	if (v == NULL)
-		return true;
-	if (!json_is_integer(v)) {
-		add_issue(details, field, "must be an integer");
-		return false;
-	}
-	if (json_integer_value(v) < 1 || json_integer_value(v) > cap) {
-		snprintf(msg, sizeof(msg), "must be between 1 and %lld", cap);
-		add_issue(details, field, msg);
-		return false;
-	}
-	*out = json_integer_value(v);
-	return true;
-}
-
-static void
-parse_time_field(const json_t *body, const char *field, char **out,
-    time_t *sec, long *usec, json_t *details)
-{
-	const json_t *v = json_object_get(body, field);
-
-	if (v == NULL) {
-		add_issue(details, field, "is required");
-	} else if (!json_is_string(v) ||
-	    export_parse_rfc3339(json_string_value(v), sec, usec) != 0) {
-		add_issue(details, field, "must be an RFC 3339 timestamp such "
-		    "as 2026-11-01T00:00:00Z");
-	} else {
-		*out = format_utc(*sec, *usec);
-	}
-}
-
-static void
-parse_filters(const json_t *body, struct export_request *req, json_t *details)
-{
-	const json_t *actions = json_object_get(body, "actions");
-	const json_t *actor = json_object_get(body, "actor_id");
-	bool ok = true;
-
-	req->filters = json_object();
-	if (actions != NULL) {
-		size_t i;
-		const json_t *a;
-
-		if (!json_is_array(actions) || json_array_size(actions) == 0 ||
-		    json_array_size(actions) > 50) {
-			add_issue(details, "actions", "must be an array of 1 to "
-			    "50 action names");
-			ok = false;
-		} else {
-			json_array_foreach(actions, i, a) {
-				if (!json_is_string(a) ||
-				    json_string_length(a) == 0 ||
-				    json_string_length(a) > 128) {
-					add_issue(details, "actions", "each "
-					    "action must be a non-empty string "
-					    "of at most 128 characters");
-					ok = false;
-					break;
-				}
-			}
-		}
-		if (ok)
-			json_object_set_new(req->filters, "actions",
-			    json_deep_copy(actions));
-	}
-	if (actor != NULL) {
-		if (!json_is_string(actor) || json_string_length(actor) == 0 ||
-		    json_string_length(actor) > 256)
-			add_issue(details, "actor_id", "must be a non-empty "
-			    "string of at most 256 characters");
-		else
-			json_object_set_new(req->filters, "actor_id",
-			    json_string(json_string_value(actor)));
-	}
-}
-
-int
-export_request_parse(const json_t *body, const struct ops_config *cfg,
-    struct export_request *req, json_t **details_out)
-{
-	static const char *const known[] = { "tenant_id", "from", "to",
-	    "format", "actions", "actor_id", "max_rows", "max_bytes",
-	    "max_duration_seconds" };
-	json_t *details = json_array();
-	const char *key;
-	const json_t *v;
-	time_t from_s = 0, to_s = 0;
-	long from_us = 0, to_us = 0;
-	long long dur;
-	char *canon;
-
-	memset(req, 0, sizeof(*req));
-	*details_out = NULL;
-	if (!json_is_object(body)) {
-		add_issue(details, "body", "must be a JSON object");
-		*details_out = details;
-		return -1;
-	}
-	json_object_foreach((json_t *)body, key, v) {
-		bool found = false;
-
-		for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-			found |= strcmp(key, known[i]) == 0;
-		if (!found)
-			add_issue(details, key, "is not a known field");
-	}
-	v = json_object_get(body, "tenant_id");
-	if (v == NULL)
-		add_issue(details, "tenant_id", "is required");
-	else if (!json_is_string(v) || !safe_ident(json_string_value(v), 128))
-		add_issue(details, "tenant_id", "must be 1 to 128 letters, "
-		    "digits, '.', '_' or '-'");
-	else
-		req->tenant_id = strdup(json_string_value(v));
-
-	parse_time_field(body, "from", &req->from, &from_s, &from_us, details);
-	parse_time_field(body, "to", &req->to, &to_s, &to_us, details);
-	if (req->from && req->to) {
-		double span = (double)(to_s - from_s) +
-		    (double)(to_us - from_us) / 1e6;
-		char msg[96];
-
-		if (span <= 0) {
-			add_issue(details, "to", "must be later than from");
-		} else if (span > (double)cfg->export.max_range_days * 86400) {
-			snprintf(msg, sizeof(msg), "the range must be at most "
-			    "%d days", cfg->export.max_range_days);
-			add_issue(details, "to", msg);
-		}
-	}
-
-	v = json_object_get(body, "format");
-	if (v == NULL)
-		add_issue(details, "format", "is required");
-	else if (!json_is_string(v) || (strcmp(json_string_value(v), "jsonl") &&
-	    strcmp(json_string_value(v), "csv")))
-		add_issue(details, "format", "must be \"jsonl\" or \"csv\"");
-	else
-		req->format = strdup(json_string_value(v));
-
-	parse_filters(body, req, details);
-	(void)get_limit(body, "max_rows", cfg->export.max_rows_cap,
-	    cfg->export.max_rows, &req->max_rows, details);
-	(void)get_limit(body, "max_bytes", cfg->export.max_bytes_cap,
-	    cfg->export.max_bytes, &req->max_bytes, details);
-	(void)get_limit(body, "max_duration_seconds",
-	    cfg->export.max_duration_seconds, cfg->export.max_duration_seconds,
-	    &dur, details);
-	req->max_duration_seconds = (int)dur;
-
-	if (json_array_size(details) > 0) {
-		export_request_free(req);
-		*details_out = details;
-		return -1;
-	}
-	json_decref(details);
-	canon = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
-	if (canon == NULL)
-		abort();
-	digest_sha256_hex(canon, strlen(canon), req->request_hash);
-	free(canon);
-	return 0;
-}
-
-void
-export_request_free(struct export_request *req)
-{
-	free(req->tenant_id);
-	free(req->from);
-	free(req->to);
-	free(req->format);
-	json_decref(req->filters);
-	memset(req, 0, sizeof(*req));
-}
-
 /* ---- access ------------------------------------------------------------ */
 
 static const char *const *
@@ -371,9 +97,9 @@ roles_of(const struct export_actor *a, size_t *n)
  * may not even read does not exist for them (404); one they may read but
  * not act on is 403.
  */
-static enum export_outcome
-job_access(const struct export_actor *a, enum rbac_cap cap, const char *tenant,
-    const char *requested_by)
+enum export_outcome
+export_access(const struct export_actor *a, enum rbac_cap cap,
+    const char *tenant, const char *requested_by)
 {
 	const char *const *roles;
 	size_t n;
@@ -386,80 +112,6 @@ job_access(const struct export_actor *a, enum rbac_cap cap, const char *tenant,
 	    a->who->tenant_id, cap, tenant, requested_by))
 		return EXPORT_E_FORBIDDEN;
 	return EXPORT_OK;
-}
-
-/* ---- signed URLs ---------------------------------------------------------- */
-
-void
-export_url_sign(const char *secret, const char *id, const char *sub,
-    long long expires, char sig_out[65])
-{
-	struct buf msg = BUF_INIT;
-	unsigned char md[32];
-	unsigned int mdlen = 0;
-
-	buf_appendf(&msg, "%s\n%s\n%lld", id, sub, expires);
-	if (HMAC(EVP_sha256(), secret, (int)strlen(secret),
-	    (const unsigned char *)msg.data, msg.len, md, &mdlen) == NULL ||
-	    mdlen != 32)
-		abort();
-	digest_hex(md, 32, sig_out);
-	buf_free(&msg);
-}
-
-bool
-export_url_verify(const char *secret, const char *id, const char *sub,
-    long long expires, const char *sig, time_t now, int max_ttl)
-{
-	char want[65];
-
-	if (secret == NULL || sig == NULL || strlen(sig) != 64)
-		return false;
-	if (expires < (long long)now || expires > (long long)now + max_ttl)
-		return false;
-	export_url_sign(secret, id, sub, expires, want);
-	return CRYPTO_memcmp(want, sig, 64) == 0;
-}
-
-/* Percent-encode s for a query string. */
-static void
-url_escape(struct buf *out, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (isalnum(c) || strchr("-._~", c))
-			buf_appendc(out, (char)c);
-		else {
-			buf_appendc(out, '%');
-			buf_appendc(out, hex[c >> 4]);
-			buf_appendc(out, hex[c & 15]);
-		}
-	}
-}
-
-static json_t *
-download_url(const struct export_view *view, const char *id, const char *sub)
-{
-	const struct ops_config *cfg = view->cfg;
-	long long exp = (long long)view->now +
-	    cfg->export.download_url_ttl_seconds;
-	struct buf url = BUF_INIT;
-	char sig[65];
-	json_t *j;
-
-	if (cfg->export.download_secret == NULL)
-		return json_null();
-	export_url_sign(cfg->export.download_secret, id, sub, exp, sig);
-	buf_appendf(&url, "%s/api/ops/audit-exports/%s/download?by=",
-	    cfg->fcgi.public_base_url ? cfg->fcgi.public_base_url : "", id);
-	url_escape(&url, sub);
-	buf_appendf(&url, "&expires=%lld&sig=%s", exp, sig);
-	j = json_string(url.data);
-	buf_free(&url);
-	return j;
 }
 
 /* ---- rendering --------------------------------------------------------------- */
@@ -512,19 +164,18 @@ job_row_json(const PGresult *res, int row, const struct export_actor *a,
 	    "max_rows", int_or_null(res, row, C_MAXROWS),
 	    "max_bytes", int_or_null(res, row, C_MAXBYTES),
 	    "max_duration_seconds", int_or_null(res, row, C_MAXDUR));
-	if (job == NULL)
-		abort();
+	xnonnull(job);
 	if (strcmp(state, "DONE") == 0) {
 		json_t *result = json_pack("{s:o, s:o, s:o}",
 		    "rows", int_or_null(res, row, C_TROWS),
 		    "bytes", int_or_null(res, row, C_TBYTES),
 		    "sha256", text_or_null(res, row, C_SHA));
-		bool may = job_access(a, CAP_EXPORT_DOWNLOAD,
+		bool may = export_access(a, CAP_EXPORT_DOWNLOAD,
 		    PQgetvalue(res, row, C_TENANT),
 		    PQgetvalue(res, row, C_BY)) == EXPORT_OK;
 
 		json_object_set_new(result, "download_url", may ?
-		    download_url(view, PQgetvalue(res, row, C_ID),
+		    export_download_url(view, PQgetvalue(res, row, C_ID),
 		    a->who->sub) : json_null());
 		json_object_set_new(job, "result", result);
 	}
@@ -720,7 +371,7 @@ export_job_get(struct db *db, const struct export_actor *a, const char *id,
 		PQclear(res);
 		return EXPORT_E_NOT_FOUND;
 	}
-	o = job_access(a, CAP_EXPORT_READ, PQgetvalue(res, 0, C_TENANT),
+	o = export_access(a, CAP_EXPORT_READ, PQgetvalue(res, 0, C_TENANT),
 	    PQgetvalue(res, 0, C_BY));
 	if (o == EXPORT_OK) {
 		*job = job_row_json(res, 0, a, view);
@@ -730,60 +381,6 @@ export_job_get(struct db *db, const struct export_actor *a, const char *id,
 	}
 	PQclear(res);
 	return o;
-}
-
-static bool
-state_valid(const char *s)
-{
-	static const char *const states[] = { "PENDING", "RUNNING", "DONE",
-	    "FAILED", "EXPIRED" };
-
-	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
-		if (strcmp(s, states[i]) == 0)
-			return true;
-	return false;
-}
-
-/* Cursor "<created_at microseconds>.<uuid>"; fills us and id. */
-static bool
-cursor_parse(const char *c, long long *us, char id[EXPORT_ID_LEN + 1])
-{
-	const char *dot = strchr(c, '.');
-	char *end;
-
-	if (dot == NULL || dot == c)
-		return false;
-	errno = 0;
-	*us = strtoll(c, &end, 10);
-	if (errno || end != dot || !export_id_valid(dot + 1))
-		return false;
-	snprintf(id, EXPORT_ID_LEN + 1, "%s", dot + 1);
-	return true;
-}
-
-int
-export_list_query_check(const struct export_list_query *q, json_t **details)
-{
-	long long us;
-	char id[EXPORT_ID_LEN + 1];
-
-	*details = json_array();
-	if (q->state && !state_valid(q->state))
-		add_issue(*details, "state", "must be one of PENDING, RUNNING, "
-		    "DONE, FAILED, EXPIRED");
-	if (q->tenant_id && !safe_ident(q->tenant_id, 128))
-		add_issue(*details, "tenant_id", "is not a valid tenant id");
-	if (q->cursor && !cursor_parse(q->cursor, &us, id))
-		add_issue(*details, "cursor", "is not a cursor returned by "
-		    "this API");
-	if (q->limit < 1 || q->limit > 200)
-		add_issue(*details, "limit", "must be between 1 and 200");
-	if (json_array_size(*details) == 0) {
-		json_decref(*details);
-		*details = NULL;
-		return 0;
-	}
-	return -1;
 }
 
 enum export_outcome
@@ -809,7 +406,7 @@ export_job_list(struct db *db, const struct export_actor *a,
 			return EXPORT_E_TENANT;
 		tenant = a->who->tenant_id;
 	}
-	if (q->cursor && cursor_parse(q->cursor, &us, id))
+	if (q->cursor && export_cursor_parse(q->cursor, &us, id))
 		snprintf(us_s, sizeof(us_s), "%lld", us);
 	snprintf(lim, sizeof(lim), "%d", q->limit + 1);
 	{
@@ -846,8 +443,7 @@ export_job_list(struct db *db, const struct export_actor *a,
 /* ---- cancel --------------------------------------------------------------------- */
 
 enum export_outcome
-export_job_cancel(struct db *db, const struct ops_config *cfg,
-    const struct sanitize_rules *rules, const struct export_actor *a,
+export_job_cancel(struct db *db, const struct sanitize_rules *rules, const struct export_actor *a,
     const char *id, const struct export_view *view, json_t **job)
 {
 	enum export_outcome o;
@@ -855,7 +451,6 @@ export_job_cancel(struct db *db, const struct ops_config *cfg,
 	PGresult *res;
 	int rc;
 
-	(void)cfg;
 	*job = NULL;
 	if (!export_id_valid(id))
 		return EXPORT_E_NOT_FOUND;
@@ -868,7 +463,7 @@ export_job_cancel(struct db *db, const struct ops_config *cfg,
 		db_rollback(db);
 		return EXPORT_E_NOT_FOUND;
 	}
-	o = job_access(a, CAP_EXPORT_CANCEL, PQgetvalue(res, 0, C_TENANT),
+	o = export_access(a, CAP_EXPORT_CANCEL, PQgetvalue(res, 0, C_TENANT),
 	    PQgetvalue(res, 0, C_BY));
 	snprintf(tenant, sizeof(tenant), "%s", PQgetvalue(res, 0, C_TENANT));
 	snprintf(state, sizeof(state), "%s", PQgetvalue(res, 0, C_STATE));
@@ -928,31 +523,28 @@ export_file_get(struct db *db, const char *id, struct export_file *f)
 	memset(f, 0, sizeof(*f));
 	if (!export_id_valid(id))
 		return EXPORT_E_NOT_FOUND;
-	res = db_query(db, "SELECT id, tenant_id, requested_by, state, format, "
-	    "to_char(range_from AT TIME ZONE 'UTC', 'YYYYMMDD\"T\"HH24MISS\"Z\"'), "
-	    "to_char(range_to AT TIME ZONE 'UTC', 'YYYYMMDD\"T\"HH24MISS\"Z\"'), "
-	    "coalesce(sha256, ''), coalesce(total_bytes, 0), "
-	    "coalesce(total_rows, 0), "
-	    "(state = 'DONE' AND expires_at <= now()) "
-	    "FROM tb_audit_export_job WHERE id = $1", 1, p);
+	res = db_query(db, "SELECT " FILE_COLS " FROM tb_audit_export_job "
+	    "WHERE id = $1", 1, p);
 	if (res == NULL)
 		return EXPORT_E_DB;
 	if (PQntuples(res) == 0) {
 		PQclear(res);
 		return EXPORT_E_NOT_FOUND;
 	}
-	snprintf(f->id, sizeof(f->id), "%s", PQgetvalue(res, 0, 0));
-	snprintf(f->tenant_id, sizeof(f->tenant_id), "%s", PQgetvalue(res, 0, 1));
+	snprintf(f->id, sizeof(f->id), "%s", PQgetvalue(res, 0, F_ID));
+	snprintf(f->tenant_id, sizeof(f->tenant_id), "%s",
+	    PQgetvalue(res, 0, F_TENANT));
 	snprintf(f->requested_by, sizeof(f->requested_by), "%s",
-	    PQgetvalue(res, 0, 2));
-	snprintf(f->state, sizeof(f->state), "%s", PQgetvalue(res, 0, 3));
-	snprintf(f->format, sizeof(f->format), "%s", PQgetvalue(res, 0, 4));
-	snprintf(f->from, sizeof(f->from), "%s", PQgetvalue(res, 0, 5));
-	snprintf(f->to, sizeof(f->to), "%s", PQgetvalue(res, 0, 6));
-	snprintf(f->sha256, sizeof(f->sha256), "%s", PQgetvalue(res, 0, 7));
-	f->total_bytes = strtoll(PQgetvalue(res, 0, 8), NULL, 10);
-	f->total_rows = strtoll(PQgetvalue(res, 0, 9), NULL, 10);
-	f->expired = strcmp(PQgetvalue(res, 0, 10), "t") == 0;
+	    PQgetvalue(res, 0, F_BY));
+	snprintf(f->state, sizeof(f->state), "%s", PQgetvalue(res, 0, F_STATE));
+	snprintf(f->format, sizeof(f->format), "%s",
+	    PQgetvalue(res, 0, F_FORMAT));
+	snprintf(f->from, sizeof(f->from), "%s", PQgetvalue(res, 0, F_FROM));
+	snprintf(f->to, sizeof(f->to), "%s", PQgetvalue(res, 0, F_TO));
+	snprintf(f->sha256, sizeof(f->sha256), "%s", PQgetvalue(res, 0, F_SHA));
+	f->total_bytes = strtoll(PQgetvalue(res, 0, F_BYTES), NULL, 10);
+	f->total_rows = strtoll(PQgetvalue(res, 0, F_ROWS), NULL, 10);
+	f->expired = strcmp(PQgetvalue(res, 0, F_EXPIRED), "t") == 0;
 	PQclear(res);
 	return EXPORT_OK;
 }
@@ -1006,83 +598,4 @@ export_record_corrupt(struct db *db, const struct export_file *f, int seq,
 	log_kv(LOG_ERROR, "job_id", f->id, "export chunk %d failed its "
 	    "digest check: download aborted", seq);
 	return rc;
-}
-
-enum export_outcome
-export_access(const struct export_actor *actor, int cap, const char *tenant,
-    const char *requested_by)
-{
-	return job_access(actor, (enum rbac_cap)cap, tenant, requested_by);
-}
-
-static int
-parse_pos(const char *s, size_t len, long long *out)
-{
-	long long v = 0;
-
-	if (len == 0 || len > 18)
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		if (!isdigit((unsigned char)s[i]))
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	*out = v;
-	return 0;
-}
-
-int
-export_range_parse(const char *hdr, long long total, long long *first,
-    long long *last)
-{
-	const char *spec, *dash;
-	long long a, b;
-
-	*first = 0;
-	*last = total - 1;
-	if (hdr == NULL || strncmp(hdr, "bytes=", 6) != 0)
-		return 0;
-	spec = hdr + 6;
-	if (strchr(spec, ',') != NULL)
-		return 0;	/* several ranges: send the whole file */
-	if ((dash = strchr(spec, '-')) == NULL)
-		return 0;
-	if (dash == spec) {
-		/* suffix: the last N bytes */
-		if (parse_pos(dash + 1, strlen(dash + 1), &b) != 0)
-			return 0;
-		if (b == 0 || total == 0)
-			return -1;
-		*first = b >= total ? 0 : total - b;
-		*last = total - 1;
-		return 1;
-	}
-	if (parse_pos(spec, (size_t)(dash - spec), &a) != 0)
-		return 0;
-	if (dash[1] == '\0')
-		b = total - 1;
-	else if (parse_pos(dash + 1, strlen(dash + 1), &b) != 0 || b < a)
-		return 0;
-	if (a >= total)
-		return -1;
-	*first = a;
-	*last = b >= total ? total - 1 : b;
-	return 1;
-}
-
-void
-export_filename(const struct export_file *f, char *out, size_t outsz)
-{
-	char tenant[64];
-	size_t i;
-
-	for (i = 0; f->tenant_id[i] && i < sizeof(tenant) - 1; i++) {
-		unsigned char c = (unsigned char)f->tenant_id[i];
-
-		tenant[i] = (isalnum(c) || c == '-' || c == '_' || c == '.') ?
-		    (char)c : '_';
-	}
-	tenant[i] = '\0';
-	snprintf(out, outsz, "audit-%s-%s-%s-%.8s.%s", tenant, f->from, f->to,
-	    f->id, strcmp(f->format, "csv") == 0 ? "csv" : "jsonl");
 }

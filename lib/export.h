@@ -8,9 +8,14 @@
  * SHA-256 of the whole file) or fails it (FAILED, with a code). The cleaner
  * expires DONE jobs past their TTL (EXPIRED) and deletes their chunks.
  *
- * This header is the API side: validating a request, creating, reading,
- * listing and cancelling jobs, signed download URLs and the job's JSON. The
- * runner's side is export_runner.h. Every function that changes a job
+ * This header is the API side, implemented in three files by concern:
+ *   export_request.c  validating what a client sends (create body, list
+ *                     query, cursor);
+ *   export_http.c     the HTTP-facing parts: signed download URLs on the
+ *                     route path EXPORT_ROUTE, Range headers, file names;
+ *   export.c          the jobs: creating, reading, listing, cancelling,
+ *                     access checks, the job's JSON, recording downloads.
+ * The runner's side is export_runner.h. Every function that changes a job
  * writes its events (ops_event and audit_log) in the same transaction.
  */
 #ifndef OPS_EXPORT_H
@@ -23,9 +28,17 @@
 #include "auth.h"
 #include "config.h"
 #include "db.h"
+#include "rbac.h"
 #include "sanitize.h"
 
 #define EXPORT_ID_LEN	36	/* canonical UUID text */
+
+/*
+ * The route path of the export API, the one place it is written: the
+ * route table (fcgi/routes.c), the Location of a created job and signed
+ * download URLs are built on it.
+ */
+#define EXPORT_ROUTE	"/api/ops/audit-exports"
 
 /* A create request after validation; strings owned by the struct. */
 struct export_request {
@@ -49,12 +62,6 @@ struct export_request {
 int	export_request_parse(const json_t *body, const struct ops_config *cfg,
 	    struct export_request *req, json_t **details);
 void	export_request_free(struct export_request *req);
-
-/*
- * Parse an RFC 3339 timestamp ("2026-11-01T00:00:00Z", fractions and
- * offsets allowed) into seconds and microseconds since the epoch. 0 or -1.
- */
-int	export_parse_rfc3339(const char *s, time_t *sec, long *usec);
 
 /* Who is asking: the authenticated principal plus the request context. */
 struct export_actor {
@@ -129,6 +136,13 @@ enum export_outcome export_job_list(struct db *db,
 /* Validate list parameters; -1 with *details (new array) when bad. */
 int	export_list_query_check(const struct export_list_query *q,
 	    json_t **details);
+/*
+ * Decode a next_cursor value (as export_job_list() made it) into the
+ * created_at microseconds and id of the last job seen. False when it is
+ * not one.
+ */
+bool	export_cursor_parse(const char *c, long long *us,
+	    char id[EXPORT_ID_LEN + 1]);
 
 /*
  * Cancel: PENDING ends as FAILED EXPORT_CANCELLED at once; RUNNING gets
@@ -136,7 +150,7 @@ int	export_list_query_check(const struct export_list_query *q,
  * give EXPORT_E_CONFLICT. On EXPORT_OK *job is the job's JSON.
  */
 enum export_outcome export_job_cancel(struct db *db,
-	    const struct ops_config *cfg, const struct sanitize_rules *rules,
+	    const struct sanitize_rules *rules,
 	    const struct export_actor *actor, const char *id,
 	    const struct export_view *view, json_t **job);
 
@@ -146,6 +160,13 @@ void	export_url_sign(const char *secret, const char *id, const char *sub,
 /* True when sig is right and expires is in [now, now + max_ttl]. */
 bool	export_url_verify(const char *secret, const char *id, const char *sub,
 	    long long expires, const char *sig, time_t now, int max_ttl);
+/*
+ * The signed download URL of job id for principal sub, valid for
+ * export.download_url_ttl_seconds from view->now, as a new JSON string
+ * (JSON null when no export.download_secret is configured).
+ */
+json_t	*export_download_url(const struct export_view *view, const char *id,
+	    const char *sub);
 
 /* A job's file, as the download needs it. */
 struct export_file {
@@ -187,8 +208,8 @@ int	export_record_corrupt(struct db *db, const struct export_file *f,
  * EXPORT_E_NOT_FOUND (may not even read it: never reveal it exists) or
  * EXPORT_E_FORBIDDEN (may read it, but not this).
  */
-enum export_outcome export_access(const struct export_actor *actor, int cap,
-	    const char *tenant, const char *requested_by);
+enum export_outcome export_access(const struct export_actor *actor,
+	    enum rbac_cap cap, const char *tenant, const char *requested_by);
 
 /*
  * Parse a Range header against a file of total bytes. Returns 0 when the

@@ -11,7 +11,9 @@
 #include "encode.h"
 #include "events.h"
 #include "log.h"
+#include "locks.h"
 #include "pgcopy.h"
+#include "xalloc.h"
 
 #define RUNNER_ACTOR	"system:ops-export-runner"
 #define ROW_FIELDS	10
@@ -86,15 +88,6 @@ ts_seconds(const struct timespec *ts)
 	return (double)ts->tv_sec + (double)ts->tv_nsec / 1e9;
 }
 
-static void
-rdb_reset(struct runner *rn)
-{
-	/* a connection left inside COPY cannot be reused: drop it */
-	if (rn->rdb->conn)
-		PQfinish(rn->rdb->conn);
-	rn->rdb->conn = NULL;
-}
-
 static int
 job_events(struct db *db, const struct sanitize_rules *rules, const char *type,
     const char *severity, const char *tenant, const char *id, json_t *data,
@@ -136,22 +129,14 @@ delete_all_chunks(struct runner *rn, const char *id)
 static enum run_result
 fence_check(struct runner *rn)
 {
-	char tok[24];
-	const char *p[] = { rn->fence_lock, tok };
-	PGresult *res;
-	bool ok;
+	enum lock_status ls;
 
 	if (rn->fence_lock == NULL)
 		return RUN_CLAIMED;
-	snprintf(tok, sizeof(tok), "%lld", rn->fence_token);
-	res = db_query(rn->wdb, "SELECT 1 FROM tb_scheduler_lock WHERE "
-	    "name = $1 AND fencing_token = $2 AND holder IS NOT NULL "
-	    "FOR SHARE", 2, p);
-	if (res == NULL)
+	ls = lock_fence_check(rn->wdb, rn->fence_lock, rn->fence_token);
+	if (ls == LOCK_DBERR)
 		return RUN_ERROR;
-	ok = PQntuples(res) == 1;
-	PQclear(res);
-	if (ok)
+	if (ls == LOCK_OK)
 		return RUN_CLAIMED;
 	if (!rn->fence_lost)
 		log_error("scheduler lock %s was taken over (our token %lld is "
@@ -205,7 +190,7 @@ fail_job(struct runner *rn, struct runner_job *job, const char *code,
 {
 	enum run_result r;
 
-	rdb_reset(rn);
+	db_disconnect(rn->rdb);	/* it may be inside COPY */
 	if (db_begin(rn->wdb) != 0)
 		return RUN_ERROR;
 	if ((r = fence_check(rn)) != RUN_CLAIMED) {
@@ -222,6 +207,23 @@ fail_job(struct runner *rn, struct runner_job *job, const char *code,
 
 /* ---- claim ------------------------------------------------------------------ */
 
+/* The columns claim_take() reads, in this order. */
+#define CLAIM_COLS \
+	"id, tenant_id, format, " \
+	"to_char(range_from AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), " \
+	"to_char(range_to AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), " \
+	"filters::text, max_rows, max_bytes, max_duration_seconds, " \
+	"extract(epoch FROM started_at + max_duration_seconds * " \
+	"interval '1 second' - now()), attempt, progress_rows, " \
+	"progress_bytes, progress_chunks, checkpoint->>'occurred_at', " \
+	"checkpoint->>'id'"
+
+enum {
+	K_ID, K_TENANT, K_FORMAT, K_FROM, K_TO, K_FILTERS, K_MAXROWS,
+	K_MAXBYTES, K_MAXDUR, K_SECONDS_LEFT, K_ATTEMPT, K_ROWS, K_BYTES,
+	K_CHUNKS, K_CP_TS, K_CP_ID
+};
+
 static enum run_result
 claim_take(struct runner *rn, const char *id, int attempt,
     struct runner_job *job)
@@ -237,38 +239,32 @@ claim_take(struct runner *rn, const char *id, int attempt,
 	    "'RUNNING', attempt = attempt + 1, lease_owner = $2, "
 	    "lease_expires_at = now() + $3 * interval '1 second', "
 	    "heartbeat_at = now(), started_at = coalesce(started_at, now()) "
-	    "WHERE id = $1 RETURNING id, tenant_id, format, "
-	    "to_char(range_from AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
-	    "to_char(range_to AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
-	    "filters::text, max_rows, max_bytes, max_duration_seconds, "
-	    "extract(epoch FROM started_at + max_duration_seconds * "
-	    "interval '1 second' - now()), attempt, progress_rows, "
-	    "progress_bytes, progress_chunks, checkpoint->>'occurred_at', "
-	    "checkpoint->>'id'", 3, p);
+	    "WHERE id = $1 RETURNING " CLAIM_COLS, 3, p);
 	if (res == NULL)
 		return RUN_ERROR;
 	memset(job, 0, sizeof(*job));
-	snprintf(job->id, sizeof(job->id), "%s", PQgetvalue(res, 0, 0));
-	snprintf(job->tenant_id, sizeof(job->tenant_id), "%s", PQgetvalue(res, 0, 1));
-	snprintf(job->format, sizeof(job->format), "%s", PQgetvalue(res, 0, 2));
-	snprintf(job->from, sizeof(job->from), "%s", PQgetvalue(res, 0, 3));
-	snprintf(job->to, sizeof(job->to), "%s", PQgetvalue(res, 0, 4));
-	job->filters = strdup(PQgetvalue(res, 0, 5));
-	job->max_rows = strtoll(PQgetvalue(res, 0, 6), NULL, 10);
-	job->max_bytes = strtoll(PQgetvalue(res, 0, 7), NULL, 10);
-	job->max_duration = (int)strtol(PQgetvalue(res, 0, 8), NULL, 10);
-	job->seconds_left = strtod(PQgetvalue(res, 0, 9), NULL);
-	job->attempt = (int)strtol(PQgetvalue(res, 0, 10), NULL, 10);
-	job->rows = strtoll(PQgetvalue(res, 0, 11), NULL, 10);
-	job->bytes = strtoll(PQgetvalue(res, 0, 12), NULL, 10);
-	job->chunks = (int)strtol(PQgetvalue(res, 0, 13), NULL, 10);
-	if (!PQgetisnull(res, 0, 14)) {
-		job->cp_ts = strdup(PQgetvalue(res, 0, 14));
-		job->cp_id = strtoll(PQgetvalue(res, 0, 15), NULL, 10);
+	snprintf(job->id, sizeof(job->id), "%s", PQgetvalue(res, 0, K_ID));
+	snprintf(job->tenant_id, sizeof(job->tenant_id), "%s",
+	    PQgetvalue(res, 0, K_TENANT));
+	snprintf(job->format, sizeof(job->format), "%s",
+	    PQgetvalue(res, 0, K_FORMAT));
+	snprintf(job->from, sizeof(job->from), "%s", PQgetvalue(res, 0, K_FROM));
+	snprintf(job->to, sizeof(job->to), "%s", PQgetvalue(res, 0, K_TO));
+	job->filters = xstrdup(PQgetvalue(res, 0, K_FILTERS));
+	job->max_rows = strtoll(PQgetvalue(res, 0, K_MAXROWS), NULL, 10);
+	job->max_bytes = strtoll(PQgetvalue(res, 0, K_MAXBYTES), NULL, 10);
+	job->max_duration = (int)strtol(PQgetvalue(res, 0, K_MAXDUR), NULL, 10);
+	job->seconds_left = strtod(PQgetvalue(res, 0, K_SECONDS_LEFT), NULL);
+	job->attempt = (int)strtol(PQgetvalue(res, 0, K_ATTEMPT), NULL, 10);
+	job->rows = strtoll(PQgetvalue(res, 0, K_ROWS), NULL, 10);
+	job->bytes = strtoll(PQgetvalue(res, 0, K_BYTES), NULL, 10);
+	job->chunks = (int)strtol(PQgetvalue(res, 0, K_CHUNKS), NULL, 10);
+	if (!PQgetisnull(res, 0, K_CP_TS)) {
+		/* never NULL: a NULL checkpoint would restart from the start */
+		job->cp_ts = xstrdup(PQgetvalue(res, 0, K_CP_TS));
+		job->cp_id = strtoll(PQgetvalue(res, 0, K_CP_ID), NULL, 10);
 	}
 	PQclear(res);
-	if (job->filters == NULL)
-		abort();
 	data = json_pack("{s:i, s:s, s:I, s:i}", "attempt", job->attempt,
 	    "runner", rn->owner, "resume_after_rows", (json_int_t)job->rows,
 	    "resume_after_chunks", job->chunks);
@@ -460,7 +456,13 @@ flush_chunk(struct run *ru)
 		db_rollback(rn->wdb);
 		return RUN_ERROR;
 	}
-	EVP_DigestUpdate(ru->sha, c.data, c.len);
+	/* committed: a digest failure now fails the run, and the next
+	 * attempt re-hashes the kept chunks */
+	if (EVP_DigestUpdate(ru->sha, c.data, c.len) != 1) {
+		log_error("cannot hash chunk %d of export %s (OpenSSL): retried "
+		    "by the next run", job->chunks, job->id);
+		return RUN_ERROR;
+	}
 	job->rows += ru->chunk_rows;
 	job->bytes += (long long)c.len;
 	job->chunks++;
@@ -536,7 +538,13 @@ rehash_kept_chunks(struct run *ru)
 		digest_sha256_hex(c.data, c.len, digest);
 		if (c.seq != n || strcmp(digest, c.sha256) != 0)
 			break;
-		EVP_DigestUpdate(ru->sha, c.data, c.len);
+		if (EVP_DigestUpdate(ru->sha, c.data, c.len) != 1) {
+			rn->storage->close_reader(rd);
+			log_error("cannot hash kept chunk %d of export %s "
+			    "(OpenSSL): retried by the next run", n,
+			    ru->job->id);
+			return RUN_ERROR;
+		}
 		n++;
 	}
 	rn->storage->close_reader(rd);
@@ -613,19 +621,11 @@ open_source(struct run *ru)
 		    "or the filters", job->rows + count, job->max_rows);
 		return RUN_FAILED;
 	}
-	if (!PQsendQuery(rn->rdb->conn, EXPORT_COPY)) {
+	if (db_copy_out_begin(rn->rdb, EXPORT_COPY) != 0) {
 		log_error("cannot start the export stream: %s",
-		    PQerrorMessage(rn->rdb->conn));
+		    rn->rdb->errmsg);
 		return RUN_ERROR;
 	}
-	res = PQgetResult(rn->rdb->conn);
-	if (res == NULL || PQresultStatus(res) != PGRES_COPY_OUT) {
-		log_error("cannot start the export stream: %s",
-		    res ? PQresultErrorMessage(res) : "no result");
-		PQclear(res);
-		return RUN_ERROR;
-	}
-	PQclear(res);
 	return RUN_CLAIMED;
 }
 
@@ -675,14 +675,13 @@ add_row(struct run *ru, char *line, int len)
 static enum run_result
 stream_rows(struct run *ru)
 {
-	PGconn *conn = ru->rn->rdb->conn;
 	size_t chunk_bytes = (size_t)ru->rn->cfg->export.chunk_bytes;
 	long long seen = 0;
 	enum run_result r = RUN_CLAIMED;
 	char *line;
 	int len;
 
-	while ((len = PQgetCopyData(conn, &line, 0)) > 0) {
+	while ((len = db_copy_out_next(ru->rn->rdb, &line)) > 0) {
 		r = add_row(ru, line, len);
 		PQfreemem(line);
 		if (r != RUN_CLAIMED)
@@ -704,23 +703,9 @@ stream_rows(struct run *ru)
 				return r;
 		}
 	}
-	if (len == -2) {
-		log_error("export stream failed: %s", PQerrorMessage(conn));
+	if (len < 0) {
+		log_error("export stream failed: %s", ru->rn->rdb->errmsg);
 		return RUN_ERROR;
-	}
-	/* len == -1: COPY done; collect its final result */
-	{
-		PGresult *res = PQgetResult(conn);
-		bool ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
-
-		if (!ok)
-			log_error("export stream ended badly: %s",
-			    res ? PQresultErrorMessage(res) : "no result");
-		PQclear(res);
-		while ((res = PQgetResult(conn)) != NULL)
-			PQclear(res);
-		if (!ok)
-			return RUN_ERROR;
 	}
 	(void)db_exec(ru->rn->rdb, "COMMIT", 0, NULL);
 	if (past_deadline(ru))
@@ -741,7 +726,11 @@ finish_job(struct run *ru)
 	json_t *data;
 	int rc;
 
-	EVP_DigestFinal_ex(ru->sha, md, &mdlen);
+	if (EVP_DigestFinal_ex(ru->sha, md, &mdlen) != 1 || mdlen != 32) {
+		log_error("cannot finish the digest of export %s (OpenSSL): "
+		    "retried by the next run", job->id);
+		return RUN_ERROR;
+	}
 	digest_hex(md, mdlen, sha);
 	if (rn->storage->commit(ru->w) != 0)
 		return RUN_ERROR;
@@ -817,9 +806,12 @@ export_job_run(struct runner *rn, struct runner_job *job)
 	ru.deadline.tv_sec = (time_t)end;
 	ru.deadline.tv_nsec = (long)((end - (double)(time_t)end) * 1e9);
 	clock_gettime(CLOCK_MONOTONIC, &ru.last_beat);
-	if ((ru.sha = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(ru.sha, EVP_sha256(), NULL) != 1)
-		abort();
+	ru.sha = xnonnull(EVP_MD_CTX_new());
+	if (EVP_DigestInit_ex(ru.sha, EVP_sha256(), NULL) != 1) {
+		log_error("cannot start a SHA-256 digest (OpenSSL)");
+		r = RUN_ERROR;
+		goto out;
+	}
 	if (rn->storage->open_writer(rn->wdb, job->id, job->attempt, &ru.w) != 0) {
 		r = RUN_ERROR;
 		goto out;
@@ -836,7 +828,7 @@ export_job_run(struct runner *rn, struct runner_job *job)
 	if (r == RUN_FAILED && ru.fail_code)
 		r = fail_job(rn, job, ru.fail_code, ru.fail_msg);
 	if (r == RUN_ERROR || r == RUN_LOST) {
-		rdb_reset(rn);
+		db_disconnect(rn->rdb);	/* it may be inside COPY */
 		db_rollback(rn->wdb);
 	}
 	if (r == RUN_ERROR && !job_still_ours(rn, job))

@@ -11,6 +11,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "xalloc.h"
 
 #define JWKS_MAX_BYTES		(1024 * 1024)
 #define JWKS_TIMEOUT_MS		5000L
@@ -36,13 +37,7 @@ struct jwks {
 static char *
 dup_or_null(const char *s)
 {
-	char *d;
-
-	if (s == NULL)
-		return NULL;
-	if ((d = strdup(s)) == NULL)
-		abort();
-	return d;
+	return s ? xstrdup(s) : NULL;
 }
 
 /* The URL up to its query or fragment, for messages. */
@@ -211,15 +206,13 @@ jwks_open(struct jwks **out, const struct jwks_config *cfg, char *err,
 		snprintf(err, errsz, "auth.jwks_url must be an https:// URL");
 		return -1;
 	}
-	if ((j = calloc(1, sizeof(*j))) == NULL)
-		abort();
+	j = xcalloc(1, sizeof(*j));
 	j->file = dup_or_null(cfg->file);
 	j->url = dup_or_null(cfg->url);
 	j->ca_file = dup_or_null(cfg->ca_file);
 	j->hs_kid = dup_or_null(cfg->hs_kid);
 	if (cfg->hs_secret) {
-		if ((j->hs_secret = malloc(cfg->hs_secret_len + 1)) == NULL)
-			abort();
+		j->hs_secret = xmalloc(cfg->hs_secret_len + 1);
 		memcpy(j->hs_secret, cfg->hs_secret, cfg->hs_secret_len);
 		j->hs_secret_len = cfg->hs_secret_len;
 	}

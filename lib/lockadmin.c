@@ -6,8 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "events.h"
+#include "locks.h"
 #include "log.h"
+#include "xalloc.h"
 
 #define LOCK_COLS \
 	"name, holder, holder_host, holder_pid, holder_started_at, " \
@@ -62,9 +65,7 @@ lockadmin_load(struct db *db, const char *name, const char *lock_mode,
 	n = PQntuples(res);
 	out->res = res;
 	out->n = n;
-	if ((out->rows = calloc((size_t)(n > 0 ? n : 1), sizeof(*out->rows)))
-	    == NULL)
-		abort();
+	out->rows = xcalloc((size_t)n, sizeof(*out->rows));
 	for (int i = 0; i < n; i++) {
 		struct lock_row *r = &out->rows[i];
 
@@ -228,8 +229,7 @@ release_record(struct db *db, const struct sanitize_rules *rules,
 	};
 	int rc;
 
-	if (clean == NULL)
-		abort();
+	xnonnull(clean);
 	rc = events_write(db, &ev) == 0 && audit_write(db, rules, &ae) == 0 ?
 	    0 : -1;
 	json_decref(clean);
@@ -246,9 +246,8 @@ lockadmin_force_release(struct db *db, int stale_after,
 	enum lock_state st;
 	const struct lock_row *r;
 	long long new_token;
-	char tok[24], released_at[64] = "";
+	char released_at[64] = "";
 	json_t *data;
-	PGresult *res = NULL;
 
 	if (result)
 		*result = NULL;
@@ -276,32 +275,20 @@ lockadmin_force_release(struct db *db, int stale_after,
 	    NULL);
 	new_token = r->token;
 	if (r->holder) {
-		snprintf(tok, sizeof(tok), "%lld", r->token);
-		{
-			const char *p[] = { name, tok, reason, who->actor_id };
+		struct buf why = BUF_INIT;
+		enum lock_status ls;
 
-			res = db_query(db, "UPDATE tb_scheduler_lock SET holder = "
-			    "NULL, holder_host = NULL, holder_pid = NULL, "
-			    "holder_started_at = NULL, holder_boot_id = NULL, "
-			    "acquired_at = NULL, heartbeat_at = NULL, "
-			    "lease_until = NULL, fencing_token = fencing_token "
-			    "+ 1, released_at = now(), release_reason = "
-			    "'force: ' || $3, released_by = left($4, 500) "
-			    "WHERE name = $1 AND fencing_token = $2 AND holder "
-			    "IS NOT NULL RETURNING fencing_token, "
-			    DB_SQL_RFC3339("released_at"), 4, p);
-		}
-		if (res == NULL || PQntuples(res) != 1) {
-			/* FOR UPDATE makes 0 rows impossible; be safe anyway */
-			PQclear(res);
+		buf_appendf(&why, "force: %s", reason);
+		ls = lock_revoke(db, name, r->token, buf_str(&why),
+		    who->actor_id, &new_token, released_at,
+		    sizeof(released_at));
+		buf_free(&why);
+		if (ls != LOCK_OK) {
+			/* FOR UPDATE makes LOCK_LOST impossible; be safe */
 			lock_rows_free(&rows);
 			db_rollback(db);
 			return LOCKREL_DB;
 		}
-		new_token = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-		snprintf(released_at, sizeof(released_at), "%s",
-		    PQgetvalue(res, 0, 1));
-		PQclear(res);
 	}
 	data = release_data(r, st, reason, who, new_token);
 	if (release_record(db, rules, who, name, data) != 0 ||

@@ -102,21 +102,12 @@ heal_record(struct lockheal *h, const char *name, json_t *data)
 static int
 fence_check(struct lockheal *h)
 {
-	char tok[24];
-	const char *p[] = { h->fence_name, tok };
-	PGresult *res;
-	int ok;
+	enum lock_status ls;
 
 	if (h->fence_name == NULL)
 		return 1;
-	snprintf(tok, sizeof(tok), "%lld", h->fence_token);
-	res = db_query(h->db, "SELECT 1 FROM tb_scheduler_lock WHERE name = $1 "
-	    "AND fencing_token = $2 AND holder IS NOT NULL FOR SHARE", 2, p);
-	if (res == NULL)
-		return -1;
-	ok = PQntuples(res) == 1;
-	PQclear(res);
-	return ok;
+	ls = lock_fence_check(h->db, h->fence_name, h->fence_token);
+	return ls == LOCK_DBERR ? -1 : ls == LOCK_OK;
 }
 
 /*
@@ -130,10 +121,9 @@ recover(struct lockheal *h, const char *name)
 	const struct lock_row *r;
 	enum lock_state st;
 	const char *why = "";
-	char tok[24];
+	char reason[64];
 	long long new_token;
 	json_t *data;
-	PGresult *res;
 	int fc;
 
 	if (db_begin(h->db) != 0)
@@ -170,30 +160,13 @@ recover(struct lockheal *h, const char *name)
 		    lock_state_name(st));
 		return 0;
 	}
-	snprintf(tok, sizeof(tok), "%lld", r->token);
-	{
-		char reason[64];
-		const char *p[] = { name, tok, reason, h->me->holder };
-
-		snprintf(reason, sizeof(reason), "healed: %s",
-		    lock_state_reason(st));
-		res = db_query(h->db, "UPDATE tb_scheduler_lock SET holder = "
-		    "NULL, holder_host = NULL, holder_pid = NULL, "
-		    "holder_started_at = NULL, holder_boot_id = NULL, "
-		    "acquired_at = NULL, heartbeat_at = NULL, lease_until = "
-		    "NULL, fencing_token = fencing_token + 1, released_at = "
-		    "now(), release_reason = $3, released_by = $4 WHERE "
-		    "name = $1 AND fencing_token = $2 AND holder IS NOT NULL "
-		    "RETURNING fencing_token", 4, p);
-	}
-	if (res == NULL || PQntuples(res) != 1) {
-		PQclear(res);
+	snprintf(reason, sizeof(reason), "healed: %s", lock_state_reason(st));
+	if (lock_revoke(h->db, name, r->token, reason, h->me->holder,
+	    &new_token, NULL, 0) != LOCK_OK) {
 		lock_rows_free(&rows);
 		db_rollback(h->db);
 		return -1;
 	}
-	new_token = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	PQclear(res);
 	data = heal_data(h, r, st, why, new_token);
 	if (heal_record(h, name, data) != 0 || db_commit(h->db) != 0) {
 		json_decref(data);

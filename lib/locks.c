@@ -212,8 +212,8 @@ lock_heartbeat(struct db *db, const struct lock_lease *l)
 	snprintf(tok, sizeof(tok), "%lld", l->token);
 	snprintf(lease, sizeof(lease), "%d", l->lease_seconds);
 	res = db_query(db, "UPDATE tb_scheduler_lock SET heartbeat_at = now(), "
-	    "lease_until = now() + $3 * interval '1 second' WHERE name = $1 "
-	    "AND fencing_token = $2 AND holder IS NOT NULL", 3, p);
+	    "lease_until = now() + $3 * interval '1 second' WHERE "
+	    LOCK_CURRENT_SQL(1, 2), 3, p);
 	if (res == NULL)
 		return LOCK_DBERR;
 	n = atoi_safe_tuples(res);
@@ -234,11 +234,60 @@ lock_release(struct db *db, const struct lock_lease *l)
 	    "holder_host = NULL, holder_pid = NULL, holder_started_at = NULL, "
 	    "holder_boot_id = NULL, acquired_at = NULL, heartbeat_at = NULL, "
 	    "lease_until = NULL, released_at = now(), release_reason = "
-	    "'released', released_by = holder WHERE name = $1 AND "
-	    "fencing_token = $2 AND holder IS NOT NULL", 2, p);
+	    "'released', released_by = holder WHERE " LOCK_CURRENT_SQL(1, 2),
+	    2, p);
 	if (res == NULL)
 		return LOCK_DBERR;
 	n = atoi_safe_tuples(res);
 	PQclear(res);
 	return n == 1 ? LOCK_OK : LOCK_LOST;
+}
+
+enum lock_status
+lock_fence_check(struct db *db, const char *name, long long token)
+{
+	char tok[24];
+	const char *p[] = { name, tok };
+	PGresult *res;
+	int n;
+
+	snprintf(tok, sizeof(tok), "%lld", token);
+	res = db_query(db, "SELECT 1 FROM tb_scheduler_lock WHERE "
+	    LOCK_CURRENT_SQL(1, 2) " FOR SHARE", 2, p);
+	if (res == NULL)
+		return LOCK_DBERR;
+	n = PQntuples(res);
+	PQclear(res);
+	return n == 1 ? LOCK_OK : LOCK_LOST;
+}
+
+enum lock_status
+lock_revoke(struct db *db, const char *name, long long token,
+    const char *reason, const char *released_by, long long *new_token,
+    char *released_at, size_t released_atsz)
+{
+	char tok[24];
+	const char *p[] = { name, tok, reason, released_by };
+	PGresult *res;
+
+	snprintf(tok, sizeof(tok), "%lld", token);
+	res = db_query(db, "UPDATE tb_scheduler_lock SET holder = NULL, "
+	    "holder_host = NULL, holder_pid = NULL, holder_started_at = NULL, "
+	    "holder_boot_id = NULL, acquired_at = NULL, heartbeat_at = NULL, "
+	    "lease_until = NULL, fencing_token = fencing_token + 1, "
+	    "released_at = now(), release_reason = $3, released_by = "
+	    "left($4, 500) WHERE " LOCK_CURRENT_SQL(1, 2) " RETURNING "
+	    "fencing_token, " DB_SQL_RFC3339("released_at"), 4, p);
+	if (res == NULL)
+		return LOCK_DBERR;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return LOCK_LOST;
+	}
+	*new_token = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	if (released_at != NULL)
+		snprintf(released_at, released_atsz, "%s",
+		    PQgetvalue(res, 0, 1));
+	PQclear(res);
+	return LOCK_OK;
 }

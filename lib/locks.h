@@ -63,13 +63,43 @@ enum lock_status lock_heartbeat(struct db *db, const struct lock_lease *l);
 enum lock_status lock_release(struct db *db, const struct lock_lease *l);
 
 /*
+ * The one definition of "the lease (name $N, token $M) is still current",
+ * as a condition on a tb_scheduler_lock row. Every fenced statement here
+ * and in LOCK_FENCE_SQL uses it.
+ */
+#define LOCK_CURRENT_SQL(n, m) \
+	"name = $" #n " AND fencing_token = $" #m " AND holder IS NOT NULL"
+
+/*
  * A SQL condition that holds only while the lease with the token in
  * parameters $N (name) and $M (token) is still current: put it in the
  * WHERE clause of every write the lock protects.
  */
 #define LOCK_FENCE_SQL(n, m) \
-	"EXISTS (SELECT 1 FROM tb_scheduler_lock WHERE name = $" #n \
-	" AND fencing_token = $" #m " AND holder IS NOT NULL)"
+	"EXISTS (SELECT 1 FROM tb_scheduler_lock WHERE " \
+	LOCK_CURRENT_SQL(n, m) ")"
+
+/*
+ * The fence check, inside the caller's transaction, before writes that a
+ * lock protects: LOCK_OK while (name, token) is current, LOCK_LOST when the
+ * token moved on (stop, write nothing more), LOCK_DBERR. The row is locked
+ * FOR SHARE, so a recovery of the lock waits for the caller's commit.
+ */
+enum lock_status lock_fence_check(struct db *db, const char *name,
+	    long long token);
+
+/*
+ * Take lock name away from its holder (the healer's recovery, an operator's
+ * force release), inside the caller's transaction: clear the holder, bump
+ * the fencing token, record released_at = now(), release_reason = reason
+ * and released_by (cut to 500 characters). Fenced on token, the token the
+ * caller saw: LOCK_LOST when the row no longer has it (or no holder).
+ * On LOCK_OK, *new_token is the bumped token and, when released_at is not
+ * NULL, it gets the release time as RFC 3339 text.
+ */
+enum lock_status lock_revoke(struct db *db, const char *name,
+	    long long token, const char *reason, const char *released_by,
+	    long long *new_token, char *released_at, size_t released_atsz);
 
 /* Process start time in clock ticks since boot, or -1 (no such pid). */
 long long lock_proc_start_ticks(int pid);

@@ -1,6 +1,9 @@
 #include "lockstate.h"
 
+#include <stdint.h>
 #include <string.h>
+
+#include "utf8.h"
 
 bool
 lock_holder_is_local(const struct lock_facts *f, const struct lock_self *self)
@@ -96,54 +99,21 @@ lock_name_valid(const char *name)
 	return true;
 }
 
-/*
- * Decode one UTF-8 sequence at s; returns its length and the code point in
- * *cp, or 0 when it is not valid UTF-8 (overlong, surrogate, > U+10FFFF,
- * truncated).
- */
-static size_t
-utf8_next(const unsigned char *s, unsigned *cp)
-{
-	unsigned c = s[0], min;
-	size_t len;
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if ((c & 0xe0) == 0xc0) {
-		len = 2; *cp = c & 0x1f; min = 0x80;
-	} else if ((c & 0xf0) == 0xe0) {
-		len = 3; *cp = c & 0x0f; min = 0x800;
-	} else if ((c & 0xf8) == 0xf0) {
-		len = 4; *cp = c & 0x07; min = 0x10000;
-	} else {
-		return 0;
-	}
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		*cp = (*cp << 6) | (s[i] & 0x3f);
-	}
-	if (*cp < min || *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 bool
 lock_reason_valid(const char *reason, const char **issue)
 {
 	const unsigned char *s = (const unsigned char *)reason;
-	size_t chars = 0;
+	size_t chars = 0, left;
 	bool blank = true;
 
 	if (reason == NULL || reason[0] == '\0') {
 		*issue = "is required: say why the lock is released";
 		return false;
 	}
-	while (*s) {
-		unsigned cp;
-		size_t len = utf8_next(s, &cp);
+	left = strlen(reason);
+	while (left > 0) {
+		uint32_t cp;
+		size_t len = utf8_decode(s, left, &cp);
 
 		if (len == 0) {
 			*issue = "must be valid UTF-8";
@@ -156,6 +126,7 @@ lock_reason_valid(const char *reason, const char **issue)
 		if (cp != ' ')
 			blank = false;
 		s += len;
+		left -= len;
 		if (++chars > LOCK_REASON_MAX_CHARS) {
 			*issue = "must be at most 500 characters";
 			return false;

@@ -63,6 +63,34 @@ log_timestamp(char *out, size_t outsz)
 	snprintf(out, outsz, "%s.%03dZ", base, (int)(tv.tv_usec / 1000));
 }
 
+/*
+ * Append s for a text-format line: a control character (C0 or DEL) becomes
+ * \xHH and a backslash \\, so that no field, whoever chose its bytes (a
+ * token's sub, a request path), can end the line or forge another one.
+ */
+static void
+text_append(struct buf *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s;
+	const unsigned char *run = p;
+
+	for (; *p != '\0'; p++) {
+		if (*p >= 0x20 && *p != 0x7f && *p != '\\')
+			continue;
+		buf_append(b, run, (size_t)(p - run));
+		if (*p == '\\') {
+			buf_append(b, "\\\\", 2);
+		} else {
+			char e[4] = { '\\', 'x', hex[*p >> 4], hex[*p & 0xf] };
+
+			buf_append(b, e, sizeof(e));
+		}
+		run = p + 1;
+	}
+	buf_append(b, run, (size_t)(p - run));
+}
+
 void
 log_kv(enum log_level lv, const char *key, const char *val, const char *fmt, ...)
 {
@@ -80,9 +108,14 @@ log_kv(enum log_level lv, const char *key, const char *val, const char *fmt, ...
 	if (log_settings.format == LOG_FORMAT_TEXT) {
 		buf_appendf(&line, "%s %s %s: ", ts, log_settings.binary,
 		    level_names[lv]);
-		if (key && val)
-			buf_appendf(&line, "[%s=%s] ", key, val);
-		buf_appends(&line, buf_str(&msg));
+		if (key && val) {
+			buf_appendc(&line, '[');
+			text_append(&line, key);
+			buf_appendc(&line, '=');
+			text_append(&line, val);
+			buf_appends(&line, "] ");
+		}
+		text_append(&line, buf_str(&msg));
 		buf_appendc(&line, '\n');
 	} else {
 		json_t *o = json_object();

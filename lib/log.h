@@ -9,6 +9,10 @@
  * with a single write(2)). Before log_init() the defaults are binary "ops",
  * level info, JSON format.
  *
+ * The text format ("TS BINARY LEVEL: [key=val] msg") writes control
+ * characters of key, val and msg as \xHH and a backslash as \\, so one
+ * call is always exactly one line, whatever bytes a caller passes on.
+ *
  * Never pass a secret (token, password, database URL with a password) to a
  * log function: use db_url_redacted() or a fingerprint instead.
  */

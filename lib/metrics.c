@@ -69,6 +69,7 @@ struct snapshot {
 	PGresult	*jobs;		/* see JOBS_SQL */
 	PGresult	*hosts;		/* see HOSTS_SQL (status only) */
 	PGresult	*heals;		/* see HEALS_SQL (metrics only) */
+	PGresult	*events;	/* see EVENTS_SQL (metrics only) */
 };
 
 #define EXPORTS_SQL \
@@ -113,21 +114,43 @@ struct snapshot {
 	" FROM job_run WHERE started_at > statement_timestamp() - " \
 	"interval '1 day' GROUP BY job, host ORDER BY job, host"
 
-/* Recoveries by lock and reason, force-releases by lock, from ops_event. */
+/*
+ * Recoveries by lock and reason, force-releases by lock: the ops_event rows
+ * plus what the purge rolled up into ops_event_rollup (migration 0005), so
+ * the counters never go down when old events are deleted.
+ */
 #define HEALS_SQL \
 	"SELECT l.name, " \
-	"count(e.id) FILTER (WHERE e.event_type = 'SCHEDULER_LOCK_RECOVERED' " \
-	"AND e.data->>'reason' = 'expired'), " \
-	"count(e.id) FILTER (WHERE e.event_type = 'SCHEDULER_LOCK_RECOVERED' " \
-	"AND e.data->>'reason' = 'orphaned'), " \
-	"count(e.id) FILTER (WHERE e.event_type = 'SCHEDULER_LOCK_RECOVERED' " \
-	"AND e.data->>'reason' = 'stale'), " \
-	"count(e.id) FILTER (WHERE e.event_type = " \
-	"'SCHEDULER_LOCK_FORCE_RELEASED' AND e.data->>'already_free' = 'false') " \
-	"FROM tb_scheduler_lock l LEFT JOIN ops_event e ON " \
-	"e.subject_type = 'scheduler_lock' AND e.subject_id = l.name AND " \
-	"e.event_type IN ('SCHEDULER_LOCK_RECOVERED', " \
-	"'SCHEDULER_LOCK_FORCE_RELEASED') GROUP BY l.name ORDER BY l.name"
+	"coalesce(sum(e.n) FILTER (WHERE e.event_type = " \
+	"'SCHEDULER_LOCK_RECOVERED' AND e.label = 'expired'), 0), " \
+	"coalesce(sum(e.n) FILTER (WHERE e.event_type = " \
+	"'SCHEDULER_LOCK_RECOVERED' AND e.label = 'orphaned'), 0), " \
+	"coalesce(sum(e.n) FILTER (WHERE e.event_type = " \
+	"'SCHEDULER_LOCK_RECOVERED' AND e.label = 'stale'), 0), " \
+	"coalesce(sum(e.n) FILTER (WHERE e.event_type = " \
+	"'SCHEDULER_LOCK_FORCE_RELEASED' AND e.label = 'false'), 0) " \
+	"FROM tb_scheduler_lock l LEFT JOIN (" \
+	"SELECT subject_id, event_type, CASE event_type WHEN " \
+	"'SCHEDULER_LOCK_RECOVERED' THEN data->>'reason' ELSE " \
+	"data->>'already_free' END AS label, 1::bigint AS n FROM ops_event " \
+	"WHERE subject_type = 'scheduler_lock' AND event_type IN " \
+	"('SCHEDULER_LOCK_RECOVERED', 'SCHEDULER_LOCK_FORCE_RELEASED') " \
+	"UNION ALL SELECT subject_id, event_type, label, n FROM " \
+	"ops_event_rollup WHERE subject_type = 'scheduler_lock') e " \
+	"ON e.subject_id = l.name GROUP BY l.name ORDER BY l.name"
+
+/*
+ * Export outcomes counted from events (rows + rolled up), and the age of
+ * the oldest ops_event row (purge lag).
+ */
+#define EVENT_KINDS	"{EXPORT_COMPLETED,EXPORT_FAILED,EXPORT_CORRUPT}"
+#define EVENTS_SQL \
+	"SELECT t.kind, (SELECT count(*) FROM ops_event e WHERE " \
+	"e.event_type = t.kind) + coalesce((SELECT sum(n) FROM " \
+	"ops_event_rollup r WHERE r.event_type = t.kind), 0), " \
+	"(SELECT extract(epoch FROM statement_timestamp() - min(occurred_at)) " \
+	"FROM ops_event) FROM unnest($1::text[]) WITH ORDINALITY AS t(kind, i) " \
+	"ORDER BY t.i"
 
 static void
 snapshot_free(struct snapshot *s)
@@ -138,6 +161,7 @@ snapshot_free(struct snapshot *s)
 	PQclear(s->jobs);
 	PQclear(s->hosts);
 	PQclear(s->heals);
+	PQclear(s->events);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -148,7 +172,7 @@ snapshot_free(struct snapshot *s)
 static int
 snapshot_take(struct db *db, struct snapshot *s, bool for_status)
 {
-	const char *jobs_p[] = { KNOWN_JOBS };
+	const char *jobs_p[] = { KNOWN_JOBS }, *events_p[] = { EVENT_KINDS };
 	double t0 = mono_seconds();
 
 	memset(s, 0, sizeof(*s));
@@ -168,6 +192,9 @@ snapshot_take(struct db *db, struct snapshot *s, bool for_status)
 	if (for_status && (s->hosts = db_query(db, HOSTS_SQL, 0, NULL)) == NULL)
 		goto fail;
 	if (!for_status && (s->heals = db_query(db, HEALS_SQL, 0, NULL)) == NULL)
+		goto fail;
+	if (!for_status && (s->events = db_query(db, EVENTS_SQL, 1,
+	    events_p)) == NULL)
 		goto fail;
 	if (db_commit(db) != 0)
 		goto fail;
@@ -393,6 +420,31 @@ prom_heals(struct buf *out, const struct snapshot *s)
 		    PQgetvalue(res, i, 0), strtod(PQgetvalue(res, i, 4), NULL));
 }
 
+static void
+prom_events(struct buf *out, const struct snapshot *s,
+    const struct ops_config *cfg)
+{
+	PGresult *res = s->events;
+
+	family(out, "ops_export_events_total", "counter",
+	    "Export outcome events ever written, by type: EXPORT_COMPLETED, "
+	    "EXPORT_FAILED, EXPORT_CORRUPT (a chunk failed its digest).");
+	for (int i = 0; i < PQntuples(res); i++)
+		sample1(out, "ops_export_events_total", "type",
+		    PQgetvalue(res, i, 0), strtod(PQgetvalue(res, i, 1), NULL));
+	family(out, "ops_event_oldest_age_seconds", "gauge",
+	    "Age of the oldest ops_event row (0 when there is none); above "
+	    "ops_event_retention_seconds, the purge lags.");
+	buf_appendf(out, "ops_event_oldest_age_seconds %.3f\n",
+	    PQntuples(res) == 0 || PQgetisnull(res, 0, 2) ? 0.0 :
+	    strtod(PQgetvalue(res, 0, 2), NULL));
+	family(out, "ops_event_retention_seconds", "gauge",
+	    "events.retention_days in seconds, as this responder is "
+	    "configured.");
+	buf_appendf(out, "ops_event_retention_seconds %lld\n",
+	    (long long)cfg->events.retention_days * 86400);
+}
+
 /* The per-job families: which column of the jobs query each one reads. */
 static const struct {
 	const char	*name;
@@ -451,6 +503,7 @@ metrics_prometheus(struct db *db, const struct ops_config *cfg,
 	prom_exports(out, &s);
 	prom_locks(out, &s, cfg->locks.stale_after_seconds);
 	prom_heals(out, &s);
+	prom_events(out, &s, cfg);
 	prom_jobs(out, &s);
 	snapshot_free(&s);
 	return 0;

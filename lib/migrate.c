@@ -189,7 +189,12 @@ migrate_default_dir(const char *argv0, char *buf, size_t bufsz)
 		exe[n] = '\0';
 		if ((slash = strrchr(exe, '/')) != NULL)
 			*slash = '\0';
+		/* a build tree (bin/opsctl), then an installation
+		 * (PREFIX/bin/opsctl, make install) */
 		snprintf(buf, bufsz, "%s/../sql/migrations", exe);
+		if (stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
+			return buf;
+		snprintf(buf, bufsz, "%s/../share/ops/migrations", exe);
 		if (stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
 			return buf;
 	}

@@ -43,7 +43,8 @@ int	migrate_roles(struct db *db, const struct migrate_roles *roles,
 	    char *err, size_t errsz);
 
 /* Where the migrations are: $OPS_MIGRATIONS_DIR, then next to the binary
- * (../sql/migrations), then /usr/share/ops/migrations. Returns a pointer to
+ * (../sql/migrations in a build tree, ../share/ops/migrations where make
+ * install put them), then /usr/share/ops/migrations. Returns a pointer to
  * static storage or to the environment; not allocated. */
 const char *migrate_default_dir(const char *argv0, char *buf, size_t bufsz);
 

@@ -103,7 +103,8 @@ decode_field(char *start, char *end, size_t *lenp)
 	while (r < end && *r != '\t') {
 		c = (unsigned char)*r++;
 		if (c == '\\') {
-			if (r == end)
+			/* "\\" before the end or before a raw CR or LF is cut */
+			if (r == end || *r == '\n' || *r == '\r')
 				return NULL;
 			c = unescape(&r, end);
 		} else if (c == '\r' || c == '\n')

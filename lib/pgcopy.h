@@ -20,8 +20,9 @@
  * Other fields are NUL-terminated in place; lens[i] is their length.
  *
  * Returns the number of fields (an empty line "\n" is one empty field), or
- * -1 when the line is malformed: no final '\n', a raw CR or LF inside it, a
- * backslash right before the final '\n', a NUL byte (raw or escaped: a
+ * -1 when the line is malformed: no final '\n', a raw CR or LF inside it
+ * (escaped by a backslash or not), a backslash right before the final '\n',
+ * a NUL byte (raw or escaped: a
  * field could not be used as a C string), or more than maxf fields. On -1
  * the line may have been partly rewritten. Bytes are not checked for UTF-8
  * validity (the server sends its encoding, UTF8 for this product).

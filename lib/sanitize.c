@@ -5,8 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "digest.h"
+#include "log.h"
 #include "swar.h"
+#include "utf8.h"
+#include "xalloc.h"
 
 /*
  * The built-in secret words, already normalized (lower case, no '_', '-',
@@ -143,8 +147,7 @@ rules_add(struct sanitize_rules *r, const char *s, size_t len)
 {
 	struct word *w = &r->words[r->nwords++];
 
-	if ((w->s = malloc(len + 1)) == NULL)
-		abort();
+	w->s = xmalloc(len + 1);
 	w->len = norm_bytes((unsigned char *)w->s, (const unsigned char *)s,
 	    len);
 	w->s[w->len] = '\0';
@@ -194,22 +197,45 @@ sanitize_rules_new(const char *const *extra_keys, size_t n)
 		errno = EINVAL;
 		return NULL;
 	}
-	if ((r = calloc(1, sizeof(*r))) == NULL)
-		abort();
-	if ((r->words = calloc(NBUILTIN + n, sizeof(*r->words))) == NULL)
-		abort();
+	r = xcalloc(1, sizeof(*r));
+	r->words = xcalloc(NBUILTIN + n, sizeof(*r->words));
 	for (i = 0; i < NBUILTIN; i++)
 		rules_add(r, builtin_words[i], strlen(builtin_words[i]));
-	for (i = 0; i < n; i++)
-		if (extra_keys[i] == NULL || rules_add(r, extra_keys[i],
-		    strlen(extra_keys[i])) == 0)
+	for (i = 0; i < n; i++) {
+		if (!sanitize_extra_key_valid(extra_keys[i]))
 			goto invalid;
+		rules_add(r, extra_keys[i], strlen(extra_keys[i]));
+	}
 	rules_index(r);
 	return r;
 invalid:
 	sanitize_rules_free(r);
 	errno = EINVAL;
 	return NULL;
+}
+
+bool
+sanitize_extra_key_valid(const char *key)
+{
+	for (; key != NULL && *key != '\0'; key++)
+		if (norm_tab[(unsigned char)*key] >> 8)
+			return true;
+	return false;
+}
+
+struct sanitize_rules *
+sanitize_rules_from_config(const struct ops_config *cfg)
+{
+	struct sanitize_rules *r;
+
+	r = sanitize_rules_new((const char *const *)cfg->sanitizer.extra_keys,
+	    cfg->sanitizer.n_extra_keys);
+	if (r == NULL)
+		log_error("cannot build the sanitizer rules: an entry of "
+		    "sanitizer.extra_keys is empty once '_', '-' and '.' are "
+		    "removed; fix the key in %s", cfg->path ? cfg->path :
+		    "the configuration");
+	return r;
 }
 
 void
@@ -235,8 +261,8 @@ sanitize_key_is_secret(const struct sanitize_rules *r, const char *key,
 
 	/* (initialized only to quiet gcc's -Wmaybe-uninitialized) */
 	small[0] = '\0';
-	if (len > sizeof(small) && (nk = malloc(len)) == NULL)
-		abort();
+	if (len > sizeof(small))
+		nk = xmalloc(len);
 	n = norm_bytes(nk, (const unsigned char *)key, len);
 	secret = norm_key_is_secret(r, nk, n);
 	if (nk != small)
@@ -500,40 +526,6 @@ skip_ws(struct parser *ps)
 	ps->p = ps->flush = q;
 }
 
-/*
- * Length of the well-formed UTF-8 sequence at s (s < e, *s >= 0x80), or 0
- * (RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF).
- */
-static size_t
-utf8_len(const unsigned char *s, const unsigned char *e)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-	size_t n, i;
-
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2;
-	else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		if (c == 0xe0)
-			lo = 0xa0;
-		else if (c == 0xed)
-			hi = 0x9f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f;
-	} else
-		return 0;
-	if ((size_t)(e - s) < n || s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < n; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return n;
-}
-
 /* Validate the escape at ps->p (a backslash) and step over it. */
 static int
 scan_escape(struct parser *ps)
@@ -613,37 +605,12 @@ scan_string(struct parser *ps, bool *esc)
 		case 3:
 			return -1;
 		default:
-			if ((n = utf8_len(p, end)) == 0)
+			if ((n = utf8_decode(p, (size_t)(end - p), NULL)) == 0)
 				return -1;
 			p += n;
 			break;
 		}
 	}
-}
-
-static size_t
-utf8_put(unsigned char *d, uint32_t cp)
-{
-	if (cp < 0x80) {
-		d[0] = (unsigned char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		d[0] = (unsigned char)(0xc0 | cp >> 6);
-		d[1] = (unsigned char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		d[0] = (unsigned char)(0xe0 | cp >> 12);
-		d[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
-		d[2] = (unsigned char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	d[0] = (unsigned char)(0xf0 | cp >> 18);
-	d[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3f));
-	d[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
-	d[3] = (unsigned char)(0x80 | (cp & 0x3f));
-	return 4;
 }
 
 /*
@@ -661,11 +628,9 @@ key_normalize(struct parser *ps, const unsigned char *s,
 
 	if (need > ps->key_cap) {
 		if (ps->key == ps->key_small)
-			d = malloc(need);
+			d = xmalloc(need);
 		else
-			d = realloc(ps->key, need);
-		if (d == NULL)
-			abort();
+			d = xrealloc(ps->key, need);
 		ps->key = d;
 		ps->key_cap = need;
 	}
@@ -676,7 +641,7 @@ key_normalize(struct parser *ps, const unsigned char *s,
 		if (*s != '\\')
 			cp = *s++;
 		else if ((cp = decode_escape(&s)) >= 0x80) {
-			n += utf8_put(d + n, cp);
+			n += utf8_encode(d + n, cp);
 			continue;
 		}
 		d[n] = (unsigned char)norm_tab[cp];
@@ -694,12 +659,10 @@ kinds_push(struct parser *ps, bool object)
 	if (i >= ps->kinds_cap) {
 		ncap = ps->kinds_cap * 2;
 		if (ps->kinds == ps->kinds_small) {
-			if ((k = malloc(ncap / 8)) != NULL)
-				memcpy(k, ps->kinds, ps->kinds_cap / 8);
+			k = xmalloc(ncap / 8);
+			memcpy(k, ps->kinds, ps->kinds_cap / 8);
 		} else
-			k = realloc(ps->kinds, ncap / 8);
-		if (k == NULL)
-			abort();
+			k = xrealloc(ps->kinds, ncap / 8);
 		ps->kinds = k;
 		ps->kinds_cap = ncap;
 	}
@@ -980,27 +943,19 @@ sanitize_json_text(const struct sanitize_rules *r, const char *in, size_t len,
 	if (rc == -1)
 		out->len = olen;
 	/* emit() leaves the terminating NUL to us */
-	if (out->data)
+	if (out->cap > 0)
 		out->data[out->len] = '\0';
 	return rc;
 }
 
 /* ---- jansson variant ------------------------------------------------- */
 
-static json_t *
-must(json_t *j)
-{
-	if (j == NULL)
-		abort();
-	return j;
-}
-
 static json_t	*san_value(const struct sanitize_rules *, json_t *, size_t);
 
 static json_t *
 san_object(const struct sanitize_rules *r, json_t *obj, size_t depth)
 {
-	json_t *o = must(json_object()), *child;
+	json_t *o = xnonnull(json_object()), *child;
 	const char *key;
 	size_t klen;
 	void *it;
@@ -1010,7 +965,7 @@ san_object(const struct sanitize_rules *r, json_t *obj, size_t depth)
 		key = json_object_iter_key(it);
 		klen = json_object_iter_key_len(it);
 		if (sanitize_key_is_secret(r, key, klen))
-			child = must(json_string(SANITIZE_REDACTED));
+			child = xnonnull(json_string(SANITIZE_REDACTED));
 		else
 			child = san_value(r, json_object_iter_value(it),
 			    depth + 1);
@@ -1023,7 +978,7 @@ san_object(const struct sanitize_rules *r, json_t *obj, size_t depth)
 static json_t *
 san_array(const struct sanitize_rules *r, json_t *arr, size_t depth)
 {
-	json_t *a = must(json_array());
+	json_t *a = xnonnull(json_array());
 	size_t i, n = json_array_size(arr);
 
 	for (i = 0; i < n; i++)
@@ -1044,17 +999,17 @@ san_value(const struct sanitize_rules *r, json_t *v, size_t depth)
 	case JSON_OBJECT:
 	case JSON_ARRAY:
 		if (depth > SANITIZE_MAX_DEPTH)
-			return must(json_string(SANITIZE_TRUNCATED));
+			return xnonnull(json_string(SANITIZE_TRUNCATED));
 		return json_is_object(v) ? san_object(r, v, depth) :
 		    san_array(r, v, depth);
 	case JSON_STRING:
 		s = json_string_value(v);
 		n = json_string_length(v);
 		if (sanitize_value_is_secret(s, n))
-			return must(json_string(SANITIZE_REDACTED));
-		return must(json_stringn_nocheck(s, n));
+			return xnonnull(json_string(SANITIZE_REDACTED));
+		return xnonnull(json_stringn_nocheck(s, n));
 	default:
-		return must(json_deep_copy(v));
+		return xnonnull(json_deep_copy(v));
 	}
 }
 

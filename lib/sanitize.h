@@ -75,6 +75,22 @@ struct sanitize_rules;
  */
 struct sanitize_rules *sanitize_rules_new(const char *const *extra_keys,
 	    size_t n);
+
+/*
+ * Whether key may be a configured extra key: not NULL and something is left
+ * after normalization (an empty word would match every key). The config
+ * checks every sanitizer.extra_keys entry with this, so a bad key is
+ * reported with file:line before any binary builds its rules.
+ */
+bool	 sanitize_extra_key_valid(const char *key);
+
+/*
+ * The one place a binary builds its rules: sanitize_rules_new() over
+ * cfg->sanitizer.extra_keys. Returns NULL after logging an error when the
+ * keys are invalid; every caller must check and stop.
+ */
+struct ops_config;
+struct sanitize_rules *sanitize_rules_from_config(const struct ops_config *cfg);
 void	 sanitize_rules_free(struct sanitize_rules *r);
 
 /*

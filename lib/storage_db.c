@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "xalloc.h"
 
 struct storage_writer {
 	struct db	*db;
@@ -26,7 +27,6 @@ struct storage_reader {
 	struct db	*db;
 	char		 job_id[64];
 	long long	 from_offset;
-	bool		 streaming;	/* rows may still come */
 	PGresult	*res;		/* the current chunk */
 };
 
@@ -34,10 +34,8 @@ static int
 spool_open_writer(struct db *db, const char *job_id, int attempt,
     struct storage_writer **out)
 {
-	struct storage_writer *w = calloc(1, sizeof(*w));
+	struct storage_writer *w = xcalloc(1, sizeof(*w));
 
-	if (w == NULL)
-		abort();
 	w->db = db;
 	snprintf(w->job_id, sizeof(w->job_id), "%s", job_id);
 	snprintf(w->attempt, sizeof(w->attempt), "%d", attempt);
@@ -97,26 +95,20 @@ spool_open_reader(struct db *db, const char *job_id, long long from_offset,
 	const char *p[] = { job_id, off };
 
 	*out = NULL;
-	if (db_ensure(db) != 0)
-		return -1;
 	snprintf(off, sizeof(off), "%lld", from_offset);
-	if (!PQsendQueryParams(db->conn, "SELECT seq, byte_offset, data, "
+	if (db_stream_begin(db, "SELECT seq, byte_offset, data, "
 	    "row_count, sha256 FROM tb_audit_export_chunk WHERE job_id = $1 "
 	    "AND seq >= coalesce((SELECT max(seq) FROM tb_audit_export_chunk "
 	    "WHERE job_id = $1 AND byte_offset <= $2), 0) ORDER BY seq",
-	    2, NULL, p, NULL, NULL, 1) || !PQsetSingleRowMode(db->conn)) {
+	    2, p, 1) != 0) {
 		log_error("reading export chunks of job %s: %s", job_id,
-		    PQerrorMessage(db->conn));
-		db->err = PQstatus(db->conn) == CONNECTION_OK ? DB_ERR_QUERY :
-		    DB_ERR_UNAVAILABLE;
+		    db->errmsg);
 		return -1;
 	}
-	if ((r = calloc(1, sizeof(*r))) == NULL)
-		abort();
+	r = xcalloc(1, sizeof(*r));
 	r->db = db;
 	snprintf(r->job_id, sizeof(r->job_id), "%s", job_id);
 	r->from_offset = from_offset;
-	r->streaming = true;
 	*out = r;
 	return 0;
 }
@@ -133,31 +125,16 @@ be32(const char *p)
 static int
 spool_read(struct storage_reader *r, struct export_chunk *c)
 {
-	ExecStatusType st;
 	const char *o;
 	uint64_t off = 0;
+	int rc;
 
 	PQclear(r->res);
-	r->res = NULL;
-	if (!r->streaming)
-		return 0;
-	r->res = PQgetResult(r->db->conn);
-	st = r->res ? PQresultStatus(r->res) : PGRES_TUPLES_OK;
-	if (st == PGRES_TUPLES_OK) {
-		/* the end: collect the final NULL result */
-		PQclear(r->res);
-		r->res = NULL;
-		while ((r->res = PQgetResult(r->db->conn)) != NULL)
-			PQclear(r->res);
-		r->streaming = false;
-		return 0;
-	}
-	if (st != PGRES_SINGLE_TUPLE) {
-		log_error("reading export chunks of job %s: %s", r->job_id,
-		    PQresultErrorMessage(r->res));
-		r->db->err = PQstatus(r->db->conn) == CONNECTION_OK ?
-		    DB_ERR_QUERY : DB_ERR_UNAVAILABLE;
-		return -1;
+	if ((rc = db_stream_next(r->db, &r->res)) != 1) {
+		if (rc < 0)
+			log_error("reading export chunks of job %s: %s",
+			    r->job_id, r->db->errmsg);
+		return rc;
 	}
 	/* binary results: int4 and int8 in network byte order */
 	c->seq = (int)be32(PQgetvalue(r->res, 0, 0));
@@ -179,25 +156,9 @@ spool_close_reader(struct storage_reader *r)
 	if (r == NULL)
 		return;
 	PQclear(r->res);
-	if (r->streaming) {
-		/*
-		 * Stopped early (a Range, a client gone, a bad digest): cancel
-		 * the rest of the stream, or drop the connection if that fails,
-		 * so that the connection is usable by the next request.
-		 */
-		PGcancel *cancel = PQgetCancel(r->db->conn);
-		char err[256];
-		PGresult *res;
-
-		if (cancel == NULL || !PQcancel(cancel, err, sizeof(err))) {
-			PQfinish(r->db->conn);
-			r->db->conn = NULL;
-		} else {
-			while ((res = PQgetResult(r->db->conn)) != NULL)
-				PQclear(res);
-		}
-		PQfreeCancel(cancel);
-	}
+	/* stopped early (a Range, a client gone, a bad digest): cancel the
+	 * rest, so that the connection is usable by the next request */
+	db_stream_cancel(r->db);
 	free(r);
 }
 

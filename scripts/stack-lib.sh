@@ -7,6 +7,10 @@
 #   stack_down DIR        stop everything started in DIR
 #   stack_fcgi_start DIR  (re)start only ops-fcgi
 #   stack_fcgi_stop DIR   stop only ops-fcgi (SIGTERM, then wait)
+#   stack_timers_start DIR  run ops-export-runner, ops-export-cleaner and
+#                         ops-lock-healer in loops at the cadence of their
+#                         jobs/systemd/*.timer (OnBootSec, OnUnitActiveSec)
+#   stack_timers_stop DIR   stop those loops (stack_down does it too)
 #
 # Optional inputs (environment):
 #   STACK_THREADS          ops-fcgi worker threads (default 4)
@@ -18,6 +22,9 @@
 #   STACK_POOLER           "pgbouncer": the binaries reach PostgreSQL through
 #                          PgBouncer in transaction pooling mode (started by
 #                          stack_pgbouncer_start); migrations stay direct
+#   STACK_LOG_FORMAT       log.format (default json)
+#   STACK_RESTORE_DUMP     a pg_dump -Fc file restored into the fresh
+#                          database before the migrations (backup tests)
 #
 # Outputs: STACK_URL (http://127.0.0.1:PORT), STACK_DB_URL (direct, as the
 # superuser that owns the schema: for tests and migrations), STACK_RUNTIME_DB_URL
@@ -63,6 +70,7 @@ $locks_hb
 ${STACK_LOCKS_EXTRA:-}
 log:
   level: ${STACK_LOG_LEVEL:-info}
+  format: ${STACK_LOG_FORMAT:-json}
 YAML
 }
 
@@ -166,6 +174,8 @@ stack_nginx_start() {
 	local nd="$dir/nginx"
 	mkdir -p "$nd/static"
 	cp "$STACK_ROOT"/nginx/ops-*.conf "$nd/"
+	# the operator console, served live from the source tree
+	ln -sfn "$STACK_ROOT/nginx/console" "$nd/console"
 	# nginx workers must reach the socket: as root they run as nobody
 	[ "$(id -u)" -eq 0 ] && user="user nobody nogroup;"
 	sed -e "s|@PREFIX@|$nd|g" -e "s|@PORT@|$port|g" \
@@ -203,6 +213,11 @@ stack_up() {
 		stack_pgbouncer_start "$dir" || return 1
 		STACK_RUNTIME_DB_URL=$STACK_POOL_URL
 	fi
+	if [ -n "${STACK_RESTORE_DUMP:-}" ]; then
+		pg_restore --no-owner --no-privileges --exit-on-error \
+			-d "$STACK_DB_URL" "$STACK_RESTORE_DUMP" >"$dir/restore.log" 2>&1 || {
+			cat "$dir/restore.log" >&2; return 1; }
+	fi
 	stack_random_secret "$dir/jwt.secret"
 	stack_random_secret "$dir/download.secret"
 	stack_write_config "$dir" "$port"
@@ -219,8 +234,79 @@ stack_up() {
 	stack_nginx_start "$dir" "$port" || return 1
 }
 
+# The timer-launched jobs, as systemd would launch them: the cadence is read
+# from jobs/systemd/JOB.timer (one source of truth). Each loop runs in its own
+# session so that stack_timers_stop can end it, its sleep and a running job
+# binary at once (a job killed mid-run leaves its lock to the healer, as a
+# crash under systemd would). Logs: DIR/timers/JOB.log.
+STACK_TIMER_JOBS="ops-export-runner ops-export-cleaner ops-lock-healer"
+
+# stack_timer_seconds JOB KEY: KEY (OnBootSec, OnUnitActiveSec) of JOB.timer in seconds
+stack_timer_seconds() {
+	awk -F= -v key="$2" '$1 == key {
+		v = $2; n = v + 0; u = v; sub(/^[0-9]+/, "", u)
+		if (u == "" || u == "s" || u == "sec") m = 1
+		else if (u == "min" || u == "m") m = 60
+		else if (u == "h" || u == "hr") m = 3600
+		else exit 1
+		print n * m; found = 1; exit
+	} END { if (!found) exit 1 }' "$STACK_ROOT/jobs/systemd/$1.timer"
+}
+
+# stack_timer_loop JOB DIR: the loop itself (runs in the background)
+stack_timer_loop() {
+	local job=$1 dir=$2 boot every t0 left
+	boot=$(stack_timer_seconds "$job" OnBootSec) || return 1
+	every=$(stack_timer_seconds "$job" OnUnitActiveSec) || return 1
+	sleep "$boot"
+	while :; do
+		t0=$SECONDS
+		"$STACK_ROOT/bin/$job" --config "$dir/ops.yaml" >>"$dir/timers/$job.log" 2>&1
+		# OnUnitActiveSec counts from the start of the last run
+		left=$(( every - (SECONDS - t0) ))
+		[ "$left" -gt 0 ] && sleep "$left"
+	done
+}
+
+stack_timers_start() {
+	local dir=$1 job
+	mkdir -p "$dir/timers"
+	for job in $STACK_TIMER_JOBS; do
+		stack_timer_seconds "$job" OnUnitActiveSec >/dev/null || {
+			stack_log "cannot read the cadence of jobs/systemd/$job.timer"; return 1; }
+		# the loop writes its own pid: it leads its session and process group
+		setsid bash -c 'echo $$ >"$4"; . "$1"; stack_timer_loop "$2" "$3"' _ \
+			"$STACK_ROOT/scripts/stack-lib.sh" "$job" "$dir" "$dir/timers/$job.pid" \
+			</dev/null >/dev/null 2>&1 &
+	done
+	for job in $STACK_TIMER_JOBS; do
+		for _ in $(seq 1 50); do
+			[ -s "$dir/timers/$job.pid" ] && break
+			sleep 0.05
+		done
+		[ -s "$dir/timers/$job.pid" ] || { stack_log "the $job timer loop did not start"; return 1; }
+	done
+}
+
+stack_timers_stop() {
+	local dir=$1 job pid
+	for job in $STACK_TIMER_JOBS; do
+		[ -f "$dir/timers/$job.pid" ] || continue
+		pid=$(cat "$dir/timers/$job.pid")
+		# the loop leads its own process group (setsid): end the group
+		kill -TERM -- "-$pid" 2>/dev/null || true
+		for _ in $(seq 1 50); do
+			kill -0 -- "-$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL -- "-$pid" 2>/dev/null || true
+		rm -f "$dir/timers/$job.pid"
+	done
+}
+
 stack_down() {
 	local dir=$1
+	stack_timers_stop "$dir"
 	stack_nginx_stop "$dir"
 	stack_fcgi_stop "$dir"
 	stack_pgbouncer_stop "$dir"

@@ -2,8 +2,10 @@
 #
 # Each tests/integration/*.sh sources this file and reports one line per
 # assertion: "ok - what" or "not ok - what (detail)". scripts/run-tests counts
-# those lines over all suites and prints "N passed, N failed". A suite that
-# exits non-zero without printing "not ok" also counts as one failure.
+# those lines over all suites and prints "N passed, N failed, N skipped". A
+# suite that exits non-zero without printing "not ok" also counts as one
+# failure. A check that cannot run because a tool is missing calls
+# skip "what (why)": it prints "skip - ...", never "ok - ...".
 #
 #   check "description" command args...    passes when the command exits 0
 #   expect_eq "description" expected actual
@@ -18,6 +20,7 @@ T_FAILED=0
 
 ok()     { printf 'ok - %s\n' "$*"; }
 not_ok() { printf 'not ok - %s\n' "$*"; T_FAILED=$((T_FAILED + 1)); }
+skip()   { printf 'skip - %s\n' "$*"; }
 
 check() {
 	local desc=$1; shift
@@ -101,3 +104,13 @@ expect_error() {
 
 # sql QUERY: run a query on the stack's database, unaligned output
 sql() { psql -X -qAt -v ON_ERROR_STOP=1 "$STACK_DB_URL" -c "$1"; }
+# wait_sql SECONDS QUERY: until QUERY prints "t"; 1 when the deadline
+# passes. Wait for a condition like this, never for a fixed time.
+wait_sql() {
+	local end=$(( $(date +%s) + $1 ))
+	while [ "$(date +%s)" -le "$end" ]; do
+		[ "$(sql "$2")" = t ] && return 0
+		sleep 0.02
+	done
+	return 1
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/integration/db_roles.sh: the least-privilege database roles
-# (sql/migrations/0005_roles.sql, `opsctl migrate`, docs/database.md "Roles").
+# (sql/migrations/0006_roles.sql, `opsctl migrate`, docs/database.md "Roles").
 #
 # One stack (scripts/stack-lib.sh): migrate as the owner creates ops_fcgi and
 # ops_jobs; ops-fcgi and the job binaries connect as them. As each runtime

@@ -89,6 +89,13 @@ expect_error "a date that is not RFC 3339" 400 VALIDATION_FAILED
 expect_eq "details name from" from "$(jq -r '.error.details[0].field' <<<"$BODY")"
 create "$AUD" "$(body acme jsonl 2026-10-02T00:00:00Z 2026-10-01T00:00:00Z)"
 expect_error "from not before to" 400 VALIDATION_FAILED
+# year 1..9999 is checked after the offset (issue 10, defect 2: was a 500)
+create "$AUD" "$(body acme jsonl 0001-01-01T00:00:00+23:59 2026-10-01T00:00:00Z)"
+expect_error "from before year 1 once the offset is applied" 400 VALIDATION_FAILED
+expect_eq "details name from (year 0 after the offset)" from "$(jq -r '.error.details[0].field' <<<"$BODY")"
+create "$AUD" "$(body acme jsonl 2026-10-01T00:00:00Z 9999-12-31T23:59:59-23:59)"
+expect_error "to after year 9999 once the offset is applied" 400 VALIDATION_FAILED
+expect_eq "details name to (year 10000 after the offset)" to "$(jq -r '[.error.details[].field]|join(",")' <<<"$BODY")"
 create "$AUD" "$(body acme jsonl 2026-01-01T00:00:00Z 2026-03-01T00:00:00Z)"
 expect_error "range over max_range_days" 400 VALIDATION_FAILED
 create "$AUD" "$(body acme jsonl "" "" '.max_rows=6000000')"
@@ -293,7 +300,8 @@ fcgi_pid=$(cat "$DIR/ops-fcgi.pid")
 curl -s --limit-rate 3M -o "$DIR/inflight" -H "Authorization: Bearer $AUD" \
 	"$STACK_URL/api/ops/audit-exports/$REF/download" &
 cpid=$!
-sleep 0.8
+# in flight: the first bytes have arrived (deadline 10 s), then SIGTERM
+for _ in $(seq 1 200); do [ -s "$DIR/inflight" ] && break; sleep 0.05; done
 kill -TERM "$fcgi_pid"
 wait "$cpid"; crc=$?
 for _ in $(seq 1 100); do kill -0 "$fcgi_pid" 2>/dev/null || break; sleep 0.1; done
@@ -316,7 +324,8 @@ check "the killed runner had committed chunks ($kept)" test "$kept" -ge 20
 expect_eq "the killed job is still RUNNING" RUNNING "$(job_field "$K" state)"
 runner --instance early >/dev/null 2>&1
 expect_eq "before the lease ends nobody reclaims it" 1 "$(job_field "$K" attempt)"
-sleep 5.5
+wait_sql 15 "SELECT lease_expires_at <= now() FROM tb_audit_export_job WHERE id = '$K'" ||
+	not_ok "the killed runner's lease runs out within 15 s"
 runner --instance second >/dev/null 2>"$DIR/second.err"
 expect_eq "after the lease the next runner finishes it" DONE "$(job_field "$K" state)"
 expect_eq "it ran as attempt 2" 2 "$(job_field "$K" attempt)"
@@ -334,7 +343,10 @@ wait_chunks "$S" 10
 kill -STOP "$rp"
 # the lease (5 s) runs out, and the server ends the paused session's open
 # transaction (idle_in_transaction_session_timeout = lease): then it is free
-sleep 6.5
+wait_sql 20 "SELECT (SELECT lease_expires_at <= now() FROM tb_audit_export_job WHERE id = '$S')
+	AND NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = 'ops-export-runner'
+	                AND state LIKE 'idle in transaction%')" ||
+	not_ok "the paused runner's lease and open transaction end within 20 s"
 runner --instance rescuer >/dev/null 2>&1
 expect_eq "the paused runner's job was reclaimed and finished" "DONE 2" "$(job_field "$S" "state || ' ' || attempt")"
 chunks_before=$(sql "SELECT count(*) || ':' || max(created_at) FROM tb_audit_export_chunk WHERE job_id='$S'")

@@ -158,8 +158,8 @@ grep -v 'socket_path:' "$STACK_CONFIG" >"$DIR/inherit.yaml"
 stack_fcgi_stop "$DIR"
 spawn-fcgi -s "$DIR/run/ops-fcgi.sock" -M 0666 -P "$DIR/spawn.pid" -- \
 	"$BIN/ops-fcgi" --config "$DIR/inherit.yaml" >/dev/null 2>>"$DIR/ops-fcgi.log"
-sleep 0.3
-req GET /readyz
+# until it answers (deadline 10 s), not a fixed pause
+for _ in $(seq 1 200); do req GET /readyz; [ "$CODE" = 200 ] && break; sleep 0.05; done
 expect_eq "ops-fcgi serves on the socket spawn-fcgi passes as fd 0" 200 "$CODE"
 kill -TERM "$(cat "$DIR/spawn.pid")" 2>/dev/null
 for _ in $(seq 1 50); do kill -0 "$(cat "$DIR/spawn.pid")" 2>/dev/null || break; sleep 0.1; done
@@ -175,7 +175,7 @@ if command -v systemd-socket-activate >/dev/null; then
 	kill -TERM "$sa"; wait "$sa" 2>/dev/null
 	rm -f "$DIR/run/ops-fcgi.sock"
 else
-	ok "systemd socket activation: skipped, no systemd-socket-activate"
+	skip "systemd socket activation (systemd-socket-activate is not installed)"
 fi
 stack_fcgi_start "$DIR"
 

@@ -49,15 +49,6 @@ FROM generate_series(1, 30000) g" >/dev/null || not_ok "seeding audit_log"
 lock() { sql "SELECT $2 FROM tb_scheduler_lock WHERE name = '$1'"; }
 now_s() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
-# wait_sql SECONDS QUERY: until QUERY prints "t"
-wait_sql() {
-	local end=$(( $(date +%s) + $1 ))
-	while [ "$(date +%s)" -le "$end" ]; do
-		[ "$(sql "$2")" = t ] && return 0
-		sleep 0.02
-	done
-	return 1
-}
 new_export() {  # new_export: a PENDING job of the whole bulk day; sets JOB
 	api POST /api/ops/audit-exports "$SUPER" -H 'Content-Type: application/json' \
 		-d '{"tenant_id":"bulk","from":"2026-10-01T00:00:00Z","to":"2026-10-02T00:00:00Z","format":"jsonl"}'
@@ -94,6 +85,20 @@ api_state() {  # api_state NAME: the state the API shows
 	api GET /api/ops/scheduler/locks "$OPS"
 	jq -r --arg n "$1" '.items[] | select(.name == $n) | .state' <<<"$BODY"
 }
+# wait_api_state NAME STATE SECONDS: until the API shows STATE; prints the
+# last state seen (a live holder may look STALE for a moment on a loaded
+# machine; it must come back to HELD by itself)
+wait_api_state() {
+	local end=$(( $(date +%s) + $3 )) st
+	while :; do
+		st=$(api_state "$1")
+		[ "$st" = "$2" ] || [ "$(date +%s)" -gt "$end" ] && break
+		sleep 0.1
+	done
+	echo "$st"
+}
+# beat NAME: the heartbeat of a holder this test plays (on another host)
+beat() { sql "UPDATE tb_scheduler_lock SET heartbeat_at = now(), lease_until = now() + interval '1 hour' WHERE name = '$1'" >/dev/null; }
 table_snapshot() { sql "SELECT t::text FROM tb_scheduler_lock t ORDER BY name"; }
 # a pid that existed a moment ago and is gone now
 dead_pid() { sleep 0 & local p=$!; wait "$p"; echo "$p"; }
@@ -146,12 +151,16 @@ expect_eq "nothing was released by refused requests" "41 ops-export-cleaner:othe
 	"$(lock ops-export-cleaner "fencing_token || ' ' || holder")"
 
 # --- a held lock: a second instance exits 75 and names the holder ------------------------
+# the holder on other.example is alive: it heartbeats (the validation above
+# may take longer than stale_after on a loaded machine)
+beat ops-export-cleaner
 "$BIN/ops-export-cleaner" "${CFG[@]}" >/dev/null 2>"$DIR/cleaner.err"
 expect_eq "cleaner exits 75 while its lock is held" 75 "$?"
 expect_contains "it says who holds the lock" "held by ops-export-cleaner:other.example:4711 (pid 4711 on other.example, token 41" "$(cat "$DIR/cleaner.err")"
 expect_eq "the lock is HELD in the API" HELD "$(api_state ops-export-cleaner)"
 
 # --- force-release through the API -------------------------------------------------------
+beat ops-export-cleaner
 rel ops-export-cleaner '{"reason":"holder host other.example was decommissioned"}'
 expect_eq "OPS_ADMIN force-releases a held lock" 200 "$CODE"
 expect_eq "the answer says released, the old holder and the new token" "true false HELD ops-export-cleaner:other.example:4711 41 42" \
@@ -210,7 +219,7 @@ TOKEN_KILL=$(lock ops-export-runner:kill fencing_token)
 "$BIN/ops-export-runner" "${CFG[@]}" --instance kill >/dev/null 2>"$DIR/second.err"
 expect_eq "a second runner of the same instance exits 75" 75 "$?"
 expect_contains "and names the holder" "lock ops-export-runner:kill is held by ops-export-runner:$HOST:$KPID (pid $KPID on $HOST" "$(cat "$DIR/second.err")"
-expect_eq "the API shows the live holder HELD" HELD "$(api_state ops-export-runner:kill)"
+expect_eq "the API shows the live holder HELD" HELD "$(wait_api_state ops-export-runner:kill HELD 10)"
 "${HEALER[@]}" >"$DIR/heal-live.out" 2>/dev/null
 expect_eq "a healer run next to a live holder exits 0" 0 "$?"
 expect_match "and leaves it alone" "^ops-export-runner:kill HELD .*action=none$" "$(grep '^ops-export-runner:kill ' "$DIR/heal-live.out")"

@@ -408,7 +408,7 @@ if command -v systemd-analyze >/dev/null 2>&1; then
 		not_ok "systemd-analyze verify: ${out:-failed}"
 	fi
 else
-	ok "# skip systemd-analyze verify (systemd-analyze not installed)"
+	skip "systemd-analyze verify (systemd-analyze is not installed)"
 fi
 
 # no leak, in any case above

@@ -32,7 +32,7 @@ fails_with() {
 run_check
 expect_eq "the docs agree with the code (scripts/spec_consistency_check on the repo)" "0 FAIL=0" "$RC $(tail -n1 <<<"$OUT")"
 grep '^FAIL ' <<<"$OUT" | sed 's/^/# /'
-expect_eq "one line per check, then the total" 10 "$(grep -cE '^(PASS|FAIL) |^FAIL=[0-9]+$' <<<"$OUT")"
+expect_eq "one line per check, then the total" 11 "$(grep -cE '^(PASS|FAIL) |^FAIL=[0-9]+$' <<<"$OUT")"
 
 # Every other check on its own, and the baseline for the cases below: the
 # code's route list plus the two lock routes of the contract.
@@ -47,13 +47,29 @@ grep '^FAIL ' <<<"$OUT" | sed 's/^/# /'
 awk '/^  \/api\/ops\/status:$/ { skip = 1; next }
      skip && (/^  \// || /^[^ #]/) { skip = 0 }
      !skip' "$ROOT/docs/api/openapi.yaml" >"$DIR/no-status.yaml"
-fails_with "a route missing from the OpenAPI" routes \
-	"in code, not in the OpenAPI: GET /api/ops/status" \
-	"${R[@]}" --openapi "$DIR/no-status.yaml"
+run_check "${R[@]}" --openapi "$DIR/no-status.yaml"
+expect_contains "a route missing from the OpenAPI fails routes" \
+	"FAIL routes: in code, not in the OpenAPI: GET /api/ops/status" "$OUT"
+expect_contains "and console-routes, since the console's status page calls it" \
+	"FAIL console-routes: the console calls a route the OpenAPI lacks: GET /api/ops/status" "$OUT"
+expect_eq "and nothing else" "1 FAIL=2" "$RC $(tail -n1 <<<"$OUT")"
 grep -v 'scheduler/locks/{name}/release' "$DIR/routes" >"$DIR/routes-less"
 fails_with "a documented route the code does not have" routes \
 	"in the OpenAPI, not in code: POST /api/ops/scheduler/locks/{name}/release" \
 	--routes-from "$DIR/routes-less"
+
+# --- the console's routes ---------------------------------------------------------
+mkdir -p "$DIR/console/js/views"
+sed "s|locks:        'GET /api/ops/scheduler/locks',|locks:        'GET /api/ops/scheduler/lock-list',|" \
+	"$ROOT/nginx/console/js/api.js" >"$DIR/console/js/api.js"
+fails_with "the console calling a route the OpenAPI lacks" console-routes \
+	"the console calls a route the OpenAPI lacks: GET /api/ops/scheduler/lock-list" \
+	"${R[@]}" --console "$DIR/console"
+cp "$ROOT/nginx/console/js/api.js" "$DIR/console/js/api.js"
+printf 'export const x = () => fetch("/api/ops/everything");\n' >"$DIR/console/js/views/rogue.js"
+fails_with "a console file calling fetch() itself" console-routes \
+	"calls fetch() outside js/api.js: js/views/rogue.js" \
+	"${R[@]}" --console "$DIR/console"
 
 # --- error codes ----------------------------------------------------------------
 grep -v '^| `IDEMPOTENCY_CONFLICT`' "$ROOT/docs/api/errors.md" >"$DIR/errors-less.md"

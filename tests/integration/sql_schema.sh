@@ -98,8 +98,8 @@ done
 expect_eq "every migration applies to an empty database" "${#MIGRATIONS[@]}" "$applied"
 [ "$applied" -eq "${#MIGRATIONS[@]}" ] || finish
 
-expect_eq "every table of the contract exists" \
-	"audit_log job_run ops_event tb_audit_export_chunk tb_audit_export_job tb_scheduler_lock" \
+expect_eq "every table of the contract (and ops_event_rollup, 0005) exists" \
+	"audit_log job_run ops_event ops_event_rollup tb_audit_export_chunk tb_audit_export_job tb_scheduler_lock" \
 	"$(q "SELECT string_agg(tablename, ' ' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public'")"
 
 # Test helpers, in schema t (excluded from the schema comparison below).

@@ -290,7 +290,7 @@ result_name(enum auth_result r)
 	static const char *const names[] = {
 		"OK", "MALFORMED", "TOO_LARGE", "ALG", "KID", "SIGNATURE",
 		"EXPIRED", "NOT_YET_VALID", "ISSUED_IN_FUTURE", "ISSUER",
-		"AUDIENCE", "CLAIMS",
+		"AUDIENCE", "CLAIMS", "LIFETIME", "TYP",
 	};
 
 	if ((size_t)r < sizeof(names) / sizeof(names[0]))
@@ -952,7 +952,7 @@ static void
 test_policy_unchecked(void **state)
 {
 	struct fixture *fx = *state;
-	struct auth_policy pol = { NULL, NULL, 0, 0 };
+	struct auth_policy pol = { NULL, NULL, 0, 0, 0, NULL };
 	char *tok;
 
 	/* Without issuer/audience configured, iss and aud are not needed. */
@@ -984,6 +984,89 @@ test_policy_unchecked(void **state)
 	assert_int_equal(expect_result(fx->ks, &pol, tok, AUTH_OK,
 	    "negative leeway"), 0);
 	free(tok);
+}
+
+/*
+ * Issue 10, defects 3, 4 and 7: identities that would forge log lines or be
+ * truncated are refused, and so are tokens living too long or of the wrong
+ * type when the policy asks.
+ */
+static void
+test_policy_hardening(void **state)
+{
+	struct fixture *fx = *state;
+	struct auth_policy pol = fx->pol;
+	char sub[AUTH_MAX_SUB + 2], payload[512];
+	size_t i;
+	struct {
+		const char	*header;
+		const char	*payload;
+		long long	 max_lifetime;
+		const char	*typ;
+		enum auth_result want;
+		const char	*what;
+	} t[] = {
+		{ H_HS, "{" IA ",\"sub\":\"a\\nb\",\"roles\":[]," EXP "}", 0,
+		  NULL, AUTH_ERR_CLAIMS, "sub with LF" },
+		{ H_HS, "{" IA ",\"sub\":\"a\\rb\",\"roles\":[]," EXP "}", 0,
+		  NULL, AUTH_ERR_CLAIMS, "sub with CR" },
+		{ H_HS, "{" IA ",\"sub\":\"a\\u007fb\",\"roles\":[]," EXP "}",
+		  0, NULL, AUTH_ERR_CLAIMS, "sub with DEL" },
+		{ H_HS, "{" IA ",\"sub\":\"a\",\"tenant_id\":\"t\\n1\","
+		  "\"roles\":[]," EXP "}", 0, NULL, AUTH_ERR_CLAIMS,
+		  "tenant_id with LF" },
+		{ H_HS, "{" IA ",\"sub\":\"a\\u00e9\",\"roles\":[]," EXP "}",
+		  0, NULL, AUTH_OK, "sub with non-ASCII" },
+		/* lifetime: exp - iat, or exp - now without iat */
+		{ H_HS, "{" IA "," WHO ",\"iat\":1699999000,"
+		  "\"exp\":1700003600}", 4600, NULL, AUTH_OK, "lifetime = max" },
+		{ H_HS, "{" IA "," WHO ",\"iat\":1699999000,"
+		  "\"exp\":1700003601}", 4600, NULL, AUTH_ERR_LIFETIME,
+		  "lifetime = max + 1" },
+		{ H_HS, "{" IA "," WHO ",\"exp\":1700003600}", 3600, NULL,
+		  AUTH_OK, "no iat: exp - now = max" },
+		{ H_HS, "{" IA "," WHO ",\"exp\":1700003601}", 3600, NULL,
+		  AUTH_ERR_LIFETIME, "no iat: exp - now = max + 1" },
+		{ H_HS, "{" IA "," WHO ",\"iat\":-4611686018427387904,"
+		  "\"exp\":4611686018427387904}", 86400, NULL,
+		  AUTH_ERR_LIFETIME, "lifetime 2^63" },
+		{ H_HS, "{" IA "," WHO ",\"iat\":1699999000,"
+		  "\"exp\":4611686018427387904}", 0, NULL, AUTH_OK,
+		  "lifetime unchecked" },
+		/* typ */
+		{ H_HS, P_OK, 0, "JWT", AUTH_OK, "typ JWT wanted JWT" },
+		{ H_HS, P_OK, 0, "at+jwt", AUTH_ERR_TYP, "typ JWT wanted at+jwt" },
+		{ H_RS, P_OK, 0, "at+jwt", AUTH_ERR_TYP, "typ absent" },
+		{ "{\"alg\":\"RS256\",\"kid\":\"rsa1\","
+		  "\"typ\":\"application/AT+JWT\"}", P_OK, 0, "at+jwt", AUTH_OK,
+		  "typ application/AT+JWT wanted at+jwt" },
+		{ H_RS, P_OK, 0, NULL, AUTH_OK, "typ absent, not wanted" },
+	};
+	char *tok;
+	int bad = 0;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		pol.max_lifetime_seconds = t[i].max_lifetime;
+		pol.typ = t[i].typ;
+		tok = make_token(fx, strstr(t[i].header, "HS256") ? SIGN_HS : SIGN_RS,
+		    t[i].header, t[i].payload);
+		bad += expect_result(fx->ks, &pol, tok, t[i].want, t[i].what);
+		free(tok);
+	}
+	/* sub: AUTH_MAX_SUB bytes pass, one more is refused (not cut) */
+	pol = fx->pol;
+	memset(sub, 'x', sizeof(sub));
+	for (i = AUTH_MAX_SUB; i <= AUTH_MAX_SUB + 1; i++) {
+		sub[i] = '\0';
+		snprintf(payload, sizeof(payload), "{" IA ",\"sub\":\"%s\","
+		    "\"roles\":[]," EXP "}", sub);
+		tok = make_token(fx, SIGN_HS, H_HS, payload);
+		bad += expect_result(fx->ks, &pol, tok, i == AUTH_MAX_SUB ?
+		    AUTH_OK : AUTH_ERR_CLAIMS, "sub length limit");
+		free(tok);
+		sub[i] = 'x';
+	}
+	assert_int_equal(bad, 0);
 }
 
 /* --- keyless selection in other keysets ---------------------------------- */
@@ -1223,7 +1306,7 @@ test_reasons(void **state)
 	const char *s;
 
 	(void)state;
-	for (r = AUTH_OK; r <= AUTH_ERR_CLAIMS; r++) {
+	for (r = AUTH_OK; r <= AUTH_ERR_TYP; r++) {
 		s = auth_result_reason((enum auth_result)r);
 		assert_non_null(s);
 		assert_true(strlen(s) > 0);
@@ -1314,6 +1397,7 @@ main(void)
 		cmocka_unit_test(test_size_limit),
 		cmocka_unit_test(test_principal),
 		cmocka_unit_test(test_policy_unchecked),
+		cmocka_unit_test(test_policy_hardening),
 		cmocka_unit_test(test_key_selection),
 		cmocka_unit_test(test_keyset_load),
 		cmocka_unit_test(test_reasons),

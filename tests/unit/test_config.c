@@ -136,12 +136,49 @@ test_errors(void **state)
 	    "database.url must be a secret, got a list");
 	expect_error("sanitizer:\n  extra_keys: ssn\n", 2,
 	    "must be a list of strings");
+	expect_error("sanitizer:\n  extra_keys:\n    - ssn\n    - \"_-\"\n", 4,
+	    "sanitizer.extra_keys: \"_-\" is empty once");
 	expect_error("export:\n  max_rows: 6000000\n", 0,
 	    "export.max_rows (6000000) must not exceed export.max_rows_cap");
 	expect_error("export:\n  max_bytes: 12 parsecs\n", 2, "byte size");
 	expect_error("export:\n  ttl_hours: \"unterminated\n", 0, "invalid YAML");
 	expect_error("- a\n- b\n", 1, "top level must be a mapping");
 	expect_error("a: &x 1\nb: *x\n", 0, "");
+	/* issue 10, defect 7: public keys need issuer and audience */
+	expect_error("log:\n  level: info\nauth:\n  jwks_file: /j.json\n", 4,
+	    "auth.jwks_file is set but auth.issuer is not");
+	expect_error("auth:\n  issuer: https://idp.test/\n"
+	    "  jwks_file: /j.json\n", 3,
+	    "auth.jwks_file is set but auth.audience is not");
+	expect_error("auth:\n  max_token_lifetime_seconds: 0\n", 2,
+	    "auth.max_token_lifetime_seconds must be between 60 and 2592000");
+}
+
+static void
+test_auth_policy_keys(void **state)
+{
+	struct ops_config cfg;
+	char err[256];
+	char *path = write_tmp(
+	    "auth:\n"
+	    "  jwks_file: /etc/ops/jwks.json\n"
+	    "  issuer: https://idp.test/\n"
+	    "  audience: ops-api\n"
+	    "  max_token_lifetime_seconds: 3600\n"
+	    "  required_typ: at+jwt\n");
+
+	(void)state;
+	assert_int_equal(config_load(&cfg, path, err, sizeof(err)), 0);
+	assert_int_equal(cfg.auth.max_token_lifetime_seconds, 3600);
+	assert_string_equal(cfg.auth.required_typ, "at+jwt");
+	config_free(&cfg);
+	unlink(path);
+	free(path);
+	/* defaults: one day, typ not required */
+	assert_int_equal(config_load(&cfg, NULL, err, sizeof(err)), 0);
+	assert_int_equal(cfg.auth.max_token_lifetime_seconds, 86400);
+	assert_null(cfg.auth.required_typ);
+	config_free(&cfg);
 }
 
 static void
@@ -215,6 +252,7 @@ main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_full_file),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_auth_policy_keys),
 		cmocka_unit_test(test_env_and_file_secrets),
 		cmocka_unit_test(test_bytes),
 	};

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
@@ -279,6 +280,35 @@ test_jsonl_row(void **state)
 	buf_free(&out);
 }
 
+/*
+ * Issue 10 defect 1: a NULL text field is written as null (4 bytes); the
+ * encoder must reserve that, not a string's 2. Every text field NULL, in a
+ * buffer with exactly the room the row's head (everything before the
+ * payload) takes without its NUL: the encoder has to grow it, and ASan
+ * (make unit-asan) reports any write past it.
+ */
+static void
+test_jsonl_all_null(void **state)
+{
+	static const char head[] = "{\"id\":1,\"tenant_id\":null,"
+	    "\"occurred_at\":null,\"actor_id\":null,\"action\":null,"
+	    "\"target_type\":null,\"target_id\":null,\"ip\":null,"
+	    "\"request_id\":null,\"payload\":";
+	struct export_row row = { .id = "1" };
+	struct buf out;
+
+	out.cap = sizeof(head) - 1;
+	out.data = malloc(out.cap);
+	assert_non_null(out.data);
+	out.data[0] = '\0';
+	out.len = 0;
+	assert_int_equal(encode_jsonl_row(*state, &row, &out), 0);
+	assert_int_equal(out.len, sizeof(head) - 1 + sizeof("null}\n") - 1);
+	assert_memory_equal(out.data, head, sizeof(head) - 1);
+	assert_string_equal(out.data + sizeof(head) - 1, "null}\n");
+	buf_free(&out);
+}
+
 static void
 test_jsonl_errors(void **state)
 {
@@ -393,6 +423,7 @@ main(void)
 		cmocka_unit_test(test_csv_cell),
 		cmocka_unit_test(test_csv_roundtrip),
 		cmocka_unit_test(test_jsonl_row),
+		cmocka_unit_test(test_jsonl_all_null),
 		cmocka_unit_test(test_jsonl_errors),
 		cmocka_unit_test(test_csv_row),
 	};

@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "buf.h"
+#include "config.h"
+#include "log.h"
 #include "sanitize.h"
 
 #define JFLAGS	(JSON_DECODE_ANY | JSON_ALLOW_NUL)
@@ -409,6 +411,27 @@ test_rules(void **state)
 	assert_int_equal(errno, EINVAL);
 	assert_null(sanitize_rules_new(bad2, 1));
 	assert_null(sanitize_rules_new(bad3, 1));
+
+	/* the config's check and the builder agree */
+	assert_false(sanitize_extra_key_valid(NULL));
+	assert_false(sanitize_extra_key_valid(""));
+	assert_false(sanitize_extra_key_valid("_-"));
+	assert_false(sanitize_extra_key_valid("._-."));
+	assert_true(sanitize_extra_key_valid("_a-"));
+	assert_true(sanitize_extra_key_valid("ssn"));
+	{
+		char *keys[] = { "ssn", "_-" };
+		struct ops_config cfg = { 0 };
+		struct sanitize_rules *r;
+
+		cfg.sanitizer.extra_keys = keys;
+		cfg.sanitizer.n_extra_keys = 2;
+		assert_null(sanitize_rules_from_config(&cfg));
+		cfg.sanitizer.n_extra_keys = 1;
+		assert_non_null(r = sanitize_rules_from_config(&cfg));
+		assert_true(sanitize_key_is_secret(r, "user_ssn", 8));
+		sanitize_rules_free(r);
+	}
 
 	assert_true(sanitize_value_is_secret("Bearer x", 8));
 	assert_true(sanitize_value_is_secret("eyJa.b.", 7));

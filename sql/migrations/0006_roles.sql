@@ -1,4 +1,4 @@
--- 0005_roles: least-privilege runtime roles (see docs/database.md, "Roles").
+-- 0006_roles: least-privilege runtime roles (see docs/database.md, "Roles").
 --
 -- The role that runs `opsctl migrate` (database.migrate_url: a direct
 -- connection, never through PgBouncer) owns every table, sequence and
@@ -14,7 +14,7 @@
 -- says that switching off audit_log's append-only triggers "needs a
 -- superuser". Any owner of audit_log can ALTER TABLE ... DISABLE TRIGGER,
 -- and before this migration the application connected as that owner. Since
--- 0005 only the migration role (the owner) and superusers can; the runtime
+-- 0006 only the migration role (the owner) and superusers can; the runtime
 -- roles are not owners, hold no TRIGGER privilege, no UPDATE, DELETE or
 -- TRUNCATE on audit_log, and cannot create objects in the schema.
 --
@@ -82,7 +82,7 @@ BEGIN
 		EXECUTE format('GRANT SELECT, INSERT ON audit_log, ops_event TO %I', r);
 		EXECUTE format('GRANT USAGE ON SEQUENCE audit_log_id_seq, ops_event_id_seq TO %I', r);
 		EXECUTE format('GRANT SELECT, UPDATE ON tb_scheduler_lock TO %I', r);
-		EXECUTE format('GRANT SELECT ON job_run TO %I', r);
+		EXECUTE format('GRANT SELECT ON job_run, ops_event_rollup TO %I', r);
 	END LOOP;
 
 	-- ops-fcgi: create, read and cancel export jobs, read their chunks.
@@ -96,6 +96,9 @@ BEGIN
 	EXECUTE format('GRANT INSERT ON tb_scheduler_lock TO %I', jobs_role);
 	EXECUTE format('GRANT INSERT, UPDATE, DELETE ON job_run TO %I', jobs_role);
 	EXECUTE format('GRANT USAGE ON SEQUENCE job_run_id_seq TO %I', jobs_role);
+	-- the ops_event retention (0005): delete a batch, roll it up
+	EXECUTE format('GRANT DELETE ON ops_event TO %I', jobs_role);
+	EXECUTE format('GRANT INSERT, UPDATE ON ops_event_rollup TO %I', jobs_role);
 END;
 $fn$;
 

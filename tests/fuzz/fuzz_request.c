@@ -1,0 +1,120 @@
+/*
+ * fuzz_request: the request line as ops-fcgi reads it (fcgi/request.c,
+ * fcgi/routes.c, the list cursor in lib/export.c).
+ *
+ * The input is REQUEST_URI, up to its first NUL. request_init() decodes
+ * the path; every pattern of the route table (from route_print) is
+ * matched against it; the query parameters the handlers read are looked
+ * up, the integers through request_query_int(), and the list query is
+ * validated (state, tenant, cursor, limit). Oracles: the decoded path and
+ * every captured segment are NUL-free C strings of bounded size; a capture
+ * never holds '/'; a query integer is in the range asked for; a value
+ * request_query() reports present fits its buffer.
+ */
+#include <limits.h>
+#include <string.h>
+
+#include "export.h"
+#include "fuzz.h"
+#include "request.h"
+#include "routes.h"
+
+#define MAXPAT	32
+
+static char *patterns[MAXPAT];
+static size_t npatterns;
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	char *text = NULL, *line, *nl;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	(void)argc;
+	(void)argv;
+	if (f == NULL)
+		return -1;
+	route_print(f);
+	fclose(f);
+	/* "METHOD<TAB>PATTERN" lines */
+	for (line = text; line && *line && npatterns < MAXPAT; line = nl) {
+		char *tab = strchr(line, '\t');
+
+		if ((nl = strchr(line, '\n')) != NULL)
+			*nl++ = '\0';
+		if (tab != NULL)
+			patterns[npatterns++] = strdup(tab + 1);
+	}
+	free(text);
+	return npatterns > 0 ? 0 : -1;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const char *const names[] = { "state", "tenant_id", "cursor",
+	    "by", "sig", "limit", "expires" };
+	char *env[3], *uri, *params[REQUEST_MAX_PARAMS], v[160];
+	FCGX_Request fx;
+	struct app app;
+	struct request r;
+	struct export_list_query q = { .limit = 50 };
+	char state[16], tenant[160], cursor[128];
+	long long n = -1;
+	json_t *details = NULL;
+	size_t np, i, k;
+	int rc;
+
+	uri = malloc(size + sizeof("REQUEST_URI="));
+	FUZZ_CHECK(uri != NULL);
+	memcpy(uri, "REQUEST_URI=", 12);
+	memcpy(uri + 12, data, size);
+	uri[12 + size] = '\0';
+	env[0] = (char *)"REQUEST_METHOD=GET";
+	env[1] = uri;
+	env[2] = NULL;
+	memset(&fx, 0, sizeof(fx));
+	fx.envp = env;
+	memset(&app, 0, sizeof(app));
+	request_init(&r, &fx, &app, NULL);
+
+	FUZZ_CHECK(strlen(r.path) < sizeof(r.path));
+	for (i = 0; i < npatterns; i++) {
+		if (!route_match(patterns[i], r.path, params,
+		    REQUEST_MAX_PARAMS, &np))
+			continue;
+		FUZZ_CHECK(np <= REQUEST_MAX_PARAMS);
+		for (k = 0; k < np; k++) {
+			FUZZ_CHECK(params[k][0] != '\0');
+			FUZZ_CHECK(strchr(params[k], '/') == NULL);
+			free(params[k]);
+		}
+	}
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		rc = request_query(&r, names[i], v, sizeof(v));
+		FUZZ_CHECK(rc >= -1 && rc <= 1);
+		if (rc == 1)
+			FUZZ_CHECK(strlen(v) < sizeof(v));
+	}
+	rc = request_query_int(&r, "limit", INT_MIN, INT_MAX, &n);
+	FUZZ_CHECK(rc != 1 || (n >= INT_MIN && n <= INT_MAX));
+	rc = request_query_int(&r, "expires", 0, 1000, &n);
+	FUZZ_CHECK(rc != 1 || (n >= 0 && n <= 1000));
+
+	/* the list handler's reading of its query */
+	if (request_query(&r, "state", state, sizeof(state)) == 1)
+		q.state = state;
+	if (request_query(&r, "tenant_id", tenant, sizeof(tenant)) == 1)
+		q.tenant_id = tenant;
+	if (request_query(&r, "cursor", cursor, sizeof(cursor)) == 1)
+		q.cursor = cursor;
+	if (request_query_int(&r, "limit", INT_MIN, INT_MAX, &n) == 1)
+		q.limit = (int)n;
+	rc = export_list_query_check(&q, &details);
+	FUZZ_CHECK((rc == 0) == (json_array_size(details) == 0));
+	json_decref(details);
+	request_finish(&r);
+	free(uri);
+	return 0;
+}
