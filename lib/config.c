@@ -8,6 +8,7 @@
 #include <yaml.h>
 
 #include "buf.h"
+#include "date.h"
 #include "sanitize.h"
 #include "secretfile.h"
 #include "xalloc.h"
@@ -85,6 +86,8 @@ static const struct config_key config_keys[] = {
 	{ "export", "retention_days", T_INT, O(export.retention_days), 1, 3650, "30", NULL, NULL },
 	{ "export", "cleaner_batch_size", T_INT, O(export.cleaner_batch_size), 1, 100000, "500", NULL, NULL },
 	{ "export", "download_secret", T_SECRET, O(export.download_secret), 0, 0, NULL, "OPS_DOWNLOAD_SECRET", NULL },
+	{ "export", "download_secret_previous", T_SECRET, O(export.download_secret_previous), 0, 0, NULL, "OPS_DOWNLOAD_SECRET_PREVIOUS", NULL },
+	{ "export", "download_secret_previous_until", T_STR, O(export.download_secret_previous_until), 0, 0, NULL, NULL, NULL },
 	{ "export", "download_url_ttl_seconds", T_INT, O(export.download_url_ttl_seconds), 10, 3600, "300", NULL, NULL },
 	{ "export", "poll_retry_after_seconds", T_INT, O(export.poll_retry_after_seconds), 1, 300, "2", NULL, NULL },
 
@@ -750,6 +753,28 @@ config_require(const struct ops_config *cfg, int need, char *err, size_t errsz)
 		snprintf(err, errsz, "%s: export.download_secret must be at "
 		    "least 32 bytes long", where);
 		return -1;
+	}
+	if ((need & CONFIG_NEED_FCGI) &&
+	    cfg->export.download_secret_previous != NULL) {
+		int64_t us;
+
+		if (cfg->export.download_secret == NULL ||
+		    strlen(cfg->export.download_secret_previous) < 32) {
+			snprintf(err, errsz, "%s: export.download_secret_previous "
+			    "needs export.download_secret and at least 32 bytes",
+			    where);
+			return -1;
+		}
+		if (cfg->export.download_secret_previous_until == NULL ||
+		    date_parse_rfc3339(cfg->export.download_secret_previous_until,
+		    &us) != 0) {
+			snprintf(err, errsz, "%s: export.download_secret_previous "
+			    "needs export.download_secret_previous_until, an RFC "
+			    "3339 time (e.g. 2026-11-28T12:05:00Z): the end of the "
+			    "overlap, at least download_url_ttl_seconds after the "
+			    "rotation", where);
+			return -1;
+		}
 	}
 	return 0;
 }

@@ -80,6 +80,8 @@ struct ops_config {
 		int	 retention_days;
 		int	 cleaner_batch_size;
 		char	*download_secret;	/* secret: HMAC key for download_url */
+		char	*download_secret_previous;	/* secret: also accepted */
+		char	*download_secret_previous_until;	/* RFC 3339 */
 		int	 download_url_ttl_seconds;
 		int	 poll_retry_after_seconds;
 	} export;

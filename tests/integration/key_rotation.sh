@@ -153,6 +153,44 @@ expect_eq "jwks_file replaced with rsa2: a token with kid rsa2 is accepted witho
 expect_eq "same ops-fcgi process" "$PID" "$(cat "$DIR/ops-fcgi.pid")"
 cp "$T_TMP/url.yaml" "$STACK_CONFIG"
 
+# --- the download-URL secret: the previous one works during the overlap only -------
+sql "INSERT INTO audit_log (tenant_id, occurred_at, action, payload)
+     SELECT 'acme', timestamptz '2026-10-01T00:00:00Z' + g * interval '1 minute', 'user.login', '{}'
+     FROM generate_series(1, 50) g" >/dev/null
+ACME=$(mint alice acme '["TENANT_ADMIN"]')
+api POST /api/ops/audit-exports "$ACME" -H 'Content-Type: application/json' \
+	-d '{"tenant_id":"acme","from":"2026-10-01T00:00:00Z","to":"2026-10-02T00:00:00Z","format":"jsonl"}'
+JOB=$(jq -r '.id // empty' <<<"$BODY")
+"$BIN/ops-export-runner" --config "$STACK_CONFIG" >/dev/null 2>&1
+expect_eq "an export to download is DONE" DONE "$(sql "SELECT state FROM tb_audit_export_job WHERE id = '$JOB'")"
+sign() {  # sign SECRET_FILE EXPIRES: the download URL path signed with that secret
+	local sig
+	sig=$(printf '%s\n%s\n%s' "$JOB" alice "$2" | openssl dgst -sha256 -hmac "$(cat "$1")" -r | cut -d' ' -f1)
+	printf '/api/ops/audit-exports/%s/download?by=alice&expires=%s&sig=%s' "$JOB" "$2" "$sig"
+}
+get_code() { curl -s -o /dev/null -w '%{http_code}' "$STACK_URL$1"; }
+EXP=$(( $(date +%s) + 250 ))
+OLD_URL=$(sign "$DIR/download.secret" "$EXP")
+expect_eq "a URL signed with the current secret works (the signing in this test is right)" 200 "$(get_code "$OLD_URL")"
+stack_random_secret "$T_TMP/download.new"
+UNTIL_S=$(( $(date +%s) + 6 ))
+UNTIL=$(date -u -d "@$UNTIL_S" +%Y-%m-%dT%H:%M:%SZ)
+stack_fcgi_stop "$DIR"
+sed -i -e "s|^  download_secret_file: .*|  download_secret_file: $T_TMP/download.new\n  download_secret_previous_file: $DIR/download.secret\n  download_secret_previous_until: \"$UNTIL\"|" "$STACK_CONFIG"
+stack_fcgi_start "$DIR" 2>>"$T_TMP/stack.err"
+expect_eq "after the rotation, a URL signed with the previous secret still works (overlap until $UNTIL)" 200 "$(get_code "$OLD_URL")"
+api GET "/api/ops/audit-exports/$JOB" "$ACME"
+NEW_URL=$(jq -r '.result.download_url // empty' <<<"$BODY")
+expect_match "the handed-out URL is signed with the new secret" "sig=$(sign "$T_TMP/download.new" "$(sed 's/.*expires=\([0-9]*\).*/\1/' <<<"$NEW_URL")" | sed 's/.*sig=//')\$" "$NEW_URL"
+expect_eq "and it works" 200 "$(get_code "/api/ops/audit-exports/${NEW_URL#*/api/ops/audit-exports/}")"
+while [ "$(date +%s)" -le "$UNTIL_S" ]; do sleep 0.2; done
+expect_eq "after the overlap, the previous secret's URL is refused" 401 "$(get_code "$OLD_URL")"
+expect_eq "the new secret's URL still works" 200 "$(get_code "/api/ops/audit-exports/${NEW_URL#*/api/ops/audit-exports/}")"
+sed "/download_secret_previous_until:/d" "$STACK_CONFIG" >"$T_TMP/nountil.yaml"
+out=$("$BIN/opsctl" --config "$T_TMP/nountil.yaml" check-config 2>&1); rc=$?
+expect_eq "a previous secret without the end of its overlap is a config error" 2 "$rc"
+expect_contains "that says what to set" "needs export.download_secret_previous_until" "$out"
+
 # --- TLS is verified; only https ---------------------------------------------------
 sed -e "/jwks_ca_file:/d" "$STACK_CONFIG" >"$T_TMP/noca.yaml"
 out=$("$BIN/opsctl" --config "$T_TMP/noca.yaml" check-config 2>&1); rc=$?
