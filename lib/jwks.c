@@ -31,8 +31,18 @@ struct jwks {
 	/* one refresh at a time: guards the fields below */
 	pthread_mutex_t		 fetch;
 	time_t			 last_try;
-	unsigned long		 refreshes;
 };
+
+/*
+ * The locks are used correctly (no recursion, no unlock of a lock not
+ * held), so a failure means a broken process: stop (as on out of memory).
+ */
+static void
+must(int rc)
+{
+	if (rc != 0)
+		abort();
+}
 
 static char *
 dup_or_null(const char *s)
@@ -262,8 +272,8 @@ jwks_close(struct jwks *j)
 	if (j == NULL)
 		return;
 	auth_keyset_free(j->ks);
-	pthread_rwlock_destroy(&j->lock);
-	pthread_mutex_destroy(&j->fetch);
+	(void)pthread_rwlock_destroy(&j->lock);
+	(void)pthread_mutex_destroy(&j->fetch);
 	if (j->url)
 		curl_global_cleanup();
 	if (j->hs_secret)
@@ -290,24 +300,23 @@ refresh(struct jwks *j, time_t now, const char *why)
 	if (pthread_mutex_trylock(&j->fetch) != 0)
 		return 0;
 	if (now < j->last_try + j->min_refresh) {
-		pthread_mutex_unlock(&j->fetch);
+		must(pthread_mutex_unlock(&j->fetch));
 		return 0;
 	}
 	j->last_try = now;
-	j->refreshes++;
 	if (load(j, &ks, &max_age, err, sizeof(err)) != 0) {
-		pthread_mutex_unlock(&j->fetch);
+		must(pthread_mutex_unlock(&j->fetch));
 		log_warn("cannot refresh the JWT keys (%s): %s; keeping the "
 		    "current keys, next try in %d s", why, err,
 		    j->min_refresh);
 		return -1;
 	}
-	pthread_rwlock_wrlock(&j->lock);
+	must(pthread_rwlock_wrlock(&j->lock));
 	old = j->ks;
 	j->ks = ks;
 	j->expires_at = now + max_age;
-	pthread_rwlock_unlock(&j->lock);
-	pthread_mutex_unlock(&j->fetch);
+	must(pthread_rwlock_unlock(&j->lock));
+	must(pthread_mutex_unlock(&j->fetch));
 	auth_keyset_free(old);
 	log_info("JWT keys refreshed (%s); next refresh in %d s", why,
 	    max_age);
@@ -324,31 +333,20 @@ jwks_verify(struct jwks *j, const struct auth_policy *pol, const char *token,
 	if (j == NULL)
 		return auth_verify(NULL, pol, token, now, out);
 	if (j->file || j->url) {
-		pthread_rwlock_rdlock(&j->lock);
+		must(pthread_rwlock_rdlock(&j->lock));
 		expired = now >= j->expires_at;
-		pthread_rwlock_unlock(&j->lock);
+		must(pthread_rwlock_unlock(&j->lock));
 		if (expired)
 			(void)refresh(j, now, "cache expired");
 	}
-	pthread_rwlock_rdlock(&j->lock);
+	must(pthread_rwlock_rdlock(&j->lock));
 	r = auth_verify(j->ks, pol, token, now, out);
-	pthread_rwlock_unlock(&j->lock);
+	must(pthread_rwlock_unlock(&j->lock));
 	if (r == AUTH_ERR_KID && (j->file || j->url) &&
 	    refresh(j, now, "unknown kid") == 1) {
-		pthread_rwlock_rdlock(&j->lock);
+		must(pthread_rwlock_rdlock(&j->lock));
 		r = auth_verify(j->ks, pol, token, now, out);
-		pthread_rwlock_unlock(&j->lock);
+		must(pthread_rwlock_unlock(&j->lock));
 	}
 	return r;
-}
-
-unsigned long
-jwks_refreshes(struct jwks *j)
-{
-	unsigned long n;
-
-	pthread_mutex_lock(&j->fetch);
-	n = j->refreshes;
-	pthread_mutex_unlock(&j->fetch);
-	return n;
 }

@@ -70,7 +70,4 @@ void	jwks_close(struct jwks *j);
 enum auth_result jwks_verify(struct jwks *j, const struct auth_policy *pol,
 	    const char *token, time_t now, struct auth_principal *out);
 
-/* How many refreshes were attempted since jwks_open() (not counting it). */
-unsigned long jwks_refreshes(struct jwks *j);
-
 #endif
