@@ -33,9 +33,9 @@ endif
 # A missing pkg-config package stops the build here, naming it (not later,
 # as a missing header). Goals that only install or run things skip the
 # check: `make test` runs scripts/bootstrap first, then builds.
-NO_BUILD_GOALS := bootstrap test run stop clean bench bench-export bench-multihost
+NO_BUILD_GOALS := bootstrap test run stop clean bench bench-export bench-download bench-multihost
 ifneq ($(filter-out $(NO_BUILD_GOALS),$(or $(MAKECMDGOALS),all)),)
-PKG_MISSING := $(strip $(foreach p,$(PKGS),$(if $(shell pkg-config --exists $(p) && echo y),,$(p))))
+PKG_MISSING := $(strip $(foreach p,$(PKGS) libcmark-gfm,$(if $(shell pkg-config --exists $(p) && echo y),,$(p))))
 ifneq ($(PKG_MISSING),)
 $(error missing pkg-config package(s): $(PKG_MISSING); install their -dev packages (scripts/bootstrap installs everything))
 endif
@@ -70,6 +70,13 @@ FCGI_LIB_OBJ := $(filter-out $(BUILD)/fcgi/main.o,$(FCGI_OBJ))
 
 BINS := $(if $(FCGI_SRC),bin/ops-fcgi) $(JOB_BINS)
 
+# ops-notion-sync is jobs/ops-notion-sync.c plus jobs/notion_sync/*.c (its
+# own modules), and the only binary that links cmark-gfm (Markdown).
+NSYNC_SRC  := $(wildcard jobs/notion_sync/*.c)
+NSYNC_OBJ  := $(NSYNC_SRC:%.c=$(BUILD)/%.o)
+CMARK_CFLAGS := $(shell pkg-config --cflags libcmark-gfm)
+CMARK_LIBS := $(shell pkg-config --libs libcmark-gfm) -lcmark-gfm-extensions
+
 # The version (git's GIT-VERSION-FILE): build/version.h defines OPS_VERSION
 # from `git describe`; it is rewritten only when that changes, and only
 # the objects whose source mentions OPS_VERSION depend on it (so --version
@@ -85,7 +92,7 @@ $(VERSION_H): FORCE
 	if [ "$$(cat $@ 2>/dev/null)" != "$$line" ]; then \
 		echo "$$line" >$@; echo "version: $$v"; fi
 
-.PHONY: all asan unit unit-asan tools test run stop bench bench-export bench-multihost clean bootstrap FORCE \
+.PHONY: all asan unit unit-asan tools test run stop bench bench-export bench-download bench-multihost clean bootstrap FORCE \
         fuzz fuzzers
 
 # Fuzzing: clang, the library (and fcgi/ minus main) rebuilt with coverage
@@ -122,6 +129,12 @@ bin/ops-fcgi: $(FCGI_OBJ) $(LIB_A)
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(NSYNC_OBJ) $(BUILD)/jobs/ops-notion-sync.o: CFLAGS += -Ijobs/notion_sync $(CMARK_CFLAGS)
+
+bin/ops-notion-sync: $(BUILD)/jobs/ops-notion-sync.o $(NSYNC_OBJ) $(LIB_A)
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CMARK_LIBS)
+
 bin/%: $(BUILD)/jobs/%.o $(LIB_A)
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -145,6 +158,11 @@ $(FUZZ_BUILD)/%.o: %.c
 
 $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJ)
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LDLIBS) -pthread
+
+# the Markdown harness also links the sync's blocks.c and cmark-gfm
+$(FUZZ_BUILD)/jobs/notion_sync/%.o $(FUZZ_BUILD)/tests/fuzz/fuzz_notion_blocks.o: FUZZ_CFLAGS += -Ijobs/notion_sync $(CMARK_CFLAGS)
+$(FUZZ_BUILD)/fuzz_notion_blocks: $(FUZZ_BUILD)/jobs/notion_sync/blocks.o
+$(FUZZ_BUILD)/fuzz_notion_blocks: LDLIBS += $(CMARK_LIBS)
 
 fuzzers: $(FUZZ_BINS)
 
@@ -179,11 +197,15 @@ run: bootstrap
 stop:
 	scripts/devstack stop
 
-bench: bench-export bench-multihost
+bench: bench-export bench-download bench-multihost
 
 bench-export: bootstrap
 	$(MAKE) all
 	scripts/bench-export
+
+bench-download: bootstrap
+	$(MAKE) all
+	scripts/bench-download
 
 bench-multihost: bootstrap
 	$(MAKE) all
@@ -193,7 +215,7 @@ clean:
 	rm -rf build bin
 
 -include $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_SRC:%.c=$(FUZZ_BUILD)/%.d)
--include $(LIB_OBJ:.o=.d) $(FCGI_OBJ:.o=.d) $(JOB_SRC:%.c=$(BUILD)/%.d) $(UNIT_SRC:%.c=$(BUILD)/%.d) $(TOOL_SRC:%.c=$(BUILD)/%.d)
+-include $(LIB_OBJ:.o=.d) $(FCGI_OBJ:.o=.d) $(JOB_SRC:%.c=$(BUILD)/%.d) $(NSYNC_SRC:%.c=$(BUILD)/%.d) $(UNIT_SRC:%.c=$(BUILD)/%.d) $(TOOL_SRC:%.c=$(BUILD)/%.d)
 
 # --- make install / make uninstall (DESTDIR, PREFIX, BINDIR, ...): the
 # layout is scripts/install's, documented in docs/install.md.

@@ -226,6 +226,47 @@ h_export_cancel(struct request *r)
 }
 
 /*
+ * The query of a signed URL exactly as the API mints it:
+ * "by=<subject>&expires=<digits>&sig=<64 hex>", the subject percent-encoded
+ * in one way only (unreserved characters as they are, every other byte as
+ * %XX in upper case). nginx counts downloads per identity by the raw "by"
+ * (nginx/ops-http.conf), so one subject must have one spelling.
+ */
+static bool
+signed_query_canonical(const char *q)
+{
+	static const char hexu[] = "0123456789ABCDEF";
+	size_t n;
+
+	if (strncmp(q, "by=", 3) != 0)
+		return false;
+	for (q += 3; *q && *q != '&'; q++) {
+		const char *h1, *h2;
+		int c;
+
+		if (isalnum((unsigned char)*q) || strchr("-._~", *q))
+			continue;
+		if (*q != '%' || q[1] == '\0' || (h1 = strchr(hexu, q[1])) ==
+		    NULL || q[2] == '\0' || (h2 = strchr(hexu, q[2])) == NULL)
+			return false;
+		c = (int)((h1 - hexu) * 16 + (h2 - hexu));
+		if (isalnum(c) || (c != 0 && strchr("-._~", c)))
+			return false;
+		q += 2;
+	}
+	if (strncmp(q, "&expires=", 9) != 0)
+		return false;
+	q += 9;
+	if ((n = strspn(q, "0123456789")) == 0 || n > 18)
+		return false;
+	q += n;
+	if (strncmp(q, "&sig=", 5) != 0)
+		return false;
+	q += 5;
+	return strspn(q, "0123456789abcdef") == 64 && q[64] == '\0';
+}
+
+/*
  * A signed download URL (by, expires, sig in the query) stands in for the
  * bearer token: the signature covers job id, requester and expiry, so it
  * is checked before anything is looked up. Fills sub_out; 0, or -1 after
@@ -238,7 +279,8 @@ download_signed_check(struct request *r, const char *id, char *sub_out,
 	char by[AUTH_MAX_SUB + 1], sig[80];
 	long long exp = 0;
 
-	if (request_query(r, "by", by, sizeof(by)) == 1 &&
+	if (signed_query_canonical(r->query) &&
+	    request_query(r, "by", by, sizeof(by)) == 1 &&
 	    request_query_int(r, "expires", 0, LLONG_MAX, &exp) == 1 &&
 	    request_query(r, "sig", sig, sizeof(sig)) == 1 &&
 	    export_download_url_verify(r->app->cfg, id, by, exp, sig,
@@ -334,7 +376,8 @@ download_stream(struct request *r, const struct export_file *f,
 		if (cend >= last)
 			break;
 	}
-	/* the reader holds the connection until it is closed */
+	/* the reader holds the connection (a read-only transaction) until
+	 * it is closed: close it before anything else */
 	st->close_reader(rd);
 	if (corrupt_seq >= 0)
 		export_record_corrupt(r->db, f, corrupt_seq, r->request_id);

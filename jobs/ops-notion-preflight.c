@@ -43,14 +43,7 @@ struct settings {
 	long			 timeout_s;
 	long			 deadline_s;
 	enum out_format		 format;
-	char			 api_base[512];
-	const char		*version;
-	struct notion_target	 targets[NOTION_MAX_TARGETS];
-	size_t			 ntargets;
-	int			 rotation;	/* policy configured */
-	time_t			 issued;
-	long			 rotate_days;
-	long			 warn_days;
+	struct notion_env	 env;
 };
 
 static void
@@ -211,59 +204,6 @@ parse_flags(int argc, char **argv, struct settings *s)
 	return 0;
 }
 
-static int
-read_rotation(struct settings *s, time_t now)
-{
-	const char *issued = env("NOTION_TOKEN_ISSUED_AT");
-	const char *rotate = env("NOTION_TOKEN_ROTATE_DAYS");
-	const char *warn = env("NOTION_TOKEN_WARN_DAYS");
-
-	s->warn_days = 14;
-	if (warn && notion_parse_long(warn, 0, 3650, &s->warn_days))
-		return usage_error("NOTION_TOKEN_WARN_DAYS must be a whole "
-		    "number of days between 0 and 3650, got \"%.32s\"", warn);
-	if (issued == NULL && rotate == NULL)
-		return 0;
-	if (issued == NULL || rotate == NULL)
-		return usage_error("set both NOTION_TOKEN_ISSUED_AT and "
-		    "NOTION_TOKEN_ROTATE_DAYS, or neither");
-	if (notion_parse_time(issued, &s->issued))
-		return usage_error("NOTION_TOKEN_ISSUED_AT must be YYYY-MM-DD "
-		    "or RFC 3339, got \"%.40s\"", issued);
-	if (s->issued > now + 86400)
-		return usage_error("NOTION_TOKEN_ISSUED_AT %.40s is in the "
-		    "future: fix the date", issued);
-	if (notion_parse_long(rotate, 1, 3650, &s->rotate_days))
-		return usage_error("NOTION_TOKEN_ROTATE_DAYS must be a whole "
-		    "number of days between 1 and 3650, got \"%.32s\"", rotate);
-	s->rotation = 1;
-	return 0;
-}
-
-static int
-read_env(struct settings *s, time_t now)
-{
-	const char *base = env("NOTION_API_BASE");
-	char err[256];
-
-	if (notion_api_base_check(base ? base : NOTION_DEFAULT_API_BASE,
-	    s->api_base, sizeof(s->api_base), err, sizeof(err)) == -1)
-		return usage_error("%s", err);
-	s->version = env("NOTION_VERSION");
-	if (s->version == NULL)
-		s->version = NOTION_DEFAULT_VERSION;
-	if (notion_version_check(s->version) == -1)
-		return usage_error("NOTION_VERSION must look like 2022-06-28, "
-		    "got \"%.32s\"", s->version);
-	if (notion_targets_parse(env("NOTION_PREFLIGHT_TARGETS"), s->targets,
-	    NOTION_MAX_TARGETS, &s->ntargets, err, sizeof(err)) == -1)
-		return usage_error("%s", err);
-	if (getenv("NOTION_TOKEN") && env("NOTION_TOKEN_FILE"))
-		return usage_error("set NOTION_TOKEN or NOTION_TOKEN_FILE, not "
-		    "both");
-	return read_rotation(s, now);
-}
-
 static void
 check_api(const struct settings *s, const char *token,
     struct notion_report *r, time_t now)
@@ -273,7 +213,7 @@ check_api(const struct settings *s, const char *token,
 	struct notion_curl *c;
 	char err[256];
 
-	c = notion_curl_new(s->cacert, s->version, PROG "/" OPS_VERSION, err,
+	c = notion_curl_new(s->cacert, s->env.version, PROG "/" OPS_VERSION, err,
 	    sizeof(err));
 	if (c == NULL) {
 		notion_report_add(r, NOTION_AUTH_NETWORK, 0, NULL, NULL, "%s",
@@ -283,9 +223,9 @@ check_api(const struct settings *s, const char *token,
 	notion_curl_transport(c, &t);
 	notion_options_init(&o);
 	o.token = token;
-	o.api_base = s->api_base;
-	o.targets = s->targets;
-	o.ntargets = s->ntargets;
+	o.api_base = s->env.api_base;
+	o.targets = s->env.targets;
+	o.ntargets = s->env.ntargets;
 	o.timeout_ms = s->timeout_s * 1000;
 	o.deadline_ms = s->deadline_s * 1000;
 	notion_check_api(&o, &t, now, r);
@@ -338,43 +278,29 @@ emit(const struct settings *s, const struct notion_report *r,
 		write_step_summary(r);
 }
 
-/* Export one config value as a variable unless the environment has it. */
-static void
-export_default(const char *name, const char *value)
-{
-	if (value != NULL && *value != '\0' && getenv(name) == NULL)
-		setenv(name, value, 0);
-}
-
-/*
- * --config: the notion: section of the ops config (the same keys, see
- * docs/config.md). The environment wins over the file, as everywhere: the
- * file's values only fill the variables the environment leaves unset, and
- * the rest of the program reads the environment alone. CI needs no file.
- */
+/* --config: the notion: section fills what the environment leaves unset. */
 static int
 read_config(const struct settings *s)
 {
 	struct ops_config cfg;
-	char err[512], num[16];
+	char err[512];
 
 	if (s->config_path == NULL)
 		return 0;
 	if (config_load(&cfg, s->config_path, err, sizeof(err)) != 0)
 		return usage_error("config %s", err);
-	export_default("NOTION_API_BASE", cfg.notion.api_base);
-	export_default("NOTION_VERSION", cfg.notion.version);
-	export_default("NOTION_PREFLIGHT_TARGETS", cfg.notion.targets);
-	export_default("NOTION_TOKEN_ISSUED_AT", cfg.notion.token_issued_at);
-	if (cfg.notion.token_rotate_days > 0) {
-		snprintf(num, sizeof(num), "%d", cfg.notion.token_rotate_days);
-		export_default("NOTION_TOKEN_ROTATE_DAYS", num);
-	}
-	snprintf(num, sizeof(num), "%d", cfg.notion.token_warn_days);
-	export_default("NOTION_TOKEN_WARN_DAYS", num);
-	if (getenv("NOTION_TOKEN_FILE") == NULL)
-		export_default("NOTION_TOKEN", cfg.notion.token);
+	notion_env_from_config(&cfg);
 	config_free(&cfg);
+	return 0;
+}
+
+static int
+read_env(struct settings *s, time_t now)
+{
+	char err[256];
+
+	if (notion_env_read(&s->env, now, err, sizeof(err)) == -1)
+		return usage_error("%s", err);
 	return 0;
 }
 
@@ -413,9 +339,9 @@ main(int argc, char **argv)
 		notion_report_add(&r, code, 0, NULL, NULL, "%s", why);
 	else
 		check_api(&s, buf_str(&tok), &r, now);
-	if (s.rotation)
-		notion_check_rotation(&r, s.issued, s.rotate_days, s.warn_days,
-		    now);
+	if (s.env.rotation)
+		notion_check_rotation(&r, s.env.issued, s.env.rotate_days,
+		    s.env.warn_days, now);
 
 	emit(&s, &r, &tok);
 	if (tok.data)

@@ -84,6 +84,8 @@ struct ops_config {
 		char	*download_secret_previous_until;	/* RFC 3339 */
 		int	 download_url_ttl_seconds;
 		int	 poll_retry_after_seconds;
+		/* enforced by nginx (limit_conn), see docs/export.md */
+		int	 max_downloads_per_identity;
 	} export;
 
 	struct {

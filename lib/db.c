@@ -145,7 +145,8 @@ db_ensure(struct db *db)
 
 PGresult *
 db_query_bin(struct db *db, const char *sql, int nparams,
-    const char *const *params, const int *lengths, const int *formats)
+    const char *const *params, const int *lengths, const int *formats,
+    int result_binary)
 {
 	ExecStatusType st;
 	PGresult *res;
@@ -153,7 +154,7 @@ db_query_bin(struct db *db, const char *sql, int nparams,
 	if (db_ensure(db) != 0)
 		return NULL;
 	res = PQexecParams(db->conn, sql, nparams, NULL, params, lengths,
-	    formats, 0);
+	    formats, result_binary);
 	st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
 		db->err = DB_OK;
@@ -167,7 +168,7 @@ db_query_bin(struct db *db, const char *sql, int nparams,
 PGresult *
 db_query(struct db *db, const char *sql, int nparams, const char *const *params)
 {
-	return db_query_bin(db, sql, nparams, params, NULL, NULL);
+	return db_query_bin(db, sql, nparams, params, NULL, NULL, 0);
 }
 
 int

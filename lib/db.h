@@ -79,11 +79,13 @@ PGresult *db_query(struct db *db, const char *sql, int nparams,
 int	db_exec(struct db *db, const char *sql, int nparams,
 	    const char *const *params);
 /*
- * Variant with explicit lengths and formats, for binary parameters (bytea).
- * lengths/formats may be NULL (all text).
+ * Variant with explicit lengths and formats, for binary parameters (bytea),
+ * and binary results when result_binary is 1 (integers in network byte
+ * order, bytea as its bytes). lengths/formats may be NULL (all text).
  */
 PGresult *db_query_bin(struct db *db, const char *sql, int nparams,
-	    const char *const *params, const int *lengths, const int *formats);
+	    const char *const *params, const int *lengths, const int *formats,
+	    int result_binary);
 
 /*
  * Run a trusted multi-statement SQL script (a migration file shipped with

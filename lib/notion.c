@@ -1,15 +1,13 @@
 /*
- * notion: the Notion CI token preflight. See notion.h for the API, the
- * classification rules and who owns what.
+ * notion: the Notion API client of the preflight and the sync. See notion.h
+ * for the API, the classification rules and who owns what.
  */
 #include "notion.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
-#include <limits.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
@@ -17,11 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
+#include "date.h"
 #include "log.h"
+#include "secretfile.h"
+#include "utf8.h"
+#include "xalloc.h"
 
 #define DAY	86400L
 
@@ -101,39 +101,6 @@ notion_code_name(enum notion_code code)
  * Text helpers.
  */
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
-static size_t
-utf8_seq(const unsigned char *s, size_t n)
-{
-	size_t len;
-	unsigned char lo = 0x80, hi = 0xbf;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		if (s[0] == 0xe0)
-			lo = 0xa0;
-		else if (s[0] == 0xed)
-			hi = 0x9f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		if (s[0] == 0xf0)
-			lo = 0x90;
-		else if (s[0] == 0xf4)
-			hi = 0x8f;
-	} else
-		return 0;
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return len;
-}
-
 /*
  * Copy src into dst for display: control characters and invalid UTF-8
  * become '?', the copy stops before a character that would not fit.
@@ -147,7 +114,7 @@ copy_text(char *dst, size_t dstsz, const char *src)
 	if (dstsz == 0)
 		return;
 	while (*s) {
-		k = utf8_seq(s, n);
+		k = utf8_decode(s, n, NULL);
 		if (k == 0 || (k == 1 && (*s < 0x20 || *s == 0x7f))) {
 			if (o + 1 >= dstsz)
 				break;
@@ -301,6 +268,7 @@ kind_name(enum notion_kind kind)
 	case NOTION_KIND_DATABASE:
 		return "database";
 	case NOTION_KIND_ME:
+	case NOTION_KIND_CALL:
 		break;
 	}
 	return "users/me";
@@ -310,7 +278,9 @@ void
 notion_target_label(enum notion_kind kind, const char *id, char *out,
     size_t outsz)
 {
-	if (kind == NOTION_KIND_ME || id == NULL)
+	if (kind == NOTION_KIND_CALL)
+		snprintf(out, outsz, "%s", id ? id : "request");
+	else if (kind == NOTION_KIND_ME || id == NULL)
 		snprintf(out, outsz, "users/me");
 	else
 		snprintf(out, outsz, "%s:%s", kind_name(kind), id);
@@ -531,107 +501,27 @@ notion_parse_long(const char *s, long min, long max, long *out)
 	return 0;
 }
 
-/* n decimal digits at s into *v. */
-static int
-digits(const char *s, int n, int *v)
-{
-	*v = 0;
-	for (int i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		*v = *v * 10 + (s[i] - '0');
-	}
-	return 0;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
-static long long
-days_from_civil(int y, int m, int d)
-{
-	long long era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static int
-days_in_month(int y, int m)
-{
-	static const int dm[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30,
-	    31 };
-
-	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-		return 29;
-	return dm[m - 1];
-}
-
-/* "HH:MM:SS[.frac](Z|+HH:MM|-HH:MM)" at s: seconds of day minus offset. */
-static int
-parse_clock(const char *s, long long *secs)
-{
-	int hh, mm, ss, oh, om;
-	long long off = 0;
-
-	if (digits(s, 2, &hh) || s[2] != ':' || digits(s + 3, 2, &mm) ||
-	    s[5] != ':' || digits(s + 6, 2, &ss))
-		return -1;
-	if (hh > 23 || mm > 59 || ss > 60)
-		return -1;
-	if (ss == 60)
-		ss = 59;	/* leap second: close enough for a deadline */
-	s += 8;
-	if (*s == '.') {
-		if (s[1] < '0' || s[1] > '9')
-			return -1;
-		for (s++; *s >= '0' && *s <= '9'; s++)
-			;
-	}
-	if ((*s == 'Z' || *s == 'z') && s[1] == '\0')
-		off = 0;
-	else if ((*s == '+' || *s == '-') && !digits(s + 1, 2, &oh) &&
-	    s[3] == ':' && !digits(s + 4, 2, &om) && s[6] == '\0' &&
-	    oh <= 23 && om <= 59)
-		off = (*s == '-' ? -1 : 1) * (oh * 3600LL + om * 60LL);
-	else
-		return -1;
-	*secs = hh * 3600LL + mm * 60LL + ss - off;
-	return 0;
-}
-
 int
 notion_parse_time(const char *s, time_t *out)
 {
-	int y, m, d;
-	long long secs = 0;
+	int64_t us;
 
-	if (s == NULL || digits(s, 4, &y) || s[4] != '-' ||
-	    digits(s + 5, 2, &m) || s[7] != '-' || digits(s + 8, 2, &d))
+	if (s == NULL)
 		return -1;
-	if (y < 1970 || m < 1 || m > 12 || d < 1 || d > days_in_month(y, m))
+	if (date_parse_full_date(s, &us) == -1 &&
+	    date_parse_rfc3339(s, &us) == -1)
 		return -1;
-	if (s[10] != '\0') {
-		if (s[10] != 'T' && s[10] != 't')
-			return -1;
-		if (parse_clock(s + 11, &secs) == -1)
-			return -1;
-	}
-	*out = (time_t)(days_from_civil(y, m, d) * DAY + secs);
+	if (us < 0)	/* nothing before 1970 */
+		return -1;
+	*out = (time_t)(us / DATE_US_PER_SEC);
 	return 0;
 }
 
 void
 notion_format_time(time_t t, char *out, size_t outsz)
 {
-	struct tm tm;
-
-	if (outsz == 0)
-		return;
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(out, outsz, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+	if (date_format_rfc3339((int64_t)t * DATE_US_PER_SEC, false, out,
+	    outsz) == -1 && outsz > 0)
 		out[0] = '\0';
 }
 
@@ -778,6 +668,12 @@ classify_object(enum notion_kind kind, const char *want_id, long status,
 		    "not the one asked for", where, status, want);
 		return NOTION_AUTH_UNEXPECTED;
 	}
+	if (json_is_true(json_object_get(root, "archived")) ||
+	    json_is_true(json_object_get(root, "in_trash"))) {
+		set_detail(ans, "%s is archived (in Notion's trash): restore it "
+		    "in Notion or change the target", where);
+		return NOTION_AUTH_UNEXPECTED;
+	}
 	set_detail(ans, "%s is readable", where);
 	return NOTION_OK;
 }
@@ -798,6 +694,10 @@ classify_success(enum notion_kind kind, const char *want_id, long status,
 	}
 	if (kind == NOTION_KIND_ME)
 		return classify_me(status, root, ans);
+	if (kind == NOTION_KIND_CALL) {
+		set_detail(ans, "%s answered HTTP %ld", where, status);
+		return NOTION_OK;
+	}
 	return classify_object(kind, want_id, status, root, where, ans);
 }
 
@@ -844,12 +744,22 @@ notion_classify(enum notion_kind kind, const char *want_id, long status,
     struct notion_answer *ans)
 {
 	char where[NOTION_LABEL_MAX];
+
+	notion_target_label(kind, want_id, where, sizeof(where));
+	return notion_classify_as(kind, want_id, where, status, body, len,
+	    hdr_request_id, ans);
+}
+
+enum notion_code
+notion_classify_as(enum notion_kind kind, const char *want_id,
+    const char *where, long status, const char *body, size_t len,
+    const char *hdr_request_id, struct notion_answer *ans)
+{
 	json_t *root = NULL;
 	json_error_t jerr;
 	enum notion_code code;
 
 	memset(ans, 0, sizeof(*ans));
-	notion_target_label(kind, want_id, where, sizeof(where));
 	if (body != NULL && len > 0)
 		root = json_loadb(body, len, 0, &jerr);
 	if (hdr_request_id != NULL && *hdr_request_id)
@@ -934,44 +844,6 @@ notion_report_exit(const struct notion_report *r)
  * Token loading.
  */
 
-/* Read at most max + 1 bytes of path into out; -1 with errno on failure. */
-static int
-read_small_file(const char *path, size_t max, struct buf *out)
-{
-	char chunk[1024];
-	struct stat st;
-	ssize_t n;
-	int fd, saved;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return -1;
-	if (fstat(fd, &st) == -1)
-		goto fail;
-	if (!S_ISREG(st.st_mode)) {
-		errno = EINVAL;
-		goto fail;
-	}
-	while (out->len <= max) {
-		n = read(fd, chunk, sizeof(chunk));
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			goto fail;
-		if (n == 0)
-			break;
-		buf_append(out, chunk, (size_t)n);
-	}
-	explicit_bzero(chunk, sizeof(chunk));
-	close(fd);
-	return 0;
-fail:
-	saved = errno;
-	explicit_bzero(chunk, sizeof(chunk));
-	close(fd);
-	errno = saved;
-	return -1;
-}
-
 enum notion_code
 notion_token_load(const char *env_token, const char *file, struct buf *out,
     char *why, size_t whysz)
@@ -980,16 +852,15 @@ notion_token_load(const char *env_token, const char *file, struct buf *out,
 	if (env_token != NULL) {
 		buf_appends(out, env_token);
 	} else if (file != NULL && *file) {
-		if (read_small_file(file, NOTION_TOKEN_MAX + 2, out) == -1) {
-			snprintf(why, whysz, "cannot read NOTION_TOKEN_FILE "
-			    "%.200s: %s", file, strerror(errno));
+		char err[300], *tok = secret_file_read(file, err, sizeof(err));
+
+		if (tok == NULL) {
+			snprintf(why, whysz, "NOTION_TOKEN_FILE: %s", err);
 			return NOTION_AUTH_MISSING;
 		}
-		if (out->len > 0 && out->data[out->len - 1] == '\n') {
-			out->data[--out->len] = '\0';
-			if (out->len > 0 && out->data[out->len - 1] == '\r')
-				out->data[--out->len] = '\0';
-		}
+		buf_appends(out, tok);
+		explicit_bzero(tok, strlen(tok));
+		free(tok);
 	} else {
 		snprintf(why, whysz, "neither NOTION_TOKEN nor "
 		    "NOTION_TOKEN_FILE is set in the job's environment");
@@ -1080,79 +951,93 @@ retry_wait_ms(const struct notion_options *o, const struct notion_http *h,
 	return ms < o->backoff_cap_ms ? ms : o->backoff_cap_ms;
 }
 
-struct check_ctx {
-	const struct notion_options	*o;
-	const struct notion_transport	*t;
-	long long			 deadline;	/* monotonic ms */
-	time_t				 wall_now;
-	struct notion_http		 http;
-	struct notion_report		*r;
-};
-
-static void
-build_url(const struct notion_options *o, enum notion_kind kind,
-    const char *id, struct buf *url)
+void
+notion_client_init(struct notion_client *c, const struct notion_options *o,
+    const struct notion_transport *t, time_t wall_now)
 {
-	buf_reset(url);
-	buf_appends(url, o->api_base);
-	if (kind == NOTION_KIND_ME)
-		buf_appends(url, "/v1/users/me");
-	else
-		buf_appendf(url, "/v1/%s/%s", kind == NOTION_KIND_PAGE ?
-		    "pages" : "databases", id);
+	memset(c, 0, sizeof(*c));
+	c->o = o;
+	c->t = t;
+	c->wall_now = wall_now;
+	c->deadline = t->now_ms(t->ctx) + o->deadline_ms;
+	c->next_ms = 0;
+	notion_http_init(&c->http);
 }
 
-/*
- * GET one object with bounded retries; add a finding unless it is NOTION_OK.
- * ans receives the last classification.
- */
-static enum notion_code
-check_one(struct check_ctx *c, enum notion_kind kind, const char *id,
-    struct notion_answer *ans)
+void
+notion_client_free(struct notion_client *c)
+{
+	notion_http_free(&c->http);
+}
+
+/* Wait until the pacer allows the next request; then book the slot. */
+static void
+pace(struct notion_client *c)
+{
+	const struct notion_transport *t = c->t;
+	long long now = t->now_ms(t->ctx);
+
+	if (c->o->min_interval_ms > 0 && c->next_ms > now) {
+		t->sleep_ms(t->ctx, (long)(c->next_ms - now));
+		now = t->now_ms(t->ctx);
+	}
+	c->next_ms = now + c->o->min_interval_ms;
+}
+
+enum notion_code
+notion_client_call(struct notion_client *c, const struct notion_call *call,
+    struct notion_answer *ans, struct notion_report *r)
 {
 	const struct notion_options *o = c->o;
 	const struct notion_transport *t = c->t;
 	struct notion_http *h = &c->http;
 	struct buf url = BUF_INIT;
-	char label[NOTION_LABEL_MAX];
-	const char *why = "";
+	const char *label = call->label, *why = "";
+	const char *method = call->method ? call->method : "GET";
 	enum notion_code code = NOTION_AUTH_NETWORK;
 	long long left;
 	int attempt;
 
 	memset(ans, 0, sizeof(*ans));
-	notion_target_label(kind, id, label, sizeof(label));
-	build_url(o, kind, id, &url);
+	buf_appendf(&url, "%s%s", o->api_base, call->path);
 	for (attempt = 1;; attempt++) {
 		long wait;
 
+		pace(c);
 		left = c->deadline - t->now_ms(t->ctx);
 		if (left <= 0) {
-			notion_report_add(c->r, NOTION_AUTH_NETWORK, 0, NULL,
-			    label, "%s not checked: the overall deadline of "
-			    "%ld s was reached", label, o->deadline_ms / 1000);
+			notion_report_add(r, NOTION_AUTH_NETWORK, 0, NULL, label,
+			    "%s not done: the overall deadline of %ld s was "
+			    "reached", label, o->deadline_ms / 1000);
 			goto out;
 		}
 		notion_http_reset(h);
-		if (t->get(t->ctx, buf_str(&url), o->token,
+		c->requests++;
+		if (t->request(t->ctx, method, buf_str(&url), o->token,
+		    call->body, call->body_len,
 		    left < o->timeout_ms ? (long)left : o->timeout_ms, h) != 0) {
-			notion_report_add(c->r, NOTION_AUTH_NETWORK, 0, NULL,
-			    label, "%s: no HTTP answer: %s", label, h->error);
+			notion_report_add(r, NOTION_AUTH_NETWORK, 0, NULL, label,
+			    "%s: no HTTP answer: %s", label, h->error);
 			goto out;
 		}
 		if (h->too_large) {
 			code = NOTION_AUTH_UNEXPECTED;
-			notion_report_add(c->r, code, h->status, h->request_id,
+			notion_report_add(r, code, h->status, h->request_id,
 			    label, "%s answered HTTP %ld with a body larger "
 			    "than %d bytes", label, h->status, NOTION_BODY_MAX);
 			goto out;
 		}
-		code = notion_classify(kind, id, h->status, buf_str(&h->body),
-		    h->body.len, h->request_id, ans);
+		code = notion_classify_as(call->kind, call->want_id, label,
+		    h->status, buf_str(&h->body), h->body.len, h->request_id,
+		    ans);
 		if (!notion_status_retryable(h->status))
 			break;
 		if (attempt > o->max_retries)
 			break;
+		if (call->not_idempotent && h->status != 429) {
+			why = "; not retried: the request may have been applied";
+			break;
+		}
 		wait = retry_wait_ms(o, h, attempt, c->wall_now);
 		if (t->now_ms(t->ctx) + wait >= c->deadline) {
 			why = "; the next retry would pass the overall deadline";
@@ -1162,36 +1047,51 @@ check_one(struct check_ctx *c, enum notion_kind kind, const char *id,
 		    "retry %d of %d in %ld ms", h->status, attempt,
 		    o->max_retries, wait);
 		t->sleep_ms(t->ctx, wait);
+		/* the pacer counts from the end of a Retry-After wait */
+		c->next_ms = t->now_ms(t->ctx);
 	}
 	if (code != NOTION_OK && (attempt > 1 || *why))
-		notion_report_add(c->r, code, h->status, ans->request_id,
+		notion_report_add(r, code, h->status, ans->request_id,
 		    label, "%s (%d attempts%s)", ans->detail, attempt, why);
 	else if (code != NOTION_OK)
-		notion_report_add(c->r, code, h->status, ans->request_id,
+		notion_report_add(r, code, h->status, ans->request_id,
 		    label, "%s", ans->detail);
 out:
 	buf_free(&url);
 	return code;
 }
 
-void
-notion_check_api(const struct notion_options *o,
-    const struct notion_transport *t, time_t wall_now,
-    struct notion_report *r)
+/* GET one object (users/me, a page, a database) through the client. */
+enum notion_code
+notion_client_check(struct notion_client *c, enum notion_kind kind,
+    const char *id, struct notion_answer *ans, struct notion_report *r)
 {
-	struct check_ctx c;
+	struct notion_call call;
+	char label[NOTION_LABEL_MAX], path[96];
+
+	notion_target_label(kind, id, label, sizeof(label));
+	if (kind == NOTION_KIND_ME)
+		snprintf(path, sizeof(path), "/v1/users/me");
+	else
+		snprintf(path, sizeof(path), "/v1/%s/%s",
+		    kind == NOTION_KIND_PAGE ? "pages" : "databases", id);
+	memset(&call, 0, sizeof(call));
+	call.path = path;
+	call.kind = kind;
+	call.want_id = id;
+	call.label = label;
+	return notion_client_call(c, &call, ans, r);
+}
+
+void
+notion_check_api_client(struct notion_client *c, struct notion_report *r)
+{
+	const struct notion_options *o = c->o;
 	struct notion_answer ans;
 
-	memset(&c, 0, sizeof(c));
-	c.o = o;
-	c.t = t;
-	c.r = r;
-	c.wall_now = wall_now;
-	c.deadline = t->now_ms(t->ctx) + o->deadline_ms;
-	notion_http_init(&c.http);
 	r->ntargets = o->ntargets;
-	if (check_one(&c, NOTION_KIND_ME, NULL, &ans) != NOTION_OK)
-		goto out;
+	if (notion_client_check(c, NOTION_KIND_ME, NULL, &ans, r) != NOTION_OK)
+		return;
 	r->bot_known = 1;
 	memcpy(r->bot_name, ans.bot_name, sizeof(r->bot_name));
 	memcpy(r->workspace_name, ans.workspace_name,
@@ -1199,15 +1099,25 @@ notion_check_api(const struct notion_options *o,
 	for (size_t i = 0; i < o->ntargets; i++) {
 		const struct notion_target *tg = &o->targets[i];
 
-		if (check_one(&c, tg->kind, tg->id, &ans) != NOTION_OK ||
-		    r->nchecked == NOTION_MAX_TARGETS)
+		if (notion_client_check(c, tg->kind, tg->id, &ans, r) !=
+		    NOTION_OK || r->nchecked == NOTION_MAX_TARGETS)
 			continue;
 		notion_target_label(tg->kind, tg->id, r->checked[r->nchecked],
 		    sizeof(r->checked[0]));
 		r->nchecked++;
 	}
-out:
-	notion_http_free(&c.http);
+}
+
+void
+notion_check_api(const struct notion_options *o,
+    const struct notion_transport *t, time_t wall_now,
+    struct notion_report *r)
+{
+	struct notion_client c;
+
+	notion_client_init(&c, o, t, wall_now);
+	notion_check_api_client(&c, r);
+	notion_client_free(&c);
 }
 
 /*
@@ -1285,6 +1195,13 @@ summary_line(const struct notion_report *r, struct buf *out)
 void
 notion_format_text(const struct notion_report *r, struct buf *out)
 {
+	notion_format_findings_text(r, out);
+	summary_line(r, out);
+}
+
+void
+notion_format_findings_text(const struct notion_report *r, struct buf *out)
+{
 	for (size_t i = 0; i < r->nfindings; i++) {
 		const struct notion_finding *f = &r->findings[i];
 		const struct notion_code_info *ci = notion_code_lookup(f->code);
@@ -1299,7 +1216,6 @@ notion_format_text(const struct notion_report *r, struct buf *out)
 	if (r->dropped)
 		buf_appendf(out, "error: %zu more finding(s) not shown\n",
 		    r->dropped);
-	summary_line(r, out);
 }
 
 /* Workflow command data: '%', CR and LF are escaped. */
@@ -1321,6 +1237,13 @@ github_escape(struct buf *out, const char *s)
 void
 notion_format_github(const struct notion_report *r, struct buf *out)
 {
+	notion_format_findings_github(r, out);
+	summary_line(r, out);
+}
+
+void
+notion_format_findings_github(const struct notion_report *r, struct buf *out)
+{
 	struct buf body = BUF_INIT;
 
 	for (size_t i = 0; i < r->nfindings; i++) {
@@ -1337,22 +1260,21 @@ notion_format_github(const struct notion_report *r, struct buf *out)
 		buf_appendc(out, '\n');
 	}
 	buf_free(&body);
-	summary_line(r, out);
 }
 
-/* Abort on allocation failure, like buf does. */
+/* Abort on allocation failure (xalloc.h), like buf does. */
 static void
 jset(json_t *o, const char *key, json_t *v)
 {
-	if (v == NULL || json_object_set_new(o, key, v) == -1)
-		abort();
+	if (json_object_set_new(o, key, xnonnull(v)) == -1)
+		xnonnull(NULL);	/* jansson fails only when out of memory */
 }
 
 static void
 jpush(json_t *a, json_t *v)
 {
-	if (v == NULL || json_array_append_new(a, v) == -1)
-		abort();
+	if (json_array_append_new(a, xnonnull(v)) == -1)
+		xnonnull(NULL);	/* jansson fails only when out of memory */
 }
 
 static json_t *
@@ -1364,11 +1286,9 @@ jstr_or_null(const char *s)
 static json_t *
 finding_json(const struct notion_finding *f, const struct notion_code_info *ci)
 {
-	json_t *o = json_object();
+	json_t *o = xnonnull(json_object());
 	struct buf rb = BUF_INIT;
 
-	if (o == NULL)
-		abort();
 	buf_appendf(&rb, "%s#%s", NOTION_RUNBOOK, ci->anchor);
 	jset(o, "code", json_string(ci->name));
 	jset(o, "severity", json_string(severity_name(ci->severity)));
@@ -1382,16 +1302,11 @@ finding_json(const struct notion_finding *f, const struct notion_code_info *ci)
 	return o;
 }
 
-void
-notion_format_json(const struct notion_report *r, struct buf *out)
+json_t *
+notion_findings_json(const struct notion_report *r)
 {
-	enum notion_code code = notion_report_code(r);
-	json_t *o = json_object(), *fa = json_array(), *ca = json_array();
-	json_t *bot = json_null();
-	char *s;
+	json_t *fa = xnonnull(json_array());
 
-	if (o == NULL || fa == NULL || ca == NULL)
-		abort();
 	for (size_t i = 0; i < r->nfindings; i++) {
 		const struct notion_code_info *ci =
 		    notion_code_lookup(r->findings[i].code);
@@ -1399,12 +1314,22 @@ notion_format_json(const struct notion_report *r, struct buf *out)
 		if (ci)
 			jpush(fa, finding_json(&r->findings[i], ci));
 	}
+	return fa;
+}
+
+void
+notion_format_json(const struct notion_report *r, struct buf *out)
+{
+	enum notion_code code = notion_report_code(r);
+	json_t *o = xnonnull(json_object()), *fa = notion_findings_json(r);
+	json_t *ca = xnonnull(json_array()), *bot = json_null();
+	char *s;
+
 	for (size_t i = 0; i < r->nchecked; i++)
 		jpush(ca, json_string(r->checked[i]));
 	if (r->bot_known) {
 		json_decref(bot);
-		if ((bot = json_object()) == NULL)
-			abort();
+		bot = xnonnull(json_object());
 		jset(bot, "name", json_string(r->bot_name));
 		jset(bot, "workspace_name", json_string(r->workspace_name));
 	}
@@ -1417,8 +1342,7 @@ notion_format_json(const struct notion_report *r, struct buf *out)
 	jset(o, "bot", bot);
 	jset(o, "targets_configured", json_integer((json_int_t)r->ntargets));
 	jset(o, "targets_checked", ca);
-	if ((s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL)
-		abort();
+	s = xnonnull(json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER));
 	buf_appends(out, s);
 	buf_appendc(out, '\n');
 	free(s);
@@ -1609,14 +1533,37 @@ curl_sleep_ms(void *ctx, long ms)
 		ts = rem;
 }
 
+/* Method and body of the next transfer on h (the handle is reused). */
 static int
-curl_get(void *ctx, const char *url, const char *token, long timeout_ms,
+curl_set_method(CURL *h, const char *method, const char *body, size_t len)
+{
+	if (strcmp(method, "GET") == 0)
+		return curl_easy_setopt(h, CURLOPT_HTTPGET, 1L) == CURLE_OK &&
+		    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL) ==
+		    CURLE_OK ? 0 : -1;
+	if (body == NULL) {
+		body = "";
+		len = 0;
+	}
+	if (curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+	    (curl_off_t)len) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body) != CURLE_OK)
+		return -1;
+	return curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST,
+	    strcmp(method, "POST") == 0 ? NULL : method) == CURLE_OK ? 0 : -1;
+}
+
+static int
+curl_request(void *ctx, const char *method, const char *url,
+    const char *token, const char *body, size_t body_len, long timeout_ms,
     struct notion_http *resp)
 {
 	struct notion_curl *c = ctx;
 	struct curl_slist *hl = NULL, *tmp;
 	struct buf auth = BUF_INIT;
-	const char *extra[] = { c->version_hdr, "Accept: application/json" };
+	int is_get = strcmp(method, "GET") == 0;
+	const char *extra[] = { c->version_hdr, "Accept: application/json",
+	    is_get ? NULL : "Content-Type: application/json" };
 	CURLcode rc;
 	int ok = 1;
 
@@ -1627,6 +1574,8 @@ curl_get(void *ctx, const char *url, const char *token, long timeout_ms,
 	else
 		hl = tmp;
 	for (size_t i = 0; ok && i < sizeof(extra) / sizeof(extra[0]); i++) {
+		if (extra[i] == NULL)
+			continue;
 		if ((tmp = curl_slist_append(hl, extra[i])) == NULL)
 			ok = 0;
 		else
@@ -1635,7 +1584,7 @@ curl_get(void *ctx, const char *url, const char *token, long timeout_ms,
 	explicit_bzero(auth.data, auth.len);
 	buf_free(&auth);
 	c->errbuf[0] = '\0';
-	if (!ok ||
+	if (!ok || curl_set_method(c->h, method, body, body_len) == -1 ||
 	    curl_easy_setopt(c->h, CURLOPT_URL, url) != CURLE_OK ||
 	    curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, hl) != CURLE_OK ||
 	    curl_easy_setopt(c->h, CURLOPT_TIMEOUT_MS, timeout_ms) != CURLE_OK ||
@@ -1696,8 +1645,8 @@ notion_curl_new(const char *cacert, const char *notion_version,
 	struct notion_curl *c;
 	CURL *h;
 
-	if ((c = calloc(1, sizeof(*c))) == NULL || (h = curl_easy_init()) ==
-	    NULL) {
+	c = xcalloc(1, sizeof(*c));
+	if ((h = curl_easy_init()) == NULL) {
 		free(c);
 		snprintf(err, errsz, "cannot initialize libcurl");
 		return NULL;
@@ -1732,7 +1681,7 @@ notion_curl_new(const char *cacert, const char *notion_version,
 void
 notion_curl_transport(struct notion_curl *c, struct notion_transport *t)
 {
-	t->get = curl_get;
+	t->request = curl_request;
 	t->now_ms = curl_now_ms;
 	t->sleep_ms = curl_sleep_ms;
 	t->ctx = c;
@@ -1745,4 +1694,113 @@ notion_curl_free(struct notion_curl *c)
 		return;
 	curl_easy_cleanup(c->h);
 	free(c);
+}
+
+/*
+ * The environment (contract section 7), shared by the preflight and the
+ * sync.
+ */
+
+/* An environment variable, NULL when unset or empty. */
+static const char *
+env_get(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : NULL;
+}
+
+static int
+env_rotation(struct notion_env *e, time_t now, char *err, size_t errsz)
+{
+	const char *issued = env_get("NOTION_TOKEN_ISSUED_AT");
+	const char *rotate = env_get("NOTION_TOKEN_ROTATE_DAYS");
+	const char *warn = env_get("NOTION_TOKEN_WARN_DAYS");
+
+	e->warn_days = 14;
+	if (warn && notion_parse_long(warn, 0, 3650, &e->warn_days)) {
+		snprintf(err, errsz, "NOTION_TOKEN_WARN_DAYS must be a whole "
+		    "number of days between 0 and 3650, got \"%.32s\"", warn);
+		return -1;
+	}
+	if (issued == NULL && rotate == NULL)
+		return 0;
+	if (issued == NULL || rotate == NULL) {
+		snprintf(err, errsz, "set both NOTION_TOKEN_ISSUED_AT and "
+		    "NOTION_TOKEN_ROTATE_DAYS, or neither");
+		return -1;
+	}
+	if (notion_parse_time(issued, &e->issued)) {
+		snprintf(err, errsz, "NOTION_TOKEN_ISSUED_AT must be YYYY-MM-DD "
+		    "or RFC 3339, got \"%.40s\"", issued);
+		return -1;
+	}
+	if (e->issued > now + DAY) {
+		snprintf(err, errsz, "NOTION_TOKEN_ISSUED_AT %.40s is in the "
+		    "future: fix the date", issued);
+		return -1;
+	}
+	if (notion_parse_long(rotate, 1, 3650, &e->rotate_days)) {
+		snprintf(err, errsz, "NOTION_TOKEN_ROTATE_DAYS must be a whole "
+		    "number of days between 1 and 3650, got \"%.32s\"", rotate);
+		return -1;
+	}
+	e->rotation = 1;
+	return 0;
+}
+
+int
+notion_env_read(struct notion_env *e, time_t now, char *err, size_t errsz)
+{
+	const char *base = env_get("NOTION_API_BASE");
+	const char *version = env_get("NOTION_VERSION");
+
+	memset(e, 0, sizeof(*e));
+	if (notion_api_base_check(base ? base : NOTION_DEFAULT_API_BASE,
+	    e->api_base, sizeof(e->api_base), err, errsz) == -1)
+		return -1;
+	if (version == NULL)
+		version = NOTION_DEFAULT_VERSION;
+	if (notion_version_check(version) == -1) {
+		snprintf(err, errsz, "NOTION_VERSION must look like 2022-06-28, "
+		    "got \"%.32s\"", version);
+		return -1;
+	}
+	snprintf(e->version, sizeof(e->version), "%s", version);
+	if (notion_targets_parse(env_get("NOTION_PREFLIGHT_TARGETS"),
+	    e->targets, NOTION_MAX_TARGETS, &e->ntargets, err, errsz) == -1)
+		return -1;
+	if (getenv("NOTION_TOKEN") && env_get("NOTION_TOKEN_FILE")) {
+		snprintf(err, errsz, "set NOTION_TOKEN or NOTION_TOKEN_FILE, not "
+		    "both");
+		return -1;
+	}
+	return env_rotation(e, now, err, errsz);
+}
+
+/* Export one config value as a variable unless the environment has it. */
+static void
+export_default(const char *name, const char *value)
+{
+	if (value != NULL && *value != '\0' && getenv(name) == NULL)
+		setenv(name, value, 0);
+}
+
+void
+notion_env_from_config(const struct ops_config *cfg)
+{
+	char num[16];
+
+	export_default("NOTION_API_BASE", cfg->notion.api_base);
+	export_default("NOTION_VERSION", cfg->notion.version);
+	export_default("NOTION_PREFLIGHT_TARGETS", cfg->notion.targets);
+	export_default("NOTION_TOKEN_ISSUED_AT", cfg->notion.token_issued_at);
+	if (cfg->notion.token_rotate_days > 0) {
+		snprintf(num, sizeof(num), "%d", cfg->notion.token_rotate_days);
+		export_default("NOTION_TOKEN_ROTATE_DAYS", num);
+	}
+	snprintf(num, sizeof(num), "%d", cfg->notion.token_warn_days);
+	export_default("NOTION_TOKEN_WARN_DAYS", num);
+	if (getenv("NOTION_TOKEN_FILE") == NULL)
+		export_default("NOTION_TOKEN", cfg->notion.token);
 }

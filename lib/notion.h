@@ -1,23 +1,28 @@
 /*
- * notion: the Notion CI token preflight (ops-notion-preflight).
+ * notion: the one Notion API client, shared by ops-notion-preflight (the CI
+ * token check) and ops-notion-sync (the spec sync, jobs/notion_sync/).
  *
  * The preflight answers one question before the spec sync runs: does this
  * token belong to a live Notion integration (a bot) that can read every sync
  * target? Anything other than a confirmed "yes" is a finding with a
  * NOTION_AUTH_* code, and every code but NOTION_AUTH_ROTATION_DUE fails the
- * run (fail closed).
+ * run (fail closed). The sync runs the same checks first and reports every
+ * failure of its own calls with the same codes.
  *
  * The module is split so that almost all of it is pure and unit-testable:
  *
  *   catalog        the one table of codes: name, exit status, severity,
  *                  one-line cause, runbook anchor (notion_catalog()).
  *   validation     token, target ids, API base URL, dates and day counts.
+ *   environment    NOTION_* variables and the config's notion: section
+ *                  (notion_env_read(), notion_env_from_config()).
  *   classify       one HTTP answer (status, body, request id header) to a
- *                  code (notion_classify()).
+ *                  code (notion_classify(), notion_classify_as()).
  *   rotation       deadline arithmetic given "now" (notion_rotation_check()).
- *   run            users/me then every target, with bounded retries, through
- *                  a struct notion_transport (notion_check_api()); unit tests
- *                  pass a fake transport, main passes the libcurl one.
+ *   client         any call with pacing and bounded retries through a
+ *                  struct notion_transport (notion_client_call()); the
+ *                  preflight's checks on top (notion_check_api()); unit
+ *                  tests pass a fake transport, main the libcurl one.
  *   report/format  findings and their text, json, github and markdown forms.
  *   curl           the libcurl transport (TLS verification always on).
  *
@@ -35,10 +40,12 @@
 #ifndef OPS_NOTION_H
 #define OPS_NOTION_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <time.h>
 
 #include "buf.h"
+#include "config.h"
 
 #define NOTION_DEFAULT_API_BASE	"https://api.notion.com"
 #define NOTION_DEFAULT_VERSION	"2022-06-28"
@@ -142,7 +149,8 @@ int	notion_id_normalize(const char *in, char out[NOTION_ID_LEN + 1]);
 enum notion_kind {
 	NOTION_KIND_ME = 0,	/* GET /v1/users/me */
 	NOTION_KIND_PAGE,	/* GET /v1/pages/{id} */
-	NOTION_KIND_DATABASE	/* GET /v1/databases/{id} */
+	NOTION_KIND_DATABASE,	/* GET /v1/databases/{id} */
+	NOTION_KIND_CALL	/* any other call: a 2xx JSON object is OK */
 };
 
 struct notion_target {
@@ -244,7 +252,8 @@ struct notion_answer {
  *
  *   2xx  users/me: {"object":"user","type":"bot"} -> NOTION_OK (a "person"
  *        user is UNEXPECTED); page/database: the matching object with the
- *        asked id -> NOTION_OK; anything else, non-JSON included
+ *        asked id -> NOTION_OK, UNEXPECTED when it is archived or in the
+ *        trash (nothing can be written to it); anything else, non-JSON included
  *        (an HTML maintenance page), UNEXPECTED.
  *   401 + error object code "unauthorized"          INVALID
  *   403 + error object code "restricted_resource"   FORBIDDEN
@@ -261,6 +270,17 @@ struct notion_answer {
 enum notion_code notion_classify(enum notion_kind kind, const char *want_id,
 	    long status, const char *body, size_t len,
 	    const char *hdr_request_id, struct notion_answer *ans);
+/*
+ * The same with the request named by where ("page:<id>", "append to
+ * block <id>") instead of the target label. NOTION_KIND_CALL: a 2xx answer
+ * is NOTION_OK when its body is a JSON object; the error statuses are
+ * classified as above (404 object_not_found is TARGET_UNSHARED, a 400
+ * validation_error UNEXPECTED with Notion's message in the detail).
+ */
+enum notion_code notion_classify_as(enum notion_kind kind,
+	    const char *want_id, const char *where, long status,
+	    const char *body, size_t len, const char *hdr_request_id,
+	    struct notion_answer *ans);
 
 /*
  * Report: what one run found.
@@ -320,6 +340,13 @@ void	notion_format_text(const struct notion_report *r, struct buf *out);
 void	notion_format_json(const struct notion_report *r, struct buf *out);
 void	notion_format_github(const struct notion_report *r, struct buf *out);
 void	notion_format_markdown(const struct notion_report *r, struct buf *out);
+/* The finding lines of text / github alone (no summary line). */
+void	notion_format_findings_text(const struct notion_report *r,
+	    struct buf *out);
+void	notion_format_findings_github(const struct notion_report *r,
+	    struct buf *out);
+/* The findings as the json format's array (new reference). */
+json_t	*notion_findings_json(const struct notion_report *r);
 
 /* Replace every occurrence of secret (len > 0) in b by repl. */
 void	notion_redact(struct buf *b, const char *secret, size_t len,
@@ -345,14 +372,17 @@ void	notion_http_reset(struct notion_http *h);
 void	notion_http_free(struct notion_http *h);
 
 /*
- * A transport. get() sends "GET url" with the bearer token and must give up
- * after timeout_ms; it returns 0 when an HTTP answer arrived (status set,
+ * A transport. request() sends "METHOD url" with the bearer token and, for
+ * anything but GET, body (JSON, body_len bytes; NULL for none) and must give
+ * up after timeout_ms; it returns 0 when an HTTP answer arrived (status set,
  * even for 4xx/5xx) and -1 on a DNS, connect, TLS or timeout failure (error
  * set; it never contains the token). now_ms() is a monotonic clock and
  * sleep_ms() waits; unit tests replace both.
  */
 struct notion_transport {
-	int		(*get)(void *ctx, const char *url, const char *token,
+	int		(*request)(void *ctx, const char *method,
+			    const char *url, const char *token,
+			    const char *body, size_t body_len,
 			    long timeout_ms, struct notion_http *resp);
 	long long	(*now_ms)(void *ctx);
 	void		(*sleep_ms)(void *ctx, long ms);
@@ -370,10 +400,69 @@ struct notion_options {
 	long				 backoff_base_ms;	/* 500 */
 	long				 backoff_cap_ms;	/* 4000 */
 	long				 retry_after_cap_ms;	/* 10000 */
+	long				 min_interval_ms;	/* pacer, 0 */
 };
 
-/* Defaults: 10 s per request, 60 s in all, 3 retries, 0.5 s .. 4 s backoff. */
+/*
+ * Defaults: 10 s per request, 60 s in all, 3 retries, 0.5 s .. 4 s backoff,
+ * no pacing (min_interval_ms 0: the preflight's few GETs are a burst Notion
+ * allows; the sync sets 1000 / requests-per-second).
+ */
 void	notion_options_init(struct notion_options *o);
+
+/*
+ * A client: one session of calls sharing the options, the transport, the
+ * overall deadline (from notion_client_init()), the pacer and one answer
+ * buffer. Owns http (the last answer; valid until the next call).
+ */
+struct notion_client {
+	const struct notion_options	*o;
+	const struct notion_transport	*t;
+	time_t				 wall_now;
+	long long			 deadline;	/* monotonic ms */
+	long long			 next_ms;	/* pacer */
+	unsigned long			 requests;	/* sent, retries too */
+	struct notion_http		 http;
+};
+
+void	notion_client_init(struct notion_client *c,
+	    const struct notion_options *o, const struct notion_transport *t,
+	    time_t wall_now);
+void	notion_client_free(struct notion_client *c);
+
+/* One API call. */
+struct notion_call {
+	const char		*method;	/* NULL: GET */
+	const char		*path;		/* "/v1/blocks/<id>/children" */
+	const char		*body;		/* JSON or NULL */
+	size_t			 body_len;
+	enum notion_kind	 kind;		/* how to classify the answer */
+	const char		*want_id;	/* for PAGE and DATABASE */
+	const char		*label;		/* names it in findings, logs */
+	int			 not_idempotent; /* POST that creates */
+};
+
+/*
+ * Make one call: wait for the pacer (requests start at least
+ * min_interval_ms apart, a Retry-After wait included), send, classify
+ * (notion_classify_as()), retry as notion_check_api() does. A call marked
+ * not_idempotent (an append, a page creation) is retried on 429 only: a
+ * 5xx or a timeout may have been applied, and the caller must start over
+ * from what Notion has. Any failure adds one finding to r. On NOTION_OK
+ * the answer's body is in c->http.body.
+ */
+enum notion_code notion_client_call(struct notion_client *c,
+	    const struct notion_call *call, struct notion_answer *ans,
+	    struct notion_report *r);
+
+/* GET users/me (id NULL), a page or a database through notion_client_call(). */
+enum notion_code notion_client_check(struct notion_client *c,
+	    enum notion_kind kind, const char *id, struct notion_answer *ans,
+	    struct notion_report *r);
+
+/* notion_check_api() on a client the caller made (the preflight's checks). */
+void	notion_check_api_client(struct notion_client *c,
+	    struct notion_report *r);
 
 /*
  * Check users/me, then (only if it passed) every target in order, adding a
@@ -405,5 +494,36 @@ struct notion_curl *notion_curl_new(const char *cacert,
 void	notion_curl_transport(struct notion_curl *c,
 	    struct notion_transport *t);
 void	notion_curl_free(struct notion_curl *c);
+
+/*
+ * The environment of contract section 7, read the same way by the preflight
+ * and the sync: NOTION_API_BASE (checked), NOTION_VERSION,
+ * NOTION_PREFLIGHT_TARGETS, NOTION_TOKEN_ISSUED_AT with
+ * NOTION_TOKEN_ROTATE_DAYS (both or neither) and NOTION_TOKEN_WARN_DAYS;
+ * NOTION_TOKEN together with NOTION_TOKEN_FILE is refused. The token itself
+ * is read by notion_token_load(). Returns 0, or -1 with one line in err
+ * (a usage error).
+ */
+struct notion_env {
+	char			api_base[512];
+	char			version[16];
+	struct notion_target	targets[NOTION_MAX_TARGETS];
+	size_t			ntargets;
+	int			rotation;	/* a policy is configured */
+	time_t			issued;
+	long			rotate_days;
+	long			warn_days;
+};
+
+int	notion_env_read(struct notion_env *e, time_t now, char *err,
+	    size_t errsz);
+
+/*
+ * --config: export the notion: section's values (see docs/config.md) as the
+ * environment variables above, for each one the environment leaves unset:
+ * the environment wins over the file. setenv() is main's business: call it
+ * from main only, before any thread starts.
+ */
+void	notion_env_from_config(const struct ops_config *cfg);
 
 #endif

@@ -8,7 +8,6 @@
 #include "storage.h"
 
 #include <openssl/evp.h>
-#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +25,7 @@ struct storage_writer {
 struct storage_reader {
 	struct db	*db;
 	char		 job_id[64];
-	long long	 from_offset;
+	int		 next_seq;	/* the chunk the next read fetches */
 	PGresult	*res;		/* the current chunk */
 };
 
@@ -60,7 +59,7 @@ spool_write_chunk(struct storage_writer *w, const struct export_chunk *c)
 	p[4] = len; p[5] = rows; p[6] = c->sha256; p[7] = w->attempt;
 	res = db_query_bin(w->db, "INSERT INTO tb_audit_export_chunk (job_id, "
 	    "seq, byte_offset, data, byte_count, row_count, sha256, attempt) "
-	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", 8, p, lengths, formats);
+	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", 8, p, lengths, formats, 0);
 	if (res == NULL)
 		return -1;
 	PQclear(res);
@@ -81,10 +80,12 @@ spool_close_writer(struct storage_writer *w)
 }
 
 /*
- * A reader runs one query for all the chunks from the one holding
- * from_offset onwards, in single-row mode: the server streams the next
- * chunk while the caller still writes the current one to its client, and
- * the client holds one chunk (one PGresult) at a time.
+ * A reader fetches one chunk per statement, all inside one read-only
+ * REPEATABLE READ transaction. No statement lasts longer than reading one
+ * chunk, so statement_timeout never cuts a download whatever the file's
+ * size or the client's speed; the snapshot keeps every chunk readable to the
+ * end even if the cleaner deletes them meanwhile; and close_reader ends the
+ * transaction, so the connection is idle again the moment a download stops.
  */
 static int
 spool_open_reader(struct db *db, const char *job_id, long long from_offset,
@@ -93,22 +94,29 @@ spool_open_reader(struct db *db, const char *job_id, long long from_offset,
 	struct storage_reader *r;
 	char off[24];
 	const char *p[] = { job_id, off };
+	PGresult *res;
+	long seq;
 
 	*out = NULL;
 	snprintf(off, sizeof(off), "%lld", from_offset);
-	if (db_stream_begin(db, "SELECT seq, byte_offset, data, "
-	    "row_count, sha256 FROM tb_audit_export_chunk WHERE job_id = $1 "
-	    "AND seq >= coalesce((SELECT max(seq) FROM tb_audit_export_chunk "
-	    "WHERE job_id = $1 AND byte_offset <= $2), 0) ORDER BY seq",
-	    2, p, 1) != 0) {
+	if (db_exec(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0,
+	    NULL) != 0)
+		return -1;
+	res = db_query(db, "SELECT coalesce(max(seq), 0) FROM "
+	    "tb_audit_export_chunk WHERE job_id = $1 AND byte_offset <= $2",
+	    2, p);
+	if (res == NULL) {
 		log_error("reading export chunks of job %s: %s", job_id,
 		    db->errmsg);
+		db_rollback(db);
 		return -1;
 	}
+	seq = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
 	r = xcalloc(1, sizeof(*r));
 	r->db = db;
 	snprintf(r->job_id, sizeof(r->job_id), "%s", job_id);
-	r->from_offset = from_offset;
+	r->next_seq = (int)seq;
 	*out = r;
 	return 0;
 }
@@ -125,18 +133,24 @@ be32(const char *p)
 static int
 spool_read(struct storage_reader *r, struct export_chunk *c)
 {
-	const char *o;
+	char seq[16];
+	const char *p[] = { r->job_id, seq }, *o;
 	uint64_t off = 0;
-	int rc;
 
 	PQclear(r->res);
-	if ((rc = db_stream_next(r->db, &r->res)) != 1) {
-		if (rc < 0)
-			log_error("reading export chunks of job %s: %s",
-			    r->job_id, r->db->errmsg);
-		return rc;
+	snprintf(seq, sizeof(seq), "%d", r->next_seq);
+	/* binary results: the chunk's bytes travel as they are */
+	r->res = db_query_bin(r->db, "SELECT seq, byte_offset, data, row_count, "
+	    "sha256 FROM tb_audit_export_chunk WHERE job_id = $1 AND seq = $2",
+	    2, p, NULL, NULL, 1);
+	if (r->res == NULL) {
+		log_error("reading chunk %s of export job %s: %s", seq,
+		    r->job_id, r->db->errmsg);
+		return -1;
 	}
-	/* binary results: int4 and int8 in network byte order */
+	if (PQntuples(r->res) == 0)
+		return 0;
+	/* int4 and int8 in network byte order */
 	c->seq = (int)be32(PQgetvalue(r->res, 0, 0));
 	o = PQgetvalue(r->res, 0, 1);
 	for (int i = 0; i < 8; i++)
@@ -147,6 +161,7 @@ spool_read(struct storage_reader *r, struct export_chunk *c)
 	c->rows = (int)be32(PQgetvalue(r->res, 0, 3));
 	snprintf(c->sha256, sizeof(c->sha256), "%.*s",
 	    PQgetlength(r->res, 0, 4), PQgetvalue(r->res, 0, 4));
+	r->next_seq++;
 	return 1;
 }
 
@@ -156,9 +171,7 @@ spool_close_reader(struct storage_reader *r)
 	if (r == NULL)
 		return;
 	PQclear(r->res);
-	/* stopped early (a Range, a client gone, a bad digest): cancel the
-	 * rest, so that the connection is usable by the next request */
-	db_stream_cancel(r->db);
+	db_rollback(r->db);	/* read only: nothing to keep */
 	free(r);
 }
 

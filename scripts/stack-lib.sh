@@ -14,6 +14,7 @@
 #
 # Optional inputs (environment):
 #   STACK_THREADS          ops-fcgi worker threads (default 4)
+#   STACK_DATABASE_EXTRA   more lines for the database: section (indented 2)
 #   STACK_AUTH_EXTRA       more lines for the auth: section (indented 2)
 #   STACK_EXPORT_EXTRA     more lines for the export: section
 #   STACK_LOCKS_EXTRA      more lines for the locks: section (may set
@@ -25,6 +26,7 @@
 #   STACK_LOG_FORMAT       log.format (default json)
 #   STACK_RESTORE_DUMP     a pg_dump -Fc file restored into the fresh
 #                          database before the migrations (backup tests)
+#   STACK_NGINX_LISTEN     extra parameters of nginx's listen (sndbuf=64k)
 #
 # Outputs: STACK_URL (http://127.0.0.1:PORT), STACK_DB_URL (direct, as the
 # superuser that owns the schema: for tests and migrations), STACK_RUNTIME_DB_URL
@@ -53,6 +55,7 @@ database:
   url: "${STACK_RUNTIME_DB_URL:-$STACK_DB_URL}"
   migrate_url: "$STACK_DB_URL"
   connect_timeout_seconds: 2
+${STACK_DATABASE_EXTRA:-}
 fcgi:
   socket_path: $dir/run/ops-fcgi.sock
   threads: ${STACK_THREADS:-4}
@@ -169,6 +172,19 @@ stack_fcgi_stop() {
 	rm -f "$dir/ops-fcgi.pid"
 }
 
+# stack_nginx_limits DIR FILE: write the stack's export.max_downloads_per_identity
+# and export.max_bytes_cap (when ops.yaml sets them) into nginx's download
+# limits, so that nginx enforces what the config says.
+stack_nginx_limits() {
+	local cap bytes
+	cap=$(sed -n 's/^  max_downloads_per_identity: *\([0-9]*\) *$/\1/p' "$1/ops.yaml")
+	# 2GiB -> 2g, 512MiB -> 512m, 4096 or 4096B -> 4096 (nginx's units)
+	bytes=$(sed -n 's/^  max_bytes_cap: *"\{0,1\}\([0-9][0-9]*\) *\([KMG]\{0,1\}\)\(iB\|B\)\{0,1\}"\{0,1\} *$/\1\2/p' "$1/ops.yaml" | tr KMG kmg)
+	[ -n "$cap" ] && sed -i "s/^limit_conn \(ops_download_[a-z]*\) [0-9]*;/limit_conn \1 $cap;/" "$2"
+	[ -n "$bytes" ] && sed -i "s/^fastcgi_max_temp_file_size .*;/fastcgi_max_temp_file_size $bytes;/" "$2"
+	return 0
+}
+
 stack_nginx_start() {
 	local dir=$1 port=$2 user=""
 	local nd="$dir/nginx"
@@ -176,10 +192,12 @@ stack_nginx_start() {
 	cp "$STACK_ROOT"/nginx/ops-*.conf "$nd/"
 	# the operator console, served live from the source tree
 	ln -sfn "$STACK_ROOT/nginx/console" "$nd/console"
+	stack_nginx_limits "$dir" "$nd/ops-download.conf"
 	# nginx workers must reach the socket: as root they run as nobody
 	[ "$(id -u)" -eq 0 ] && user="user nobody nogroup;"
 	sed -e "s|@PREFIX@|$nd|g" -e "s|@PORT@|$port|g" \
 		-e "s|@SOCKET@|$dir/run/ops-fcgi.sock|g" -e "s|@USER@|$user|g" \
+		-e "s|@LISTEN@|${STACK_NGINX_LISTEN:+ $STACK_NGINX_LISTEN}|g" \
 		"$STACK_ROOT/nginx/dev.conf.template" >"$nd/nginx.conf"
 	nginx -q -p "$nd" -c "$nd/nginx.conf" -t 2>"$nd/configtest.log" || {
 		cat "$nd/configtest.log" >&2; return 1; }

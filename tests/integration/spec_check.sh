@@ -32,7 +32,7 @@ fails_with() {
 run_check
 expect_eq "the docs agree with the code (scripts/spec_consistency_check on the repo)" "0 FAIL=0" "$RC $(tail -n1 <<<"$OUT")"
 grep '^FAIL ' <<<"$OUT" | sed 's/^/# /'
-expect_eq "one line per check, then the total" 11 "$(grep -cE '^(PASS|FAIL) |^FAIL=[0-9]+$' <<<"$OUT")"
+expect_eq "one line per check, then the total" 13 "$(grep -cE '^(PASS|FAIL) |^FAIL=[0-9]+$' <<<"$OUT")"
 
 # Every other check on its own, and the baseline for the cases below: the
 # code's route list plus the two lock routes of the contract.
@@ -42,6 +42,18 @@ R=(--routes-from "$DIR/routes")
 run_check "${R[@]}"
 expect_eq "with the contract's lock routes, every check passes" "0 FAIL=0" "$RC $(tail -n1 <<<"$OUT")"
 grep '^FAIL ' <<<"$OUT" | sed 's/^/# /'
+
+# --- spec_sync_report.md ------------------------------------------------------------
+sed '0,/^- \*\*Version\*\*: OpenAPI `info.version` [0-9.]*/s//- **Version**: OpenAPI `info.version` 9.9.9/' \
+	"$ROOT/docs/spec_sync_report.md" >"$DIR/report-version.md"
+fails_with "the latest report entry names another version than the OpenAPI" report-version \
+	"the latest entry names version 9.9.9" "${R[@]}" --report "$DIR/report-version.md"
+first=$(git -C "$ROOT" rev-parse --short "$(git -C "$ROOT" log --format=%h --reverse -- docs/api/errors.md | head -n1)^")
+sed "0,/^- \*\*Since\*\*: commit \`[0-9a-f]*\`/s//- **Since**: commit \`$first\`/" \
+	"$ROOT/docs/spec_sync_report.md" >"$DIR/report-since.md"
+fails_with "a spec file changed since the entry's commit and not in the entry" report-files \
+	"docs/api/errors.md changed since $first and is not in the latest entry" \
+	"${R[@]}" --report "$DIR/report-since.md"
 
 # --- routes ---------------------------------------------------------------------
 awk '/^  \/api\/ops\/status:$/ { skip = 1; next }

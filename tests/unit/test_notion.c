@@ -680,9 +680,13 @@ struct fake {
 };
 
 static int
-fake_get(void *ctx, const char *url, const char *token, long timeout_ms,
+fake_get(void *ctx, const char *method, const char *url, const char *token,
+    const char *body, size_t body_len, long timeout_ms,
     struct notion_http *resp)
 {
+	assert_string_equal(method, "GET");
+	assert_null(body);
+	assert_int_equal(body_len, 0);
 	struct fake *f = ctx;
 	const struct fake_answer *a = &f->answers[0];
 	size_t ul = strlen(url), sl;
@@ -1014,6 +1018,156 @@ test_redact(void **state)
 	buf_free(&b);
 }
 
+/* the client: pacer, method and body, the retry rule for writes */
+struct wfake {
+	long		 statuses[8];	/* answered in turn, the last repeats */
+	int		 nstatuses;
+	int		 calls;
+	long long	 clock;
+	long long	 sent_at[8];
+	char		 method[8][8];
+	char		 body[8][64];
+};
+
+static int
+wfake_request(void *ctx, const char *method, const char *url,
+    const char *token, const char *body, size_t body_len, long timeout_ms,
+    struct notion_http *resp)
+{
+	struct wfake *f = ctx;
+	int i = f->calls < f->nstatuses ? f->calls : f->nstatuses - 1;
+
+	(void)url;
+	(void)token;
+	(void)timeout_ms;
+	if (f->calls < 8) {
+		f->sent_at[f->calls] = f->clock;
+		snprintf(f->method[f->calls], sizeof(f->method[0]), "%s", method);
+		snprintf(f->body[f->calls], sizeof(f->body[0]), "%.*s",
+		    (int)body_len, body ? body : "");
+	}
+	f->calls++;
+	f->clock += 5;
+	resp->status = f->statuses[i];
+	if (resp->status == 200)
+		buf_appends(&resp->body, "{\"object\":\"list\",\"results\":[]}");
+	else if (resp->status == 404)
+		buf_appends(&resp->body, ERR(404, "object_not_found", "gone"));
+	else if (resp->status == 400)
+		buf_appends(&resp->body, ERR(400, "validation_error",
+		    "body.children.length should be <= 100"));
+	else
+		buf_appends(&resp->body, "{}");
+	return 0;
+}
+
+static long long
+wfake_now(void *ctx)
+{
+	return ((struct wfake *)ctx)->clock;
+}
+
+static void
+wfake_sleep(void *ctx, long ms)
+{
+	((struct wfake *)ctx)->clock += ms;
+}
+
+static enum notion_code
+wcall(struct wfake *f, long interval, int not_idempotent, int n,
+    struct notion_report *r)
+{
+	struct notion_transport tr = { wfake_request, wfake_now, wfake_sleep,
+	    f };
+	struct notion_options o;
+	struct notion_client c;
+	struct notion_call call = { "PATCH", "/v1/blocks/x/children",
+	    "{\"children\":[]}", 15, NOTION_KIND_CALL, NULL, "append", 0 };
+	struct notion_answer ans;
+	enum notion_code code = NOTION_OK;
+
+	notion_options_init(&o);
+	o.token = TOKEN;
+	o.api_base = "https://api.example";
+	o.min_interval_ms = interval;
+	o.backoff_base_ms = 100;
+	call.not_idempotent = not_idempotent;
+	notion_report_init(r);
+	notion_client_init(&c, &o, &tr, 1445412480);
+	for (int i = 0; i < n; i++)
+		code = notion_client_call(&c, &call, &ans, r);
+	notion_client_free(&c);
+	return code;
+}
+
+static void
+test_client_pacer(void **state)
+{
+	struct wfake f = { { 200 }, 1, 0, 0, { 0 }, { "" }, { "" } };
+	struct notion_report r;
+
+	(void)state;
+	assert_int_equal(wcall(&f, 334, 0, 4, &r), NOTION_OK);
+	assert_int_equal(f.calls, 4);
+	for (int i = 1; i < 4; i++)
+		assert_true(f.sent_at[i] - f.sent_at[i - 1] >= 334);
+	assert_string_equal(f.method[0], "PATCH");
+	assert_string_equal(f.body[0], "{\"children\":[]}");
+	assert_int_equal(r.nfindings, 0);
+}
+
+static void
+test_client_write_retries(void **state)
+{
+	struct wfake f5 = { { 500, 200 }, 2, 0, 0, { 0 }, { "" }, { "" } };
+	struct wfake f429 = { { 429, 429, 200 }, 3, 0, 0, { 0 }, { "" },
+	    { "" } };
+	struct wfake fi = { { 503, 200 }, 2, 0, 0, { 0 }, { "" }, { "" } };
+	struct notion_report r;
+
+	(void)state;
+	/* an append that got a 5xx may have been applied: no retry */
+	assert_int_equal(wcall(&f5, 0, 1, 1, &r), NOTION_AUTH_UPSTREAM);
+	assert_int_equal(f5.calls, 1);
+	assert_int_equal(r.nfindings, 1);
+	assert_non_null(strstr(r.findings[0].message, "not retried"));
+	/* a 429 was not processed: retried */
+	assert_int_equal(wcall(&f429, 0, 1, 1, &r), NOTION_OK);
+	assert_int_equal(f429.calls, 3);
+	/* an idempotent call is retried on 5xx */
+	assert_int_equal(wcall(&fi, 0, 0, 1, &r), NOTION_OK);
+	assert_int_equal(fi.calls, 2);
+}
+
+static void
+test_client_errors(void **state)
+{
+	struct wfake f404 = { { 404 }, 1, 0, 0, { 0 }, { "" }, { "" } };
+	struct wfake f400 = { { 400 }, 1, 0, 0, { 0 }, { "" }, { "" } };
+	struct notion_report r;
+
+	(void)state;
+	assert_int_equal(wcall(&f404, 0, 1, 1, &r),
+	    NOTION_AUTH_TARGET_UNSHARED);
+	assert_string_equal(r.findings[0].target, "append");
+	assert_int_equal(wcall(&f400, 0, 1, 1, &r), NOTION_AUTH_UNEXPECTED);
+	assert_non_null(strstr(r.findings[0].message, "validation_error"));
+	assert_non_null(strstr(r.findings[0].message, "<= 100"));
+}
+
+static void
+test_classify_archived(void **state)
+{
+	struct notion_answer ans;
+	const char *body = "{\"object\":\"page\",\"id\":\"" ID1D
+	    "\",\"archived\":true}";
+
+	(void)state;
+	assert_int_equal(notion_classify(NOTION_KIND_PAGE, ID1D, 200, body,
+	    strlen(body), NULL, &ans), NOTION_AUTH_UNEXPECTED);
+	assert_non_null(strstr(ans.detail, "archived"));
+}
+
 int
 main(void)
 {
@@ -1042,6 +1196,10 @@ main(void)
 		cmocka_unit_test(test_run_network_and_recovery),
 		cmocka_unit_test(test_formats),
 		cmocka_unit_test(test_redact),
+		cmocka_unit_test(test_client_pacer),
+		cmocka_unit_test(test_client_write_retries),
+		cmocka_unit_test(test_client_errors),
+		cmocka_unit_test(test_classify_archived),
 	};
 
 	log_init("test_notion", LOG_WARN, LOG_FORMAT_TEXT);	/* no retry chatter */

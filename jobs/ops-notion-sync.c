@@ -1,0 +1,715 @@
+/*
+ * ops-notion-sync: publish the spec documents to Notion (contract section
+ * 13; docs/notion-sync.md).
+ *
+ * A run: read the manifest (docs/notion-sync.yaml) and render every
+ * document (jobs/notion_sync/blocks.c); run the preflight's checks through
+ * the shared client (lib/notion.h) on users/me, every page and the
+ * database, with the same NOTION_AUTH_* codes and exits (10..19); check the
+ * database's properties and read its rows; then replace the page of each
+ * document whose SHA-256 differs from its row's (jobs/notion_sync/publish.c)
+ * and stop at the first failure. Nothing is written before every check has
+ * passed, nothing at all when every document is unchanged.
+ *
+ * With --config and a database in it the run takes the scheduler lock
+ * ops-notion-sync and records JOB_RUN_* like the other jobs; without (CI)
+ * it runs alone. Exit: 0, 1 (the database failed), 2 usage or
+ * configuration, 10..19 NOTION_AUTH_*, 75 the lock is held elsewhere.
+ *
+ * main owns the token buffer: wiped before exit, never printed.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "blocks.h"
+#include "buf.h"
+#include "config.h"
+#include "digest.h"
+#include "jobrun.h"
+#include "log.h"
+#include "manifest.h"
+#include "notion.h"
+#include "publish.h"
+#include "xalloc.h"
+
+#define PROG		"ops-notion-sync"
+#define EXIT_USAGE	2
+#define DEFAULT_MANIFEST "docs/notion-sync.yaml"
+#define DEFAULT_OPENAPI	"docs/api/openapi.yaml"
+
+enum out_format { FORMAT_TEXT, FORMAT_JSON, FORMAT_GITHUB };
+
+struct settings {
+	const char		*manifest;
+	const char		*root;
+	const char		*render;	/* --render FILE */
+	const char		*config_path;
+	const char		*textfile_dir;
+	const char		*cacert;
+	const char		*commit;
+	long			 timeout_s;
+	long			 deadline_s;
+	long			 max_rps;
+	int			 dry_run;
+	enum out_format		 format;
+	struct notion_env	 env;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: " PROG " [--dry-run] [--format text|json|github]\n"
+	    "       [--manifest FILE] [--root DIR] [--cacert FILE]\n"
+	    "       [--timeout SECONDS] [--deadline SECONDS] [--max-rps N]\n"
+	    "       [--commit SHA] [--config PATH] [--textfile-dir DIR]\n"
+	    "       " PROG " --render FILE | --list-codes | --help | --version\n"
+	    "\n"
+	    "Publishes the documents of the manifest to their Notion pages and\n"
+	    "one metadata row each, after the preflight's checks (fails closed).\n"
+	    "An unchanged document is not written at all.\n"
+	    "\n"
+	    "  --dry-run         say what would change; write nothing\n"
+	    "  --format FMT      text (default), json or github (annotations)\n"
+	    "  --manifest FILE   default " DEFAULT_MANIFEST " (under --root)\n"
+	    "  --root DIR        the repository checkout (default .)\n"
+	    "  --cacert FILE     also trust the CA certificates in FILE (PEM)\n"
+	    "  --timeout SECS    per request (default 10)\n"
+	    "  --deadline SECS   whole run, retries included (default 900)\n"
+	    "  --max-rps N       requests per second, 1..50 (default 3, Notion's\n"
+	    "                    average limit: raise it only for a test server)\n"
+	    "  --commit SHA      the commit recorded (default $GITHUB_SHA, else\n"
+	    "                    git rev-parse HEAD)\n"
+	    "  --config PATH     ops config: notion: keys; a database makes the\n"
+	    "                    run take the ops-notion-sync lock and record it\n"
+	    "  --textfile-dir D  with --config: write D/" PROG ".prom\n"
+	    "  --render FILE     print the Notion blocks of a Markdown file\n"
+	    "  --list-codes      print CODE<TAB>EXIT<TAB>cause for every code\n"
+	    "\n"
+	    "environment: NOTION_TOKEN or NOTION_TOKEN_FILE, NOTION_API_BASE,\n"
+	    "NOTION_VERSION, NOTION_TOKEN_ISSUED_AT, NOTION_TOKEN_ROTATE_DAYS,\n"
+	    "NOTION_TOKEN_WARN_DAYS, and the $VARIABLES the manifest names\n"
+	    "exit: 0 ok, 1 database failure, 2 usage, 10..19 NOTION_AUTH_*,\n"
+	    "75 another run holds the lock\n"
+	    "docs: docs/notion-sync.md; runbook: " NOTION_RUNBOOK "\n");
+}
+
+static int
+usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(PROG ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return -1;
+}
+
+static int
+set_format(struct settings *s, const char *v)
+{
+	if (strcmp(v, "text") == 0)
+		s->format = FORMAT_TEXT;
+	else if (strcmp(v, "json") == 0)
+		s->format = FORMAT_JSON;
+	else if (strcmp(v, "github") == 0)
+		s->format = FORMAT_GITHUB;
+	else
+		return usage_error("--format must be text, json or github, got "
+		    "\"%.32s\"", v);
+	return 0;
+}
+
+static int
+parse_flags(int argc, char **argv, struct settings *s)
+{
+	enum { O_CACERT = 1, O_TIMEOUT, O_DEADLINE, O_FORMAT, O_CONFIG,
+	    O_MANIFEST, O_ROOT, O_DRY, O_RPS, O_COMMIT, O_TEXTFILE, O_RENDER,
+	    O_HELP, O_VERSION, O_LIST };
+	static const struct option opts[] = {
+		{ "cacert", required_argument, NULL, O_CACERT },
+		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "deadline", required_argument, NULL, O_DEADLINE },
+		{ "format", required_argument, NULL, O_FORMAT },
+		{ "config", required_argument, NULL, O_CONFIG },
+		{ "manifest", required_argument, NULL, O_MANIFEST },
+		{ "root", required_argument, NULL, O_ROOT },
+		{ "dry-run", no_argument, NULL, O_DRY },
+		{ "max-rps", required_argument, NULL, O_RPS },
+		{ "commit", required_argument, NULL, O_COMMIT },
+		{ "textfile-dir", required_argument, NULL, O_TEXTFILE },
+		{ "render", required_argument, NULL, O_RENDER },
+		{ "help", no_argument, NULL, O_HELP },
+		{ "version", no_argument, NULL, O_VERSION },
+		{ "list-codes", no_argument, NULL, O_LIST },
+		{ NULL, 0, NULL, 0 }
+	};
+	const struct notion_code_info *ci;
+	size_t n;
+	int ch;
+
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		switch (ch) {
+		case O_CACERT:
+			if (access(optarg, R_OK) == -1)
+				return usage_error("--cacert %s: cannot read "
+				    "the file: %s", optarg, strerror(errno));
+			s->cacert = optarg;
+			break;
+		case O_TIMEOUT:
+			if (notion_parse_long(optarg, 1, 300, &s->timeout_s))
+				return usage_error("--timeout must be whole "
+				    "seconds between 1 and 300");
+			break;
+		case O_DEADLINE:
+			if (notion_parse_long(optarg, 1, 7200, &s->deadline_s))
+				return usage_error("--deadline must be whole "
+				    "seconds between 1 and 7200");
+			break;
+		case O_RPS:
+			if (notion_parse_long(optarg, 1, 50, &s->max_rps))
+				return usage_error("--max-rps must be a whole "
+				    "number between 1 and 50");
+			break;
+		case O_FORMAT:
+			if (set_format(s, optarg) == -1)
+				return -1;
+			break;
+		case O_CONFIG:
+			s->config_path = optarg;
+			break;
+		case O_MANIFEST:
+			s->manifest = optarg;
+			break;
+		case O_ROOT:
+			s->root = optarg;
+			break;
+		case O_DRY:
+			s->dry_run = 1;
+			break;
+		case O_COMMIT:
+			s->commit = optarg;
+			break;
+		case O_TEXTFILE:
+			s->textfile_dir = optarg;
+			break;
+		case O_RENDER:
+			s->render = optarg;
+			break;
+		case O_HELP:
+			usage(stdout);
+			return 1;
+		case O_VERSION:
+			printf(PROG " " OPS_VERSION "\n");
+			return 1;
+		case O_LIST:
+			ci = notion_catalog(&n);
+			for (size_t i = 0; i < n; i++)
+				printf("%s\t%d\t%s\n", ci[i].name,
+				    ci[i].exit_status, ci[i].cause);
+			return 1;
+		case ':':
+			return usage_error("%s needs a value (see --help)",
+			    argv[optind - 1]);
+		default:
+			return usage_error("unknown option %s (see --help)",
+			    argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument \"%.64s\" (see --help)",
+		    argv[optind]);
+	return 0;
+}
+
+/* --render FILE: the blocks of one Markdown file, for humans and tests. */
+static int
+render(const char *path)
+{
+	struct buf md = BUF_INIT;
+	char err[256];
+	json_t *blocks;
+	int rc = EXIT_USAGE;
+
+	if (read_file_max(path, MANIFEST_SOURCE_MAX, &md, err, sizeof(err)) ==
+	    0 && (blocks = blocks_from_markdown(md.data ? md.data : "", md.len,
+	    err, sizeof(err))) != NULL) {
+		if (json_dumpf(blocks, stdout, JSON_INDENT(2)) == 0 &&
+		    fputc('\n', stdout) != EOF && fflush(stdout) == 0)
+			rc = 0;
+		json_decref(blocks);
+	} else
+		usage_error("%s", err);
+	buf_free(&md);
+	return rc;
+}
+
+/* The commit to record: --commit, $GITHUB_SHA, git rev-parse HEAD. */
+static void
+find_commit(const struct settings *s, char *out, size_t outsz)
+{
+	const char *v = s->commit ? s->commit : getenv("GITHUB_SHA");
+	FILE *p;
+
+	snprintf(out, outsz, "unknown");
+	if (v && *v) {
+		snprintf(out, outsz, "%.64s", v);
+		return;
+	}
+	if ((p = popen("git rev-parse HEAD 2>/dev/null", "r")) == NULL)
+		return;
+	if (fgets(out, (int)outsz, p) == NULL)
+		snprintf(out, outsz, "unknown");
+	out[strcspn(out, "\r\n")] = '\0';
+	if (pclose(p) != 0 || out[0] == '\0')
+		snprintf(out, outsz, "unknown");
+}
+
+/* Read and render every document; the OpenAPI version. 0 or -1. */
+static int
+prepare(const struct manifest *m, struct sync_doc *docs, char *version,
+    size_t versionsz)
+{
+	const char *openapi = DEFAULT_OPENAPI;
+	char err[512];
+
+	for (size_t i = 0; i < m->ndocs; i++)
+		if (m->docs[i].routes)
+			openapi = m->docs[i].source;
+	if (openapi_read(openapi, version, versionsz, NULL, err,
+	    sizeof(err)) == -1)
+		return usage_error("%s", err);
+	for (size_t i = 0; i < m->ndocs; i++) {
+		struct sync_doc *d = &docs[i];
+		struct buf md = BUF_INIT;
+		int rc;
+
+		d->m = &m->docs[i];
+		d->state = DOC_NOT_REACHED;
+		if (d->m->routes)
+			rc = openapi_read(d->m->source, NULL, 0, &md, err,
+			    sizeof(err));
+		else
+			rc = read_file_max(d->m->source, MANIFEST_SOURCE_MAX,
+			    &md, err, sizeof(err));
+		if (rc == 0) {
+			digest_sha256_hex(md.data ? md.data : "", md.len,
+			    d->sha);
+			d->blocks = blocks_from_markdown(md.data ? md.data : "",
+			    md.len, err, sizeof(err));
+		}
+		buf_free(&md);
+		if (rc == -1 || d->blocks == NULL)
+			return usage_error("document \"%s\": %s", d->m->name,
+			    err);
+		d->nblocks = blocks_count(d->blocks);
+	}
+	return 0;
+}
+
+struct run {
+	struct settings		*s;
+	const struct manifest	*m;
+	struct sync_doc		*docs;
+	struct notion_report	 r;
+	unsigned long		 requests;
+	unsigned long		 writes;
+	char			 commit[80];
+	char			 version[64];
+};
+
+/* The checks, the rows, the pages. Findings go to run->r. */
+static void
+sync_all(struct run *run, const char *token, time_t now)
+{
+	struct settings *s = run->s;
+	struct notion_target targets[NOTION_MAX_TARGETS];
+	struct notion_options o;
+	struct notion_transport t;
+	struct notion_client c;
+	struct notion_curl *curl;
+	struct publisher p;
+	char err[256];
+	size_t nt = 0;
+
+	curl = notion_curl_new(s->cacert, s->env.version, PROG "/" OPS_VERSION,
+	    err, sizeof(err));
+	if (curl == NULL) {
+		notion_report_add(&run->r, NOTION_AUTH_NETWORK, 0, NULL, NULL,
+		    "%s", err);
+		return;
+	}
+	for (size_t i = 0; i < run->m->ndocs; i++) {
+		targets[nt].kind = NOTION_KIND_PAGE;
+		memcpy(targets[nt++].id, run->m->docs[i].page,
+		    sizeof(targets[0].id));
+	}
+	targets[nt].kind = NOTION_KIND_DATABASE;
+	memcpy(targets[nt++].id, run->m->database, sizeof(targets[0].id));
+	notion_curl_transport(curl, &t);
+	notion_options_init(&o);
+	o.token = token;
+	o.api_base = s->env.api_base;
+	o.targets = targets;
+	o.ntargets = nt;
+	o.timeout_ms = s->timeout_s * 1000;
+	o.deadline_ms = s->deadline_s * 1000;
+	o.max_retries = 5;
+	o.min_interval_ms = (1000 + s->max_rps - 1) / s->max_rps;
+	notion_client_init(&c, &o, &t, now);
+
+	memset(&p, 0, sizeof(p));
+	p.c = &c;
+	p.r = &run->r;
+	p.database = run->m->database;
+	p.commit = run->commit;
+	p.version = run->version;
+	notion_format_time(now, p.synced_at, sizeof(p.synced_at));
+
+	notion_check_api_client(&c, &run->r);
+	if (s->env.rotation)
+		notion_check_rotation(&run->r, s->env.issued,
+		    s->env.rotate_days, s->env.warn_days, now);
+	if (notion_report_code(&run->r) != NOTION_OK ||
+	    publish_check_database(&p) == -1 ||
+	    publish_read_rows(&p, run->docs, run->m->ndocs) == -1)
+		goto out;
+	for (size_t i = 0; i < run->m->ndocs; i++) {
+		struct sync_doc *d = &run->docs[i];
+
+		d->state = strcmp(d->sha, d->row_sha) == 0 ? DOC_UNCHANGED :
+		    DOC_CHANGED;
+		if (d->state == DOC_UNCHANGED || s->dry_run)
+			continue;
+		log_kv(LOG_INFO, "document", d->m->name, "replacing page %s: "
+		    "%zu blocks", d->m->page, d->nblocks);
+		if (publish_doc(&p, d) == -1)
+			break;
+	}
+out:
+	run->requests = c.requests;
+	run->writes = p.writes;
+	notion_client_free(&c);
+	notion_curl_free(curl);
+}
+
+static size_t
+count_state(const struct run *run, enum doc_state st)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < run->m->ndocs; i++)
+		n += run->docs[i].state == st;
+	return n;
+}
+
+static void
+format_text(const struct run *run, struct buf *out, int github)
+{
+	enum notion_code code = notion_report_code(&run->r);
+	const struct notion_code_info *ci = notion_code_lookup(code);
+	const char *fp = run->r.fingerprint[0] ? run->r.fingerprint : "(none)";
+
+	for (size_t i = 0; i < run->m->ndocs; i++) {
+		const struct sync_doc *d = &run->docs[i];
+		const char *st = doc_state_name(d->state);
+
+		if (d->state == DOC_CHANGED && run->s->dry_run)
+			st = "would update";
+		buf_appendf(out, "%s: %s (%s -> page:%s), %zu blocks, sha256 "
+		    "%.12s", st, d->m->name, d->m->source, d->m->page,
+		    d->nblocks, d->sha);
+		if (d->state == DOC_UPDATED)
+			buf_appendf(out, ", %zu old blocks archived",
+			    d->archived);
+		buf_appendc(out, '\n');
+	}
+	if (github)
+		notion_format_findings_github(&run->r, out);
+	else
+		notion_format_findings_text(&run->r, out);
+	if (ci != NULL) {
+		buf_appendf(out, "FAILED: %s (exit %d), token %s: %zu "
+		    "document(s) updated before the failure; the next run "
+		    "converges; follow %s#%s\n", ci->name, ci->exit_status, fp,
+		    count_state(run, DOC_UPDATED), NOTION_RUNBOOK, ci->anchor);
+		return;
+	}
+	buf_appendf(out, "ok: token %s, %zu document(s): %zu %s, %zu "
+	    "unchanged; %lu request(s), %lu write(s); OpenAPI %s, commit "
+	    "%.12s\n", fp, run->m->ndocs, count_state(run, run->s->dry_run ?
+	    DOC_CHANGED : DOC_UPDATED), run->s->dry_run ? "would change" :
+	    "updated", count_state(run, DOC_UNCHANGED), run->requests,
+	    run->writes, run->version, run->commit);
+}
+
+/* jansson fails only when out of memory: abort then (xalloc.h). */
+static void
+jset(json_t *o, const char *key, json_t *v)
+{
+	if (json_object_set_new(o, key, xnonnull(v)) == -1)
+		xnonnull(NULL);
+}
+
+static void
+jpush(json_t *a, json_t *v)
+{
+	if (json_array_append_new(a, xnonnull(v)) == -1)
+		xnonnull(NULL);
+}
+
+static void
+format_json(const struct run *run, struct buf *out)
+{
+	enum notion_code code = notion_report_code(&run->r);
+	json_t *o = xnonnull(json_object()), *docs = xnonnull(json_array());
+	char *text;
+
+	for (size_t i = 0; i < run->m->ndocs; i++) {
+		const struct sync_doc *d = &run->docs[i];
+
+		jpush(docs, json_pack("{s:s, s:s, s:s, s:s, "
+		    "s:I, s:s, s:I, s:I}", "name", d->m->name, "source",
+		    d->m->source, "page", d->m->page, "sha256", d->sha,
+		    "blocks", (json_int_t)d->nblocks, "state",
+		    doc_state_name(d->state), "archived",
+		    (json_int_t)d->archived, "appended",
+		    (json_int_t)d->appended));
+	}
+	jset(o, "ok", json_boolean(code == NOTION_OK));
+	jset(o, "code", code == NOTION_OK ? json_null() :
+	    json_string(notion_code_name(code)));
+	jset(o, "exit", json_integer(notion_report_exit(
+	    &run->r)));
+	jset(o, "dry_run", json_boolean(run->s->dry_run));
+	jset(o, "token_fingerprint", run->r.fingerprint[0] ?
+	    json_string(run->r.fingerprint) : json_null());
+	jset(o, "openapi_version", json_string(run->version));
+	jset(o, "commit", json_string(run->commit));
+	jset(o, "documents", docs);
+	jset(o, "findings", notion_findings_json(&run->r));
+	jset(o, "requests", json_integer((json_int_t)
+	    run->requests));
+	jset(o, "writes", json_integer((json_int_t)run->writes));
+	text = xnonnull(json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER));
+	buf_appends(out, text);
+	buf_appendc(out, '\n');
+	free(text);
+	json_decref(o);
+}
+
+/* A Markdown table cell: no pipe, backtick or newline. */
+static void
+md_cell(struct buf *out, const char *s)
+{
+	for (; *s; s++)
+		buf_appendc(out, *s == '|' || *s == '`' || *s == '\n' ? ' ' : *s);
+}
+
+/* --format github: the job summary ($GITHUB_STEP_SUMMARY), if any. */
+static void
+write_step_summary(const struct run *run, const struct buf *tok)
+{
+	const char *path = getenv("GITHUB_STEP_SUMMARY");
+	enum notion_code code = notion_report_code(&run->r);
+	struct buf md = BUF_INIT;
+	FILE *f;
+
+	if (path == NULL || *path == '\0')
+		return;
+	if (code == NOTION_OK)
+		buf_appends(&md, "### Notion spec sync: ok\n\n");
+	else
+		buf_appendf(&md, "### Notion spec sync: FAILED `%s` (exit %d)\n\n",
+		    notion_code_name(code), notion_report_exit(&run->r));
+	buf_appends(&md, "| document | source | state | blocks |\n"
+	    "|---|---|---|---|\n");
+	for (size_t i = 0; i < run->m->ndocs; i++) {
+		const struct sync_doc *d = &run->docs[i];
+
+		buf_appends(&md, "| ");
+		md_cell(&md, d->m->name);
+		buf_appends(&md, " | `");
+		md_cell(&md, d->m->source);
+		buf_appendf(&md, "` | %s | %zu |\n", doc_state_name(d->state),
+		    d->nblocks);
+	}
+	for (size_t i = 0; i < run->r.nfindings; i++) {
+		buf_appendf(&md, "\n- `%s`: ",
+		    notion_code_name(run->r.findings[i].code));
+		md_cell(&md, run->r.findings[i].message);
+	}
+	buf_appendc(&md, '\n');
+	if (tok->len >= 8)
+		notion_redact(&md, tok->data, tok->len, run->r.fingerprint);
+	if ((f = fopen(path, "a")) == NULL)
+		log_warn("cannot open GITHUB_STEP_SUMMARY %s: %s", path,
+		    strerror(errno));
+	else {
+		if (fwrite(md.data, 1, md.len, f) != md.len)
+			log_warn("cannot write GITHUB_STEP_SUMMARY %s", path);
+		if (fclose(f) == EOF)
+			log_warn("cannot write GITHUB_STEP_SUMMARY %s: %s", path,
+			    strerror(errno));
+	}
+	buf_free(&md);
+}
+
+static void
+emit(const struct run *run, const struct buf *tok)
+{
+	struct buf out = BUF_INIT;
+
+	if (run->s->format == FORMAT_JSON)
+		format_json(run, &out);
+	else
+		format_text(run, &out, run->s->format == FORMAT_GITHUB);
+	/* safety net: nothing above quotes the token */
+	if (tok->len >= 8)
+		notion_redact(&out, tok->data, tok->len, run->r.fingerprint);
+	if (fwrite(out.data, 1, out.len, stdout) != out.len ||
+	    fflush(stdout) == EOF)
+		log_error("cannot write the result to stdout");
+	buf_free(&out);
+	if (run->s->format == FORMAT_GITHUB)
+		write_step_summary(run, tok);
+}
+
+/* --config: the notion: keys, and the database for the job frame. */
+static int
+read_config(const struct settings *s, struct ops_config *cfg, int *have)
+{
+	char err[512];
+
+	*have = 0;
+	if (s->config_path == NULL)
+		return 0;
+	if (config_load(cfg, s->config_path, err, sizeof(err)) != 0)
+		return usage_error("config %s", err);
+	notion_env_from_config(cfg);
+	*have = 1;
+	return 0;
+}
+
+static int
+run_main(struct settings *s, time_t now)
+{
+	struct manifest m;
+	struct sync_doc docs[MANIFEST_MAX_DOCS];
+	struct run run;
+	struct ops_config cfg;
+	struct jobrun jr;
+	struct buf tok = BUF_INIT;
+	char err[512], why[256];
+	const char *token_file;
+	enum notion_code code;
+	int have_cfg, use_db, status;
+
+	memset(docs, 0, sizeof(docs));
+	if (read_config(s, &cfg, &have_cfg) == -1)
+		return EXIT_USAGE;
+	use_db = have_cfg && cfg.database.url && *cfg.database.url &&
+	    !s->dry_run;
+	if (notion_env_read(&s->env, now, err, sizeof(err)) == -1) {
+		usage_error("%s", err);
+		status = EXIT_USAGE;
+		goto out_cfg;
+	}
+	if (manifest_load(&m, s->manifest, err, sizeof(err)) == -1) {
+		usage_error("manifest %s", err);
+		status = EXIT_USAGE;
+		goto out_cfg;
+	}
+	memset(&run, 0, sizeof(run));
+	run.s = s;
+	run.m = &m;
+	run.docs = docs;
+	notion_report_init(&run.r);
+	if (prepare(&m, docs, run.version, sizeof(run.version)) == -1) {
+		status = EXIT_USAGE;
+		goto out;
+	}
+	find_commit(s, run.commit, sizeof(run.commit));
+	if (use_db && (status = jobrun_begin(&jr, PROG, PROG, &cfg,
+	    s->textfile_dir)) != 0)
+		goto out;
+
+	token_file = getenv("NOTION_TOKEN_FILE");
+	code = notion_token_load(getenv("NOTION_TOKEN"),
+	    token_file && *token_file ? token_file : NULL, &tok, why,
+	    sizeof(why));
+	if (tok.len > 0)
+		notion_fingerprint(tok.data, tok.len, run.r.fingerprint,
+		    sizeof(run.r.fingerprint));
+	if (code != NOTION_OK)
+		notion_report_add(&run.r, code, 0, NULL, NULL, "%s", why);
+	else
+		sync_all(&run, buf_str(&tok), now);
+	emit(&run, &tok);
+	status = notion_report_exit(&run.r);
+	if (use_db) {
+		jobrun_count(&jr, "documents", (long long)m.ndocs);
+		jobrun_count(&jr, "updated",
+		    (long long)count_state(&run, DOC_UPDATED));
+		jobrun_count(&jr, "unchanged",
+		    (long long)count_state(&run, DOC_UNCHANGED));
+		jobrun_count(&jr, "writes", (long long)run.writes);
+		if (jobrun_end(&jr, status == 0 ? NULL :
+		    notion_code_name(notion_report_code(&run.r))) != 0 &&
+		    status == 0)
+			status = JOBRUN_EXIT_FAIL;
+	}
+	if (tok.data)
+		explicit_bzero(tok.data, tok.cap);
+	buf_free(&tok);
+out:
+	for (size_t i = 0; i < m.ndocs; i++)
+		json_decref(docs[i].blocks);
+	manifest_free(&m);
+out_cfg:
+	if (have_cfg)
+		config_free(&cfg);
+	return status;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct settings s;
+	int rc;
+
+	log_init(PROG, LOG_INFO, LOG_FORMAT_JSON);
+	memset(&s, 0, sizeof(s));
+	s.manifest = DEFAULT_MANIFEST;
+	s.timeout_s = 10;
+	s.deadline_s = 900;
+	s.max_rps = 3;
+	if ((rc = parse_flags(argc, argv, &s)) != 0)
+		return rc == 1 ? 0 : EXIT_USAGE;
+	if (s.root && chdir(s.root) == -1) {
+		usage_error("--root %s: %s", s.root, strerror(errno));
+		return EXIT_USAGE;
+	}
+	if (s.render)
+		return render(s.render);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fputs(PROG ": cannot initialize libcurl\n", stderr);
+		return 1;
+	}
+	rc = run_main(&s, time(NULL));
+	curl_global_cleanup();
+	return rc;
+}
