@@ -597,7 +597,12 @@ open_source(struct run *ru)
 		     * (tenant_id, occurred_at, id) index in order, and JITs.
 		     */
 		    "set_config('enable_sort', 'off', true), "
-		    "set_config('jit', 'off', true)", 7, p) != 0)
+		    "set_config('jit', 'off', true), "
+		    /*
+		     * The one COPY is bounded by the job's max_duration
+		     * instead of the role's statement_timeout.
+		     */
+		    "set_config('statement_timeout', '0', true)", 7, p) != 0)
 			res = NULL;
 		else
 			res = db_query(rn->rdb, "SELECT count(*) FROM audit_log "
