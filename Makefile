@@ -33,7 +33,7 @@ endif
 # A missing pkg-config package stops the build here, naming it (not later,
 # as a missing header). Goals that only install or run things skip the
 # check: `make test` runs scripts/bootstrap first, then builds.
-NO_BUILD_GOALS := bootstrap test run stop clean bench bench-export bench-download bench-poll
+NO_BUILD_GOALS := bootstrap test run stop clean bench bench-export bench-download bench-multihost bench-poll
 ifneq ($(filter-out $(NO_BUILD_GOALS),$(or $(MAKECMDGOALS),all)),)
 PKG_MISSING := $(strip $(foreach p,$(PKGS) libcmark-gfm,$(if $(shell pkg-config --exists $(p) && echo y),,$(p))))
 ifneq ($(PKG_MISSING),)
@@ -92,7 +92,7 @@ $(VERSION_H): FORCE
 	if [ "$$(cat $@ 2>/dev/null)" != "$$line" ]; then \
 		echo "$$line" >$@; echo "version: $$v"; fi
 
-.PHONY: all asan unit unit-asan tools test run stop bench bench-export bench-download bench-poll clean bootstrap FORCE \
+.PHONY: all asan unit unit-asan tools test run stop bench bench-export bench-download bench-multihost bench-poll clean bootstrap FORCE \
         fuzz fuzzers
 
 # Fuzzing: clang, the library (and fcgi/ minus main) rebuilt with coverage
@@ -197,7 +197,7 @@ run: bootstrap
 stop:
 	scripts/devstack stop
 
-bench: bench-poll bench-export bench-download
+bench: bench-poll bench-export bench-download bench-multihost
 
 bench-export: bootstrap
 	$(MAKE) all
@@ -210,6 +210,10 @@ bench-download: bootstrap
 bench-poll: bootstrap
 	$(MAKE) all
 	scripts/bench-poll
+
+bench-multihost: bootstrap
+	$(MAKE) all
+	scripts/bench-multihost
 
 clean:
 	rm -rf build bin

@@ -283,8 +283,8 @@ download_signed_check(struct request *r, const char *id, char *sub_out,
 	    request_query(r, "by", by, sizeof(by)) == 1 &&
 	    request_query_int(r, "expires", 0, LLONG_MAX, &exp) == 1 &&
 	    request_query(r, "sig", sig, sizeof(sig)) == 1 &&
-	    export_url_verify(r->app->cfg->export.download_secret, id, by, exp,
-	    sig, time(NULL), r->app->cfg->export.download_url_ttl_seconds)) {
+	    export_download_url_verify(r->app->cfg, id, by, exp, sig,
+	    time(NULL))) {
 		snprintf(sub_out, subsz, "%s", by);
 		return 0;
 	}

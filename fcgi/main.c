@@ -111,8 +111,8 @@ worker_main(void *arg)
 	char appname[64];
 
 	snprintf(appname, sizeof(appname), "ops-fcgi/%d", w->index);
-	db_init(&db, cfg->database.url, cfg->database.connect_timeout_seconds,
-	    cfg->database.statement_timeout_ms, appname);
+	db_init(&db, cfg->database.url, cfg->database.fcgi_role,
+	    cfg->database.connect_timeout_seconds, appname);
 	db.prepare = strcmp(cfg->database.prepared_statements, "true") == 0;
 	(void)db_ensure(&db);	/* failure is fine: retried per request */
 	if (FCGX_InitRequest(&fx, srv->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
@@ -237,16 +237,10 @@ static int
 load_app(struct app *app, const struct ops_config *cfg, char *err,
     size_t errsz)
 {
-	struct auth_keyset *ks;
-	const char *secret = cfg->auth.hs256_secret;
-
 	memset(app, 0, sizeof(*app));
 	app->cfg = cfg;
-	if (auth_keyset_load(&ks, cfg->auth.jwks_file,
-	    (const unsigned char *)secret, secret ? strlen(secret) : 0,
-	    cfg->auth.hs256_kid, err, errsz) != 0)
+	if (jwks_open_config(&app->keys, cfg, err, errsz) != 0)
 		return -1;
-	app->keys = ks;
 	app->policy.issuer = cfg->auth.issuer;
 	app->policy.audience = cfg->auth.audience;
 	app->policy.leeway_seconds = cfg->auth.leeway_seconds;
@@ -257,7 +251,7 @@ load_app(struct app *app, const struct ops_config *cfg, char *err,
 		snprintf(err, errsz, "%s: sanitizer.extra_keys cannot be "
 		    "built into rules (see the log)", cfg->path ? cfg->path :
 		    "(defaults)");
-		auth_keyset_free(ks);
+		jwks_close(app->keys);
 		return -1;
 	}
 	if (gethostname(app->host, sizeof(app->host)) != 0)
@@ -268,7 +262,7 @@ load_app(struct app *app, const struct ops_config *cfg, char *err,
 static void
 unload_app(struct app *app)
 {
-	auth_keyset_free((struct auth_keyset *)app->keys);
+	jwks_close(app->keys);
 	sanitize_rules_free((struct sanitize_rules *)app->rules);
 }
 

@@ -245,7 +245,7 @@ request_auth(struct request *r, enum rbac_cap cap)
 		    "the Authorization header must be \"Bearer <token>\"", NULL);
 		return -1;
 	}
-	res = auth_verify(r->app->keys, &r->app->policy, h + 7, time(NULL),
+	res = jwks_verify(r->app->keys, &r->app->policy, h + 7, time(NULL),
 	    &r->who);
 	if (res != AUTH_OK) {
 		log_kv(LOG_INFO, "request_id", r->request_id,

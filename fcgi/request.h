@@ -15,6 +15,7 @@
 #include <stdbool.h>
 
 #include "auth.h"
+#include "jwks.h"
 #include "config.h"
 #include "db.h"
 #include "rbac.h"
@@ -23,7 +24,7 @@
 /* What every worker shares: read-only after start-up. */
 struct app {
 	const struct ops_config		*cfg;
-	const struct auth_keyset	*keys;
+	struct jwks			*keys;	/* rotate: lib/jwks.h */
 	struct auth_policy		 policy;
 	const struct sanitize_rules	*rules;
 	char				 host[128];

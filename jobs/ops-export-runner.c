@@ -113,8 +113,8 @@ main(int argc, char **argv)
 		config_free(&cfg);
 		return status;
 	}
-	db_init(&rdb, cfg.database.url, cfg.database.connect_timeout_seconds,
-	    0, BINARY "/stream");
+	db_init(&rdb, cfg.database.url, cfg.database.jobs_role,
+	    cfg.database.connect_timeout_seconds, BINARY "/stream");
 	memset(&rn, 0, sizeof(rn));
 	rn.cfg = &cfg;
 	rn.rules = rules;

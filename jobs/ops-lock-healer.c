@@ -74,8 +74,8 @@ dry_run(const struct ops_config *cfg, const struct sanitize_rules *rules)
 	int rc;
 
 	lock_owner_self(&me, BINARY);
-	db_init(&db, cfg->database.url, cfg->database.connect_timeout_seconds,
-	    cfg->database.statement_timeout_ms, BINARY);
+	db_init(&db, cfg->database.url, cfg->database.jobs_role,
+	    cfg->database.connect_timeout_seconds, BINARY);
 	heal_init(&h, &db, cfg, rules, &me);
 	h.dry_run = true;
 	h.self_lock = NULL;	/* nothing is recovered: show it like any other */
@@ -99,8 +99,8 @@ recover_predecessor(const struct ops_config *cfg,
 	struct db db;
 
 	lock_owner_self(&me, BINARY);
-	db_init(&db, cfg->database.url, cfg->database.connect_timeout_seconds,
-	    cfg->database.statement_timeout_ms, BINARY);
+	db_init(&db, cfg->database.url, cfg->database.jobs_role,
+	    cfg->database.connect_timeout_seconds, BINARY);
 	heal_init(&h, &db, cfg, rules, &me);
 	h.out = stdout;
 	if (lockheal_one(&h, BINARY) < 0)

@@ -28,6 +28,7 @@
 #include "lockadmin.h"
 #include "lockstate.h"
 #include "log.h"
+#include "jwks.h"
 #include "migrate.h"
 #include "rbac.h"
 #include "sanitize.h"
@@ -70,8 +71,8 @@ static void
 ctl_db(struct ctl *c, struct db *db)
 {
 	ctl_config(c, CONFIG_NEED_DATABASE);
-	db_init(db, c->cfg.database.url, c->cfg.database.connect_timeout_seconds,
-	    c->cfg.database.statement_timeout_ms, "opsctl");
+	db_init(db, c->cfg.database.url, c->cfg.database.jobs_role,
+	    c->cfg.database.connect_timeout_seconds, "opsctl");
 }
 
 static int
@@ -83,6 +84,7 @@ cmd_migrate(struct ctl *c, int argc, char **argv)
 	};
 	char dirbuf[PATH_MAX], err[512];
 	const char *dir = NULL;
+	struct migrate_roles roles;
 	struct db db;
 	int ch, n;
 
@@ -96,36 +98,45 @@ cmd_migrate(struct ctl *c, int argc, char **argv)
 	}
 	if (dir == NULL)
 		dir = migrate_default_dir(c->argv0, dirbuf, sizeof(dirbuf));
-	ctl_db(c, &db);
+	ctl_config(c, CONFIG_NEED_DATABASE);
+	/* direct, as the owner: never through the pooler (session lock) */
+	db_init(&db, c->cfg.database.migrate_url ? c->cfg.database.migrate_url :
+	    c->cfg.database.url, NULL, c->cfg.database.connect_timeout_seconds,
+	    "opsctl/migrate");
+	roles.fcgi = c->cfg.database.fcgi_role;
+	roles.jobs = c->cfg.database.jobs_role;
+	roles.statement_timeout_ms = c->cfg.database.statement_timeout_ms;
+	roles.idle_tx_timeout_ms = (c->cfg.export.lease_seconds <
+	    c->cfg.locks.stale_after_seconds ? c->cfg.export.lease_seconds :
+	    c->cfg.locks.stale_after_seconds) * 1000;
 	n = migrate_apply(&db, dir, stdout, err, sizeof(err));
+	if (n >= 0 && migrate_roles(&db, &roles, err, sizeof(err)) != 0)
+		n = -1;
 	db_close(&db);
 	if (n < 0) {
 		fprintf(stderr, "opsctl: migrate: %s\n", err);
 		return 1;
 	}
-	printf("migrations: %d applied, database is up to date\n", n);
+	printf("migrations: %d applied, database is up to date; runtime roles "
+	    "%s and %s set\n", n, roles.fcgi, roles.jobs);
 	return 0;
 }
 
 static int
 cmd_check_config(struct ctl *c, int argc, char **argv)
 {
-	struct auth_keyset *ks;
-	const char *s;
+	struct jwks *keys;
 	char err[512];
 
 	(void)argc;
 	(void)argv;
 	ctl_config(c, CONFIG_NEED_DATABASE | CONFIG_NEED_AUTH |
 	    CONFIG_NEED_FCGI);
-	s = c->cfg.auth.hs256_secret;
-	if (auth_keyset_load(&ks, c->cfg.auth.jwks_file,
-	    (const unsigned char *)s, s ? strlen(s) : 0, c->cfg.auth.hs256_kid,
-	    err, sizeof(err)) != 0) {
+	if (jwks_open_config(&keys, &c->cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "opsctl: config %s\n", err);
 		return EXIT_USAGE;
 	}
-	auth_keyset_free(ks);
+	jwks_close(keys);
 	printf("config %s is valid\n", c->cfg.path ? c->cfg.path :
 	    "(defaults and environment)");
 	return 0;

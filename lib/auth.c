@@ -447,8 +447,10 @@ jwk_load(struct auth_keyset *ks, json_t *jwk, char *msg, size_t msgsz)
 	return 0;
 }
 
+/* path names the source in messages; text (len bytes) when not NULL, else the file path */
 static int
-jwks_load(struct auth_keyset *ks, const char *path, char *err, size_t errsz)
+jwks_load(struct auth_keyset *ks, const char *path, const char *text,
+    size_t len, char *err, size_t errsz)
 {
 	json_error_t je;
 	json_t *root, *keys, *jwk;
@@ -456,7 +458,8 @@ jwks_load(struct auth_keyset *ks, const char *path, char *err, size_t errsz)
 	size_t i, added = 0;
 	int r, rc = -1;
 
-	root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	root = text ? json_loadb(text, len, JSON_REJECT_DUPLICATES, &je) :
+	    json_load_file(path, JSON_REJECT_DUPLICATES, &je);
 	if (root == NULL) {
 		set_err(err, errsz, "jwks %s: %s (line %d)", path, je.text,
 		    je.line);
@@ -523,6 +526,15 @@ auth_keyset_load(struct auth_keyset **out, const char *jwks_path,
     const unsigned char *hs_secret, size_t hs_secret_len, const char *hs_kid,
     char *err, size_t errsz)
 {
+	return auth_keyset_load_text(out, jwks_path, NULL, 0, hs_secret,
+	    hs_secret_len, hs_kid, err, errsz);
+}
+
+int
+auth_keyset_load_text(struct auth_keyset **out, const char *jwks_path,
+    const char *jwks_text, size_t jwks_len, const unsigned char *hs_secret,
+    size_t hs_secret_len, const char *hs_kid, char *err, size_t errsz)
+{
 	struct auth_keyset *ks;
 
 	set_err(err, errsz, "%s", "");
@@ -535,7 +547,8 @@ auth_keyset_load(struct auth_keyset **out, const char *jwks_path,
 		return -1;
 	}
 	ks = xcalloc(1, sizeof(*ks));
-	if ((jwks_path != NULL && jwks_load(ks, jwks_path, err, errsz) == -1) ||
+	if ((jwks_path != NULL && jwks_load(ks, jwks_path, jwks_text, jwks_len,
+	    err, errsz) == -1) ||
 	    (hs_secret != NULL && hs_secret_add(ks, hs_secret, hs_secret_len,
 	    hs_kid, err, errsz) == -1)) {
 		auth_keyset_free(ks);

@@ -15,7 +15,8 @@
  * auth_result_error_code(), neither of which ever contains token content.
  *
  * Thread safety: a loaded keyset is immutable and may be shared by any
- * number of threads calling auth_verify() at once.
+ * number of threads calling auth_verify() at once. Keys that rotate (a
+ * JWKS re-read or re-fetched) are lib/jwks.h's: it swaps whole keysets.
  *
  * Memory: allocation failure aborts the process (as in lib/buf.h).
  */
@@ -50,6 +51,16 @@ struct auth_keyset;
  * Keys are numbered from 1 in messages. Secrets never appear in err.
  */
 int	 auth_keyset_load(struct auth_keyset **out, const char *jwks_path,
+	    const unsigned char *hs_secret, size_t hs_secret_len,
+	    const char *hs_kid, char *err, size_t errsz);
+
+/*
+ * The same with the JWKS as JSON text (jwks_len bytes, fetched from a URL by
+ * lib/jwks.c) when jwks_text is not NULL; jwks_path then only names the
+ * source in messages.
+ */
+int	 auth_keyset_load_text(struct auth_keyset **out, const char *jwks_path,
+	    const char *jwks_text, size_t jwks_len,
 	    const unsigned char *hs_secret, size_t hs_secret_len,
 	    const char *hs_kid, char *err, size_t errsz);
 

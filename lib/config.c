@@ -8,6 +8,7 @@
 #include <yaml.h>
 
 #include "buf.h"
+#include "date.h"
 #include "sanitize.h"
 #include "secretfile.h"
 #include "xalloc.h"
@@ -43,6 +44,9 @@ struct config_key {
  */
 static const struct config_key config_keys[] = {
 	{ "database", "url", T_SECRET, O(database.url), 0, 0, NULL, "OPS_DATABASE_URL", NULL },
+	{ "database", "migrate_url", T_SECRET, O(database.migrate_url), 0, 0, NULL, "OPS_DATABASE_MIGRATE_URL", NULL },
+	{ "database", "fcgi_role", T_STR, O(database.fcgi_role), 0, 0, "ops_fcgi", NULL, NULL },
+	{ "database", "jobs_role", T_STR, O(database.jobs_role), 0, 0, "ops_jobs", NULL, NULL },
 	{ "database", "connect_timeout_seconds", T_INT, O(database.connect_timeout_seconds), 1, 60, "5", NULL, NULL },
 	{ "database", "statement_timeout_ms", T_INT, O(database.statement_timeout_ms), 0, 3600000, "30000", NULL, NULL },
 	{ "database", "prepared_statements", T_STR, O(database.prepared_statements), 0, 0, "true", "OPS_DATABASE_PREPARED_STATEMENTS", "true|false" },
@@ -54,6 +58,10 @@ static const struct config_key config_keys[] = {
 	{ "fcgi", "max_body_bytes", T_BYTES, O(fcgi.max_body_bytes), 1024, 16 * MIB, "64KiB", NULL, NULL },
 
 	{ "auth", "jwks_file", T_STR, O(auth.jwks_file), 0, 0, NULL, NULL, NULL },
+	{ "auth", "jwks_url", T_STR, O(auth.jwks_url), 0, 0, NULL, NULL, NULL },
+	{ "auth", "jwks_ca_file", T_STR, O(auth.jwks_ca_file), 0, 0, NULL, NULL, NULL },
+	{ "auth", "jwks_min_refresh_seconds", T_INT, O(auth.jwks_min_refresh_seconds), 1, 3600, "30", NULL, NULL },
+	{ "auth", "jwks_max_age_seconds", T_INT, O(auth.jwks_max_age_seconds), 10, 86400, "300", NULL, NULL },
 	{ "auth", "hs256_secret", T_SECRET, O(auth.hs256_secret), 0, 0, NULL, "OPS_JWT_HS256_SECRET", NULL },
 	{ "auth", "hs256_kid", T_STR, O(auth.hs256_kid), 0, 0, NULL, NULL, NULL },
 	{ "auth", "issuer", T_STR, O(auth.issuer), 0, 0, NULL, NULL, NULL },
@@ -79,6 +87,8 @@ static const struct config_key config_keys[] = {
 	{ "export", "retention_days", T_INT, O(export.retention_days), 1, 3650, "30", NULL, NULL },
 	{ "export", "cleaner_batch_size", T_INT, O(export.cleaner_batch_size), 1, 100000, "500", NULL, NULL },
 	{ "export", "download_secret", T_SECRET, O(export.download_secret), 0, 0, NULL, "OPS_DOWNLOAD_SECRET", NULL },
+	{ "export", "download_secret_previous", T_SECRET, O(export.download_secret_previous), 0, 0, NULL, "OPS_DOWNLOAD_SECRET_PREVIOUS", NULL },
+	{ "export", "download_secret_previous_until", T_STR, O(export.download_secret_previous_until), 0, 0, NULL, NULL, NULL },
 	{ "export", "download_url_ttl_seconds", T_INT, O(export.download_url_ttl_seconds), 10, 3600, "300", NULL, NULL },
 	{ "export", "poll_retry_after_seconds", T_INT, O(export.poll_retry_after_seconds), 1, 300, "2", NULL, NULL },
 	{ "export", "max_downloads_per_identity", T_INT, O(export.max_downloads_per_identity), 1, 1000, "4", NULL, NULL },
@@ -581,16 +591,17 @@ walk_root(struct yaml_walk *w, struct ops_config *cfg)
 static int
 check_file_relations(struct yaml_walk *w, const struct ops_config *cfg)
 {
+	const char *name = cfg->auth.jwks_file ? "jwks_file" : "jwks_url";
 	size_t jwks = 0;
 
-	while (strcmp(config_keys[jwks].name, "jwks_file") != 0)
+	while (strcmp(config_keys[jwks].name, name) != 0)
 		jwks++;
-	if (cfg->auth.jwks_file != NULL && (cfg->auth.issuer == NULL ||
-	    cfg->auth.audience == NULL)) {
-		snprintf(w->err, w->errsz, "%s:%zu: auth.jwks_file is set but "
+	if ((cfg->auth.jwks_file != NULL || cfg->auth.jwks_url != NULL) &&
+	    (cfg->auth.issuer == NULL || cfg->auth.audience == NULL)) {
+		snprintf(w->err, w->errsz, "%s:%zu: auth.%s is set but "
 		    "auth.%s is not: set auth.issuer and auth.audience to the "
 		    "values the identity provider puts in iss and aud", w->path,
-		    w->line[jwks], cfg->auth.issuer == NULL ? "issuer" :
+		    w->line[jwks], name, cfg->auth.issuer == NULL ? "issuer" :
 		    "audience");
 		return -1;
 	}
@@ -728,9 +739,9 @@ config_require(const struct ops_config *cfg, int need, char *err, size_t errsz)
 		return -1;
 	}
 	if ((need & CONFIG_NEED_AUTH) && cfg->auth.jwks_file == NULL &&
-	    cfg->auth.hs256_secret == NULL) {
+	    cfg->auth.jwks_url == NULL && cfg->auth.hs256_secret == NULL) {
 		snprintf(err, errsz, "%s: no token verification key: set "
-		    "auth.jwks_file or auth.hs256_secret", where);
+		    "auth.jwks_file, auth.jwks_url or auth.hs256_secret", where);
 		return -1;
 	}
 	if ((need & CONFIG_NEED_AUTH) && cfg->auth.hs256_secret != NULL &&
@@ -744,6 +755,28 @@ config_require(const struct ops_config *cfg, int need, char *err, size_t errsz)
 		snprintf(err, errsz, "%s: export.download_secret must be at "
 		    "least 32 bytes long", where);
 		return -1;
+	}
+	if ((need & CONFIG_NEED_FCGI) &&
+	    cfg->export.download_secret_previous != NULL) {
+		int64_t us;
+
+		if (cfg->export.download_secret == NULL ||
+		    strlen(cfg->export.download_secret_previous) < 32) {
+			snprintf(err, errsz, "%s: export.download_secret_previous "
+			    "needs export.download_secret and at least 32 bytes",
+			    where);
+			return -1;
+		}
+		if (cfg->export.download_secret_previous_until == NULL ||
+		    date_parse_rfc3339(cfg->export.download_secret_previous_until,
+		    &us) != 0) {
+			snprintf(err, errsz, "%s: export.download_secret_previous "
+			    "needs export.download_secret_previous_until, an RFC "
+			    "3339 time (e.g. 2026-11-28T12:05:00Z): the end of the "
+			    "overlap, at least download_url_ttl_seconds after the "
+			    "rotation", where);
+			return -1;
+		}
 	}
 	return 0;
 }

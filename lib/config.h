@@ -9,7 +9,7 @@
  * Errors name file:line and what was expected:
  *   ops.yaml:14: export.ttl_hours must be between 1 and 720, got 0
  *
- * Secrets (database.url, auth.hs256_secret, export.download_secret,
+ * Secrets (database.url, database.migrate_url, auth.hs256_secret, export.download_secret,
  * notion.token) may also be given as KEY_file: a path whose content is the
  * secret (one trailing newline stripped). Environment variables override the
  * file (see config_key.env); ENV_FILE works the same way for secrets.
@@ -32,6 +32,9 @@ struct ops_config {
 
 	struct {
 		char	*url;		/* secret: libpq URL */
+		char	*migrate_url;	/* secret: direct, owner; NULL = url */
+		char	*fcgi_role;	/* role of ops-fcgi */
+		char	*jobs_role;	/* role of the job binaries, opsctl */
 		int	 connect_timeout_seconds;
 		int	 statement_timeout_ms;
 		char	*prepared_statements;	/* "true" | "false" */
@@ -47,6 +50,10 @@ struct ops_config {
 
 	struct {
 		char	*jwks_file;
+		char	*jwks_url;	/* https:// */
+		char	*jwks_ca_file;
+		int	 jwks_min_refresh_seconds;
+		int	 jwks_max_age_seconds;
 		char	*hs256_secret;	/* secret */
 		char	*hs256_kid;
 		char	*issuer;
@@ -74,6 +81,8 @@ struct ops_config {
 		int	 retention_days;
 		int	 cleaner_batch_size;
 		char	*download_secret;	/* secret: HMAC key for download_url */
+		char	*download_secret_previous;	/* secret: also accepted */
+		char	*download_secret_previous_until;	/* RFC 3339 */
 		int	 download_url_ttl_seconds;
 		int	 poll_retry_after_seconds;
 		/* enforced by nginx (limit_conn), see docs/export.md */

@@ -9,14 +9,14 @@
 #include "xalloc.h"
 
 void
-db_init(struct db *db, const char *url, int connect_timeout,
-    int statement_timeout_ms, const char *appname)
+db_init(struct db *db, const char *url, const char *role, int connect_timeout,
+    const char *appname)
 {
 	memset(db, 0, sizeof(*db));
 	if (url)
 		db->url = xstrdup(url);
+	snprintf(db->role, sizeof(db->role), "%s", role ? role : "");
 	db->connect_timeout = connect_timeout;
-	db->statement_timeout_ms = statement_timeout_ms;
 	snprintf(db->appname, sizeof(db->appname), "%s", appname);
 }
 
@@ -101,9 +101,9 @@ db_notice(void *arg, const char *msg)
 int
 db_ensure(struct db *db)
 {
-	char timeout[16], opts[128];
+	char timeout[16];
 	const char *keys[] = { "dbname", "connect_timeout", "application_name",
-	    "options", NULL };
+	    "user", NULL };
 	const char *vals[5];
 
 	if (db->conn && PQstatus(db->conn) == CONNECTION_OK)
@@ -118,16 +118,15 @@ db_ensure(struct db *db)
 	}
 	/*
 	 * "dbname" with expand_dbname=1 takes the whole URL; the keys after it
-	 * override what the URL says.
+	 * override what the URL says. No "options": session settings come
+	 * from the role (ALTER ROLE ... SET, see docs/database.md), the same
+	 * direct and behind PgBouncer, which does not pass them on.
 	 */
 	snprintf(timeout, sizeof(timeout), "%d", db->connect_timeout);
-	snprintf(opts, sizeof(opts), "-c statement_timeout=%d -c TimeZone=UTC "
-	    "-c idle_in_transaction_session_timeout=%d",
-	    db->statement_timeout_ms, db->idle_tx_timeout_ms);
 	vals[0] = db->url;
 	vals[1] = timeout;
 	vals[2] = db->appname;
-	vals[3] = opts;
+	vals[3] = db->role[0] ? db->role : NULL;
 	vals[4] = NULL;
 	db->conn = PQconnectdbParams(keys, vals, 1);
 	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {

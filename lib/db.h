@@ -47,14 +47,15 @@ enum db_err {
 struct db {
 	PGconn		*conn;
 	char		*url;		/* owned; secret: never log */
-	int		 connect_timeout;
-	int		 statement_timeout_ms;
 	/*
-	 * idle_in_transaction_session_timeout, 0 = off. Job binaries set it
-	 * (before the first query) so that a paused process cannot sit on row
-	 * locks: the server ends its session and the locks go with it.
+	 * The database role to connect as (libpq "user", overriding the
+	 * URL's), or "" for the URL's. Its statement_timeout,
+	 * idle_in_transaction_session_timeout and TimeZone come from the role
+	 * (ALTER ROLE ... SET by `opsctl migrate`), never from the startup
+	 * packet, so they hold behind PgBouncer too.
 	 */
-	int		 idle_tx_timeout_ms;
+	char		 role[64];
+	int		 connect_timeout;
 	char		 appname[64];
 	enum db_err	 err;		/* class of the last failure */
 	char		 sqlstate[6];	/* of the last failure, or "" */
@@ -77,11 +78,12 @@ struct db {
 };
 
 /*
- * Prepare db (no connection yet). url is copied. appname is reported to the
- * server as application_name. Never fails.
+ * Prepare db (no connection yet). url and role are copied; role may be NULL
+ * or "" (connect as the URL's user). appname is reported to the server as
+ * application_name. Never fails.
  */
-void	db_init(struct db *db, const char *url, int connect_timeout,
-	    int statement_timeout_ms, const char *appname);
+void	db_init(struct db *db, const char *url, const char *role,
+	    int connect_timeout, const char *appname);
 /* Close the connection and free what db owns. */
 void	db_close(struct db *db);
 

@@ -161,6 +161,14 @@ void	export_url_sign(const char *secret, const char *id, const char *sub,
 bool	export_url_verify(const char *secret, const char *id, const char *sub,
 	    long long expires, const char *sig, time_t now, int max_ttl);
 /*
+ * export_url_verify() with export.download_secret, and, until
+ * export.download_secret_previous_until, with the previous secret too (the
+ * overlap of a rotation: URLs signed before it keep working for their life).
+ */
+bool	export_download_url_verify(const struct ops_config *cfg,
+	    const char *id, const char *sub, long long expires, const char *sig,
+	    time_t now);
+/*
  * The signed download URL of job id for principal sub, valid for
  * export.download_url_ttl_seconds from view->now, as a new JSON string
  * (JSON null when no export.download_secret is configured).

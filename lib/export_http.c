@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "date.h"
 #include "digest.h"
 
 /* ---- signed URLs ---------------------------------------------------------- */
@@ -47,6 +48,26 @@ export_url_verify(const char *secret, const char *id, const char *sub,
 		return false;
 	export_url_sign(secret, id, sub, expires, want);
 	return CRYPTO_memcmp(want, sig, 64) == 0;
+}
+
+bool
+export_download_url_verify(const struct ops_config *cfg, const char *id,
+    const char *sub, long long expires, const char *sig, time_t now)
+{
+	int ttl = cfg->export.download_url_ttl_seconds;
+	const char *until = cfg->export.download_secret_previous_until;
+	int64_t until_us;
+
+	if (export_url_verify(cfg->export.download_secret, id, sub, expires, sig,
+	    now, ttl))
+		return true;
+	/* config_require() checked the time; unparsable means no overlap */
+	if (cfg->export.download_secret_previous == NULL || until == NULL ||
+	    date_parse_rfc3339(until, &until_us) != 0 ||
+	    (int64_t)now * DATE_US_PER_SEC >= until_us)
+		return false;
+	return export_url_verify(cfg->export.download_secret_previous, id, sub,
+	    expires, sig, now, ttl);
 }
 
 /* Percent-encode s for a query string. */

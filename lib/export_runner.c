@@ -772,7 +772,12 @@ open_source(struct run *ru)
 		     * (tenant_id, occurred_at, id) index in order, and JITs.
 		     */
 		    "set_config('enable_sort', 'off', true), "
-		    "set_config('jit', 'off', true)", 7, p) != 0)
+		    "set_config('jit', 'off', true), "
+		    /*
+		     * The one COPY is bounded by the job's max_duration
+		     * instead of the role's statement_timeout.
+		     */
+		    "set_config('statement_timeout', '0', true)", 7, p) != 0)
 			res = NULL;
 		else
 			res = db_query(rn->rdb, "SELECT count(*) FROM audit_log "
@@ -995,9 +1000,8 @@ export_job_run(struct runner *rn, struct runner_job *job)
 	 * COPY stream and rn->tick may use the claim connection.
 	 */
 	snprintf(appname, sizeof(appname), "%.50s/writer", claim_db->appname);
-	db_init(&wdb, claim_db->url, claim_db->connect_timeout,
-	    claim_db->statement_timeout_ms, appname);
-	wdb.idle_tx_timeout_ms = claim_db->idle_tx_timeout_ms;
+	db_init(&wdb, claim_db->url, claim_db->role, claim_db->connect_timeout,
+	    appname);
 	rn->wdb = &wdb;
 	memset(&ru, 0, sizeof(ru));
 	ru.rn = rn;

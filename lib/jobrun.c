@@ -37,18 +37,17 @@ jobrun_begin(struct jobrun *jr, const char *job, const char *lock_name,
 	clock_gettime(CLOCK_MONOTONIC, &jr->started);
 	jr->last_beat = jr->started;
 	lock_owner_self(&jr->me, job);
-	db_init(&jr->db, cfg->database.url, cfg->database.connect_timeout_seconds,
-	    cfg->database.statement_timeout_ms, job);
 	/*
 	 * Write transactions are one chunk or one batch long and never wait
 	 * for the client in between: a process paused inside one must not
 	 * keep its row locks past an export lease, nor past stale_after, since
 	 * a fenced write holds its scheduler lock row FOR SHARE and the healer
-	 * cannot recover the lock before the server ends that session.
+	 * cannot recover the lock before the server ends that session. The
+	 * role's idle_in_transaction_session_timeout (set by `opsctl migrate`
+	 * to min(export.lease_seconds, locks.stale_after_seconds)) does that.
 	 */
-	jr->db.idle_tx_timeout_ms = (cfg->export.lease_seconds <
-	    cfg->locks.stale_after_seconds ? cfg->export.lease_seconds :
-	    cfg->locks.stale_after_seconds) * 1000;
+	db_init(&jr->db, cfg->database.url, cfg->database.jobs_role,
+	    cfg->database.connect_timeout_seconds, job);
 	st = lock_acquire(&jr->db, lock_name, &jr->me, cfg->locks.lease_seconds,
 	    &jr->lease, busy, sizeof(busy));
 	if (st == LOCK_BUSY) {

@@ -151,6 +151,26 @@ migrate_apply(struct db *db, const char *dir, FILE *out, char *err,
 	return rc == 0 ? applied : -1;
 }
 
+int
+migrate_roles(struct db *db, const struct migrate_roles *roles, char *err,
+    size_t errsz)
+{
+	char st[16], idle[16];
+	const char *p[] = { roles->fcgi, roles->jobs, st, idle };
+
+	snprintf(st, sizeof(st), "%d", roles->statement_timeout_ms);
+	snprintf(idle, sizeof(idle), "%d", roles->idle_tx_timeout_ms);
+	if (db_begin(db) != 0 ||
+	    db_exec(db, "SELECT ops_apply_roles($1, $2, $3::integer, "
+	    "$4::integer)", 4, p) != 0 || db_commit(db) != 0) {
+		snprintf(err, errsz, "cannot set up the runtime roles %s and "
+		    "%s: %s", roles->fcgi, roles->jobs, db->errmsg);
+		db_rollback(db);
+		return -1;
+	}
+	return 0;
+}
+
 const char *
 migrate_default_dir(const char *argv0, char *buf, size_t bufsz)
 {

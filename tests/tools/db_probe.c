@@ -55,7 +55,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	log_init("db_probe", LOG_INFO, LOG_FORMAT_JSON);
-	db_init(&db, argv[1], 5, 30000, "db_probe");
+	db_init(&db, argv[1], NULL, 5, "db_probe");
 	if (strcmp(argv[2], "error") == 0) {
 		rc = db_exec(&db, "DO $$ BEGIN RAISE EXCEPTION 'boom' USING "
 		    "DETAIL = 'the detail', HINT = 'the hint', ERRCODE = "

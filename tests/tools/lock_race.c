@@ -63,7 +63,7 @@ run(void *arg)
 	char appname[32];
 
 	snprintf(appname, sizeof(appname), "lock_race/%d", w->idx);
-	db_init(&db, sh->url, 5, 10000, appname);
+	db_init(&db, sh->url, NULL, 5, appname);
 	lock_owner_self(&me, "lock_race");
 	/* one holder id per thread: they share the process */
 	snprintf(me.holder, sizeof(me.holder), "lock_race:%s:%d:t%d", me.host,
@@ -125,7 +125,7 @@ main(int argc, char **argv)
 	}
 	sh.url = argv[1];
 	sh.name = argv[2];
-	db_init(&db, sh.url, 5, 10000, "lock_race/main");
+	db_init(&db, sh.url, NULL, 5, "lock_race/main");
 	pthread_barrier_init(&sh.bar, NULL, (unsigned)sh.threads + 1);
 	for (int i = 0; i < sh.threads; i++) {
 		w[i].sh = &sh;

@@ -194,6 +194,50 @@ test_signed_url(void **state)
 	    1000000, 300));
 }
 
+/* Rotation: the previous secret is accepted until ..._until, then not. */
+static void
+test_signed_url_previous_secret(void **state)
+{
+	const char *id = "6745d054-bd4f-43e4-877f-b2805900fcaf";
+	struct ops_config c;
+	char old_sig[65], new_sig[65];
+	/* 1000000 s after the epoch is 1970-01-12T13:46:40Z */
+	time_t t = 1000000;
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	c.export.download_url_ttl_seconds = 300;
+	c.export.download_secret = (char *)"new secret of 32 bytes, at least.";
+	export_url_sign("old secret of 32 bytes, at least.", id, "alice",
+	    1000300, old_sig);
+	export_url_sign(c.export.download_secret, id, "alice", 1000300,
+	    new_sig);
+	assert_true(export_download_url_verify(&c, id, "alice", 1000300,
+	    new_sig, t));
+	/* no previous secret configured */
+	assert_false(export_download_url_verify(&c, id, "alice", 1000300,
+	    old_sig, t));
+	c.export.download_secret_previous =
+	    (char *)"old secret of 32 bytes, at least.";
+	c.export.download_secret_previous_until = (char *)"1970-01-12T13:46:41Z";
+	assert_true(export_download_url_verify(&c, id, "alice", 1000300,
+	    old_sig, t));
+	assert_true(export_download_url_verify(&c, id, "alice", 1000300,
+	    new_sig, t));
+	/* at and after the end of the overlap: refused */
+	assert_false(export_download_url_verify(&c, id, "alice", 1000300,
+	    old_sig, t + 1));
+	assert_false(export_download_url_verify(&c, id, "alice", 1000300,
+	    old_sig, t + 2));
+	/* the previous secret does not bypass the other checks */
+	assert_false(export_download_url_verify(&c, id, "bob", 1000300,
+	    old_sig, t));
+	/* an unparsable end is no overlap */
+	c.export.download_secret_previous_until = (char *)"tomorrow";
+	assert_false(export_download_url_verify(&c, id, "alice", 1000300,
+	    old_sig, t));
+}
+
 static void
 test_names(void **state)
 {
@@ -225,6 +269,7 @@ main(void)
 		cmocka_unit_test(test_request_defaults_and_hash),
 		cmocka_unit_test(test_range),
 		cmocka_unit_test(test_signed_url),
+		cmocka_unit_test(test_signed_url_previous_secret),
 		cmocka_unit_test(test_names),
 	};
 
