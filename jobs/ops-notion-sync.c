@@ -38,6 +38,7 @@
 #include "notion.h"
 #include "publish.h"
 #include "xalloc.h"
+#include "xjson.h"
 
 #define PROG		"ops-notion-sync"
 #define EXIT_USAGE	2
@@ -456,21 +457,6 @@ format_text(const struct run *run, struct buf *out, int github)
 	    run->writes, run->version, run->commit);
 }
 
-/* jansson fails only when out of memory: abort then (xalloc.h). */
-static void
-jset(json_t *o, const char *key, json_t *v)
-{
-	if (json_object_set_new(o, key, xnonnull(v)) == -1)
-		xnonnull(NULL);
-}
-
-static void
-jpush(json_t *a, json_t *v)
-{
-	if (json_array_append_new(a, xnonnull(v)) == -1)
-		xnonnull(NULL);
-}
-
 static void
 format_json(const struct run *run, struct buf *out)
 {
@@ -481,7 +467,7 @@ format_json(const struct run *run, struct buf *out)
 	for (size_t i = 0; i < run->m->ndocs; i++) {
 		const struct sync_doc *d = &run->docs[i];
 
-		jpush(docs, json_pack("{s:s, s:s, s:s, s:s, "
+		xjson_push(docs, json_pack("{s:s, s:s, s:s, s:s, "
 		    "s:I, s:s, s:I, s:I}", "name", d->m->name, "source",
 		    d->m->source, "page", d->m->page, "sha256", d->sha,
 		    "blocks", (json_int_t)d->nblocks, "state",
@@ -489,21 +475,21 @@ format_json(const struct run *run, struct buf *out)
 		    (json_int_t)d->archived, "appended",
 		    (json_int_t)d->appended));
 	}
-	jset(o, "ok", json_boolean(code == NOTION_OK));
-	jset(o, "code", code == NOTION_OK ? json_null() :
+	xjson_set(o, "ok", json_boolean(code == NOTION_OK));
+	xjson_set(o, "code", code == NOTION_OK ? json_null() :
 	    json_string(notion_code_name(code)));
-	jset(o, "exit", json_integer(notion_report_exit(
+	xjson_set(o, "exit", json_integer(notion_report_exit(
 	    &run->r)));
-	jset(o, "dry_run", json_boolean(run->s->dry_run));
-	jset(o, "token_fingerprint", run->r.fingerprint[0] ?
+	xjson_set(o, "dry_run", json_boolean(run->s->dry_run));
+	xjson_set(o, "token_fingerprint", run->r.fingerprint[0] ?
 	    json_string(run->r.fingerprint) : json_null());
-	jset(o, "openapi_version", json_string(run->version));
-	jset(o, "commit", json_string(run->commit));
-	jset(o, "documents", docs);
-	jset(o, "findings", notion_findings_json(&run->r));
-	jset(o, "requests", json_integer((json_int_t)
+	xjson_set(o, "openapi_version", json_string(run->version));
+	xjson_set(o, "commit", json_string(run->commit));
+	xjson_set(o, "documents", docs);
+	xjson_set(o, "findings", notion_findings_json(&run->r));
+	xjson_set(o, "requests", json_integer((json_int_t)
 	    run->requests));
-	jset(o, "writes", json_integer((json_int_t)run->writes));
+	xjson_set(o, "writes", json_integer((json_int_t)run->writes));
 	text = xnonnull(json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER));
 	buf_appends(out, text);
 	buf_appendc(out, '\n');
