@@ -13,16 +13,7 @@
 PREFLIGHT=${PREFLIGHT:-$BIN/ops-notion-preflight}
 RUNBOOK="$ROOT/runbooks/notion-ci-token.md"
 
-for cmd in nginx openssl perl jq; do
-	if ! command -v "$cmd" >/dev/null 2>&1; then
-		not_ok "notion preflight suite needs $cmd (apt-get install $cmd)"
-		finish
-	fi
-done
-if [ ! -x "$PREFLIGHT" ]; then
-	not_ok "notion preflight suite needs $PREFLIGHT (run make)"
-	finish
-fi
+need_tools nginx openssl perl jq "$PREFLIGHT"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/notion-preflight.XXXXXX")
 NGINX_PID=

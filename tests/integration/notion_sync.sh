@@ -17,16 +17,7 @@ SYNC=${SYNC:-$BIN/ops-notion-sync}
 HERE="$ROOT/tests/integration/notion_sync"
 RPS=20
 
-for cmd in python3 openssl jq sha256sum; do
-	if ! command -v "$cmd" >/dev/null 2>&1; then
-		not_ok "notion sync suite needs $cmd"
-		finish
-	fi
-done
-if [ ! -x "$SYNC" ]; then
-	not_ok "notion sync suite needs $SYNC (run make)"
-	finish
-fi
+need_tools python3 openssl jq sha256sum "$SYNC"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/notion-sync.XXXXXX")
 FAKE_PID=
