@@ -56,6 +56,27 @@ need_tools() {
 	done
 }
 
+# verify_units NAME BIN DIR: systemd-analyze verify jobs/systemd/NAME.service
+# and NAME.timer, the copies in DIR/units with ExecStart pointing at BIN (the
+# binary under test: verify wants ExecStart= to exist). One ok or not ok
+# line; skip without systemd-analyze.
+verify_units() {
+	local name=$1 bin=$2 dir=$3/units out
+	if ! command -v systemd-analyze >/dev/null 2>&1; then
+		skip "systemd-analyze verify (systemd-analyze is not installed)"
+		return
+	fi
+	mkdir -p "$dir"
+	sed "s|/usr/local/bin/$name|$bin|" "$ROOT/jobs/systemd/$name.service" >"$dir/$name.service"
+	cp "$ROOT/jobs/systemd/$name.timer" "$dir/"
+	if out=$(systemd-analyze verify --man=no "$dir/$name.service" "$dir/$name.timer" 2>&1) &&
+	   [ -z "$out" ]; then
+		ok "systemd-analyze verify: service and timer are clean"
+	else
+		not_ok "systemd-analyze verify: ${out:-failed}"
+	fi
+}
+
 # free_port: print a TCP port on 127.0.0.1 that nothing listens on now.
 free_port() {
 	local p
