@@ -155,11 +155,36 @@ prop_text(const json_t *row, const char *name, char *out, size_t outsz)
 	buf_free(&b);
 }
 
+/*
+ * The next page of a paginated answer: 1 with cursor set, 0 when there is
+ * none, -1 (reported) when Notion's cursor does not fit, which would
+ * otherwise page on from a cut cursor or stop early, silently.
+ */
+static int
+next_cursor(struct publisher *p, json_t *ans, const char *label,
+    char *cursor, size_t cursorsz)
+{
+	const char *next = json_string_value(json_object_get(ans,
+	    "next_cursor"));
+
+	if (!json_is_true(json_object_get(ans, "has_more")) || next == NULL)
+		return 0;
+	if (strlen(next) >= cursorsz) {
+		notion_report_add(p->r, NOTION_AUTH_UNEXPECTED, 0, NULL, label,
+		    "%s answered a next_cursor of %zu bytes, longer than the "
+		    "%zu this client keeps", label, strlen(next), cursorsz - 1);
+		return -1;
+	}
+	snprintf(cursor, cursorsz, "%s", next);
+	return 1;
+}
+
 int
 publish_read_rows(struct publisher *p, struct sync_doc *docs, size_t n)
 {
 	char path[128], label[NOTION_LABEL_MAX], cursor[128] = "";
 	bool more = true;
+	int rc;
 
 	snprintf(path, sizeof(path), "/v1/databases/%s/query", p->database);
 	snprintf(label, sizeof(label), "database:%s query", p->database);
@@ -195,12 +220,11 @@ publish_read_rows(struct publisher *p, struct sync_doc *docs, size_t n)
 				    sizeof(docs[k].row_sha));
 			}
 		}
-		more = json_is_true(json_object_get(ans, "has_more")) &&
-		    json_string_value(json_object_get(ans, "next_cursor"));
-		if (more)
-			snprintf(cursor, sizeof(cursor), "%s", json_string_value(
-			    json_object_get(ans, "next_cursor")));
+		rc = next_cursor(p, ans, label, cursor, sizeof(cursor));
 		json_decref(ans);
+		if (rc < 0)
+			return -1;
+		more = rc == 1;
 	}
 	return 0;
 }
@@ -291,6 +315,7 @@ list_blocks(struct publisher *p, const char *page, json_t *ids)
 {
 	char path[256], label[NOTION_LABEL_MAX], cursor[128] = "";
 	bool more = true;
+	int rc;
 
 	notion_target_label(NOTION_KIND_PAGE, page, label, sizeof(label));
 	while (more) {
@@ -313,14 +338,11 @@ list_blocks(struct publisher *p, const char *page, json_t *ids)
 				continue;
 			xjson_push(ids, json_string(id));
 		}
-		more = json_is_true(json_object_get(ans, "has_more")) &&
-		    json_string_value(json_object_get(ans, "next_cursor")) &&
-		    strlen(json_string_value(json_object_get(ans,
-		    "next_cursor"))) < sizeof(cursor);
-		if (more)
-			snprintf(cursor, sizeof(cursor), "%s", json_string_value(
-			    json_object_get(ans, "next_cursor")));
+		rc = next_cursor(p, ans, label, cursor, sizeof(cursor));
 		json_decref(ans);
+		if (rc < 0)
+			return -1;
+		more = rc == 1;
 	}
 	return 0;
 }
