@@ -21,7 +21,6 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,30 +35,24 @@
 #include "log.h"
 #include "manifest.h"
 #include "notion.h"
+#include "notioncli.h"
 #include "publish.h"
 #include "xalloc.h"
+#include "xjson.h"
 
 #define PROG		"ops-notion-sync"
 #define EXIT_USAGE	2
 #define DEFAULT_MANIFEST "docs/notion-sync.yaml"
 #define DEFAULT_OPENAPI	"docs/api/openapi.yaml"
 
-enum out_format { FORMAT_TEXT, FORMAT_JSON, FORMAT_GITHUB };
-
 struct settings {
+	struct notioncli	 cli;		/* the options both binaries take */
 	const char		*manifest;
 	const char		*root;
 	const char		*render;	/* --render FILE */
-	const char		*config_path;
-	const char		*textfile_dir;
-	const char		*cacert;
 	const char		*commit;
-	long			 timeout_s;
-	long			 deadline_s;
 	long			 max_rps;
 	int			 dry_run;
-	enum out_format		 format;
-	struct notion_env	 env;
 };
 
 static void
@@ -101,143 +94,53 @@ usage(FILE *f)
 	    "docs: docs/notion-sync.md; runbook: " NOTION_RUNBOOK "\n");
 }
 
-static int
-usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+enum { O_MANIFEST = NOTIONCLI_O_OWN, O_ROOT, O_DRY, O_RPS, O_COMMIT,
+    O_RENDER };
 
+static const struct option own_options[] = {
+	{ "manifest", required_argument, NULL, O_MANIFEST },
+	{ "root", required_argument, NULL, O_ROOT },
+	{ "dry-run", no_argument, NULL, O_DRY },
+	{ "max-rps", required_argument, NULL, O_RPS },
+	{ "commit", required_argument, NULL, O_COMMIT },
+	{ "render", required_argument, NULL, O_RENDER },
+	{ NULL, 0, NULL, 0 }
+};
+
+/* The sync's own options (notioncli_parse() does the shared ones). */
 static int
-usage_error(const char *fmt, ...)
+own_option(int opt, const char *arg, void *ctx)
 {
-	va_list ap;
+	struct settings *s = ctx;
 
-	fputs(PROG ": ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return -1;
-}
-
-static int
-set_format(struct settings *s, const char *v)
-{
-	if (strcmp(v, "text") == 0)
-		s->format = FORMAT_TEXT;
-	else if (strcmp(v, "json") == 0)
-		s->format = FORMAT_JSON;
-	else if (strcmp(v, "github") == 0)
-		s->format = FORMAT_GITHUB;
-	else
-		return usage_error("--format must be text, json or github, got "
-		    "\"%.32s\"", v);
-	return 0;
-}
-
-static int
-parse_flags(int argc, char **argv, struct settings *s)
-{
-	enum { O_CACERT = 1, O_TIMEOUT, O_DEADLINE, O_FORMAT, O_CONFIG,
-	    O_MANIFEST, O_ROOT, O_DRY, O_RPS, O_COMMIT, O_TEXTFILE, O_RENDER,
-	    O_HELP, O_VERSION, O_LIST };
-	static const struct option opts[] = {
-		{ "cacert", required_argument, NULL, O_CACERT },
-		{ "timeout", required_argument, NULL, O_TIMEOUT },
-		{ "deadline", required_argument, NULL, O_DEADLINE },
-		{ "format", required_argument, NULL, O_FORMAT },
-		{ "config", required_argument, NULL, O_CONFIG },
-		{ "manifest", required_argument, NULL, O_MANIFEST },
-		{ "root", required_argument, NULL, O_ROOT },
-		{ "dry-run", no_argument, NULL, O_DRY },
-		{ "max-rps", required_argument, NULL, O_RPS },
-		{ "commit", required_argument, NULL, O_COMMIT },
-		{ "textfile-dir", required_argument, NULL, O_TEXTFILE },
-		{ "render", required_argument, NULL, O_RENDER },
-		{ "help", no_argument, NULL, O_HELP },
-		{ "version", no_argument, NULL, O_VERSION },
-		{ "list-codes", no_argument, NULL, O_LIST },
-		{ NULL, 0, NULL, 0 }
-	};
-	const struct notion_code_info *ci;
-	size_t n;
-	int ch;
-
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-		switch (ch) {
-		case O_CACERT:
-			if (access(optarg, R_OK) == -1)
-				return usage_error("--cacert %s: cannot read "
-				    "the file: %s", optarg, strerror(errno));
-			s->cacert = optarg;
-			break;
-		case O_TIMEOUT:
-			if (notion_parse_long(optarg, 1, 300, &s->timeout_s))
-				return usage_error("--timeout must be whole "
-				    "seconds between 1 and 300");
-			break;
-		case O_DEADLINE:
-			if (notion_parse_long(optarg, 1, 7200, &s->deadline_s))
-				return usage_error("--deadline must be whole "
-				    "seconds between 1 and 7200");
-			break;
-		case O_RPS:
-			if (notion_parse_long(optarg, 1, 50, &s->max_rps))
-				return usage_error("--max-rps must be a whole "
-				    "number between 1 and 50");
-			break;
-		case O_FORMAT:
-			if (set_format(s, optarg) == -1)
-				return -1;
-			break;
-		case O_CONFIG:
-			s->config_path = optarg;
-			break;
-		case O_MANIFEST:
-			s->manifest = optarg;
-			break;
-		case O_ROOT:
-			s->root = optarg;
-			break;
-		case O_DRY:
-			s->dry_run = 1;
-			break;
-		case O_COMMIT:
-			s->commit = optarg;
-			break;
-		case O_TEXTFILE:
-			s->textfile_dir = optarg;
-			break;
-		case O_RENDER:
-			s->render = optarg;
-			break;
-		case O_HELP:
-			usage(stdout);
-			return 1;
-		case O_VERSION:
-			printf(PROG " " OPS_VERSION "\n");
-			return 1;
-		case O_LIST:
-			ci = notion_catalog(&n);
-			for (size_t i = 0; i < n; i++)
-				printf("%s\t%d\t%s\n", ci[i].name,
-				    ci[i].exit_status, ci[i].cause);
-			return 1;
-		case ':':
-			return usage_error("%s needs a value (see --help)",
-			    argv[optind - 1]);
-		default:
-			return usage_error("unknown option %s (see --help)",
-			    argv[optind - 1]);
-		}
+	switch (opt) {
+	case O_RPS:
+		if (notion_parse_long(arg, 1, 50, &s->max_rps))
+			return notioncli_error(&s->cli, "--max-rps must be a "
+			    "whole number between 1 and 50");
+		break;
+	case O_MANIFEST:
+		s->manifest = arg;
+		break;
+	case O_ROOT:
+		s->root = arg;
+		break;
+	case O_DRY:
+		s->dry_run = 1;
+		break;
+	case O_COMMIT:
+		s->commit = arg;
+		break;
+	case O_RENDER:
+		s->render = arg;
+		break;
 	}
-	if (optind < argc)
-		return usage_error("unexpected argument \"%.64s\" (see --help)",
-		    argv[optind]);
 	return 0;
 }
 
 /* --render FILE: the blocks of one Markdown file, for humans and tests. */
 static int
-render(const char *path)
+render(const struct notioncli *cli, const char *path)
 {
 	struct buf md = BUF_INIT;
 	char err[256];
@@ -252,7 +155,7 @@ render(const char *path)
 			rc = 0;
 		json_decref(blocks);
 	} else
-		usage_error("%s", err);
+		notioncli_error(cli, "%s", err);
 	buf_free(&md);
 	return rc;
 }
@@ -280,8 +183,8 @@ find_commit(const struct settings *s, char *out, size_t outsz)
 
 /* Read and render every document; the OpenAPI version. 0 or -1. */
 static int
-prepare(const struct manifest *m, struct sync_doc *docs, char *version,
-    size_t versionsz)
+prepare(const struct notioncli *cli, const struct manifest *m,
+    struct sync_doc *docs, char *version, size_t versionsz)
 {
 	const char *openapi = DEFAULT_OPENAPI;
 	char err[512];
@@ -291,7 +194,7 @@ prepare(const struct manifest *m, struct sync_doc *docs, char *version,
 			openapi = m->docs[i].source;
 	if (openapi_read(openapi, version, versionsz, NULL, err,
 	    sizeof(err)) == -1)
-		return usage_error("%s", err);
+		return notioncli_error(cli, "%s", err);
 	for (size_t i = 0; i < m->ndocs; i++) {
 		struct sync_doc *d = &docs[i];
 		struct buf md = BUF_INIT;
@@ -313,8 +216,8 @@ prepare(const struct manifest *m, struct sync_doc *docs, char *version,
 		}
 		buf_free(&md);
 		if (rc == -1 || d->blocks == NULL)
-			return usage_error("document \"%s\": %s", d->m->name,
-			    err);
+			return notioncli_error(cli, "document \"%s\": %s",
+			    d->m->name, err);
 		d->nblocks = blocks_count(d->blocks);
 	}
 	return 0;
@@ -342,16 +245,10 @@ sync_all(struct run *run, const char *token, time_t now)
 	struct notion_client c;
 	struct notion_curl *curl;
 	struct publisher p;
-	char err[256];
 	size_t nt = 0;
 
-	curl = notion_curl_new(s->cacert, s->env.version, PROG "/" OPS_VERSION,
-	    err, sizeof(err));
-	if (curl == NULL) {
-		notion_report_add(&run->r, NOTION_AUTH_NETWORK, 0, NULL, NULL,
-		    "%s", err);
+	if ((curl = notioncli_curl(&s->cli, &run->r, &t)) == NULL)
 		return;
-	}
 	for (size_t i = 0; i < run->m->ndocs; i++) {
 		targets[nt].kind = NOTION_KIND_PAGE;
 		memcpy(targets[nt++].id, run->m->docs[i].page,
@@ -359,14 +256,9 @@ sync_all(struct run *run, const char *token, time_t now)
 	}
 	targets[nt].kind = NOTION_KIND_DATABASE;
 	memcpy(targets[nt++].id, run->m->database, sizeof(targets[0].id));
-	notion_curl_transport(curl, &t);
-	notion_options_init(&o);
-	o.token = token;
-	o.api_base = s->env.api_base;
+	notioncli_options(&s->cli, token, &o);
 	o.targets = targets;
 	o.ntargets = nt;
-	o.timeout_ms = s->timeout_s * 1000;
-	o.deadline_ms = s->deadline_s * 1000;
 	o.max_retries = 5;
 	o.min_interval_ms = (1000 + s->max_rps - 1) / s->max_rps;
 	notion_client_init(&c, &o, &t, now);
@@ -380,9 +272,9 @@ sync_all(struct run *run, const char *token, time_t now)
 	notion_format_time(now, p.synced_at, sizeof(p.synced_at));
 
 	notion_check_api_client(&c, &run->r);
-	if (s->env.rotation)
-		notion_check_rotation(&run->r, s->env.issued,
-		    s->env.rotate_days, s->env.warn_days, now);
+	if (s->cli.env.rotation)
+		notion_check_rotation(&run->r, s->cli.env.issued,
+		    s->cli.env.rotate_days, s->cli.env.warn_days, now);
 	if (notion_report_code(&run->r) != NOTION_OK ||
 	    publish_check_database(&p) == -1 ||
 	    publish_read_rows(&p, run->docs, run->m->ndocs) == -1)
@@ -456,21 +348,6 @@ format_text(const struct run *run, struct buf *out, int github)
 	    run->writes, run->version, run->commit);
 }
 
-/* jansson fails only when out of memory: abort then (xalloc.h). */
-static void
-jset(json_t *o, const char *key, json_t *v)
-{
-	if (json_object_set_new(o, key, xnonnull(v)) == -1)
-		xnonnull(NULL);
-}
-
-static void
-jpush(json_t *a, json_t *v)
-{
-	if (json_array_append_new(a, xnonnull(v)) == -1)
-		xnonnull(NULL);
-}
-
 static void
 format_json(const struct run *run, struct buf *out)
 {
@@ -481,7 +358,7 @@ format_json(const struct run *run, struct buf *out)
 	for (size_t i = 0; i < run->m->ndocs; i++) {
 		const struct sync_doc *d = &run->docs[i];
 
-		jpush(docs, json_pack("{s:s, s:s, s:s, s:s, "
+		xjson_push(docs, json_pack("{s:s, s:s, s:s, s:s, "
 		    "s:I, s:s, s:I, s:I}", "name", d->m->name, "source",
 		    d->m->source, "page", d->m->page, "sha256", d->sha,
 		    "blocks", (json_int_t)d->nblocks, "state",
@@ -489,21 +366,21 @@ format_json(const struct run *run, struct buf *out)
 		    (json_int_t)d->archived, "appended",
 		    (json_int_t)d->appended));
 	}
-	jset(o, "ok", json_boolean(code == NOTION_OK));
-	jset(o, "code", code == NOTION_OK ? json_null() :
+	xjson_set(o, "ok", json_boolean(code == NOTION_OK));
+	xjson_set(o, "code", code == NOTION_OK ? json_null() :
 	    json_string(notion_code_name(code)));
-	jset(o, "exit", json_integer(notion_report_exit(
+	xjson_set(o, "exit", json_integer(notion_report_exit(
 	    &run->r)));
-	jset(o, "dry_run", json_boolean(run->s->dry_run));
-	jset(o, "token_fingerprint", run->r.fingerprint[0] ?
+	xjson_set(o, "dry_run", json_boolean(run->s->dry_run));
+	xjson_set(o, "token_fingerprint", run->r.fingerprint[0] ?
 	    json_string(run->r.fingerprint) : json_null());
-	jset(o, "openapi_version", json_string(run->version));
-	jset(o, "commit", json_string(run->commit));
-	jset(o, "documents", docs);
-	jset(o, "findings", notion_findings_json(&run->r));
-	jset(o, "requests", json_integer((json_int_t)
+	xjson_set(o, "openapi_version", json_string(run->version));
+	xjson_set(o, "commit", json_string(run->commit));
+	xjson_set(o, "documents", docs);
+	xjson_set(o, "findings", notion_findings_json(&run->r));
+	xjson_set(o, "requests", json_integer((json_int_t)
 	    run->requests));
-	jset(o, "writes", json_integer((json_int_t)run->writes));
+	xjson_set(o, "writes", json_integer((json_int_t)run->writes));
 	text = xnonnull(json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER));
 	buf_appends(out, text);
 	buf_appendc(out, '\n');
@@ -523,13 +400,9 @@ md_cell(struct buf *out, const char *s)
 static void
 write_step_summary(const struct run *run, const struct buf *tok)
 {
-	const char *path = getenv("GITHUB_STEP_SUMMARY");
 	enum notion_code code = notion_report_code(&run->r);
 	struct buf md = BUF_INIT;
-	FILE *f;
 
-	if (path == NULL || *path == '\0')
-		return;
 	if (code == NOTION_OK)
 		buf_appends(&md, "### Notion spec sync: ok\n\n");
 	else
@@ -553,18 +426,7 @@ write_step_summary(const struct run *run, const struct buf *tok)
 		md_cell(&md, run->r.findings[i].message);
 	}
 	buf_appendc(&md, '\n');
-	if (tok->len >= 8)
-		notion_redact(&md, tok->data, tok->len, run->r.fingerprint);
-	if ((f = fopen(path, "a")) == NULL)
-		log_warn("cannot open GITHUB_STEP_SUMMARY %s: %s", path,
-		    strerror(errno));
-	else {
-		if (fwrite(md.data, 1, md.len, f) != md.len)
-			log_warn("cannot write GITHUB_STEP_SUMMARY %s", path);
-		if (fclose(f) == EOF)
-			log_warn("cannot write GITHUB_STEP_SUMMARY %s: %s", path,
-			    strerror(errno));
-	}
+	notioncli_step_summary(&md, tok, &run->r);
 	buf_free(&md);
 }
 
@@ -573,35 +435,15 @@ emit(const struct run *run, const struct buf *tok)
 {
 	struct buf out = BUF_INIT;
 
-	if (run->s->format == FORMAT_JSON)
+	if (run->s->cli.format == NOTIONCLI_JSON)
 		format_json(run, &out);
 	else
-		format_text(run, &out, run->s->format == FORMAT_GITHUB);
-	/* safety net: nothing above quotes the token */
-	if (tok->len >= 8)
-		notion_redact(&out, tok->data, tok->len, run->r.fingerprint);
-	if (fwrite(out.data, 1, out.len, stdout) != out.len ||
-	    fflush(stdout) == EOF)
+		format_text(run, &out, run->s->cli.format == NOTIONCLI_GITHUB);
+	if (notioncli_write(&out, tok, &run->r) == -1)
 		log_error("cannot write the result to stdout");
 	buf_free(&out);
-	if (run->s->format == FORMAT_GITHUB)
+	if (run->s->cli.format == NOTIONCLI_GITHUB)
 		write_step_summary(run, tok);
-}
-
-/* --config: the notion: keys, and the database for the job frame. */
-static int
-read_config(const struct settings *s, struct ops_config *cfg, int *have)
-{
-	char err[512];
-
-	*have = 0;
-	if (s->config_path == NULL)
-		return 0;
-	if (config_load(cfg, s->config_path, err, sizeof(err)) != 0)
-		return usage_error("config %s", err);
-	notion_env_from_config(cfg);
-	*have = 1;
-	return 0;
 }
 
 static int
@@ -613,23 +455,21 @@ run_main(struct settings *s, time_t now)
 	struct ops_config cfg;
 	struct jobrun jr;
 	struct buf tok = BUF_INIT;
-	char err[512], why[256];
-	const char *token_file;
-	enum notion_code code;
+	char err[512];
 	int have_cfg, use_db, status;
 
 	memset(docs, 0, sizeof(docs));
-	if (read_config(s, &cfg, &have_cfg) == -1)
+	/* --config: the notion: keys, and the database for the job frame */
+	if ((have_cfg = notioncli_config(&s->cli, &cfg)) == -1)
 		return EXIT_USAGE;
 	use_db = have_cfg && cfg.database.url && *cfg.database.url &&
 	    !s->dry_run;
-	if (notion_env_read(&s->env, now, err, sizeof(err)) == -1) {
-		usage_error("%s", err);
+	if (notioncli_env(&s->cli, now) == -1) {
 		status = EXIT_USAGE;
 		goto out_cfg;
 	}
 	if (manifest_load(&m, s->manifest, err, sizeof(err)) == -1) {
-		usage_error("manifest %s", err);
+		notioncli_error(&s->cli, "manifest %s", err);
 		status = EXIT_USAGE;
 		goto out_cfg;
 	}
@@ -638,25 +478,16 @@ run_main(struct settings *s, time_t now)
 	run.m = &m;
 	run.docs = docs;
 	notion_report_init(&run.r);
-	if (prepare(&m, docs, run.version, sizeof(run.version)) == -1) {
+	if (prepare(&s->cli, &m, docs, run.version, sizeof(run.version)) == -1) {
 		status = EXIT_USAGE;
 		goto out;
 	}
 	find_commit(s, run.commit, sizeof(run.commit));
 	if (use_db && (status = jobrun_begin(&jr, PROG, PROG, &cfg,
-	    s->textfile_dir)) != 0)
+	    s->cli.textfile_dir)) != 0)
 		goto out;
 
-	token_file = getenv("NOTION_TOKEN_FILE");
-	code = notion_token_load(getenv("NOTION_TOKEN"),
-	    token_file && *token_file ? token_file : NULL, &tok, why,
-	    sizeof(why));
-	if (tok.len > 0)
-		notion_fingerprint(tok.data, tok.len, run.r.fingerprint,
-		    sizeof(run.r.fingerprint));
-	if (code != NOTION_OK)
-		notion_report_add(&run.r, code, 0, NULL, NULL, "%s", why);
-	else
+	if (notioncli_token(&tok, &run.r) == NOTION_OK)
 		sync_all(&run, buf_str(&tok), now);
 	emit(&run, &tok);
 	status = notion_report_exit(&run.r);
@@ -672,9 +503,7 @@ run_main(struct settings *s, time_t now)
 		    status == 0)
 			status = JOBRUN_EXIT_FAIL;
 	}
-	if (tok.data)
-		explicit_bzero(tok.data, tok.cap);
-	buf_free(&tok);
+	notioncli_token_wipe(&tok);
 out:
 	for (size_t i = 0; i < m.ndocs; i++)
 		json_decref(docs[i].blocks);
@@ -693,18 +522,25 @@ main(int argc, char **argv)
 
 	log_init(PROG, LOG_INFO, LOG_FORMAT_JSON);
 	memset(&s, 0, sizeof(s));
+	s.cli.prog = PROG;
+	s.cli.timeout_s = 10;
+	s.cli.deadline_s = 900;
+	s.cli.deadline_max = 7200;
+	s.cli.usage = usage;
+	s.cli.own = own_options;
+	s.cli.on_own = own_option;
+	s.cli.ctx = &s;
 	s.manifest = DEFAULT_MANIFEST;
-	s.timeout_s = 10;
-	s.deadline_s = 900;
 	s.max_rps = 3;
-	if ((rc = parse_flags(argc, argv, &s)) != 0)
+	if ((rc = notioncli_parse(&s.cli, argc, argv)) != 0)
 		return rc == 1 ? 0 : EXIT_USAGE;
 	if (s.root && chdir(s.root) == -1) {
-		usage_error("--root %s: %s", s.root, strerror(errno));
+		notioncli_error(&s.cli, "--root %s: %s", s.root,
+		    strerror(errno));
 		return EXIT_USAGE;
 	}
 	if (s.render)
-		return render(s.render);
+		return render(&s.cli, s.render);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fputs(PROG ": cannot initialize libcurl\n", stderr);
 		return 1;

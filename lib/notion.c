@@ -22,6 +22,7 @@
 #include "secretfile.h"
 #include "utf8.h"
 #include "xalloc.h"
+#include "xjson.h"
 
 #define DAY	86400L
 
@@ -1262,21 +1263,6 @@ notion_format_findings_github(const struct notion_report *r, struct buf *out)
 	buf_free(&body);
 }
 
-/* Abort on allocation failure (xalloc.h), like buf does. */
-static void
-jset(json_t *o, const char *key, json_t *v)
-{
-	if (json_object_set_new(o, key, xnonnull(v)) == -1)
-		xnonnull(NULL);	/* jansson fails only when out of memory */
-}
-
-static void
-jpush(json_t *a, json_t *v)
-{
-	if (json_array_append_new(a, xnonnull(v)) == -1)
-		xnonnull(NULL);	/* jansson fails only when out of memory */
-}
-
 static json_t *
 jstr_or_null(const char *s)
 {
@@ -1290,14 +1276,14 @@ finding_json(const struct notion_finding *f, const struct notion_code_info *ci)
 	struct buf rb = BUF_INIT;
 
 	buf_appendf(&rb, "%s#%s", NOTION_RUNBOOK, ci->anchor);
-	jset(o, "code", json_string(ci->name));
-	jset(o, "severity", json_string(severity_name(ci->severity)));
-	jset(o, "message", json_string(f->message));
-	jset(o, "http_status", f->http_status ?
+	xjson_set(o, "code", json_string(ci->name));
+	xjson_set(o, "severity", json_string(severity_name(ci->severity)));
+	xjson_set(o, "message", json_string(f->message));
+	xjson_set(o, "http_status", f->http_status ?
 	    json_integer(f->http_status) : json_null());
-	jset(o, "request_id", jstr_or_null(f->request_id));
-	jset(o, "target", jstr_or_null(f->target));
-	jset(o, "runbook", json_string(buf_str(&rb)));
+	xjson_set(o, "request_id", jstr_or_null(f->request_id));
+	xjson_set(o, "target", jstr_or_null(f->target));
+	xjson_set(o, "runbook", json_string(buf_str(&rb)));
 	buf_free(&rb);
 	return o;
 }
@@ -1312,7 +1298,7 @@ notion_findings_json(const struct notion_report *r)
 		    notion_code_lookup(r->findings[i].code);
 
 		if (ci)
-			jpush(fa, finding_json(&r->findings[i], ci));
+			xjson_push(fa, finding_json(&r->findings[i], ci));
 	}
 	return fa;
 }
@@ -1326,22 +1312,24 @@ notion_format_json(const struct notion_report *r, struct buf *out)
 	char *s;
 
 	for (size_t i = 0; i < r->nchecked; i++)
-		jpush(ca, json_string(r->checked[i]));
+		xjson_push(ca, json_string(r->checked[i]));
 	if (r->bot_known) {
 		json_decref(bot);
 		bot = xnonnull(json_object());
-		jset(bot, "name", json_string(r->bot_name));
-		jset(bot, "workspace_name", json_string(r->workspace_name));
+		xjson_set(bot, "name", json_string(r->bot_name));
+		xjson_set(bot, "workspace_name",
+		    json_string(r->workspace_name));
 	}
-	jset(o, "ok", json_boolean(code == NOTION_OK));
-	jset(o, "code", code == NOTION_OK ? json_null() :
+	xjson_set(o, "ok", json_boolean(code == NOTION_OK));
+	xjson_set(o, "code", code == NOTION_OK ? json_null() :
 	    json_string(notion_code_name(code)));
-	jset(o, "exit", json_integer(notion_report_exit(r)));
-	jset(o, "token_fingerprint", jstr_or_null(r->fingerprint));
-	jset(o, "findings", fa);
-	jset(o, "bot", bot);
-	jset(o, "targets_configured", json_integer((json_int_t)r->ntargets));
-	jset(o, "targets_checked", ca);
+	xjson_set(o, "exit", json_integer(notion_report_exit(r)));
+	xjson_set(o, "token_fingerprint", jstr_or_null(r->fingerprint));
+	xjson_set(o, "findings", fa);
+	xjson_set(o, "bot", bot);
+	xjson_set(o, "targets_configured",
+	    json_integer((json_int_t)r->ntargets));
+	xjson_set(o, "targets_checked", ca);
 	s = xnonnull(json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER));
 	buf_appends(out, s);
 	buf_appendc(out, '\n');

@@ -12,6 +12,8 @@
 #   expect_match "description" regex actual
 #   expect_contains "description" needle haystack
 #   expect_not_contains "description" needle haystack
+#   need_tools tool...    a missing tool (a name on PATH, or a path such as
+#                         $BIN/ops-x) fails the suite: "not ok", then exit
 
 set -u
 ROOT=${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
@@ -45,6 +47,35 @@ expect_not_contains() {
 
 # finish: call at the end of a suite; exit status tells run-tests the outcome.
 finish() { [ "$T_FAILED" -eq 0 ]; exit $?; }
+
+need_tools() {
+	local tool
+	for tool in "$@"; do
+		command -v "$tool" >/dev/null 2>&1 ||
+			{ not_ok "$tool is installed (make builds bin/, scripts/bootstrap the rest)"; finish; }
+	done
+}
+
+# verify_units NAME BIN DIR: systemd-analyze verify jobs/systemd/NAME.service
+# and NAME.timer, the copies in DIR/units with ExecStart pointing at BIN (the
+# binary under test: verify wants ExecStart= to exist). One ok or not ok
+# line; skip without systemd-analyze.
+verify_units() {
+	local name=$1 bin=$2 dir=$3/units out
+	if ! command -v systemd-analyze >/dev/null 2>&1; then
+		skip "systemd-analyze verify (systemd-analyze is not installed)"
+		return
+	fi
+	mkdir -p "$dir"
+	sed "s|/usr/local/bin/$name|$bin|" "$ROOT/jobs/systemd/$name.service" >"$dir/$name.service"
+	cp "$ROOT/jobs/systemd/$name.timer" "$dir/"
+	if out=$(systemd-analyze verify --man=no "$dir/$name.service" "$dir/$name.timer" 2>&1) &&
+	   [ -z "$out" ]; then
+		ok "systemd-analyze verify: service and timer are clean"
+	else
+		not_ok "systemd-analyze verify: ${out:-failed}"
+	fi
+}
 
 # free_port: print a TCP port on 127.0.0.1 that nothing listens on now.
 free_port() {
@@ -113,4 +144,13 @@ wait_sql() {
 		sleep 0.02
 	done
 	return 1
+}
+
+# job_field JOB EXPR: EXPR (a column, or an expression over them) of the
+# export job JOB
+job_field() { sql "SELECT $2 FROM tb_audit_export_job WHERE id = '$1'"; }
+# wait_chunks JOB N [SECONDS]: until the job has committed N chunks; 1 when
+# SECONDS (default 20) pass first
+wait_chunks() {
+	wait_sql "${3:-20}" "SELECT progress_chunks >= $2 FROM tb_audit_export_job WHERE id = '$1'"
 }

@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "utf8.h"
 #include "xalloc.h"
+#include "xjson.h"
 
 /* One run of text with one style, before the 2,000-unit split. */
 struct seg {
@@ -47,20 +48,6 @@ static json_t *
 jcheck(json_t *v)
 {
 	return xnonnull(v);
-}
-
-static void
-jset(json_t *o, const char *k, json_t *v)
-{
-	if (json_object_set_new(o, k, xnonnull(v)) == -1)
-		xnonnull(NULL);
-}
-
-static void
-jpush(json_t *a, json_t *v)
-{
-	if (json_array_append_new(a, xnonnull(v)) == -1)
-		xnonnull(NULL);
 }
 
 static const char *
@@ -218,26 +205,26 @@ rich_object(const struct seg *g, const char *p, size_t len)
 	json_t *o = jcheck(json_object()), *text = jcheck(json_object());
 	json_t *ann;
 
-	jset(o, "type", json_string("text"));
-	jset(text, "content", jcheck(json_stringn(p, len)));
+	xjson_set(o, "type", json_string("text"));
+	xjson_set(text, "content", jcheck(json_stringn(p, len)));
 	if (g->url) {
 		json_t *link = jcheck(json_object());
 
-		jset(link, "url", json_string(g->url));
-		jset(text, "link", link);
+		xjson_set(link, "url", json_string(g->url));
+		xjson_set(text, "link", link);
 	}
-	jset(o, "text", text);
+	xjson_set(o, "text", text);
 	if (g->bold || g->italic || g->strike || g->code) {
 		ann = jcheck(json_object());
 		if (g->bold)
-			jset(ann, "bold", json_true());
+			xjson_set(ann, "bold", json_true());
 		if (g->italic)
-			jset(ann, "italic", json_true());
+			xjson_set(ann, "italic", json_true());
 		if (g->strike)
-			jset(ann, "strikethrough", json_true());
+			xjson_set(ann, "strikethrough", json_true());
 		if (g->code)
-			jset(ann, "code", json_true());
-		jset(o, "annotations", ann);
+			xjson_set(ann, "code", json_true());
+		xjson_set(o, "annotations", ann);
 	}
 	return o;
 }
@@ -272,16 +259,16 @@ rich_arrays(const struct segs *s)
 			if (json_array_size(cur) == BLOCKS_ARRAY_MAX ||
 			    (json_array_size(cur) > 0 &&
 			    bytes + (off - start) > BLOCKS_RICH_BYTES_MAX)) {
-				jpush(all, cur);
+				xjson_push(all, cur);
 				cur = jcheck(json_array());
 				bytes = 0;
 			}
-			jpush(cur, rich_object(g, (const char *)p + start,
+			xjson_push(cur, rich_object(g, (const char *)p + start,
 			    off - start));
 			bytes += off - start;
 		}
 	}
-	jpush(all, cur);
+	xjson_push(all, cur);
 	return all;
 }
 
@@ -295,8 +282,8 @@ block_new(const char *type, json_t **body)
 	json_t *b = jcheck(json_object());
 
 	*body = jcheck(json_object());
-	jset(b, "type", json_string(type));
-	jset(b, type, *body);
+	xjson_set(b, "type", json_string(type));
+	xjson_set(b, type, *body);
 	return b;
 }
 
@@ -356,12 +343,12 @@ emit_text(json_t *out, const char *type, const struct segs *segs,
 		if (i > 0 && strcmp(type, "code") != 0)
 			t = "paragraph";
 		b = block_new(t, &body);
-		jset(body, "rich_text", json_incref(arr));
+		xjson_set(body, "rich_text", json_incref(arr));
 		if (strcmp(t, "code") == 0)
-			jset(body, "language", json_string(language));
+			xjson_set(body, "language", json_string(language));
 		if (i == 0 && children && json_array_size(children) > 0)
-			jset(body, "children", json_incref(children));
-		jpush(out, b);
+			xjson_set(body, "children", json_incref(children));
+		xjson_push(out, b);
 	}
 	json_decref(arrays);
 	json_decref(children);
@@ -517,7 +504,7 @@ table_cell(cmark_node *cell)
 	/* a cell is one rich text array: more than fits is cut, marked */
 	first = json_incref(json_array_get(arrays, 0));
 	if (json_array_size(arrays) > 1)
-		jpush(first, rich_object(&(struct seg){ .text = BUF_INIT },
+		xjson_push(first, rich_object(&(struct seg){ .text = BUF_INIT },
 		    " [cut: the cell exceeds Notion's limits]", 40));
 	json_decref(arrays);
 	return first;
@@ -542,17 +529,17 @@ emit_table(cmark_node *n, json_t *out)
 			header = true;
 		for (cmark_node *c = cmark_node_first_child(r);
 		    c && k < width; c = cmark_node_next(c), k++)
-			jpush(cells, table_cell(c));
+			xjson_push(cells, table_cell(c));
 		for (; k < width; k++)
-			jpush(cells, jcheck(json_array()));
-		jset(rb, "cells", cells);
-		jpush(rows, row);
+			xjson_push(cells, jcheck(json_array()));
+		xjson_set(rb, "cells", cells);
+		xjson_push(rows, row);
 	}
-	jset(body, "table_width", json_integer(width));
-	jset(body, "has_column_header", json_boolean(header));
-	jset(body, "has_row_header", json_false());
-	jset(body, "children", rows);
-	jpush(out, b);
+	xjson_set(body, "table_width", json_integer(width));
+	xjson_set(body, "has_column_header", json_boolean(header));
+	xjson_set(body, "has_row_header", json_false());
+	xjson_set(body, "children", rows);
+	xjson_push(out, b);
 }
 
 static void
@@ -598,7 +585,7 @@ convert_one(const struct src *src, cmark_node *n, json_t *out,
 	case CMARK_NODE_THEMATIC_BREAK: {
 		json_t *body;
 
-		jpush(out, block_new("divider", &body));
+		xjson_push(out, block_new("divider", &body));
 		break;
 	}
 	default:

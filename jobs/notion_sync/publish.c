@@ -11,6 +11,7 @@
 #include "blocks.h"
 #include "buf.h"
 #include "xalloc.h"
+#include "xjson.h"
 
 /* The metadata database's properties and their Notion types. */
 static const struct { const char *name, *type; } row_props[] = {
@@ -46,25 +47,10 @@ oom_check(void *p)
 	xnonnull(p);
 }
 
-/* jansson fails only when out of memory: abort then (xalloc.h). */
-static void
-jset(json_t *o, const char *key, json_t *v)
-{
-	if (json_object_set_new(o, key, xnonnull(v)) == -1)
-		xnonnull(NULL);
-}
-
-static void
-jpush(json_t *a, json_t *v)
-{
-	if (json_array_append_new(a, xnonnull(v)) == -1)
-		xnonnull(NULL);
-}
-
 static void
 jappend(json_t *a, json_t *v)
 {
-	jpush(a, json_incref(v));
+	xjson_push(a, json_incref(v));
 }
 
 /*
@@ -169,11 +155,36 @@ prop_text(const json_t *row, const char *name, char *out, size_t outsz)
 	buf_free(&b);
 }
 
+/*
+ * The next page of a paginated answer: 1 with cursor set, 0 when there is
+ * none, -1 (reported) when Notion's cursor does not fit, which would
+ * otherwise page on from a cut cursor or stop early, silently.
+ */
+static int
+next_cursor(struct publisher *p, json_t *ans, const char *label,
+    char *cursor, size_t cursorsz)
+{
+	const char *next = json_string_value(json_object_get(ans,
+	    "next_cursor"));
+
+	if (!json_is_true(json_object_get(ans, "has_more")) || next == NULL)
+		return 0;
+	if (strlen(next) >= cursorsz) {
+		notion_report_add(p->r, NOTION_AUTH_UNEXPECTED, 0, NULL, label,
+		    "%s answered a next_cursor of %zu bytes, longer than the "
+		    "%zu this client keeps", label, strlen(next), cursorsz - 1);
+		return -1;
+	}
+	snprintf(cursor, cursorsz, "%s", next);
+	return 1;
+}
+
 int
 publish_read_rows(struct publisher *p, struct sync_doc *docs, size_t n)
 {
 	char path[128], label[NOTION_LABEL_MAX], cursor[128] = "";
 	bool more = true;
+	int rc;
 
 	snprintf(path, sizeof(path), "/v1/databases/%s/query", p->database);
 	snprintf(label, sizeof(label), "database:%s query", p->database);
@@ -182,9 +193,9 @@ publish_read_rows(struct publisher *p, struct sync_doc *docs, size_t n)
 		size_t i;
 
 		oom_check(q);
-		jset(q, "page_size", json_integer(100));
+		xjson_set(q, "page_size", json_integer(100));
 		if (cursor[0])
-			jset(q, "start_cursor",
+			xjson_set(q, "start_cursor",
 			    json_string(cursor));
 		ans = call(p, "POST", path, q, 0, label);
 		json_decref(q);
@@ -209,12 +220,11 @@ publish_read_rows(struct publisher *p, struct sync_doc *docs, size_t n)
 				    sizeof(docs[k].row_sha));
 			}
 		}
-		more = json_is_true(json_object_get(ans, "has_more")) &&
-		    json_string_value(json_object_get(ans, "next_cursor"));
-		if (more)
-			snprintf(cursor, sizeof(cursor), "%s", json_string_value(
-			    json_object_get(ans, "next_cursor")));
+		rc = next_cursor(p, ans, label, cursor, sizeof(cursor));
 		json_decref(ans);
+		if (rc < 0)
+			return -1;
+		more = rc == 1;
 	}
 	return 0;
 }
@@ -227,11 +237,11 @@ rich(const char *text)
 	oom_check(a);
 	oom_check(o);
 	oom_check(t);
-	jset(t, "content", json_string(text));
-	jset(o, "type", json_string("text"));
-	jset(o, "text", t);
+	xjson_set(t, "content", json_string(text));
+	xjson_set(o, "type", json_string("text"));
+	xjson_set(o, "text", t);
 	if (*text)
-		jpush(a, o);
+		xjson_push(a, o);
 	else
 		json_decref(o);
 	return a;
@@ -243,7 +253,7 @@ text_prop(const char *key, const char *text)
 	json_t *o = json_object();
 
 	oom_check(o);
-	jset(o, key, rich(text));
+	xjson_set(o, key, rich(text));
 	return o;
 }
 
@@ -256,17 +266,17 @@ row_properties(const struct publisher *p, const struct sync_doc *d)
 	oom_check(props);
 	oom_check(date);
 	oom_check(when);
-	jset(props, "Name", text_prop("title", d->m->name));
-	jset(props, "Source", text_prop("rich_text",
+	xjson_set(props, "Name", text_prop("title", d->m->name));
+	xjson_set(props, "Source", text_prop("rich_text",
 	    d->m->source));
-	jset(props, "SHA-256", text_prop("rich_text", d->sha));
-	jset(props, "Commit", text_prop("rich_text",
+	xjson_set(props, "SHA-256", text_prop("rich_text", d->sha));
+	xjson_set(props, "Commit", text_prop("rich_text",
 	    p->commit));
-	jset(props, "OpenAPI version", text_prop("rich_text",
+	xjson_set(props, "OpenAPI version", text_prop("rich_text",
 	    p->version));
-	jset(when, "start", json_string(p->synced_at));
-	jset(date, "date", when);
-	jset(props, "Synced at", date);
+	xjson_set(when, "start", json_string(p->synced_at));
+	xjson_set(date, "date", when);
+	xjson_set(props, "Synced at", date);
 	return props;
 }
 
@@ -278,7 +288,7 @@ write_row(struct publisher *p, struct sync_doc *d, json_t *props)
 	char path[96], label[NOTION_LABEL_MAX + 32];
 
 	oom_check(body);
-	jset(body, "properties", props);
+	xjson_set(body, "properties", props);
 	if (d->row_id[0]) {
 		snprintf(path, sizeof(path), "/v1/pages/%s", d->row_id);
 		snprintf(label, sizeof(label), "row:%s", d->row_id);
@@ -287,9 +297,9 @@ write_row(struct publisher *p, struct sync_doc *d, json_t *props)
 		json_t *parent = json_object();
 
 		oom_check(parent);
-		jset(parent, "database_id",
+		xjson_set(parent, "database_id",
 		    json_string(p->database));
-		jset(body, "parent", parent);
+		xjson_set(body, "parent", parent);
 		snprintf(label, sizeof(label), "new row in database:%s",
 		    p->database);
 		ans = call(p, "POST", "/v1/pages", body, 1, label);
@@ -305,6 +315,7 @@ list_blocks(struct publisher *p, const char *page, json_t *ids)
 {
 	char path[256], label[NOTION_LABEL_MAX], cursor[128] = "";
 	bool more = true;
+	int rc;
 
 	notion_target_label(NOTION_KIND_PAGE, page, label, sizeof(label));
 	while (more) {
@@ -325,16 +336,13 @@ list_blocks(struct publisher *p, const char *page, json_t *ids)
 			    "child_page") == 0 || strcmp(type,
 			    "child_database") == 0)))
 				continue;
-			jpush(ids, json_string(id));
+			xjson_push(ids, json_string(id));
 		}
-		more = json_is_true(json_object_get(ans, "has_more")) &&
-		    json_string_value(json_object_get(ans, "next_cursor")) &&
-		    strlen(json_string_value(json_object_get(ans,
-		    "next_cursor"))) < sizeof(cursor);
-		if (more)
-			snprintf(cursor, sizeof(cursor), "%s", json_string_value(
-			    json_object_get(ans, "next_cursor")));
+		rc = next_cursor(p, ans, label, cursor, sizeof(cursor));
 		json_decref(ans);
+		if (rc < 0)
+			return -1;
+		more = rc == 1;
 	}
 	return 0;
 }
@@ -459,7 +467,7 @@ append_tree(struct publisher *p, struct sync_doc *d, const char *parent,
 					jappend(inl, row);
 				}
 				take = json_array_size(inl);
-				jset(json_object_get(copy, type),
+				xjson_set(json_object_get(copy, type),
 				    "children", inl);
 			}
 			sz = json_size(copy);
@@ -479,12 +487,12 @@ append_tree(struct publisher *p, struct sync_doc *d, const char *parent,
 				later[nlater].pos = json_array_size(batch);
 				later[nlater++].kids = rest;
 			}
-			jpush(batch, copy);
+			xjson_push(batch, copy);
 			count += 1 + take;
 			bytes += sz;
 			i++;
 		}
-		jset(body, "children", batch);
+		xjson_set(body, "children", batch);
 		ans = call(p, "PATCH", path, body, 1, label);
 		json_decref(body);
 		if (ans == NULL)
@@ -564,7 +572,7 @@ publish_doc(struct publisher *p, struct sync_doc *d)
 	if (d->row_id[0] && d->row_sha[0]) {
 		props = json_object();
 		oom_check(props);
-		jset(props, "SHA-256", text_prop("rich_text",
+		xjson_set(props, "SHA-256", text_prop("rich_text",
 		    ""));
 		if (write_row(p, d, props) == -1)
 			goto out;

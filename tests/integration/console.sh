@@ -21,9 +21,7 @@ trap cleanup EXIT
 
 # --- tools: a missing one is a failure, never a pass ---------------------------
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
-for tool in node npm "$CHROMIUM"; do
-	command -v "$tool" >/dev/null || { not_ok "$tool is installed (scripts/bootstrap installs it)"; finish; }
-done
+need_tools node npm "$CHROMIUM"
 ok "node $(node --version), npm and chromium are installed"
 
 # playwright-core and axe from the committed lockfile, into the git-ignored

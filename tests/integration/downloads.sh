@@ -33,9 +33,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for tool in curl jq psql nginx sha256sum python3; do
-	command -v "$tool" >/dev/null || { not_ok "tool $tool is installed"; finish; }
-done
+need_tools curl jq psql nginx sha256sum python3
 
 CAP=2
 STACK_THREADS=4

@@ -58,14 +58,6 @@ create() {  # create TOKEN BODY [curl args]: sets JOB
 }
 body() { jq -cn --arg t "$1" --arg f "$2" --arg from "${3:-$RANGE_FROM}" --arg to "${4:-$RANGE_TO}" \
 	'{tenant_id:$t, from:$from, to:$to, format:$f}' | jq -c "${5:-.}"; }
-job_field() { sql "SELECT $2 FROM tb_audit_export_job WHERE id = '$1'"; }
-wait_chunks() {  # wait_chunks JOB N: until the job has committed N chunks
-	for _ in $(seq 1 400); do
-		[ "$(job_field "$1" progress_chunks)" -ge "$2" ] 2>/dev/null && return 0
-		sleep 0.02
-	done
-	return 1
-}
 # download JOB TOKEN OUT [curl args]: sets CODE, HDRS
 download() {
 	local auth=()

@@ -10,9 +10,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$ROOT/scripts/stack-lib.sh"
 
-for tool in python3 openssl jq curl; do
-	command -v "$tool" >/dev/null 2>&1 || { not_ok "$tool is installed"; finish; }
-done
+need_tools python3 openssl jq curl
 T_TMP=$(mktemp -d /tmp/ops-jwks.XXXXXX)
 DIR=$T_TMP/stack
 W=$T_TMP/www

@@ -14,9 +14,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$ROOT/scripts/stack-lib.sh"
 source "$ROOT/scripts/multihost-lib.sh"
 
-for tool in unshare pgrep pgbouncer wrk nginx psql jq; do
-	command -v "$tool" >/dev/null 2>&1 || { not_ok "$tool is installed (scripts/bootstrap)"; finish; }
-done
+need_tools unshare pgrep pgbouncer wrk nginx psql jq
 if [ "$(id -u)" -ne 0 ]; then
 	not_ok "multihost needs root (unshare of PID and UTS namespaces)"; finish
 fi
@@ -76,7 +74,6 @@ create() {  # create TENANT [curl args]: sets JOB
 	api POST /api/ops/audit-exports "$AUD" -H 'Content-Type: application/json' -d "$(body "$1")" "${@:2}"
 	JOB=$(jq -r '.id // empty' <<<"$BODY")
 }
-job_field() { sql "SELECT $2 FROM tb_audit_export_job WHERE id = '$1'"; }
 wait_state() {  # wait_state JOB STATE SECONDS
 	local deadline=$((SECONDS + $3))
 	while [ $SECONDS -lt $deadline ]; do
@@ -123,10 +120,7 @@ check "the reference bulk export is DONE ($(job_field "$REF" progress_chunks) ch
 mh_pause a ops-export-runner; mh_wait_gone a ops-export-runner
 create bulk
 K=$JOB
-for _ in $(seq 1 300); do
-	[ "$(job_field "$K" progress_chunks)" -ge 20 ] 2>/dev/null && break
-	sleep 0.05
-done
+wait_chunks "$K" 20 30
 owner=$(job_field "$K" lease_owner)
 expect_match "host b's runner is exporting it" "^ops-export-runner:host-b:" "$owner"
 held_b=$(sql "SELECT string_agg(name, ',' ORDER BY name) FROM tb_scheduler_lock WHERE holder_host = 'host-b'")
@@ -216,10 +210,7 @@ expect_eq "and no 5xx in nginx's access log meanwhile" 0 "$(tail -n +"$((log_bef
 mh_pause a ops-export-runner; mh_wait_gone a ops-export-runner
 create bulk
 S=$JOB
-for _ in $(seq 1 300); do
-	[ "$(job_field "$S" progress_chunks)" -ge 10 ] 2>/dev/null && break
-	sleep 0.05
-done
+wait_chunks "$S" 10 30
 rp=$(mh_pids b ops-export-runner)
 idle_tx() { sql "SELECT pid FROM pg_stat_activity WHERE usename = 'ops_jobs' AND state = 'idle in transaction' AND xact_start IS NOT NULL" | head -n1; }
 caught=''

@@ -13,16 +13,7 @@
 PREFLIGHT=${PREFLIGHT:-$BIN/ops-notion-preflight}
 RUNBOOK="$ROOT/runbooks/notion-ci-token.md"
 
-for cmd in nginx openssl perl jq; do
-	if ! command -v "$cmd" >/dev/null 2>&1; then
-		not_ok "notion preflight suite needs $cmd (apt-get install $cmd)"
-		finish
-	fi
-done
-if [ ! -x "$PREFLIGHT" ]; then
-	not_ok "notion preflight suite needs $PREFLIGHT (run make)"
-	finish
-fi
+need_tools nginx openssl perl jq "$PREFLIGHT"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/notion-preflight.XXXXXX")
 NGINX_PID=
@@ -394,22 +385,7 @@ expect_eq "runbook has a section and a table row for every code" "" "$missing"
 
 # the systemd units: systemd-analyze verify wants ExecStart= to exist, so a
 # copy whose ExecStart points at the binary under test is verified
-if command -v systemd-analyze >/dev/null 2>&1; then
-	mkdir -p "$TMP/units"
-	sed "s|/usr/local/bin/ops-notion-preflight|$PREFLIGHT|" \
-	    "$ROOT/jobs/systemd/ops-notion-preflight.service" \
-	    >"$TMP/units/ops-notion-preflight.service"
-	cp "$ROOT/jobs/systemd/ops-notion-preflight.timer" "$TMP/units/"
-	if out=$(systemd-analyze verify --man=no \
-	    "$TMP/units/ops-notion-preflight.service" \
-	    "$TMP/units/ops-notion-preflight.timer" 2>&1) && [ -z "$out" ]; then
-		ok "systemd-analyze verify: service and timer are clean"
-	else
-		not_ok "systemd-analyze verify: ${out:-failed}"
-	fi
-else
-	skip "systemd-analyze verify (systemd-analyze is not installed)"
-fi
+verify_units ops-notion-preflight "$PREFLIGHT" "$TMP"
 
 # no leak, in any case above
 check "the token text appears in no output" bash -c "! grep -q TESTTOKEN '$TMP/all-output'"

@@ -17,16 +17,7 @@ SYNC=${SYNC:-$BIN/ops-notion-sync}
 HERE="$ROOT/tests/integration/notion_sync"
 RPS=20
 
-for cmd in python3 openssl jq sha256sum; do
-	if ! command -v "$cmd" >/dev/null 2>&1; then
-		not_ok "notion sync suite needs $cmd"
-		finish
-	fi
-done
-if [ ! -x "$SYNC" ]; then
-	not_ok "notion sync suite needs $SYNC (run make)"
-	finish
-fi
+need_tools python3 openssl jq sha256sum "$SYNC"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/notion-sync.XXXXXX")
 FAKE_PID=
@@ -383,20 +374,7 @@ fi
 check "the token appears in no output" bash -c "! grep -q TESTTOKEN '$TMP/all-output'"
 
 # --- the systemd units ---
-if command -v systemd-analyze >/dev/null 2>&1; then
-	mkdir -p "$TMP/units"
-	sed "s|/usr/local/bin/ops-notion-sync|$SYNC|" "$ROOT/jobs/systemd/ops-notion-sync.service" \
-	    >"$TMP/units/ops-notion-sync.service"
-	cp "$ROOT/jobs/systemd/ops-notion-sync.timer" "$TMP/units/"
-	if out=$(systemd-analyze verify --man=no "$TMP/units/ops-notion-sync.service" \
-	    "$TMP/units/ops-notion-sync.timer" 2>&1) && [ -z "$out" ]; then
-		ok "systemd-analyze verify: service and timer are clean"
-	else
-		not_ok "systemd-analyze verify: ${out:-failed}"
-	fi
-else
-	skip "systemd-analyze verify (systemd-analyze is not installed)"
-fi
+verify_units ops-notion-sync "$SYNC" "$TMP"
 
 printf '# timings: first run %s requests in %s ms, large document %s ms (at %s requests/s)\n' "$FIRST_REQ" "$FIRST_MS" "$BIG_MS" "$RPS"
 finish

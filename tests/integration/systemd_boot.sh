@@ -17,9 +17,7 @@
 . "$(dirname "$0")/../lib.sh"
 
 # --- tools ---------------------------------------------------------------------
-for tool in systemd-nspawn nsenter mmdebstrap psql jq curl openssl; do
-	command -v "$tool" >/dev/null 2>&1 || { not_ok "tool $tool is installed (scripts/bootstrap)"; finish; }
-done
+need_tools systemd-nspawn nsenter mmdebstrap psql jq curl openssl
 [ "$(id -u)" -eq 0 ] || { not_ok "runs as root (systemd-nspawn, overlay mounts)"; finish; }
 
 DIR=$(mktemp -d /tmp/ops-sdboot.XXXXXX)
