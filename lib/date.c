@@ -1,5 +1,6 @@
 #include "date.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #define SECS_PER_DAY	86400LL
@@ -139,7 +140,7 @@ date_parse_rfc3339(const char *s, int64_t *us)
 }
 
 int
-date_format_rfc3339(int64_t us, bool frac, char *out, size_t outsz)
+date_format_rfc3339(int64_t us, enum date_frac frac, char *out, size_t outsz)
 {
 	long long sec, rem, days, sod;
 	int y, m, d, len;
@@ -161,7 +162,7 @@ date_format_rfc3339(int64_t us, bool frac, char *out, size_t outsz)
 		days--;
 	}
 	civil_from_days(days, &y, &m, &d);
-	if (frac)
+	if (frac == DATE_FRAC_MICRO || (frac == DATE_FRAC_SHORT && rem != 0))
 		len = snprintf(out, outsz, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ",
 		    y, m, d, (int)(sod / 3600), (int)(sod / 60 % 60),
 		    (int)(sod % 60), rem);
@@ -173,6 +174,13 @@ date_format_rfc3339(int64_t us, bool frac, char *out, size_t outsz)
 		if (outsz > 0)
 			out[0] = '\0';
 		return -1;
+	}
+	if (frac == DATE_FRAC_SHORT && rem != 0) {
+		/* "...SS.510000Z" -> "...SS.51Z" */
+		while (out[len - 2] == '0')
+			len--;
+		out[len - 1] = 'Z';
+		out[len] = '\0';
 	}
 	return len;
 }

@@ -23,7 +23,6 @@
 #ifndef OPS_DATE_H
 #define OPS_DATE_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,13 +39,21 @@ int	date_parse_rfc3339(const char *s, int64_t *us);
  */
 int	date_parse_full_date(const char *s, int64_t *us);
 
+/* How date_format_rfc3339() writes the fraction of a second. */
+enum date_frac {
+	DATE_FRAC_NONE,		/* never: the seconds are truncated toward the past */
+	DATE_FRAC_MICRO,	/* always six digits: ".000000" */
+	DATE_FRAC_SHORT,	/* only when not zero, without trailing zeros:
+				 * "...:00Z", "...:00.51Z" (PostgreSQL's style) */
+};
+
 /*
  * Format us as "YYYY-MM-DDTHH:MM:SS[.ffffff]Z" into out (outsz >=
- * DATE_RFC3339_MAX is always enough). frac: the six fraction digits are
- * written always (true), or never (false: the seconds are truncated toward
- * the past). Returns the length, or -1 when us is outside years 1..9999 or
- * out is too small (out is then "" when outsz > 0).
+ * DATE_RFC3339_MAX is always enough), the fraction as frac says. Returns
+ * the length, or -1 when us is outside years 1..9999 or out is too small
+ * (out is then "" when outsz > 0).
  */
-int	date_format_rfc3339(int64_t us, bool frac, char *out, size_t outsz);
+int	date_format_rfc3339(int64_t us, enum date_frac frac, char *out,
+	    size_t outsz);
 
 #endif

@@ -164,17 +164,9 @@ time_or_null(const PGresult *res, int row, int col)
 	if (PQgetisnull(res, row, col))
 		return json_null();
 	us = strtoll(PQgetvalue(res, row, col), NULL, 10);
-	n = date_format_rfc3339(us, us % DATE_US_PER_SEC != 0, out,
-	    sizeof(out));
+	n = date_format_rfc3339(us, DATE_FRAC_SHORT, out, sizeof(out));
 	if (n < 0)
 		return json_null();	/* outside years 1..9999: never stored */
-	if (us % DATE_US_PER_SEC != 0) {
-		/* "...SS.510000Z" -> "...SS.51Z" */
-		while (out[n - 2] == '0')
-			n--;
-		out[n - 1] = 'Z';
-		out[n] = '\0';
-	}
 	return json_stringn(out, (size_t)n);
 }
 

@@ -71,7 +71,7 @@ parse_time_field(const json_t *body, const char *field, char **out,
 		add_issue(details, field, "is required");
 	} else if (!json_is_string(v) ||
 	    date_parse_rfc3339(json_string_value(v), us) != 0 ||
-	    date_format_rfc3339(*us, true, text, sizeof(text)) < 0) {
+	    date_format_rfc3339(*us, DATE_FRAC_MICRO, text, sizeof(text)) < 0) {
 		add_issue(details, field, "must be an RFC 3339 timestamp such "
 		    "as 2026-11-01T00:00:00Z");
 	} else {

@@ -521,7 +521,7 @@ notion_parse_time(const char *s, time_t *out)
 void
 notion_format_time(time_t t, char *out, size_t outsz)
 {
-	if (date_format_rfc3339((int64_t)t * DATE_US_PER_SEC, false, out,
+	if (date_format_rfc3339((int64_t)t * DATE_US_PER_SEC, DATE_FRAC_NONE, out,
 	    outsz) == -1 && outsz > 0)
 		out[0] = '\0';
 }

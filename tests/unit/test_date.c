@@ -110,31 +110,41 @@ test_format(void **state)
 	int64_t back;
 
 	(void)state;
-	assert_int_equal(date_format_rfc3339(0, true, out, sizeof(out)), 27);
+	assert_int_equal(date_format_rfc3339(0, DATE_FRAC_MICRO, out, sizeof(out)), 27);
 	assert_string_equal(out, "1970-01-01T00:00:00.000000Z");
-	assert_int_equal(date_format_rfc3339(0, false, out, sizeof(out)), 20);
+	assert_int_equal(date_format_rfc3339(0, DATE_FRAC_NONE, out, sizeof(out)), 20);
 	assert_string_equal(out, "1970-01-01T00:00:00Z");
-	date_format_rfc3339(1790812800LL * US + 123456, true, out, sizeof(out));
+	date_format_rfc3339(1790812800LL * US + 123456, DATE_FRAC_MICRO, out, sizeof(out));
 	assert_string_equal(out, "2026-10-01T00:00:00.123456Z");
 	/* before the epoch: the fraction counts forward from the second */
-	date_format_rfc3339(-1, true, out, sizeof(out));
+	date_format_rfc3339(-1, DATE_FRAC_MICRO, out, sizeof(out));
 	assert_string_equal(out, "1969-12-31T23:59:59.999999Z");
-	date_format_rfc3339(-1, false, out, sizeof(out));
+	date_format_rfc3339(-1, DATE_FRAC_NONE, out, sizeof(out));
 	assert_string_equal(out, "1969-12-31T23:59:59Z");
-	date_format_rfc3339(1709164800LL * US, false, out, sizeof(out));
+	date_format_rfc3339(1709164800LL * US, DATE_FRAC_NONE, out, sizeof(out));
 	assert_string_equal(out, "2024-02-29T00:00:00Z");
-	date_format_rfc3339(-62135596800LL * US, true, out, sizeof(out));
+	date_format_rfc3339(-62135596800LL * US, DATE_FRAC_MICRO, out, sizeof(out));
 	assert_string_equal(out, "0001-01-01T00:00:00.000000Z");
-	date_format_rfc3339(253402300799LL * US + 999999, true, out,
+	date_format_rfc3339(253402300799LL * US + 999999, DATE_FRAC_MICRO, out,
 	    sizeof(out));
 	assert_string_equal(out, "9999-12-31T23:59:59.999999Z");
+	/* short: the fraction only when not zero, without trailing zeros */
+	assert_int_equal(date_format_rfc3339(1790812800LL * US + 510000,
+	    DATE_FRAC_SHORT, out, sizeof(out)), 23);
+	assert_string_equal(out, "2026-10-01T00:00:00.51Z");
+	date_format_rfc3339(1790812800LL * US + 1, DATE_FRAC_SHORT, out,
+	    sizeof(out));
+	assert_string_equal(out, "2026-10-01T00:00:00.000001Z");
+	date_format_rfc3339(1790812800LL * US, DATE_FRAC_SHORT, out,
+	    sizeof(out));
+	assert_string_equal(out, "2026-10-01T00:00:00Z");
 	/* outside years 1..9999, or no room */
-	assert_int_equal(date_format_rfc3339(-62135596800LL * US - 1, true,
+	assert_int_equal(date_format_rfc3339(-62135596800LL * US - 1, DATE_FRAC_MICRO,
 	    out, sizeof(out)), -1);
 	assert_string_equal(out, "");
-	assert_int_equal(date_format_rfc3339(253402300800LL * US, true, out,
+	assert_int_equal(date_format_rfc3339(253402300800LL * US, DATE_FRAC_MICRO, out,
 	    sizeof(out)), -1);
-	assert_int_equal(date_format_rfc3339(0, true, small, sizeof(small)),
+	assert_int_equal(date_format_rfc3339(0, DATE_FRAC_MICRO, small, sizeof(small)),
 	    -1);
 	assert_string_equal(small, "");
 	/* round trip over a spread of instants, every day for 400 years */
@@ -144,7 +154,7 @@ test_format(void **state)
 
 		if (d * 7919 % 86400 < 0)
 			us += 86400LL * US;
-		assert_true(date_format_rfc3339(us, true, out, sizeof(out)) ==
+		assert_true(date_format_rfc3339(us, DATE_FRAC_MICRO, out, sizeof(out)) ==
 		    27);
 		assert_int_equal(date_parse_rfc3339(out, &back), 0);
 		if (back != us)
