@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -434,40 +433,4 @@ bool
 db_failed_with(const struct db *db, const char *sqlstate)
 {
 	return strcmp(db->sqlstate, sqlstate) == 0;
-}
-
-char *
-db_url_redacted(const char *url)
-{
-	struct buf b = BUF_INIT;
-	const char *scheme, *at, *colon;
-
-	/* postgresql://user:password@host/db -> postgresql://user:***@host/db */
-	scheme = strstr(url, "://");
-	at = scheme ? strchr(scheme + 3, '@') : NULL;
-	colon = scheme ? strchr(scheme + 3, ':') : NULL;
-	if (scheme && at && colon && colon < at) {
-		buf_append(&b, url, (size_t)(colon - url) + 1);
-		buf_appends(&b, "***");
-		buf_appends(&b, at);
-	} else {
-		buf_appends(&b, url);
-	}
-	/* a password=... query parameter */
-	{
-		char *p = strstr(b.data, "password=");
-
-		if (p) {
-			char *end = strchr(p, '&');
-			struct buf r = BUF_INIT;
-
-			buf_append(&r, b.data, (size_t)(p - b.data));
-			buf_appends(&r, "password=***");
-			if (end)
-				buf_appends(&r, end);
-			buf_free(&b);
-			b = r;
-		}
-	}
-	return buf_detach(&b, NULL);
 }

@@ -185,10 +185,4 @@ bool	db_failed_with(const struct db *db, const char *sqlstate);
 	"regexp_replace(to_char((" col ") AT TIME ZONE 'UTC', " \
 	"'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), '\\.?0+Z$', 'Z')"
 
-/*
- * The URL with any password replaced by "***", for messages. Returns a
- * malloc'd string (caller frees).
- */
-char	*db_url_redacted(const char *url);
-
 #endif

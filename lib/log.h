@@ -14,7 +14,7 @@
  * call is always exactly one line, whatever bytes a caller passes on.
  *
  * Never pass a secret (token, password, database URL with a password) to a
- * log function: use db_url_redacted() or a fingerprint instead.
+ * log function: log a fingerprint, or the host and database name, instead.
  */
 #ifndef OPS_LOG_H
 #define OPS_LOG_H
