@@ -199,7 +199,19 @@ load(const struct jwks *j, struct auth_keyset **ks, int *max_age, char *err,
 	return rc;
 }
 
-int
+/* What jwks_open() needs, copied from the configuration. */
+struct jwks_config {
+	const char		*file;		/* a JWKS file, or NULL */
+	const char		*url;		/* an https:// URL, or NULL */
+	const char		*ca_file;	/* CA bundle for url; NULL: system's */
+	const unsigned char	*hs_secret;	/* HS256 secret or NULL (copied) */
+	size_t			 hs_secret_len;
+	const char		*hs_kid;
+	int			 min_refresh_seconds;
+	int			 max_age_seconds;
+};
+
+static int
 jwks_open(struct jwks **out, const struct jwks_config *cfg, char *err,
     size_t errsz)
 {

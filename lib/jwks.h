@@ -4,8 +4,8 @@
  *
  * Keys come from a JWKS file (auth.jwks_file) or an HTTPS URL
  * (auth.jwks_url, TLS verified against the system CAs or auth.jwks_ca_file),
- * plus the optional HS256 secret. They are loaded once by jwks_open() and
- * then kept as an immutable lib/auth.h keyset, replaced as a whole:
+ * plus the optional HS256 secret. They are loaded once by jwks_open_config()
+ * and then kept as an immutable lib/auth.h keyset, replaced as a whole:
  *
  *   - when the cache expires: a URL's Cache-Control max-age (clamped to
  *     [min_refresh_seconds, 86400]), else max_age_seconds; a file every
@@ -19,8 +19,8 @@
  * amplifier against the identity provider. A failed refresh keeps the old
  * keys (and logs a warning); the next try waits min_refresh_seconds too.
  *
- * Thread safety: jwks_open() and jwks_close() run in main() before worker
- * threads start and after they stopped (jwks_open() initialises libcurl).
+ * Thread safety: jwks_open_config() and jwks_close() run in main() before worker
+ * threads start and after they stopped (it initialises libcurl).
  * jwks_verify() may be called by any number of threads at once; the thread
  * whose token triggers a refresh waits for it (bounded by 5 s), the others
  * keep verifying with the current keys meanwhile.
@@ -34,29 +34,15 @@
 #include "auth.h"
 #include "config.h"
 
-struct jwks_config {
-	const char		*file;		/* a JWKS file, or NULL */
-	const char		*url;		/* an https:// URL, or NULL */
-	const char		*ca_file;	/* CA bundle for url; NULL: system's */
-	const unsigned char	*hs_secret;	/* HS256 secret or NULL (copied) */
-	size_t			 hs_secret_len;
-	const char		*hs_kid;
-	int			 min_refresh_seconds;
-	int			 max_age_seconds;
-};
-
 struct jwks;
 
 /*
- * Load the keys once (fetching the URL) into a new struct jwks stored in
- * *out; the strings of cfg are copied. Returns 0, or -1 with *out NULL and a
- * lower-case message in err (file, URL without its query, or what failed;
- * never a secret).
+ * Load the keys the auth section of a loaded configuration names, once
+ * (fetching the URL), into a new struct jwks stored in *out; what it needs
+ * of cfg is copied. Returns 0, or -1 with *out NULL and a lower-case
+ * message in err (file, URL without its query, or what failed; never a
+ * secret).
  */
-int	jwks_open(struct jwks **out, const struct jwks_config *cfg, char *err,
-	    size_t errsz);
-
-/* jwks_open() with the auth section of a loaded configuration. */
 int	jwks_open_config(struct jwks **out, const struct ops_config *cfg,
 	    char *err, size_t errsz);
 

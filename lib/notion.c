@@ -739,6 +739,19 @@ classify_error(enum notion_kind kind, long status, const json_t *root,
 	return code;
 }
 
+/*
+ * notion_classify() with the request named by where ("page:<id>", "append
+ * to block <id>") instead of the target label. NOTION_KIND_CALL: a 2xx
+ * answer is NOTION_OK when its body is a JSON object; the error statuses
+ * are classified as for the checks (404 object_not_found is
+ * TARGET_UNSHARED, a 400 validation_error UNEXPECTED with Notion's message
+ * in the detail).
+ */
+static enum notion_code notion_classify_as(enum notion_kind kind,
+	    const char *want_id, const char *where, long status,
+	    const char *body, size_t len, const char *hdr_request_id,
+	    struct notion_answer *ans);
+
 enum notion_code
 notion_classify(enum notion_kind kind, const char *want_id, long status,
     const char *body, size_t len, const char *hdr_request_id,
@@ -751,7 +764,7 @@ notion_classify(enum notion_kind kind, const char *want_id, long status,
 	    hdr_request_id, ans);
 }
 
-enum notion_code
+static enum notion_code
 notion_classify_as(enum notion_kind kind, const char *want_id,
     const char *where, long status, const char *body, size_t len,
     const char *hdr_request_id, struct notion_answer *ans)
@@ -896,14 +909,15 @@ notion_check_rotation(struct notion_report *r, time_t issued,
  * Running the checks.
  */
 
-void
+static void
 notion_http_init(struct notion_http *h)
 {
 	memset(h, 0, sizeof(*h));
 	buf_init(&h->body);
 }
 
-void
+/* Empty it for the next attempt, keeping the body allocation. */
+static void
 notion_http_reset(struct notion_http *h)
 {
 	h->status = 0;
@@ -914,7 +928,7 @@ notion_http_reset(struct notion_http *h)
 	h->error[0] = '\0';
 }
 
-void
+static void
 notion_http_free(struct notion_http *h)
 {
 	buf_free(&h->body);
@@ -1063,7 +1077,8 @@ out:
 }
 
 /* GET one object (users/me, a page, a database) through the client. */
-enum notion_code
+/* GET users/me (id NULL), a page or a database through notion_client_call(). */
+static enum notion_code
 notion_client_check(struct notion_client *c, enum notion_kind kind,
     const char *id, struct notion_answer *ans, struct notion_report *r)
 {

@@ -270,17 +270,6 @@ struct notion_answer {
 enum notion_code notion_classify(enum notion_kind kind, const char *want_id,
 	    long status, const char *body, size_t len,
 	    const char *hdr_request_id, struct notion_answer *ans);
-/*
- * The same with the request named by where ("page:<id>", "append to
- * block <id>") instead of the target label. NOTION_KIND_CALL: a 2xx answer
- * is NOTION_OK when its body is a JSON object; the error statuses are
- * classified as above (404 object_not_found is TARGET_UNSHARED, a 400
- * validation_error UNEXPECTED with Notion's message in the detail).
- */
-enum notion_code notion_classify_as(enum notion_kind kind,
-	    const char *want_id, const char *where, long status,
-	    const char *body, size_t len, const char *hdr_request_id,
-	    struct notion_answer *ans);
 
 /*
  * Report: what one run found.
@@ -366,10 +355,6 @@ struct notion_http {
 	char		error[256];	/* transport failure, when status 0 */
 };
 
-void	notion_http_init(struct notion_http *h);
-/* Empty it for the next attempt, keeping the body allocation. */
-void	notion_http_reset(struct notion_http *h);
-void	notion_http_free(struct notion_http *h);
 
 /*
  * A transport. request() sends "METHOD url" with the bearer token and, for
@@ -455,10 +440,6 @@ enum notion_code notion_client_call(struct notion_client *c,
 	    const struct notion_call *call, struct notion_answer *ans,
 	    struct notion_report *r);
 
-/* GET users/me (id NULL), a page or a database through notion_client_call(). */
-enum notion_code notion_client_check(struct notion_client *c,
-	    enum notion_kind kind, const char *id, struct notion_answer *ans,
-	    struct notion_report *r);
 
 /* notion_check_api() on a client the caller made (the preflight's checks). */
 void	notion_check_api_client(struct notion_client *c,
