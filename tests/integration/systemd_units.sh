@@ -56,7 +56,6 @@ for f in "$UNITS"/ops-fcgi.service "$UNITS"/ops-export-runner.service \
 		grep -qxF "$h" "$f" || missing+=" [$h]"
 	done
 	expect_eq "$(basename "$f") has every hardening setting" "" "$missing"
-	check "$(basename "$f") runs as a user, not root" grep -qE '^(User=ops|DynamicUser=yes)$' "$f"
 	check "$(basename "$f") reads the database URL from a credential" \
 		grep -qxF 'Environment=OPS_DATABASE_URL_FILE=%d/database_url' "$f"
 	check "$(basename "$f") has OPS_CONFIG" grep -qxF 'Environment=OPS_CONFIG=/etc/ops/ops.yaml' "$f"
@@ -71,6 +70,31 @@ for j in ops-export-runner ops-export-cleaner ops-lock-healer; do
 	check "$j: no ProcSubset=pid (holders need the boot id)" bash -c "! grep -q '^ProcSubset=pid' '$f'"
 	check "$j.timer starts $j.service" grep -qxF "Unit=$j.service" "$UNITS/$j.timer"
 done
+# one Unix user and one database credential per service (issue 20, M4;
+# docs/install.md "Users and credentials")
+declare -A WANT_USER=([ops-fcgi]=ops-fcgi [ops-export-runner]=ops-runner [ops-export-cleaner]=ops-cleaner
+	[ops-lock-healer]=ops-healer [ops-notion-sync]=ops-notion)
+SYSUSERS="$UNITS/ops.sysusers"
+for unit in "${!WANT_USER[@]}"; do
+	f="$UNITS/$unit.service"; u=${WANT_USER[$unit]}
+	expect_eq "$unit runs as its own user $u, group ops" "User=$u Group=ops" \
+		"$(grep -E '^(User|Group)=' "$f" | tr '\n' ' ' | sed 's/ $//')"
+	check "sysusers.d creates $u, a member of ops" bash -c \
+		"grep -qE '^u +$u +- ' '$SYSUSERS' && grep -qE '^m +$u +ops\$' '$SYSUSERS'"
+	expect_eq "$unit loads its own database credential" "LoadCredential=database_url:/etc/ops/credentials/$unit.database_url" \
+		"$(grep '^LoadCredential=database_url:' "$f")"
+done
+expect_eq "no two services share a Unix user" "" \
+	"$(grep -h '^User=' "$UNITS"/*.service | sort | uniq -d)"
+expect_eq "no two services share a database credential file" "" \
+	"$(grep -h '^LoadCredential=database_url:' "$UNITS"/*.service | sort | uniq -d)"
+expect_eq "no unit loads the migration (owner) credential" "" \
+	"$(grep -l 'migrate' "$UNITS"/*.service || true)"
+expect_eq "every service runs as a user, never root" "" \
+	"$(for f in "$UNITS"/*.service; do grep -qE '^(User=ops-[a-z]+|DynamicUser=yes)$' "$f" || basename "$f"; done)"
+check "tmpfiles.d makes every credential file root:root 0600 at boot" \
+	grep -qE '^z /etc/ops/credentials/\* +0600 root root -$' "$UNITS/ops.tmpfiles"
+check "the socket belongs to ops-fcgi" grep -qxF 'SocketUser=ops-fcgi' "$UNITS/ops-fcgi.socket"
 # the healer sees every process of the host
 f="$UNITS/ops-lock-healer.service"
 check "the healer has no ProtectProc=invisible" bash -c "! grep -q '^ProtectProc=' '$f'"
