@@ -210,7 +210,7 @@ while [[ "$state" =~ ^(|offline|initializing|starting)$ ]] && [ "$(date +%s)" -l
 done
 expect_eq "the container boots to 'running' ($(( $(date +%s) - t0 )) s)" running "$state"
 [ "$state" = running ] || { c systemctl --failed --no-pager; tail -n 30 "$DIR/console.log"; } >&2
-expect_eq "sysusers.d made the ops-fcgi user (group ops) at boot" "ops-fcgi ops" "$(c id -un ops-fcgi 2>&1) $(c id -gn ops 2>&1)"
+expect_eq "sysusers.d made the ops-fcgi user (a member of ops) at boot" "ops-fcgi ops" "$(c id -nG ops-fcgi 2>&1)"
 expect_eq "tmpfiles.d: /etc/ops/ops.yaml is 0640 root:ops" "640 root ops" "$(c stat -c '%a %U %G' /etc/ops/ops.yaml)"
 expect_eq "tmpfiles.d: the textfile directory is group ops" "2775 ops" "$(c stat -c '%a %G' /var/lib/node_exporter/textfile)"
 

@@ -84,6 +84,21 @@ for unit in "${!WANT_USER[@]}"; do
 	expect_eq "$unit loads its own database credential" "LoadCredential=database_url:/etc/ops/credentials/$unit.database_url" \
 		"$(grep '^LoadCredential=database_url:' "$f")"
 done
+# the files themselves: systemd-sysusers and systemd-tmpfiles accept them
+# without a warning, on an empty root, and make what the units need
+if command -v systemd-sysusers >/dev/null 2>&1 && command -v systemd-tmpfiles >/dev/null 2>&1; then
+	SR="$TMP/sysroot"; mkdir -p "$SR/etc/ops/credentials"; : >"$SR/etc/passwd"; : >"$SR/etc/group"
+	install -m 0644 /dev/null "$SR/etc/ops/credentials/migrate.database_url"
+	out=$(systemd-sysusers --root="$SR" "$SYSUSERS" 2>&1 >/dev/null | grep -v '^Creating ')
+	expect_eq "systemd-sysusers accepts ops.sysusers (no warning)" "" "$out"
+	expect_eq "... and makes the five users, members of ops" "ops:ops-cleaner,ops-fcgi,ops-healer,ops-notion,ops-runner" \
+		"$(grep '^ops:' "$SR/etc/group" | cut -d: -f1,4)"
+	out=$(systemd-tmpfiles --root="$SR" --create "$UNITS/ops.tmpfiles" 2>&1)
+	expect_eq "systemd-tmpfiles accepts ops.tmpfiles (no warning)" "" "$out"
+	expect_eq "... and makes a credential installed 0644 root-only 0600" 600 "$(stat -c %a "$SR/etc/ops/credentials/migrate.database_url")"
+else
+	skip "systemd-sysusers / systemd-tmpfiles on ops.sysusers and ops.tmpfiles (not installed)"
+fi
 expect_eq "no two services share a Unix user" "" \
 	"$(grep -h '^User=' "$UNITS"/*.service | sort | uniq -d)"
 expect_eq "no two services share a database credential file" "" \
