@@ -33,8 +33,9 @@
 	"progress_rows, progress_bytes, progress_chunks, max_rows, max_bytes, " \
 	"max_duration_seconds, total_rows, total_bytes, sha256, error_code, " \
 	"error_message, cancel_requested, compression, " \
-	"progress_uncompressed_bytes, coalesce(total_uncompressed_bytes, " \
-	"total_bytes)"
+	"CASE compression WHEN 'none' THEN progress_bytes " \
+	"ELSE progress_uncompressed_bytes END, " \
+	"coalesce(total_uncompressed_bytes, total_bytes)"
 
 enum {
 	C_ID, C_TENANT, C_BY, C_STATE, C_FORMAT, C_FROM, C_TO, C_FILTERS,
