@@ -1,4 +1,4 @@
--- 0007_export_compression: compressed exports (contract section 17).
+-- 0009_export_compression: compressed exports (contract section 17).
 --
 -- A job asks for compression 'none' (the default, every job before this
 -- migration), 'gzip' or 'zstd'; the runner writes one gzip member or zstd
