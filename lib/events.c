@@ -37,7 +37,7 @@ audit_write(struct db *db, const struct sanitize_rules *rules,
 		    e->target_type, e->target_id, e->ip, e->request_id,
 		    payload };
 
-		/* time and tenant are the server's (0007_audit_writer) */
+		/* time and tenant are the server's (0008_audit_writer) */
 		rc = db_exec(db, "SELECT ops_audit_record($1, $2, $3, $4, "
 		    "$5, $6::inet, $7, $8::jsonb)", 8, p);
 	}

@@ -1,4 +1,4 @@
--- 0007_audit_writer: the runtime roles no longer read or write audit_log
+-- 0008_audit_writer: the runtime roles no longer read or write audit_log
 -- directly beyond what they serve (issue 20, M4; docs/database.md "Roles").
 --
 -- Before: ops_fcgi and ops_jobs both had SELECT and INSERT on audit_log. The
@@ -158,7 +158,7 @@ BEGIN
 
 		-- Both: append events; append audit records (export requested,
 		-- downloaded, completed, lock released, ...) only through
-		-- ops_audit_record (0007); read the locks and job runs for
+		-- ops_audit_record (0008); read the locks and job runs for
 		-- status/metrics.
 		EXECUTE format('GRANT SELECT, INSERT ON ops_event TO %I', r);
 		EXECUTE format('GRANT USAGE ON SEQUENCE ops_event_id_seq TO %I', r);
