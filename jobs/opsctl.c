@@ -98,7 +98,10 @@ cmd_migrate(struct ctl *c, int argc, char **argv)
 	}
 	if (dir == NULL)
 		dir = migrate_default_dir(c->argv0, dirbuf, sizeof(dirbuf));
-	ctl_config(c, CONFIG_NEED_DATABASE);
+	/* the owner's URL alone will do: the root-only migration credential */
+	ctl_config(c, 0);
+	if (c->cfg.database.migrate_url == NULL)
+		ctl_config(c, CONFIG_NEED_DATABASE);
 	/* direct, as the owner: never through the pooler (session lock) */
 	db_init(&db, c->cfg.database.migrate_url ? c->cfg.database.migrate_url :
 	    c->cfg.database.url, NULL, c->cfg.database.connect_timeout_seconds,

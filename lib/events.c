@@ -37,9 +37,8 @@ audit_write(struct db *db, const struct sanitize_rules *rules,
 		    e->target_type, e->target_id, e->ip, e->request_id,
 		    payload };
 
-		rc = db_exec(db, "INSERT INTO audit_log (tenant_id, "
-		    "occurred_at, actor_id, action, target_type, target_id, "
-		    "ip, request_id, payload) VALUES ($1, now(), $2, $3, $4, "
+		/* time and tenant are the server's (0008_audit_writer) */
+		rc = db_exec(db, "SELECT ops_audit_record($1, $2, $3, $4, "
 		    "$5, $6::inet, $7, $8::jsonb)", 8, p);
 	}
 	free(payload);

@@ -56,7 +56,6 @@ for f in "$UNITS"/ops-fcgi.service "$UNITS"/ops-export-runner.service \
 		grep -qxF "$h" "$f" || missing+=" [$h]"
 	done
 	expect_eq "$(basename "$f") has every hardening setting" "" "$missing"
-	check "$(basename "$f") runs as a user, not root" grep -qE '^(User=ops|DynamicUser=yes)$' "$f"
 	check "$(basename "$f") reads the database URL from a credential" \
 		grep -qxF 'Environment=OPS_DATABASE_URL_FILE=%d/database_url' "$f"
 	check "$(basename "$f") has OPS_CONFIG" grep -qxF 'Environment=OPS_CONFIG=/etc/ops/ops.yaml' "$f"
@@ -71,6 +70,46 @@ for j in ops-export-runner ops-export-cleaner ops-lock-healer; do
 	check "$j: no ProcSubset=pid (holders need the boot id)" bash -c "! grep -q '^ProcSubset=pid' '$f'"
 	check "$j.timer starts $j.service" grep -qxF "Unit=$j.service" "$UNITS/$j.timer"
 done
+# one Unix user and one database credential per service (issue 20, M4;
+# docs/install.md "Users and credentials")
+declare -A WANT_USER=([ops-fcgi]=ops-fcgi [ops-export-runner]=ops-runner [ops-export-cleaner]=ops-cleaner
+	[ops-lock-healer]=ops-healer [ops-notion-sync]=ops-notion)
+SYSUSERS="$UNITS/ops.sysusers"
+for unit in "${!WANT_USER[@]}"; do
+	f="$UNITS/$unit.service"; u=${WANT_USER[$unit]}
+	expect_eq "$unit runs as its own user $u, group ops" "User=$u Group=ops" \
+		"$(grep -E '^(User|Group)=' "$f" | tr '\n' ' ' | sed 's/ $//')"
+	check "sysusers.d creates $u, a member of ops" bash -c \
+		"grep -qE '^u +$u +- ' '$SYSUSERS' && grep -qE '^m +$u +ops\$' '$SYSUSERS'"
+	expect_eq "$unit loads its own database credential" "LoadCredential=database_url:/etc/ops/credentials/$unit.database_url" \
+		"$(grep '^LoadCredential=database_url:' "$f")"
+done
+# the files themselves: systemd-sysusers and systemd-tmpfiles accept them
+# without a warning, on an empty root, and make what the units need
+if command -v systemd-sysusers >/dev/null 2>&1 && command -v systemd-tmpfiles >/dev/null 2>&1; then
+	SR="$TMP/sysroot"; mkdir -p "$SR/etc/ops/credentials"; : >"$SR/etc/passwd"; : >"$SR/etc/group"
+	install -m 0644 /dev/null "$SR/etc/ops/credentials/migrate.database_url"
+	out=$(systemd-sysusers --root="$SR" "$SYSUSERS" 2>&1 >/dev/null | grep -v '^Creating ')
+	expect_eq "systemd-sysusers accepts ops.sysusers (no warning)" "" "$out"
+	expect_eq "... and makes the five users, members of ops" "ops:ops-cleaner,ops-fcgi,ops-healer,ops-notion,ops-runner" \
+		"$(grep '^ops:' "$SR/etc/group" | cut -d: -f1,4)"
+	out=$(systemd-tmpfiles --root="$SR" --create "$UNITS/ops.tmpfiles" 2>&1)
+	expect_eq "systemd-tmpfiles accepts ops.tmpfiles (no warning)" "" "$out"
+	expect_eq "... and makes a credential installed 0644 root-only 0600" 600 "$(stat -c %a "$SR/etc/ops/credentials/migrate.database_url")"
+else
+	skip "systemd-sysusers / systemd-tmpfiles on ops.sysusers and ops.tmpfiles (not installed)"
+fi
+expect_eq "no two services share a Unix user" "" \
+	"$(grep -h '^User=' "$UNITS"/*.service | sort | uniq -d)"
+expect_eq "no two services share a database credential file" "" \
+	"$(grep -h '^LoadCredential=database_url:' "$UNITS"/*.service | sort | uniq -d)"
+expect_eq "no unit loads the migration (owner) credential" "" \
+	"$(grep -l 'migrate' "$UNITS"/*.service || true)"
+expect_eq "every service runs as a user, never root" "" \
+	"$(for f in "$UNITS"/*.service; do grep -qE '^(User=ops-[a-z]+|DynamicUser=yes)$' "$f" || basename "$f"; done)"
+check "tmpfiles.d makes every credential file root:root 0600 at boot" \
+	grep -qE '^z /etc/ops/credentials/\* +0600 root root -$' "$UNITS/ops.tmpfiles"
+check "the socket belongs to ops-fcgi" grep -qxF 'SocketUser=ops-fcgi' "$UNITS/ops-fcgi.socket"
 # the healer sees every process of the host
 f="$UNITS/ops-lock-healer.service"
 check "the healer has no ProtectProc=invisible" bash -c "! grep -q '^ProtectProc=' '$f'"
