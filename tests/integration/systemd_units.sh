@@ -71,6 +71,13 @@ for j in ops-export-runner ops-export-cleaner ops-lock-healer; do
 	check "$j: no ProcSubset=pid (holders need the boot id)" bash -c "! grep -q '^ProcSubset=pid' '$f'"
 	check "$j.timer starts $j.service" grep -qxF "Unit=$j.service" "$UNITS/$j.timer"
 done
+# a stop: SIGTERM, time to end the unit of work, exit 143 is clean (issue 20 M5)
+for j in ops-export-runner ops-export-cleaner ops-lock-healer ops-notion-preflight ops-notion-sync; do
+	f="$UNITS/$j.service"
+	check "$j: exit 143 (stopped by SIGTERM, run recorded) is not a failure" grep -qxF 'SuccessExitStatus=143' "$f"
+	check "$j: stopped with SIGTERM" grep -qxF 'KillSignal=SIGTERM' "$f"
+	check "$j: TimeoutStopSec gives the unit of work time to end" grep -qE '^TimeoutStopSec=[0-9]+(s|min)$' "$f"
+done
 # the healer sees every process of the host
 f="$UNITS/ops-lock-healer.service"
 check "the healer has no ProtectProc=invisible" bash -c "! grep -q '^ProtectProc=' '$f'"
