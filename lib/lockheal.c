@@ -280,7 +280,7 @@ lockheal_run(struct lockheal *h)
 	"left(l.name, length(r.job) + 1) = r.job || ':'))"
 
 #define RUN_GONE_ERROR "the run ended without recording its outcome: its " \
-	"process is gone (or lost its lock), the healer closed it"
+	"process is gone or its lock was taken over; closed by the healer"
 
 static int
 close_runs_dry(struct lockheal *h)
