@@ -14,6 +14,11 @@
  *
  * Every write is fenced by the cleaner's scheduler lock token: a cleaner
  * whose lock was recovered while it was paused changes nothing more.
+ *
+ * SIGTERM/SIGINT: the batch in progress commits (each is one short
+ * transaction), no next batch starts; the run is recorded terminated and
+ * the lock released (exit 143, 130 for SIGINT). What is left is the next
+ * run's: every step is idempotent.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,7 +223,7 @@ main(int argc, char **argv)
 	struct jobrun jr;
 	struct cleaner c;
 	const char *error = NULL;
-	long long n;
+	long long n = 0;
 	int status;
 
 	jobcli_start(&cli, argc, argv, &cfg);
@@ -232,7 +237,7 @@ main(int argc, char **argv)
 	snprintf(c.token, sizeof(c.token), "%lld", jr.lease.token);
 	snprintf(c.batch, sizeof(c.batch), "%d", cfg.export.cleaner_batch_size);
 
-	while ((n = expire_batch(&c)) > 0) {
+	while (!jobrun_stopping(&jr) && (n = expire_batch(&c)) > 0) {
 		jobrun_count(&jr, "expired", n);
 		if (jobrun_tick(&jr) != 0)
 			break;
@@ -240,29 +245,31 @@ main(int argc, char **argv)
 	if (n < 0 || jr.lost)
 		error = jr.lost ? "the cleaner's lock was taken over" :
 		    "expiring jobs failed: the database failed";
-	if (error == NULL) {
+	if (error == NULL && !jr.stopped) {
 		if ((n = sweep_chunks(&c)) < 0)
 			error = jr.lost ? "the cleaner's lock was taken over" :
 			    "deleting chunks failed: the database failed";
 		else
 			jobrun_count(&jr, "chunks_deleted", n);
 	}
-	while (error == NULL && (n = purge_batch(&c, "DELETE FROM "
-	    "tb_audit_export_job WHERE id IN (SELECT id FROM "
+	while (error == NULL && !jobrun_stopping(&jr) && (n = purge_batch(&c,
+	    "DELETE FROM tb_audit_export_job WHERE id IN (SELECT id FROM "
 	    "tb_audit_export_job WHERE state IN ('EXPIRED', 'FAILED') AND "
 	    "finished_at < now() - $4 * interval '1 day' LIMIT $3) AND "
 	    LOCK_FENCE_SQL(1, 2))) > 0)
 		jobrun_count(&jr, "jobs_purged", n);
 	if (error == NULL && n < 0)
 		error = "purging old jobs failed: the database failed";
-	while (error == NULL && (n = purge_batch(&c, "DELETE FROM job_run "
+	while (error == NULL && !jobrun_stopping(&jr) && (n = purge_batch(&c,
+	    "DELETE FROM job_run "
 	    "WHERE id IN (SELECT id FROM job_run WHERE status <> 'RUNNING' "
 	    "AND finished_at < now() - $4 * interval '1 day' LIMIT $3) AND "
 	    LOCK_FENCE_SQL(1, 2))) > 0)
 		jobrun_count(&jr, "job_runs_purged", n);
 	if (error == NULL && n < 0)
 		error = "purging old job runs failed: the database failed";
-	while (error == NULL && (n = purge_events_batch(&c)) > 0) {
+	while (error == NULL && !jobrun_stopping(&jr) &&
+	    (n = purge_events_batch(&c)) > 0) {
 		jobrun_count(&jr, "events_purged", n);
 		if (jobrun_tick(&jr) != 0)
 			error = "the cleaner's lock was taken over";

@@ -7,6 +7,11 @@
  * FOR UPDATE SKIP LOCKED. The scheduler lock is per instance
  * ("ops-export-runner:<instance>", default the host name), so that a timer
  * never starts a second runner on a host whose first is still busy.
+ *
+ * SIGTERM/SIGINT: the job in progress commits its chunk in flight and is
+ * handed back without consuming an attempt (lib/export_runner.h); no new
+ * job is claimed; the run is recorded terminated, the lock released, exit
+ * 143 (130 for SIGINT).
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -66,10 +71,13 @@ default_instance(char *out, size_t outsz)
 	out[i] = '\0';
 }
 
+/* Only a lost lock stops the run here: a stop is export_job_run()'s. */
 static int
 tick(void *arg)
 {
-	return jobrun_tick(arg);
+	struct jobrun *jr = arg;
+
+	return jobrun_tick(jr) != 0 && jr->lost ? -1 : 0;
 }
 
 int
@@ -128,7 +136,8 @@ main(int argc, char **argv)
 	rn.fence_token = jr.lease.token;
 
 	budget_end = time(NULL) + cfg.export.runner_budget_seconds;
-	while (error == NULL && time(NULL) < budget_end) {
+	while (error == NULL && time(NULL) < budget_end &&
+	    !jobrun_stopping(&jr)) {
 		enum run_result r = export_job_claim(&rn, &job);
 
 		if (r == RUN_NONE)
@@ -148,6 +157,9 @@ main(int argc, char **argv)
 		case RUN_FAILED:
 			jobrun_count(&jr, "failed", 1);
 			break;
+		case RUN_STOPPED:
+			jobrun_count(&jr, "interrupted", 1);
+			break;
 		case RUN_LOST:
 			jobrun_count(&jr, "lost", 1);
 			if (rn.fence_lost)
@@ -163,6 +175,8 @@ main(int argc, char **argv)
 			break;
 		}
 		runner_job_free(&job);
+		if (r == RUN_ERROR && jobrun_stopping(&jr))
+			error = NULL;	/* jobrun_end() says "terminated" */
 		if (rn.fence_lost)
 			jr.lost = true;
 		if (jr.lost)

@@ -8,8 +8,15 @@
  * lock it recovers that lock if a previous healer died holding it (same
  * rules as for every other lock), so a dead healer never stops the next.
  *
+ * After the locks it closes the job_run rows of runs that are gone
+ * (lockheal_close_runs()).
+ *
  * --dry-run prints the same one line per lock and changes nothing: it takes
  * no lock and writes no job_run row either.
+ *
+ * SIGTERM/SIGINT: the lock being recovered is finished (one transaction),
+ * no next one is looked at; the run is recorded terminated and the lock
+ * released (exit 143, 130 for SIGINT).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,10 +65,15 @@ heal_init(struct lockheal *h, struct db *db, const struct ops_config *cfg,
 		    "STALE and EXPIRED locks are still recovered");
 }
 
+/* lockheal's tick: -1 lock lost, 1 stop (a signal), 0 go on */
 static int
 tick(void *arg)
 {
-	return jobrun_tick(arg);
+	struct jobrun *jr = arg;
+
+	if (jobrun_tick(jr) == 0)
+		return 0;
+	return jr->lost ? -1 : 1;
 }
 
 /* --dry-run: classify and report, no lock, no write. */
@@ -81,6 +93,8 @@ dry_run(const struct ops_config *cfg, const struct sanitize_rules *rules)
 	h.self_lock = NULL;	/* nothing is recovered: show it like any other */
 	h.out = stdout;
 	rc = lockheal_run(&h);
+	if (rc == 0 && lockheal_close_runs(&h) < 0)
+		rc = -1;
 	if (rc != 0)
 		fprintf(stderr, BINARY ": cannot read the locks: database %s: "
 		    "%s\n", db.err == DB_ERR_UNAVAILABLE ? "unavailable" :
@@ -155,8 +169,14 @@ main(int argc, char **argv)
 	if (lockheal_run(&h) != 0)
 		error = h.lost || jr.lost ? "the healer's lock was taken over" :
 		    "recovering a lock failed: the database failed";
+	else if (!h.stopped && !jobrun_stopping(&jr) &&
+	    lockheal_close_runs(&h) < 0)
+		error = h.lost ? "the healer's lock was taken over" :
+		    "closing the runs of dead processes failed: the database "
+		    "failed";
 	if (h.lost)
 		jr.lost = true;
+	jobrun_count(&jr, "runs_closed", h.runs_closed);
 	jobrun_count(&jr, "locks", h.locks);
 	jobrun_count(&jr, "held", h.held);
 	jobrun_count(&jr, "stuck", h.stuck);

@@ -10,6 +10,10 @@
  * status (see notion_report_code()).
  *
  * main owns the token buffer: it is wiped before exit and never printed.
+ *
+ * SIGTERM/SIGINT: no new request starts (one in flight ends within
+ * --timeout); the findings so far are printed, the .prom says the run did
+ * not succeed, exit 143 (130 for SIGINT).
  */
 #include <curl/curl.h>
 #include <stdio.h>
@@ -21,6 +25,7 @@
 #include "log.h"
 #include "notion.h"
 #include "notioncli.h"
+#include "stop.h"
 
 #define PROG		"ops-notion-preflight"
 #define EXIT_USAGE	2
@@ -61,11 +66,13 @@ check_api(const struct notioncli *cli, const char *token,
     struct notion_report *r, time_t now)
 {
 	struct notion_options o;
-	struct notion_transport t;
+	struct notion_transport curl, t;
+	struct notioncli_stoppable stoppable;
 	struct notion_curl *c;
 
-	if ((c = notioncli_curl(cli, r, &t)) == NULL)
+	if ((c = notioncli_curl(cli, r, &curl)) == NULL)
 		return;
+	notioncli_stoppable(&stoppable, &curl, NULL, &t);
 	notioncli_options(cli, token, &o);
 	o.targets = cli->env.targets;
 	o.ntargets = cli->env.ntargets;
@@ -132,6 +139,10 @@ main(int argc, char **argv)
 		curl_global_cleanup();
 		return rc == 1 ? 0 : EXIT_USAGE;
 	}
+	if (stop_install() != 0) {
+		curl_global_cleanup();
+		return 1;
+	}
 
 	notion_report_init(&r);
 	if (notioncli_token(&tok, &r) == NOTION_OK)
@@ -144,6 +155,11 @@ main(int argc, char **argv)
 	notioncli_token_wipe(&tok);
 	curl_global_cleanup();
 	rc = notion_report_exit(&r);
+	if (stop_requested() != 0) {
+		log_warn("%s received: stopped before every check was made",
+		    stop_signal_name());
+		rc = stop_exit_status();
+	}
 	/* the OpsNotionPreflightNotSucceeding alert reads this file */
 	if (cli.textfile_dir != NULL && jobrun_write_textfile(cli.textfile_dir,
 	    PROG, rc == 0, difftime(time(NULL), now), time(NULL), NULL) != 0)

@@ -17,6 +17,11 @@
  * configuration, 10..19 NOTION_AUTH_*, 75 the lock is held elsewhere.
  *
  * main owns the token buffer: wiped before exit, never printed.
+ *
+ * SIGTERM/SIGINT (docs/notion-sync.md, "Stopping"): no new request starts,
+ * except those that finish the page being replaced (never left
+ * half-appended: its blocks and then its row), and no next page; the run is
+ * recorded terminated, the lock released, exit 143 (130 for SIGINT).
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -37,6 +42,7 @@
 #include "notion.h"
 #include "notioncli.h"
 #include "publish.h"
+#include "stop.h"
 #include "xalloc.h"
 #include "xjson.h"
 
@@ -241,14 +247,18 @@ sync_all(struct run *run, const char *token, time_t now)
 	struct settings *s = run->s;
 	struct notion_target targets[NOTION_MAX_TARGETS];
 	struct notion_options o;
-	struct notion_transport t;
+	struct notion_transport ct, t;
+	struct notioncli_stoppable stoppable;
 	struct notion_client c;
 	struct notion_curl *curl;
 	struct publisher p;
+	bool finishing = false;
 	size_t nt = 0;
+	int rc;
 
-	if ((curl = notioncli_curl(&s->cli, &run->r, &t)) == NULL)
+	if ((curl = notioncli_curl(&s->cli, &run->r, &ct)) == NULL)
 		return;
+	notioncli_stoppable(&stoppable, &ct, &finishing, &t);
 	for (size_t i = 0; i < run->m->ndocs; i++) {
 		targets[nt].kind = NOTION_KIND_PAGE;
 		memcpy(targets[nt++].id, run->m->docs[i].page,
@@ -286,9 +296,14 @@ sync_all(struct run *run, const char *token, time_t now)
 		    DOC_CHANGED;
 		if (d->state == DOC_UNCHANGED || s->dry_run)
 			continue;
+		if (stop_requested() != 0)
+			break;	/* between pages: this one stays as it was */
 		log_kv(LOG_INFO, "document", d->m->name, "replacing page %s: "
 		    "%zu blocks", d->m->page, d->nblocks);
-		if (publish_doc(&p, d) == -1)
+		finishing = true;	/* a stop now lets the page finish */
+		rc = publish_doc(&p, d);
+		finishing = false;
+		if (rc == -1)
 			break;
 	}
 out:
@@ -491,17 +506,26 @@ run_main(struct settings *s, time_t now)
 		sync_all(&run, buf_str(&tok), now);
 	emit(&run, &tok);
 	status = notion_report_exit(&run.r);
+	if (stop_requested() != 0) {
+		log_warn("%s received: stopped after %zu page(s) replaced; "
+		    "the next run publishes the rest", stop_signal_name(),
+		    count_state(&run, DOC_UPDATED));
+		status = stop_exit_status();
+	}
 	if (use_db) {
+		int st;
+
 		jobrun_count(&jr, "documents", (long long)m.ndocs);
 		jobrun_count(&jr, "updated",
 		    (long long)count_state(&run, DOC_UPDATED));
 		jobrun_count(&jr, "unchanged",
 		    (long long)count_state(&run, DOC_UNCHANGED));
 		jobrun_count(&jr, "writes", (long long)run.writes);
-		if (jobrun_end(&jr, status == 0 ? NULL :
-		    notion_code_name(notion_report_code(&run.r))) != 0 &&
-		    status == 0)
-			status = JOBRUN_EXIT_FAIL;
+		(void)jobrun_stopping(&jr);
+		st = jobrun_end(&jr, status == 0 ? NULL :
+		    notion_code_name(notion_report_code(&run.r)));
+		if (st != 0 && (status == 0 || jr.stopped))
+			status = st;
 	}
 	notioncli_token_wipe(&tok);
 out:
@@ -543,6 +567,10 @@ main(int argc, char **argv)
 		return render(&s.cli, s.render);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fputs(PROG ": cannot initialize libcurl\n", stderr);
+		return 1;
+	}
+	if (stop_install() != 0) {
+		curl_global_cleanup();
 		return 1;
 	}
 	rc = run_main(&s, time(NULL));

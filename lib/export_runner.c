@@ -16,6 +16,7 @@
 #include "log.h"
 #include "locks.h"
 #include "pgcopy.h"
+#include "stop.h"
 #include "xalloc.h"
 
 #define RUNNER_ACTOR	"system:ops-export-runner"
@@ -93,6 +94,7 @@ struct run {
 	struct writer		 wr;
 	struct timespec		 deadline;	/* max_duration */
 	struct timespec		 last_beat;
+	PGcancel		*cancel;	/* of the reading statement */
 	/* a failure decided while running: code and message */
 	const char		*fail_code;
 	char			 fail_msg[256];
@@ -251,12 +253,13 @@ fail_job(struct runner *rn, struct runner_job *job, const char *code,
 	"progress_bytes, progress_chunks, checkpoint->>'occurred_at', " \
 	"checkpoint->>'id', compression, coalesce(compression_level, 0), " \
 	"CASE compression WHEN 'none' THEN progress_bytes " \
-	"ELSE progress_uncompressed_bytes END"
+	"ELSE progress_uncompressed_bytes END, interrupted"
 
 enum {
 	K_ID, K_TENANT, K_FORMAT, K_FROM, K_TO, K_FILTERS, K_MAXROWS,
 	K_MAXBYTES, K_MAXDUR, K_SECONDS_LEFT, K_ATTEMPT, K_ROWS, K_BYTES,
-	K_CHUNKS, K_CP_TS, K_CP_ID, K_COMPRESSION, K_LEVEL, K_UBYTES
+	K_CHUNKS, K_CP_TS, K_CP_ID, K_COMPRESSION, K_LEVEL, K_UBYTES,
+	K_INTERRUPTED
 };
 
 static enum run_result
@@ -300,6 +303,8 @@ claim_take(struct runner *rn, const char *id, int attempt,
 	job->rows = strtoll(PQgetvalue(res, 0, K_ROWS), NULL, 10);
 	job->bytes = strtoll(PQgetvalue(res, 0, K_BYTES), NULL, 10);
 	job->chunks = (int)strtol(PQgetvalue(res, 0, K_CHUNKS), NULL, 10);
+	job->interrupted = (int)strtol(PQgetvalue(res, 0, K_INTERRUPTED),
+	    NULL, 10);
 	if (compress_codec_parse(PQgetvalue(res, 0, K_COMPRESSION),
 	    &job->compression) != 0)
 		job->compression = COMPRESS_NONE;	/* the CHECK allows no other */
@@ -311,8 +316,9 @@ claim_take(struct runner *rn, const char *id, int attempt,
 		job->cp_id = strtoll(PQgetvalue(res, 0, K_CP_ID), NULL, 10);
 	}
 	PQclear(res);
-	data = json_pack("{s:i, s:s, s:I, s:i}", "attempt", job->attempt,
-	    "runner", rn->owner, "resume_after_rows", (json_int_t)job->rows,
+	data = json_pack("{s:i, s:i, s:s, s:I, s:i}", "attempt", job->attempt,
+	    "interrupted", job->interrupted, "runner", rn->owner,
+	    "resume_after_rows", (json_int_t)job->rows,
 	    "resume_after_chunks", job->chunks);
 	rc = job_events(rn->wdb, rn->rules, attempt > 0 ? "EXPORT_RESUMED" :
 	    "EXPORT_STARTED", "info", job->tenant_id, job->id, data, false);
@@ -329,7 +335,7 @@ export_job_claim(struct runner *rn, struct runner_job *job)
 {
 	for (;;) {
 		char id[40], tenant[160], state[16];
-		int attempt, max_attempts;
+		int attempt, max_attempts, interrupted;
 		bool cancel;
 		enum run_result r;
 		PGresult *res;
@@ -341,7 +347,8 @@ export_job_claim(struct runner *rn, struct runner_job *job)
 			return RUN_ERROR;
 		}
 		res = db_query(rn->wdb, "SELECT id, tenant_id, state, attempt, "
-		    "max_attempts, cancel_requested FROM tb_audit_export_job "
+		    "max_attempts, cancel_requested, interrupted FROM "
+		    "tb_audit_export_job "
 		    "WHERE state = 'PENDING' OR (state = 'RUNNING' AND "
 		    "lease_expires_at < now()) ORDER BY created_at, id LIMIT 1 "
 		    "FOR UPDATE SKIP LOCKED", 0, NULL);
@@ -360,16 +367,21 @@ export_job_claim(struct runner *rn, struct runner_job *job)
 		attempt = (int)strtol(PQgetvalue(res, 0, 3), NULL, 10);
 		max_attempts = (int)strtol(PQgetvalue(res, 0, 4), NULL, 10);
 		cancel = strcmp(PQgetvalue(res, 0, 5), "t") == 0;
+		interrupted = (int)strtol(PQgetvalue(res, 0, 6), NULL, 10);
 		PQclear(res);
 
 		if (strcmp(state, "RUNNING") == 0 && cancel)
 			r = fail_job_tx(rn, id, tenant, -1, "EXPORT_CANCELLED",
 			    "cancelled while its runner was gone");
-		else if (strcmp(state, "RUNNING") == 0 && attempt >= max_attempts) {
+		else if (strcmp(state, "RUNNING") == 0 &&
+		    attempt - interrupted >= max_attempts) {
 			char msg[160];
 
+			/* a runner stopped on purpose handed its attempt
+			 * back (interrupted): only lost ones count */
 			snprintf(msg, sizeof(msg), "the runner was lost %d "
-			    "times (max_attempts %d)", attempt, max_attempts);
+			    "times (max_attempts %d)", attempt - interrupted,
+			    max_attempts);
 			r = fail_job_tx(rn, id, tenant, -1,
 			    "EXPORT_RUNNER_LOST", msg);
 		} else {
@@ -574,6 +586,8 @@ static void
 writer_start(struct run *ru)
 {
 	struct writer *wr = &ru->wr;
+	sigset_t old;
+	int rc;
 
 	wr->result = RUN_CLAIMED;
 	if (pthread_mutex_init(&wr->mu, NULL) != 0)
@@ -582,7 +596,11 @@ writer_start(struct run *ru)
 		pthread_mutex_destroy(&wr->mu);
 		goto sync;
 	}
-	if (pthread_create(&wr->tid, NULL, writer_main, ru) != 0) {
+	/* signals are the reading thread's (stop.h) */
+	stop_block(&old);
+	rc = pthread_create(&wr->tid, NULL, writer_main, ru);
+	stop_unblock(&old);
+	if (rc != 0) {
 		pthread_cond_destroy(&wr->cv);
 		pthread_mutex_destroy(&wr->mu);
 		goto sync;
@@ -691,6 +709,8 @@ heartbeat(struct run *ru)
 	PGresult *res;
 	enum run_result r = RUN_CLAIMED;
 
+	if (stop_requested() != 0)
+		return RUN_STOPPED;
 	if (rn->tick && rn->tick(rn->tick_arg) != 0)
 		return RUN_LOST;
 	/* a chunk in flight renews the lease and sees a cancel itself */
@@ -747,7 +767,8 @@ rehash_kept_chunks(struct run *ru)
 		return RUN_CLAIMED;
 	if (rn->storage->open_reader(rn->rdb, ru->job->id, 0, &rd) != 0)
 		return RUN_ERROR;
-	while (n < ru->job->chunks && (rc = rn->storage->read(rd, &c)) == 1) {
+	while (n < ru->job->chunks && stop_requested() == 0 &&
+	    (rc = rn->storage->read(rd, &c)) == 1) {
 		digest_sha256_hex(c.data, c.len, digest);
 		if (c.seq != n || strcmp(digest, c.sha256) != 0)
 			break;
@@ -761,6 +782,8 @@ rehash_kept_chunks(struct run *ru)
 		n++;
 	}
 	rn->storage->close_reader(rd);
+	if (stop_requested() != 0)
+		return RUN_STOPPED;
 	if (n != ru->job->chunks) {
 		ru->fail_code = "EXPORT_STORAGE_CORRUPT";
 		snprintf(ru->fail_msg, sizeof(ru->fail_msg), "chunk %d kept by "
@@ -768,6 +791,32 @@ rehash_kept_chunks(struct run *ru)
 		return RUN_FAILED;
 	}
 	return RUN_CLAIMED;
+}
+
+/*
+ * A stop cancels the reading statements (the count, the COPY: the one
+ * statement_timeout does not bound) on the reading connection.
+ */
+static int
+watch_source(struct run *ru)
+{
+	if ((ru->cancel = PQgetCancel(ru->rn->rdb->conn)) == NULL) {
+		log_error("cannot prepare the cancel request of the export "
+		    "stream (libpq): retried by the next run");
+		return -1;
+	}
+	stop_cancel_on(ru->cancel);
+	return 0;
+}
+
+static void
+unwatch_source(struct run *ru)
+{
+	if (ru->cancel == NULL)
+		return;
+	stop_cancel_on(NULL);
+	PQfreeCancel(ru->cancel);
+	ru->cancel = NULL;
 }
 
 /* Open the reading transaction, set the job's parameters, count rows. */
@@ -795,7 +844,7 @@ open_source(struct run *ru)
 		    "-infinity", after_id };
 
 		if (db_exec(rn->rdb, "BEGIN ISOLATION LEVEL REPEATABLE READ "
-		    "READ ONLY", 0, NULL) != 0 ||
+		    "READ ONLY", 0, NULL) != 0 || watch_source(ru) != 0 ||
 		    db_exec(rn->rdb, "SELECT set_config('ops.x_tenant', $1, true), "
 		    "set_config('ops.x_from', $2, true), "
 		    "set_config('ops.x_to', $3, true), "
@@ -936,6 +985,8 @@ stream_rows(struct run *ru)
 		}
 	}
 	if (len < 0) {
+		if (stop_requested() != 0)
+			return RUN_STOPPED;	/* the COPY was cancelled */
 		log_error("export stream failed: %s", ru->rn->rdb->errmsg);
 		return RUN_ERROR;
 	}
@@ -1004,6 +1055,63 @@ finish_job(struct run *ru)
 	    job->bytes, job->ubytes, compress_codec_name(job->compression),
 	    job->chunks, sha);
 	return RUN_DONE;
+}
+
+/*
+ * A stop: hand the job back in one fenced transaction. interrupted + 1 and
+ * the lease ends now, so the next runner reclaims it at once and this
+ * attempt does not count towards max_attempts; the checkpoint is the last
+ * committed chunk's. RUN_STOPPED, RUN_LOST (no longer ours) or RUN_ERROR
+ * (then the lease runs out as after a crash, and the attempt counts).
+ */
+static enum run_result
+hand_back(struct runner *rn, struct runner_job *job)
+{
+	char att[16];
+	const char *p[] = { job->id, att };
+	enum run_result r;
+	json_t *data;
+	PGresult *res;
+	int rc;
+
+	db_disconnect(rn->rdb);	/* it may be inside COPY */
+	snprintf(att, sizeof(att), "%d", job->attempt);
+	if (db_begin(rn->wdb) != 0)
+		return RUN_ERROR;
+	if ((r = fence_check(rn)) != RUN_CLAIMED) {
+		db_rollback(rn->wdb);
+		return r;
+	}
+	res = db_query(rn->wdb, "UPDATE tb_audit_export_job SET interrupted = "
+	    "interrupted + 1, lease_expires_at = now(), heartbeat_at = now() "
+	    "WHERE id = $1 AND attempt = $2 AND state = 'RUNNING' RETURNING "
+	    "progress_rows, progress_chunks, interrupted", 2, p);
+	if (res == NULL) {
+		db_rollback(rn->wdb);
+		return RUN_ERROR;
+	}
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		db_rollback(rn->wdb);
+		return RUN_LOST;
+	}
+	data = json_pack("{s:i, s:s, s:s, s:I, s:i, s:i}", "attempt",
+	    job->attempt, "reason", "terminated", "signal", stop_signal_name(),
+	    "kept_rows", (json_int_t)strtoll(PQgetvalue(res, 0, 0), NULL, 10),
+	    "kept_chunks", (int)strtol(PQgetvalue(res, 0, 1), NULL, 10),
+	    "interrupted", (int)strtol(PQgetvalue(res, 0, 2), NULL, 10));
+	PQclear(res);
+	rc = job_events(rn->wdb, rn->rules, "EXPORT_INTERRUPTED", "info",
+	    job->tenant_id, job->id, data, false);
+	json_decref(data);
+	if (rc != 0 || db_commit(rn->wdb) != 0) {
+		db_rollback(rn->wdb);
+		return RUN_ERROR;
+	}
+	log_kv(LOG_WARN, "job_id", job->id, "%s: export handed back after "
+	    "%d committed chunks (attempt %d not counted); the next runner "
+	    "resumes it", stop_signal_name(), job->chunks, job->attempt);
+	return RUN_STOPPED;
 }
 
 /*
@@ -1076,7 +1184,9 @@ export_job_run(struct runner *rn, struct runner_job *job)
 		r = RUN_ERROR;
 		goto out;
 	}
-	if (job->seconds_left <= 0 && past_deadline(&ru))
+	if (stop_requested() != 0)
+		r = RUN_STOPPED;
+	else if (job->seconds_left <= 0 && past_deadline(&ru))
 		r = RUN_FAILED;
 	else if ((r = rehash_kept_chunks(&ru)) == RUN_CLAIMED &&
 	    (r = open_source(&ru)) == RUN_CLAIMED) {
@@ -1093,8 +1203,14 @@ export_job_run(struct runner *rn, struct runner_job *job)
 		if (r == RUN_CLAIMED)
 			r = finish_job(&ru);
 	}
+	unwatch_source(&ru);
+	/* a statement the stop cancelled failed: that is the stop */
+	if (r == RUN_ERROR && stop_requested() != 0)
+		r = RUN_STOPPED;
 	if (r == RUN_FAILED && ru.fail_code)
 		r = fail_job(rn, job, ru.fail_code, ru.fail_msg);
+	if (r == RUN_STOPPED)
+		r = hand_back(rn, job);
 	if (r == RUN_ERROR || r == RUN_LOST) {
 		db_disconnect(rn->rdb);	/* it may be inside COPY */
 		db_rollback(rn->wdb);
@@ -1106,6 +1222,7 @@ export_job_run(struct runner *rn, struct runner_job *job)
 		    "another runner (our attempt %d is no longer current): "
 		    "stopping without writing", job->attempt);
 out:
+	unwatch_source(&ru);
 	if (ru.w)
 		rn->storage->close_writer(ru.w);
 	EVP_MD_CTX_free(ru.sha);

@@ -16,6 +16,12 @@
  * continues after the last committed checkpoint and rebuilds the file's
  * SHA-256 from the chunks already kept, so the result is byte-identical to
  * an uninterrupted run.
+ *
+ * A stop (SIGTERM, SIGINT) is looked at between chunks and every few
+ * thousand rows, and cancels the reading statement (the row count, the
+ * COPY) at once: the run then waits for the chunk being committed, drops
+ * the rows read since, and hands the job back (RUN_STOPPED). Attempts:
+ * EXPORT_RUNNER_LOST counts attempt - interrupted (docs/export.md).
  */
 #ifndef OPS_EXPORT_RUNNER_H
 #define OPS_EXPORT_RUNNER_H
@@ -70,8 +76,12 @@ enum run_result {
 	RUN_DONE,	/* the job is DONE */
 	RUN_FAILED,	/* the job ended FAILED with a code (limits, cancel) */
 	RUN_LOST,	/* the job is no longer ours: stop, write nothing */
-	RUN_ERROR	/* database or storage failure: the job stays RUNNING
+	RUN_ERROR,	/* database or storage failure: the job stays RUNNING
 			 * and is reclaimed after its lease */
+	RUN_STOPPED	/* SIGTERM/SIGINT (lib/stop.h): the chunk in flight
+			 * committed, the one being read dropped, and the job
+			 * handed back (interrupted + 1, lease over): the next
+			 * runner resumes it at once, no attempt consumed */
 };
 
 /* A claimed job. */
@@ -88,6 +98,7 @@ struct runner_job {
 	int		 max_duration;		/* seconds */
 	double		 seconds_left;		/* of max_duration */
 	int		 attempt;
+	int		 interrupted;		/* handed back, not lost */
 	long long	 rows, bytes;		/* committed progress */
 	long long	 ubytes;		/* of it, the uncompressed
 						 * content (= bytes for none) */

@@ -10,6 +10,7 @@
 #include "events.h"
 #include "log.h"
 #include "metrics.h"
+#include "stop.h"
 
 static double
 elapsed(const struct timespec *since)
@@ -37,6 +38,11 @@ jobrun_begin(struct jobrun *jr, const char *job, const char *lock_name,
 	clock_gettime(CLOCK_MONOTONIC, &jr->started);
 	jr->last_beat = jr->started;
 	lock_owner_self(&jr->me, job);
+	/* before the lock: from here on a stop releases what it took */
+	if (stop_install() != 0) {
+		json_decref(jr->counts);
+		return JOBRUN_EXIT_FAIL;
+	}
 	/*
 	 * Write transactions are one chunk or one batch long and never wait
 	 * for the client in between: a process paused inside one must not
@@ -103,10 +109,22 @@ beat(struct jobrun *jr)
 	return 0;
 }
 
+bool
+jobrun_stopping(struct jobrun *jr)
+{
+	if (!jr->stopped && stop_requested() != 0) {
+		jr->stopped = true;
+		log_warn("%s received, stopping: ending the unit of work in "
+		    "progress, then recording the run and releasing lock %s",
+		    stop_signal_name(), jr->lease.name);
+	}
+	return jr->stopped;
+}
+
 int
 jobrun_tick(struct jobrun *jr)
 {
-	if (jr->lost)
+	if (jr->lost || jobrun_stopping(jr))
 		return -1;
 	if (elapsed(&jr->last_beat) < jr->cfg->locks.heartbeat_seconds)
 		return 0;
@@ -149,8 +167,15 @@ record_run(struct jobrun *jr, const char *error, double duration)
 	};
 	int rc = -1;
 
-	if (error)
+	if (error) {
 		json_object_set_new(data, "error", json_string(error));
+		json_object_set_new(data, "reason", json_string(jr->stopped ?
+		    JOBRUN_REASON_TERMINATED : jr->lost ? "lock_lost" :
+		    "error"));
+		if (jr->stopped)
+			json_object_set_new(data, "signal",
+			    json_string(stop_signal_name()));
+	}
 	snprintf(id, sizeof(id), "%lld", jr->run_id);
 	snprintf(dur, sizeof(dur), "%.6f", duration);
 	if (db_begin(&jr->db) == 0 && events_write(&jr->db, &ev) == 0) {
@@ -174,11 +199,21 @@ int
 jobrun_end(struct jobrun *jr, const char *error)
 {
 	double duration = elapsed(&jr->started);
+	char stopped[160];
 	int status;
 
 	if (jr->lost && error == NULL)
 		error = "the job's scheduler lock was taken over";
 	status = error ? JOBRUN_EXIT_FAIL : JOBRUN_EXIT_OK;
+	if (jr->stopped) {
+		/* what failed after the signal (a cancelled statement) is the
+		 * stop itself */
+		snprintf(stopped, sizeof(stopped), "terminated by %s: stopped "
+		    "between units of work%s", stop_signal_name(),
+		    jr->lost ? " (the lock had been taken over)" : "");
+		error = stopped;
+		status = stop_exit_status();
+	}
 
 	if (record_run(jr, error, duration) != 0)
 		log_error("cannot record the run of %s: %s", jr->job,
@@ -195,7 +230,11 @@ jobrun_end(struct jobrun *jr, const char *error)
 		    "%lld is no longer current: the healer or an operator "
 		    "recovered it); stopped without writing anything more\n",
 		    jr->job, jr->lease.name, jr->lease.token);
-	if (error)
+	if (jr->stopped)
+		log_warn("%s stopped after %.1f s: %s; lock %s %s, exit %d",
+		    jr->job, duration, error, jr->lease.name, jr->lost ?
+		    "was not ours any more" : "released", status);
+	else if (error)
 		log_error("%s failed after %.1f s: %s", jr->job, duration, error);
 	else
 		log_info("%s succeeded in %.1f s", jr->job, duration);

@@ -226,8 +226,11 @@ lockheal_run(struct lockheal *h)
 		const char *action = "none";
 		int rc;
 
-		if (h->tick && h->tick(h->tick_arg) != 0) {
-			h->lost = true;
+		if (h->tick && (rc = h->tick(h->tick_arg)) != 0) {
+			if (rc < 0)
+				h->lost = true;
+			else
+				h->stopped = true;
 			break;
 		}
 		h->locks++;
@@ -262,4 +265,107 @@ lockheal_run(struct lockheal *h)
 	}
 	lock_rows_free(&rows);
 	return failures > 0 || h->lost ? -1 : 0;
+}
+
+/*
+ * RUNNING job_run rows whose process holds no scheduler lock at the run's
+ * token: the lock a job takes is its own name, or name:instance (the
+ * export runner's).
+ */
+#define RUN_GONE_SQL \
+	"r.status = 'RUNNING' AND NOT EXISTS (SELECT 1 FROM " \
+	"tb_scheduler_lock l WHERE l.holder IS NOT NULL AND " \
+	"l.fencing_token = r.fencing_token AND l.holder_host = r.host AND " \
+	"l.holder_pid = r.pid AND (l.name = r.job OR " \
+	"left(l.name, length(r.job) + 1) = r.job || ':'))"
+
+#define RUN_GONE_ERROR "the run ended without recording its outcome: its " \
+	"process is gone or its lock was taken over; closed by the healer"
+
+static int
+close_runs_dry(struct lockheal *h)
+{
+	PGresult *res = db_query(h->db, "SELECT r.id, r.job, r.host, r.pid "
+	    "FROM job_run r WHERE " RUN_GONE_SQL " ORDER BY r.id", 0, NULL);
+	int n;
+
+	if (res == NULL)
+		return -1;
+	n = PQntuples(res);
+	for (int i = 0; i < n && h->out; i++)
+		fprintf(h->out, "job_run %s of %s host=%s pid=%s RUNNING "
+		    "(process gone) action=would-close\n", PQgetvalue(res, i, 0),
+		    PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
+		    PQgetvalue(res, i, 3));
+	PQclear(res);
+	return n;
+}
+
+int
+lockheal_close_runs(struct lockheal *h)
+{
+	const char *p[] = { RUN_GONE_ERROR };
+	PGresult *res;
+	int n, fc;
+
+	if (h->dry_run)
+		return close_runs_dry(h);
+	if (db_begin(h->db) != 0)
+		return -1;
+	if ((fc = fence_check(h)) != 1) {
+		db_rollback(h->db);
+		h->lost = fc == 0;
+		return -1;
+	}
+	res = db_query(h->db, "UPDATE job_run r SET status = 'FAILED', "
+	    "finished_at = greatest(now(), r.started_at), duration_seconds = "
+	    "extract(epoch FROM greatest(now(), r.started_at) - r.started_at), "
+	    "error = $1 WHERE " RUN_GONE_SQL " RETURNING r.id, r.job, r.host, "
+	    "r.pid, r.fencing_token, r.duration_seconds", 1, p);
+	if (res == NULL) {
+		db_rollback(h->db);
+		return -1;
+	}
+	n = PQntuples(res);
+	for (int i = 0; i < n; i++) {
+		json_t *data = json_pack("{s:s, s:s, s:i, s:I, s:I, s:f, s:s, "
+		    "s:s, s:s, s:o}", "job", PQgetvalue(res, i, 1), "host",
+		    PQgetvalue(res, i, 2), "pid",
+		    (int)strtol(PQgetvalue(res, i, 3), NULL, 10), "run_id",
+		    (json_int_t)strtoll(PQgetvalue(res, i, 0), NULL, 10),
+		    "fencing_token",
+		    (json_int_t)strtoll(PQgetvalue(res, i, 4), NULL, 10),
+		    "duration_seconds", strtod(PQgetvalue(res, i, 5), NULL),
+		    "error", RUN_GONE_ERROR, "reason", "process_gone",
+		    "closed_by", h->me->holder, "counts", json_object());
+		struct ops_event ev = {
+			.type = "JOB_RUN_FAILED", .severity = "error",
+			.source = LOCKHEAL_SOURCE, .subject_type = "job",
+			.subject_id = PQgetvalue(res, i, 1), .data = data
+		};
+		int rc = events_write(h->db, &ev);
+
+		json_decref(data);
+		if (rc != 0) {
+			PQclear(res);
+			db_rollback(h->db);
+			return -1;
+		}
+		log_warn("closed job_run %s of %s (host %s, pid %s): %s",
+		    PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+		    PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
+		    RUN_GONE_ERROR);
+		if (h->out)
+			fprintf(h->out, "job_run %s of %s host=%s pid=%s "
+			    "RUNNING (process gone) action=closed\n",
+			    PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+			    PQgetvalue(res, i, 2), PQgetvalue(res, i, 3));
+	}
+	PQclear(res);
+	if (db_commit(h->db) != 0) {
+		db_rollback(h->db);
+		return -1;
+	}
+	h->runs_closed += n;
+	return n;
 }

@@ -23,6 +23,17 @@
  * healer uses it before taking its lock, so that a healer that died
  * holding "ops-lock-healer" does not stop every later healer.
  *
+ * lockheal_close_runs() then closes the job_run rows of runs that are gone
+ * (docs/ops/locks.md, "Runs whose process is gone"): a RUNNING row is
+ * closed when no scheduler lock is held by its process at its fencing
+ * token. A job holds its lock from before its row is inserted until after
+ * the row is closed, so a RUNNING row without that lock is a run that died
+ * (its lock was then recovered as ORPHANED, STALE or EXPIRED) or lost its
+ * lock. The rule reads only the database: it works for runs of every host,
+ * not only the healer's. Each closed row gets status FAILED and a
+ * JOB_RUN_FAILED event with reason "process_gone" in the same transaction,
+ * fenced like a recovery.
+ *
  * Dry run: the same classification and report lines, no transaction, no
  * write at all.
  */
@@ -52,14 +63,18 @@ struct lockheal {
 	const char			*fence_name;	/* NULL: unfenced */
 	long long			 fence_token;
 	FILE				*out;	/* one line per lock, or NULL */
-	int				(*tick)(void *arg);	/* may be NULL */
+	/* between locks; may be NULL. 0 go on, -1 the healer's lock was
+	 * lost (h->lost), 1 stop now (SIGTERM: h->stopped) */
+	int				(*tick)(void *arg);
 	void				*tick_arg;
 
 	/* results */
 	int				 locks, free_, held, stuck;
 	int				 recovered, stale, expired, orphaned;
 	int				 skipped;	/* busy or changed */
+	int				 runs_closed;	/* job_run rows */
 	bool				 lost;		/* fence failed */
+	bool				 stopped;	/* tick said stop */
 };
 
 /*
@@ -73,5 +88,12 @@ int	lockheal_run(struct lockheal *h);
  * nothing to do (or skipped), -1 failure.
  */
 int	lockheal_one(struct lockheal *h, const char *name);
+
+/*
+ * Close the job_run rows of runs that are gone (above). Returns how many
+ * were closed (dry run: would be), or -1 (database failure, or the fence:
+ * h->lost).
+ */
+int	lockheal_close_runs(struct lockheal *h);
 
 #endif

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "stop.h"
 
 #define MAX_OPTIONS	32
 
@@ -213,6 +214,64 @@ notioncli_curl(const struct notioncli *c, struct notion_report *r,
 	}
 	notion_curl_transport(curl, t);
 	return curl;
+}
+
+static bool
+stopping(const struct notioncli_stoppable *s)
+{
+	return stop_requested() != 0 && !(s->finishing && *s->finishing);
+}
+
+static int
+stoppable_request(void *ctx, const char *method, const char *url,
+    const char *token, const char *body, size_t body_len, long timeout_ms,
+    struct notion_http *resp)
+{
+	const struct notioncli_stoppable *s = ctx;
+
+	if (stopping(s)) {
+		resp->status = 0;
+		snprintf(resp->error, sizeof(resp->error), "not sent: "
+		    "stopping on %s", stop_signal_name());
+		return -1;
+	}
+	return s->inner->request(s->inner->ctx, method, url, token, body,
+	    body_len, timeout_ms, resp);
+}
+
+static long long
+stoppable_now_ms(void *ctx)
+{
+	const struct notioncli_stoppable *s = ctx;
+
+	return s->inner->now_ms(s->inner->ctx);
+}
+
+/* A pacer or retry wait, in slices, so that a stop cuts it short. */
+static void
+stoppable_sleep_ms(void *ctx, long ms)
+{
+	const struct notioncli_stoppable *s = ctx;
+
+	while (ms > 0 && !stopping(s)) {
+		long slice = ms < 100 ? ms : 100;
+
+		s->inner->sleep_ms(s->inner->ctx, slice);
+		ms -= slice;
+	}
+}
+
+void
+notioncli_stoppable(struct notioncli_stoppable *s,
+    const struct notion_transport *inner, const bool *finishing,
+    struct notion_transport *out)
+{
+	s->inner = inner;
+	s->finishing = finishing;
+	out->request = stoppable_request;
+	out->now_ms = stoppable_now_ms;
+	out->sleep_ms = stoppable_sleep_ms;
+	out->ctx = s;
 }
 
 void

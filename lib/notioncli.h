@@ -25,6 +25,7 @@
 #define OPS_NOTIONCLI_H
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -104,6 +105,24 @@ void	notioncli_token_wipe(struct buf *tok);
  */
 struct notion_curl *notioncli_curl(const struct notioncli *c,
 	    struct notion_report *r, struct notion_transport *t);
+
+/*
+ * SIGTERM/SIGINT (lib/stop.h): a transport in front of another that sends
+ * no new request and waits no more once a stop was asked for, unless
+ * *finishing (may be NULL) is true: the sync sets it while a page is being
+ * replaced, so that the page is finished rather than left half-appended. A
+ * request in flight is never cut (an append may have been applied): it
+ * ends within --timeout. A refused request fails like a network failure
+ * whose message says the run is stopping. inner must outlive out.
+ */
+struct notioncli_stoppable {
+	const struct notion_transport	*inner;
+	const bool			*finishing;
+};
+
+void	notioncli_stoppable(struct notioncli_stoppable *s,
+	    const struct notion_transport *inner, const bool *finishing,
+	    struct notion_transport *out);
 
 /* notion_options_init() plus the token, API base and c's timeouts. */
 void	notioncli_options(const struct notioncli *c, const char *token,

@@ -261,8 +261,10 @@ stack_up() {
 # The timer-launched jobs, as systemd would launch them: the cadence is read
 # from jobs/systemd/JOB.timer (one source of truth). Each loop runs in its own
 # session so that stack_timers_stop can end it, its sleep and a running job
-# binary at once (a job killed mid-run leaves its lock to the healer, as a
-# crash under systemd would). Logs: DIR/timers/JOB.log.
+# binary at once (SIGTERM: a job stopped mid-run ends its unit of work,
+# records its run and releases its lock, as under `systemctl stop`; one
+# still running after 5 s is SIGKILLed and leaves its lock to the healer).
+# Logs: DIR/timers/JOB.log.
 STACK_TIMER_JOBS="ops-export-runner ops-export-cleaner ops-lock-healer"
 
 # stack_timer_seconds JOB KEY: KEY (OnBootSec, OnUnitActiveSec) of JOB.timer in seconds

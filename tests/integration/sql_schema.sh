@@ -322,6 +322,23 @@ q "UPDATE tb_audit_export_job SET lease_expires_at = now() - interval '1 second'
 expect_sql "reclaim past max_attempts rejected" 23514 \
 	"UPDATE tb_audit_export_job SET attempt = attempt + 1, lease_owner = 'b' WHERE id = '$J'"
 
+# --- 0007: a runner stopped by SIGTERM hands its attempt back (interrupted) ---------
+J=$(q "SELECT t.job('RUNNING', 1)")
+expect_sql "interrupted + 1 by the current attempt of a RUNNING job, lease ended" ok \
+	"UPDATE tb_audit_export_job SET interrupted = interrupted + 1, lease_expires_at = now() WHERE id = '$J'"
+expect_sql "a handed-back attempt does not count: reclaim at max_attempts 1 accepted" ok \
+	"UPDATE tb_audit_export_job SET attempt = attempt + 1, lease_owner = 'b' WHERE id = '$J'"
+expect_sql "interrupted cannot grow by two" OPE03 \
+	"UPDATE tb_audit_export_job SET interrupted = interrupted + 2 WHERE id = '$J'"
+expect_sql "interrupted cannot go down" OPE03 \
+	"UPDATE tb_audit_export_job SET interrupted = 0 WHERE id = '$J'"
+q "UPDATE tb_audit_export_job SET lease_expires_at = now() - interval '1 second' WHERE id = '$J'" >/dev/null
+expect_sql "... and a lost attempt still counts: the next reclaim past max_attempts rejected" 23514 \
+	"UPDATE tb_audit_export_job SET attempt = attempt + 1, lease_owner = 'c' WHERE id = '$J'"
+J=$(q "SELECT t.job('PENDING')")
+expect_sql "no interrupted on a PENDING job" OPE03 \
+	"UPDATE tb_audit_export_job SET interrupted = 1 WHERE id = '$J'"
+
 # --- per-state requirements ---------------------------------------------------------
 
 J=$(q "SELECT t.job('RUNNING')")

@@ -322,6 +322,31 @@ else
 	not_ok "a runner started by the timer works on a long job (state $(job "$JOB_B" state), chunks $(job "$JOB_B" progress_chunks))"
 fi
 
+# --- systemctl stop mid-export: no lock left, no open run, the job resumes (issue 20 M5) ------
+api POST /api/ops/audit-exports "$SUPER" -H 'Content-Type: application/json' \
+	-d '{"tenant_id":"acme","from":"2026-10-01T00:00:00Z","to":"2026-10-02T00:00:00Z","format":"jsonl"}'
+JOB_S=$(jq -r '.id // empty' <<<"$BODY")
+if wait_for 30 sql_true "SELECT state = 'RUNNING' AND progress_chunks >= 3 FROM tb_audit_export_job WHERE id = '$JOB_S'"; then
+	# as a deploy does: the timer first (else it starts the next run at
+	# once, and that run holds the lock), then the run in progress
+	c systemctl stop ops-export-runner.timer
+	check "systemctl stop ops-export-runner.service mid-export (job at chunk $(job "$JOB_S" progress_chunks)) returns 0" \
+		c systemctl stop ops-export-runner.service
+	expect_eq "... the runner exited 143, a clean stop for systemd (Result=success)" "143 success" \
+		"$(prop ops-export-runner.service ExecMainStatus) $(prop ops-export-runner.service Result)"
+	expect_eq "... no lock is left held: $LOCK is free at once" 0 \
+		"$(sql "SELECT count(*) FROM tb_scheduler_lock WHERE name = '$LOCK' AND holder IS NOT NULL")"
+	expect_eq "... no run is left open (job_run RUNNING)" 0 \
+		"$(sql "SELECT count(*) FROM job_run WHERE job = 'ops-export-runner' AND status = 'RUNNING'")"
+	expect_eq "... the run is recorded JOB_RUN_FAILED, reason terminated" terminated \
+		"$(sql "SELECT data->>'reason' FROM ops_event WHERE event_type = 'JOB_RUN_FAILED' AND source = 'ops-export-runner' ORDER BY id DESC LIMIT 1")"
+	expect_eq "... the job was handed back (interrupted 1)" 1 "$(job "$JOB_S" interrupted)"
+	c systemctl start ops-export-runner.timer
+	check "the timer's next runner resumes the job to DONE" wait_for 60 sql_true "SELECT state = 'DONE' FROM tb_audit_export_job WHERE id = '$JOB_S'"
+else
+	not_ok "a runner started by the timer works on a job to stop (state $(job "$JOB_S" state), chunks $(job "$JOB_S" progress_chunks))"
+fi
+
 # --- a download survives systemctl stop ops-fcgi.service -------------------------------------
 api GET "/api/ops/audit-exports/$JOB_B" "$SUPER"
 URL=$(jq -r '.result.download_url // empty' <<<"$BODY")

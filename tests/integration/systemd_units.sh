@@ -110,6 +110,13 @@ expect_eq "every service runs as a user, never root" "" \
 check "tmpfiles.d makes every credential file root:root 0600 at boot" \
 	grep -qE '^z /etc/ops/credentials/\* +0600 root root -$' "$UNITS/ops.tmpfiles"
 check "the socket belongs to ops-fcgi" grep -qxF 'SocketUser=ops-fcgi' "$UNITS/ops-fcgi.socket"
+# a stop: SIGTERM, time to end the unit of work, exit 143 is clean (issue 20 M5)
+for j in ops-export-runner ops-export-cleaner ops-lock-healer ops-notion-preflight ops-notion-sync; do
+	f="$UNITS/$j.service"
+	check "$j: exit 143 (stopped by SIGTERM, run recorded) is not a failure" grep -qxF 'SuccessExitStatus=143' "$f"
+	check "$j: stopped with SIGTERM" grep -qxF 'KillSignal=SIGTERM' "$f"
+	check "$j: TimeoutStopSec gives the unit of work time to end" grep -qE '^TimeoutStopSec=[0-9]+(s|min)$' "$f"
+done
 # the healer sees every process of the host
 f="$UNITS/ops-lock-healer.service"
 check "the healer has no ProtectProc=invisible" bash -c "! grep -q '^ProtectProc=' '$f'"
