@@ -1053,6 +1053,9 @@ auth_result_reason(enum auth_result r)
 		return "token lifetime too long";
 	case AUTH_ERR_TYP:
 		return "token type not accepted";
+	case AUTH_ERR_UNAVAILABLE:
+		return "the token verification keys are unavailable (the "
+		    "identity provider's JWKS cannot be fetched); retry later";
 	}
 	return "invalid token";
 }
@@ -1061,6 +1064,7 @@ const char *
 auth_result_error_code(enum auth_result r)
 {
 	return r == AUTH_ERR_EXPIRED ? "AUTH_TOKEN_EXPIRED" :
+	    r == AUTH_ERR_UNAVAILABLE ? "SERVICE_UNAVAILABLE" :
 	    "AUTH_INVALID_TOKEN";
 }
 

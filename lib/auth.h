@@ -140,7 +140,13 @@ enum auth_result {
 	AUTH_ERR_AUDIENCE,		/* aud missing or without the policy's */
 	AUTH_ERR_CLAIMS,		/* required claim missing or mistyped */
 	AUTH_ERR_LIFETIME,		/* exp too far after iat (or now) */
-	AUTH_ERR_TYP			/* "typ" missing or not the policy's */
+	AUTH_ERR_TYP,			/* "typ" missing or not the policy's */
+	/*
+	 * Never from auth_verify(): lib/jwks.h's when it has no keys it may
+	 * trust (none fetched yet, or older than auth.jwks_max_stale_seconds).
+	 * Not the client's fault: 503 SERVICE_UNAVAILABLE, not 401.
+	 */
+	AUTH_ERR_UNAVAILABLE
 };
 
 /*
@@ -187,6 +193,7 @@ const char	*auth_result_reason(enum auth_result r);
 
 /*
  * API error code for r: "AUTH_TOKEN_EXPIRED" for AUTH_ERR_EXPIRED,
+ * "SERVICE_UNAVAILABLE" for AUTH_ERR_UNAVAILABLE,
  * "AUTH_INVALID_TOKEN" for every other failure (and for AUTH_OK, which
  * callers should not ask about). Static storage.
  */

@@ -161,9 +161,12 @@ void	export_url_sign(const char *secret, const char *id, const char *sub,
 bool	export_url_verify(const char *secret, const char *id, const char *sub,
 	    long long expires, const char *sig, time_t now, int max_ttl);
 /*
- * export_url_verify() with export.download_secret, and, until
- * export.download_secret_previous_until, with the previous secret too (the
- * overlap of a rotation: URLs signed before it keep working for their life).
+ * export_url_verify() with export.download_secret, then with each secret of
+ * export.download_secret_verify (verify-only: a rotation rolls the new
+ * secret out to every host there before any host signs with it, and keeps
+ * the old one there until the last URL it signed has expired; see
+ * runbooks/key-rotation.md), and, until export.download_secret_previous_until,
+ * with the previous secret too (the overlap of a single-host rotation).
  */
 bool	export_download_url_verify(const struct ops_config *cfg,
 	    const char *id, const char *sub, long long expires, const char *sig,
