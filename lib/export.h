@@ -139,7 +139,8 @@ int	export_list_query_check(const struct export_list_query *q,
 /*
  * Decode a next_cursor value (as export_job_list() made it) into the
  * created_at microseconds and id of the last job seen. False when it is
- * not one.
+ * not one, including a time outside years 1..9999 (lib/date.h's range:
+ * the list query must never reach PostgreSQL with a time it cannot hold).
  */
 bool	export_cursor_parse(const char *c, long long *us,
 	    char id[EXPORT_ID_LEN + 1]);
