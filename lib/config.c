@@ -66,7 +66,7 @@ static const struct config_key config_keys[] = {
 	{ "auth", "jwks_ca_file", T_STR, O(auth.jwks_ca_file), 0, 0, NULL, NULL, NULL },
 	{ "auth", "jwks_min_refresh_seconds", T_INT, O(auth.jwks_min_refresh_seconds), 1, 3600, "30", NULL, NULL },
 	{ "auth", "jwks_max_age_seconds", T_INT, O(auth.jwks_max_age_seconds), 10, 86400, "300", NULL, NULL },
-	{ "auth", "jwks_max_stale_seconds", T_INT, O(auth.jwks_max_stale_seconds), 60, 2592000, "86400", NULL, NULL },
+	{ "auth", "jwks_max_stale_seconds", T_INT, O(auth.jwks_max_stale_seconds), 5, 2592000, "86400", NULL, NULL },
 	{ "auth", "jwks_cache_path", T_STR, O(auth.jwks_cache_path), 0, 0, NULL, "OPS_JWKS_CACHE_PATH", NULL },
 	{ "auth", "hs256_secret", T_SECRET, O(auth.hs256_secret), 0, 0, NULL, "OPS_JWT_HS256_SECRET", NULL },
 	{ "auth", "hs256_kid", T_STR, O(auth.hs256_kid), 0, 0, NULL, NULL, NULL },

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <openssl/crypto.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,8 @@ struct jwks {
 	pthread_rwlock_t	 lock;
 	struct auth_keyset	*ks;		/* NULL: none yet */
 	time_t			 loaded_at;	/* when ks was fetched (0: never) */
+
+	atomic_bool		 quit;		/* jwks_stop(): abort a fetch */
 
 	/* the refresher's schedule, under m; cv wakes it and the waiters */
 	pthread_mutex_t		 m;
@@ -113,6 +116,20 @@ header_cb(char *p, size_t size, size_t n, void *arg)
 	return len;
 }
 
+/* A fetch in flight ends at once on jwks_stop(): a stop waits for no URL. */
+static int
+progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+	const struct jwks *j = arg;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return atomic_load(&j->quit) ? 1 : 0;
+}
+
 static CURLcode
 https_only(CURL *h)
 {
@@ -153,7 +170,11 @@ fetch_url(const struct jwks *j, struct fetch *f, char *err, size_t errsz)
 	    curl_easy_setopt(h, CURLOPT_WRITEDATA, f) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb) !=
 	    CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_HEADERDATA, f) != CURLE_OK) {
+	    curl_easy_setopt(h, CURLOPT_HEADERDATA, f) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, progress_cb) !=
+	    CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)j) != CURLE_OK) {
 		snprintf(err, errsz, "jwks %s: cannot set up the request", where);
 		curl_easy_cleanup(h);
 		return -1;
@@ -350,6 +371,7 @@ jwks_open(struct jwks **out, const struct jwks_config *cfg, bool strict,
 		return -1;
 	}
 	j = xcalloc(1, sizeof(*j));
+	atomic_init(&j->quit, false);
 	j->file = dup_or_null(cfg->file);
 	j->url = dup_or_null(cfg->url);
 	j->ca_file = dup_or_null(cfg->ca_file);
@@ -592,6 +614,7 @@ jwks_stop(struct jwks *j)
 {
 	if (j == NULL)
 		return;
+	atomic_store(&j->quit, true);
 	must(pthread_mutex_lock(&j->m));
 	j->stop = true;
 	must(pthread_cond_broadcast(&j->cv));
