@@ -462,8 +462,8 @@ walk_key(struct yaml_walk *w, struct ops_config *cfg, const char *section,
 		char **dst = (char **)(void *)((char *)cfg + k->off);
 
 		if (secret == NULL) {
-			rc = walk_error(w, &ev, "%s.%s_file: %s", section, name,
-			    msg);
+			rc = walk_error(w, &ev, "%s.%s_file: %s", section,
+			    k->name, msg);
 		} else {
 			secret_free(*dst);
 			*dst = secret;

@@ -716,3 +716,19 @@ jwks_retry_after(const struct jwks *j)
 {
 	return j ? j->min_refresh : 1;
 }
+
+int
+jwks_status(struct jwks *j, time_t now, long long *age)
+{
+	int usable;
+
+	*age = -1;
+	if (j == NULL || !rotates(j))
+		return -1;
+	must(pthread_rwlock_rdlock(&j->lock));
+	if (j->ks != NULL)
+		*age = (long long)(now - j->loaded_at);
+	usable = j->ks != NULL && now - j->loaded_at <= j->max_stale;
+	must(pthread_rwlock_unlock(&j->lock));
+	return usable;
+}

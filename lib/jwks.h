@@ -81,6 +81,13 @@ void	*jwks_refresher(void *arg);
 /* Tell the refresher to return (join it, then jwks_close()); NULL: no-op. */
 void	 jwks_stop(struct jwks *j);
 
+/*
+ * For /metrics: 1 when there are keys that may be trusted, 0 when not
+ * (bearer tokens answer 503), -1 when the keys do not rotate (HS256 only);
+ * *age is the seconds since they were fetched, -1 without keys.
+ */
+int	 jwks_status(struct jwks *j, time_t now, long long *age);
+
 /* Seconds for the Retry-After of a 503 AUTH_ERR_UNAVAILABLE answer. */
 int	 jwks_retry_after(const struct jwks *j);
 

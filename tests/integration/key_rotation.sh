@@ -237,6 +237,7 @@ expect_error "no token at all is still the client's fault" 401 AUTH_REQUIRED
 EXP=$(( $(date +%s) + 250 ))
 expect_eq "a signed download works without keys" 200 "$(get_code "$(sign "$T_TMP/download.new" "$EXP")")"
 expect_contains "the log says why" "cannot fetch the JWT keys at start" "$(cat "$DIR/ops-fcgi.log")"
+expect_contains "/metrics says so" "ops_jwt_keys_usable 0" "$(curl -s "$STACK_URL/metrics")"
 rm -f "$W/mode"
 code=''; end=$((SECONDS + 20))
 while [ $SECONDS -le $end ]; do
@@ -246,6 +247,7 @@ expect_eq "the URL recovers: the token is accepted without a restart" 200 "$code
 expect_eq "same ops-fcgi process" "$PID" "$(cat "$DIR/ops-fcgi.pid")"
 expect_eq "the last good JWKS is cached, mode 0600" 600 "$(stat -c %a "$CACHE" 2>/dev/null)"
 expect_eq "the cache holds the published key" rsa1 "$(jq -r '.keys[0].kid' "$CACHE" 2>/dev/null)"
+expect_contains "/metrics: usable again" "ops_jwt_keys_usable 1" "$(curl -s "$STACK_URL/metrics")"
 
 # --- a JWKS with keys of kinds we do not use next to a good one ----------------------
 publish rsa1 rsa2
