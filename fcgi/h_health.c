@@ -42,6 +42,25 @@ h_status(struct request *r)
 	resp_json(r, 200, status, NULL);
 }
 
+/* The JWT keys' state (issue 20: a JWKS outage must be visible). */
+static void
+jwks_metrics(struct request *r, struct buf *out)
+{
+	long long age;
+	int usable = jwks_status(r->app->keys, time(NULL), &age);
+
+	if (usable < 0)
+		return;
+	buf_appendf(out, "# HELP ops_jwt_keys_usable Whether the responder has "
+	    "JWT verification keys it may trust (0: bearer tokens answer "
+	    "503).\n# TYPE ops_jwt_keys_usable gauge\nops_jwt_keys_usable "
+	    "%d\n", usable);
+	buf_appendf(out, "# HELP ops_jwt_keys_age_seconds Seconds since the "
+	    "JWT keys in use were fetched (-1: none).\n# TYPE "
+	    "ops_jwt_keys_age_seconds gauge\nops_jwt_keys_age_seconds %lld\n",
+	    age);
+}
+
 void
 h_metrics(struct request *r)
 {
@@ -49,6 +68,7 @@ h_metrics(struct request *r)
 
 	/* on a database failure the body says ops_database_up 0: still 200 */
 	(void)metrics_prometheus(r->db, r->app->cfg, &out);
+	jwks_metrics(r, &out);
 	resp_text(r, 200, "text/plain; version=0.0.4; charset=utf-8",
 	    buf_str(&out), out.len);
 	buf_free(&out);

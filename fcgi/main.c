@@ -280,6 +280,7 @@ main(int argc, char **argv)
 	struct ops_config cfg;
 	struct server srv;
 	struct worker *workers;
+	pthread_t refresher;
 	sigset_t sigs;
 	char err[512];
 	int ch, sig;
@@ -353,6 +354,15 @@ main(int argc, char **argv)
 	sigaddset(&sigs, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
+	/* JWKS refreshes happen here, never on a worker (lib/jwks.h) */
+	if (pthread_create(&refresher, NULL, jwks_refresher,
+	    srv.app.keys) != 0) {
+		log_error("cannot start the JWT key refresher");
+		unload_app(&srv.app);
+		config_free(&cfg);
+		return 1;
+	}
+
 	workers = xcalloc((size_t)cfg.fcgi.threads, sizeof(*workers));
 	for (int i = 0; i < cfg.fcgi.threads; i++) {
 		workers[i].srv = &srv;
@@ -375,6 +385,8 @@ main(int argc, char **argv)
 	log_info("signal %d: finishing requests in flight", sig);
 	stop_workers(&srv, workers, cfg.fcgi.threads);
 	free(workers);
+	jwks_stop(srv.app.keys);
+	pthread_join(refresher, NULL);
 	if (cfg.fcgi.socket_path)
 		unlink(cfg.fcgi.socket_path);
 	unload_app(&srv.app);

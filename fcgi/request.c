@@ -247,6 +247,16 @@ request_auth(struct request *r, enum rbac_cap cap)
 	}
 	res = jwks_verify(r->app->keys, &r->app->policy, h + 7, time(NULL),
 	    &r->who);
+	if (res == AUTH_ERR_UNAVAILABLE) {
+		/* our keys are missing, not the client's token wrong: 503 */
+		char ra[64];
+
+		snprintf(ra, sizeof(ra), "Retry-After: %d\r\n",
+		    jwks_retry_after(r->app->keys));
+		resp_error_h(r, auth_result_error_code(res),
+		    auth_result_reason(res), NULL, ra);
+		return -1;
+	}
 	if (res != AUTH_OK) {
 		log_kv(LOG_INFO, "request_id", r->request_id,
 		    "token refused: %s", auth_result_reason(res));

@@ -128,18 +128,16 @@ cmd_migrate(struct ctl *c, int argc, char **argv)
 static int
 cmd_check_config(struct ctl *c, int argc, char **argv)
 {
-	struct jwks *keys;
 	char err[512];
 
 	(void)argc;
 	(void)argv;
 	ctl_config(c, CONFIG_NEED_DATABASE | CONFIG_NEED_AUTH |
 	    CONFIG_NEED_FCGI);
-	if (jwks_open_config(&keys, &c->cfg, err, sizeof(err)) != 0) {
+	if (jwks_check_config(&c->cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "opsctl: config %s\n", err);
 		return EXIT_USAGE;
 	}
-	jwks_close(keys);
 	printf("config %s is valid\n", c->cfg.path ? c->cfg.path :
 	    "(defaults and environment)");
 	return 0;

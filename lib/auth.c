@@ -64,6 +64,8 @@ struct auth_key {
 struct auth_keyset {
 	struct auth_key	*keys;
 	size_t		 nkeys;
+	char		*skipped;	/* "key 2: ...; key 3: ..." or NULL */
+	size_t		 nskipped;
 };
 
 /* The three decoded parts of a compact JWS. */
@@ -215,7 +217,16 @@ auth_keyset_free(struct auth_keyset *ks)
 		}
 	}
 	free(ks->keys);
+	free(ks->skipped);
 	free(ks);
+}
+
+const char *
+auth_keyset_skipped(const struct auth_keyset *ks, size_t *n)
+{
+	if (n != NULL)
+		*n = ks ? ks->nskipped : 0;
+	return ks ? ks->skipped : NULL;
 }
 
 /* Decode JWK member name (a base64url string) into a BIGNUM. */
@@ -351,9 +362,8 @@ jwk_ec(json_t *jwk, char *msg, size_t msgsz)
 	EVP_PKEY *pk = NULL;
 
 	crv = json_string_value(json_object_get(jwk, "crv"));
-	if (crv == NULL || strcmp(crv, "P-256") != 0) {
-		set_err(msg, msgsz, "unsupported crv \"%.32s\" (only P-256)",
-		    crv ? crv : "");
+	if (crv == NULL) {
+		set_err(msg, msgsz, "missing or non-string \"crv\"");
 		return NULL;
 	}
 	pub[0] = 0x04;		/* uncompressed point: 04 || x || y */
@@ -375,8 +385,9 @@ jwk_ec(json_t *jwk, char *msg, size_t msgsz)
 }
 
 /*
- * Add one JWK to ks. Returns 0 when added, 1 when skipped (not a signing
- * key), -1 with a message in msg.
+ * Add one JWK to ks. Returns 0 when added, 1 when skipped silently (not a
+ * signing key), 2 when skipped as a key of a kind the product does not use
+ * (why in msg), -1 with a message in msg.
  */
 static int
 jwk_load(struct auth_keyset *ks, json_t *jwk, char *msg, size_t msgsz)
@@ -409,10 +420,25 @@ jwk_load(struct auth_keyset *ks, json_t *jwk, char *msg, size_t msgsz)
 		want = ALG_ES256;
 	else {
 		set_err(msg, msgsz, "unsupported kty \"%.32s\"", kty);
-		return -1;
+		return 2;
 	}
+	if (want == ALG_ES256 && json_is_string(json_object_get(jwk, "crv")) &&
+	    strcmp(json_string_value(json_object_get(jwk, "crv")),
+	    "P-256") != 0) {
+		set_err(msg, msgsz, "unsupported crv \"%.32s\" (only P-256)",
+		    json_string_value(json_object_get(jwk, "crv")));
+		return 2;
+	}
+	/* an algorithm we do not implement (PS256, RS512, EdDSA...) */
 	if ((jalg = json_object_get(jwk, "alg")) != NULL &&
-	    ((alg = json_string_value(jalg)) == NULL ||
+	    (alg = json_string_value(jalg)) != NULL &&
+	    strcmp(alg, alg_names[ALG_HS256]) != 0 &&
+	    strcmp(alg, alg_names[ALG_RS256]) != 0 &&
+	    strcmp(alg, alg_names[ALG_ES256]) != 0) {
+		set_err(msg, msgsz, "unsupported alg \"%.32s\"", alg);
+		return 2;
+	}
+	if (jalg != NULL && (alg == NULL ||
 	    strcmp(alg, alg_names[want]) != 0)) {
 		set_err(msg, msgsz, "alg \"%.32s\" does not agree with kty "
 		    "\"%s\" (expected %s)", alg ? alg : "", kty,
@@ -479,9 +505,21 @@ jwks_load(struct auth_keyset *ks, const char *path, const char *text,
 		}
 		if (r == 0)
 			added++;
+		else if (r == 2) {
+			struct buf b = BUF_INIT;
+
+			if (ks->skipped != NULL)
+				buf_appendf(&b, "%s; ", ks->skipped);
+			buf_appendf(&b, "key %zu: %s", i + 1, msg);
+			free(ks->skipped);
+			ks->skipped = buf_detach(&b, NULL);
+			ks->nskipped++;
+		}
 	}
 	if (added == 0) {
-		set_err(err, errsz, "jwks %s: no signing keys", path);
+		set_err(err, errsz, "jwks %s: no signing keys%s%s%s", path,
+		    ks->skipped ? " (skipped: " : "",
+		    ks->skipped ? ks->skipped : "", ks->skipped ? ")" : "");
 		goto out;
 	}
 	rc = 0;
@@ -1015,6 +1053,9 @@ auth_result_reason(enum auth_result r)
 		return "token lifetime too long";
 	case AUTH_ERR_TYP:
 		return "token type not accepted";
+	case AUTH_ERR_UNAVAILABLE:
+		return "the token verification keys are unavailable (the "
+		    "identity provider's JWKS cannot be fetched); retry later";
 	}
 	return "invalid token";
 }
@@ -1023,6 +1064,7 @@ const char *
 auth_result_error_code(enum auth_result r)
 {
 	return r == AUTH_ERR_EXPIRED ? "AUTH_TOKEN_EXPIRED" :
+	    r == AUTH_ERR_UNAVAILABLE ? "SERVICE_UNAVAILABLE" :
 	    "AUTH_INVALID_TOKEN";
 }
 

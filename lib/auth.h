@@ -35,11 +35,17 @@ struct auth_keyset;
  *
  * jwks_path: a JWKS file ({"keys":[...]}) with RSA keys (-> RS256, modulus
  *   at least 2048 bits) and EC P-256 keys (-> ES256); NULL for none. Keys
- *   whose "use" is present and not "sig" are skipped. A key's "alg", when
- *   present, must agree with its kty. Any other problem (unsupported kty or
- *   curve, bad base64url, private key material, duplicate kid, a key that
- *   fails OpenSSL's public key check) fails the whole load: a half-loaded
- *   keyset would reject tokens in confusing ways.
+ *   whose "use" is present and not "sig" are skipped. Keys of a kind the
+ *   product does not use are skipped too, and listed by
+ *   auth_keyset_skipped() for the caller to log: a kty other than RSA and
+ *   EC (OKP/Ed25519, oct), a curve other than P-256 (P-384, P-521), an
+ *   "alg" other than HS256/RS256/ES256 (PS256, RS512, EdDSA): an identity
+ *   provider that publishes such a key next to ours must not take our
+ *   keys away (issue 20, M3). A key's "alg" among those three must agree
+ *   with its kty. Any other problem (bad base64url, private key material,
+ *   duplicate kid, an RSA modulus under 2048 bits, a key that fails
+ *   OpenSSL's public key check) fails the whole load: that is a broken or
+ *   leaking set, not one with a key we do not use.
  * hs_secret, hs_secret_len: the HS256 secret (at least 32 bytes, RFC 7518
  *   3.2), copied; NULL for none.
  * hs_kid: the kid of the HS256 secret, copied; may be NULL (then only tokens
@@ -63,6 +69,13 @@ int	 auth_keyset_load_text(struct auth_keyset **out, const char *jwks_path,
 	    const char *jwks_text, size_t jwks_len,
 	    const unsigned char *hs_secret, size_t hs_secret_len,
 	    const char *hs_kid, char *err, size_t errsz);
+
+/*
+ * The keys the load skipped as unsupported: NULL when none, else
+ * "key 2: unsupported kty \"OKP\"; key 3: unsupported alg \"PS256\"" (owned
+ * by ks), with their number in *n when n is not NULL.
+ */
+const char	*auth_keyset_skipped(const struct auth_keyset *ks, size_t *n);
 
 /* Free a keyset (wiping the HS256 secret); NULL is a no-op. */
 void	 auth_keyset_free(struct auth_keyset *ks);
@@ -127,7 +140,13 @@ enum auth_result {
 	AUTH_ERR_AUDIENCE,		/* aud missing or without the policy's */
 	AUTH_ERR_CLAIMS,		/* required claim missing or mistyped */
 	AUTH_ERR_LIFETIME,		/* exp too far after iat (or now) */
-	AUTH_ERR_TYP			/* "typ" missing or not the policy's */
+	AUTH_ERR_TYP,			/* "typ" missing or not the policy's */
+	/*
+	 * Never from auth_verify(): lib/jwks.h's when it has no keys it may
+	 * trust (none fetched yet, or older than auth.jwks_max_stale_seconds).
+	 * Not the client's fault: 503 SERVICE_UNAVAILABLE, not 401.
+	 */
+	AUTH_ERR_UNAVAILABLE
 };
 
 /*
@@ -174,6 +193,7 @@ const char	*auth_result_reason(enum auth_result r);
 
 /*
  * API error code for r: "AUTH_TOKEN_EXPIRED" for AUTH_ERR_EXPIRED,
+ * "SERVICE_UNAVAILABLE" for AUTH_ERR_UNAVAILABLE,
  * "AUTH_INVALID_TOKEN" for every other failure (and for AUTH_OK, which
  * callers should not ask about). Static storage.
  */

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <yaml.h>
 
 #include "buf.h"
@@ -38,6 +39,9 @@ struct config_key {
 #define MIB	(1024LL * 1024)
 #define GIB	(1024LL * 1024 * 1024)
 
+/* seconds an overlap may last beyond download_url_ttl_seconds */
+#define CONFIG_OVERLAP_MARGIN	3600
+
 /*
  * Every configuration key, once. Keep docs/config.md in step: the spec
  * consistency check compares it with `opsctl config-keys`.
@@ -62,6 +66,8 @@ static const struct config_key config_keys[] = {
 	{ "auth", "jwks_ca_file", T_STR, O(auth.jwks_ca_file), 0, 0, NULL, NULL, NULL },
 	{ "auth", "jwks_min_refresh_seconds", T_INT, O(auth.jwks_min_refresh_seconds), 1, 3600, "30", NULL, NULL },
 	{ "auth", "jwks_max_age_seconds", T_INT, O(auth.jwks_max_age_seconds), 10, 86400, "300", NULL, NULL },
+	{ "auth", "jwks_max_stale_seconds", T_INT, O(auth.jwks_max_stale_seconds), 5, 2592000, "86400", NULL, NULL },
+	{ "auth", "jwks_cache_path", T_STR, O(auth.jwks_cache_path), 0, 0, NULL, "OPS_JWKS_CACHE_PATH", NULL },
 	{ "auth", "hs256_secret", T_SECRET, O(auth.hs256_secret), 0, 0, NULL, "OPS_JWT_HS256_SECRET", NULL },
 	{ "auth", "hs256_kid", T_STR, O(auth.hs256_kid), 0, 0, NULL, NULL, NULL },
 	{ "auth", "issuer", T_STR, O(auth.issuer), 0, 0, NULL, NULL, NULL },
@@ -90,6 +96,7 @@ static const struct config_key config_keys[] = {
 	{ "export", "cleaner_batch_size", T_INT, O(export.cleaner_batch_size), 1, 100000, "500", NULL, NULL },
 	{ "export", "download_secret", T_SECRET, O(export.download_secret), 0, 0, NULL, "OPS_DOWNLOAD_SECRET", NULL },
 	{ "export", "download_secret_previous", T_SECRET, O(export.download_secret_previous), 0, 0, NULL, "OPS_DOWNLOAD_SECRET_PREVIOUS", NULL },
+	{ "export", "download_secret_verify", T_SECRET, O(export.download_secret_verify), 0, 0, NULL, "OPS_DOWNLOAD_SECRET_VERIFY", NULL },
 	{ "export", "download_secret_previous_until", T_STR, O(export.download_secret_previous_until), 0, 0, NULL, NULL, NULL },
 	{ "export", "download_url_ttl_seconds", T_INT, O(export.download_url_ttl_seconds), 10, 3600, "300", NULL, NULL },
 	{ "export", "poll_retry_after_seconds", T_INT, O(export.poll_retry_after_seconds), 1, 300, "2", NULL, NULL },
@@ -236,7 +243,10 @@ key_set(struct ops_config *cfg, const struct config_key *k, const char *val,
 			    k->section, k->name, k->choices, val);
 			return -1;
 		}
-		free(*dst);
+		if (k->type == T_SECRET)
+			secret_free(*dst);
+		else
+			free(*dst);
 		*dst = NULL;
 		if (*val == '\0' && k->def == NULL)
 			return 0;	/* empty: unset */
@@ -454,10 +464,10 @@ walk_key(struct yaml_walk *w, struct ops_config *cfg, const char *section,
 		char **dst = (char **)(void *)((char *)cfg + k->off);
 
 		if (secret == NULL) {
-			rc = walk_error(w, &ev, "%s.%s_file: %s", section, name,
-			    msg);
+			rc = walk_error(w, &ev, "%s.%s_file: %s", section,
+			    k->name, msg);
 		} else {
-			free(*dst);
+			secret_free(*dst);
 			*dst = secret;
 			rc = 0;
 		}
@@ -639,12 +649,15 @@ apply_env(struct ops_config *cfg, char *err, size_t errsz)
 				    msg);
 				return -1;
 			}
-			free(*dst);
+			secret_free(*dst);
 			*dst = secret;
 		}
 	}
 	return 0;
 }
+
+static int	download_verify_check(const struct ops_config *,
+		    const char *, char *, size_t);
 
 static int
 check_relations(const struct ops_config *cfg, const char *where, char *err,
@@ -779,6 +792,62 @@ config_require(const struct ops_config *cfg, int need, char *err, size_t errsz)
 			    "rotation", where);
 			return -1;
 		}
+		/*
+		 * An overlap is the URL TTL plus the time to roll the new
+		 * secret out to every host: more than CONFIG_OVERLAP_MARGIN
+		 * beyond the TTL is a rotation nobody will finish (2099).
+		 */
+		if (us / DATE_US_PER_SEC > (int64_t)time(NULL) +
+		    cfg->export.download_url_ttl_seconds +
+		    CONFIG_OVERLAP_MARGIN) {
+			snprintf(err, errsz, "%s: export.download_secret_previous"
+			    "_until %s is more than download_url_ttl_seconds + "
+			    "%d s from now: set it to the end of the overlap "
+			    "(the last host's switch + download_url_ttl_seconds),"
+			    " or keep the old secret in export."
+			    "download_secret_verify until it is retired", where,
+			    cfg->export.download_secret_previous_until,
+			    CONFIG_OVERLAP_MARGIN);
+			return -1;
+		}
+	}
+	if ((need & CONFIG_NEED_FCGI) &&
+	    download_verify_check(cfg, where, err, errsz) != 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * export.download_secret_verify: verify-only secrets, one per line; blank
+ * lines are skipped, so an empty credential file means none.
+ */
+static int
+download_verify_check(const struct ops_config *cfg, const char *where,
+    char *err, size_t errsz)
+{
+	const char *p = cfg->export.download_secret_verify;
+	size_t n = 0;
+
+	while (p != NULL && *p) {
+		size_t len = strcspn(p, "\n");
+		size_t klen = len > 0 && p[len - 1] == '\r' ? len - 1 : len;
+
+		n++;
+		if (klen > 0 && klen < 32) {
+			snprintf(err, errsz, "%s: export.download_secret_verify:"
+			    " line %zu is shorter than 32 bytes (one secret per "
+			    "line)", where, n);
+			return -1;
+		}
+		if (klen > 0 && cfg->export.download_secret == NULL) {
+			snprintf(err, errsz, "%s: export.download_secret_verify"
+			    " needs export.download_secret (the secret that "
+			    "signs)", where);
+			return -1;
+		}
+		p += len;
+		if (*p == '\n')
+			p++;
 	}
 	return 0;
 }
@@ -793,7 +862,11 @@ config_free(struct ops_config *cfg)
 		if (k->type == T_STR || k->type == T_SECRET) {
 			char **p = (char **)(void *)base;
 
-			free(*p);
+			/* a secret is wiped before its memory goes back */
+			if (k->type == T_SECRET)
+				secret_free(*p);
+			else
+				free(*p);
 			*p = NULL;
 		}
 	}

@@ -54,6 +54,8 @@ struct ops_config {
 		char	*jwks_ca_file;
 		int	 jwks_min_refresh_seconds;
 		int	 jwks_max_age_seconds;
+		int	 jwks_max_stale_seconds;	/* trust fetched keys this long */
+		char	*jwks_cache_path;	/* last good JWKS; NULL: see jwks.h */
 		char	*hs256_secret;	/* secret */
 		char	*hs256_kid;
 		char	*issuer;
@@ -85,6 +87,8 @@ struct ops_config {
 		char	*download_secret;	/* secret: HMAC key for download_url */
 		char	*download_secret_previous;	/* secret: also accepted */
 		char	*download_secret_previous_until;	/* RFC 3339 */
+		/* secret: verify-only secrets, one per line ("" = none) */
+		char	*download_secret_verify;
 		int	 download_url_ttl_seconds;
 		int	 poll_retry_after_seconds;
 		/* enforced by nginx (limit_conn), see docs/export.md */

@@ -141,7 +141,8 @@ int	export_list_query_check(const struct export_list_query *q,
 /*
  * Decode a next_cursor value (as export_job_list() made it) into the
  * created_at microseconds and id of the last job seen. False when it is
- * not one.
+ * not one, including a time outside years 1..9999 (lib/date.h's range:
+ * the list query must never reach PostgreSQL with a time it cannot hold).
  */
 bool	export_cursor_parse(const char *c, long long *us,
 	    char id[EXPORT_ID_LEN + 1]);
@@ -163,9 +164,12 @@ void	export_url_sign(const char *secret, const char *id, const char *sub,
 bool	export_url_verify(const char *secret, const char *id, const char *sub,
 	    long long expires, const char *sig, time_t now, int max_ttl);
 /*
- * export_url_verify() with export.download_secret, and, until
- * export.download_secret_previous_until, with the previous secret too (the
- * overlap of a rotation: URLs signed before it keep working for their life).
+ * export_url_verify() with export.download_secret, then with each secret of
+ * export.download_secret_verify (verify-only: a rotation rolls the new
+ * secret out to every host there before any host signs with it, and keeps
+ * the old one there until the last URL it signed has expired; see
+ * runbooks/key-rotation.md), and, until export.download_secret_previous_until,
+ * with the previous secret too (the overlap of a single-host rotation).
  */
 bool	export_download_url_verify(const struct ops_config *cfg,
 	    const char *id, const char *sub, long long expires, const char *sig,

@@ -246,13 +246,16 @@ export_cursor_parse(const char *c, long long *us,
     char id[EXPORT_ID_LEN + 1])
 {
 	const char *dot = strchr(c, '.');
-	char *end;
+	char *end, when[DATE_RFC3339_MAX];
 
 	if (dot == NULL || dot == c)
 		return false;
 	errno = 0;
 	*us = strtoll(c, &end, 10);
 	if (errno || end != dot || !export_id_valid(dot + 1))
+		return false;
+	/* a time PostgreSQL can hold, as every created_at is (issue 20, L5) */
+	if (date_format_rfc3339(*us, DATE_FRAC_MICRO, when, sizeof(when)) < 0)
 		return false;
 	snprintf(id, EXPORT_ID_LEN + 1, "%s", dot + 1);
 	return true;

@@ -1,8 +1,13 @@
 #include "jwks.h"
 
 #include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <openssl/crypto.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,22 +21,8 @@
 #define JWKS_MAX_BYTES		(1024 * 1024)
 #define JWKS_TIMEOUT_MS		5000L
 #define JWKS_MAX_AGE_CAP	86400
-
-struct jwks {
-	char			*file, *url, *ca_file, *hs_kid;
-	unsigned char		*hs_secret;
-	size_t			 hs_secret_len;
-	int			 min_refresh, max_age;
-
-	/* the keys and their expiry: read under rdlock, swapped under wrlock */
-	pthread_rwlock_t	 lock;
-	struct auth_keyset	*ks;
-	time_t			 expires_at;
-
-	/* one refresh at a time: guards the fields below */
-	pthread_mutex_t		 fetch;
-	time_t			 last_try;
-};
+#define JWKS_WAIT_MS		1000L	/* a worker waits for its refresh */
+#define JWKS_BACKOFF_CAP	300	/* longest wait between failed tries */
 
 /*
  * The locks are used correctly (no recursion, no unlock of a lock not
@@ -49,6 +40,29 @@ dup_or_null(const char *s)
 {
 	return s ? xstrdup(s) : NULL;
 }
+
+struct jwks {
+	char			*file, *url, *ca_file, *hs_kid, *cache_path;
+	unsigned char		*hs_secret;
+	size_t			 hs_secret_len;
+	int			 min_refresh, max_age, max_stale;
+
+	/* the keys: read under rdlock, swapped under wrlock */
+	pthread_rwlock_t	 lock;
+	struct auth_keyset	*ks;		/* NULL: none yet */
+	time_t			 loaded_at;	/* when ks was fetched (0: never) */
+
+	atomic_bool		 quit;		/* jwks_stop(): abort a fetch */
+
+	/* the refresher's schedule, under m; cv wakes it and the waiters */
+	pthread_mutex_t		 m;
+	pthread_cond_t		 cv;
+	bool			 stop, running, asked, busy, stale_logged;
+	const char		*asked_why;
+	time_t			 last_try, next_at;
+	int			 failures;
+	unsigned long		 done;		/* refreshes finished */
+};
 
 /* The URL up to its query or fragment, for messages. */
 static void
@@ -102,6 +116,20 @@ header_cb(char *p, size_t size, size_t n, void *arg)
 	return len;
 }
 
+/* A fetch in flight ends at once on jwks_stop(): a stop waits for no URL. */
+static int
+progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+	const struct jwks *j = arg;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return atomic_load(&j->quit) ? 1 : 0;
+}
+
 static CURLcode
 https_only(CURL *h)
 {
@@ -142,7 +170,11 @@ fetch_url(const struct jwks *j, struct fetch *f, char *err, size_t errsz)
 	    curl_easy_setopt(h, CURLOPT_WRITEDATA, f) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb) !=
 	    CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_HEADERDATA, f) != CURLE_OK) {
+	    curl_easy_setopt(h, CURLOPT_HEADERDATA, f) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, progress_cb) !=
+	    CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)j) != CURLE_OK) {
 		snprintf(err, errsz, "jwks %s: cannot set up the request", where);
 		curl_easy_cleanup(h);
 		return -1;
@@ -169,12 +201,12 @@ fetch_url(const struct jwks *j, struct fetch *f, char *err, size_t errsz)
 }
 
 /*
- * Load a new keyset from the source. 0 with *ks and *max_age set, or -1
- * with err filled.
+ * Load a new keyset from the source. 0 with *ks and *max_age set (and, for a
+ * URL, the body in *text for the cache), or -1 with err filled.
  */
 static int
-load(const struct jwks *j, struct auth_keyset **ks, int *max_age, char *err,
-    size_t errsz)
+load(const struct jwks *j, struct auth_keyset **ks, int *max_age,
+    struct buf *text, char *err, size_t errsz)
 {
 	struct fetch f = { BUF_INIT, -1, false };
 	char where[256];
@@ -191,12 +223,111 @@ load(const struct jwks *j, struct auth_keyset **ks, int *max_age, char *err,
 	url_for_msg(j->url, where, sizeof(where));
 	rc = auth_keyset_load_text(ks, where, f.body.data ? f.body.data : "",
 	    f.body.len, j->hs_secret, j->hs_secret_len, j->hs_kid, err, errsz);
-	buf_free(&f.body);
 	if (f.max_age >= 0)
 		*max_age = f.max_age < j->min_refresh ? j->min_refresh :
 		    f.max_age > JWKS_MAX_AGE_CAP ? JWKS_MAX_AGE_CAP :
 		    (int)f.max_age;
+	if (rc == 0 && text != NULL) {
+		buf_free(text);
+		*text = f.body;
+	} else
+		buf_free(&f.body);
 	return rc;
+}
+
+/*
+ * Keep the JWKS text as the last good set: written to a temporary file in
+ * the same directory, mode 0600, fsync'd, then renamed over the cache, so a
+ * crash leaves the old cache or the new one, never half of one. A failure
+ * is logged and changes nothing else.
+ */
+static void
+cache_write(const struct jwks *j, const struct buf *text)
+{
+	struct buf tmp = BUF_INIT;
+	size_t off = 0;
+	int fd;
+
+	if (j->cache_path == NULL || text->len == 0)
+		return;
+	buf_appendf(&tmp, "%s.tmp.%ld", j->cache_path, (long)getpid());
+	fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
+	if (fd == -1)
+		goto fail;
+	while (off < text->len) {
+		ssize_t n = write(fd, text->data + off, text->len - off);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			(void)close(fd);
+			goto fail;
+		}
+		off += (size_t)n;
+	}
+	if (fchmod(fd, 0600) != 0 || fsync(fd) != 0) {
+		(void)close(fd);
+		goto fail;
+	}
+	if (close(fd) != 0 || rename(tmp.data, j->cache_path) != 0)
+		goto fail;
+	buf_free(&tmp);
+	return;
+fail:
+	log_warn("cannot write the JWKS cache %s: %s; the keys are in use, "
+	    "but a restart while the identity provider is down will have none",
+	    j->cache_path, strerror(errno));
+	(void)unlink(tmp.data);
+	buf_free(&tmp);
+}
+
+/* The cached JWKS and when it was fetched (its mtime). 0 or -1. */
+static int
+cache_read(const struct jwks *j, struct auth_keyset **ks, time_t *fetched,
+    char *err, size_t errsz)
+{
+	struct stat st;
+
+	if (stat(j->cache_path, &st) != 0) {
+		snprintf(err, errsz, "jwks cache %s: %s", j->cache_path,
+		    strerror(errno));
+		return -1;
+	}
+	*fetched = st.st_mtime;
+	return auth_keyset_load(ks, j->cache_path, j->hs_secret,
+	    j->hs_secret_len, j->hs_kid, err, errsz);
+}
+
+static const char *
+source(const struct jwks *j, char *out, size_t outsz)
+{
+	if (j->url)
+		url_for_msg(j->url, out, outsz);
+	else
+		snprintf(out, outsz, "%s", j->file ? j->file : "hs256");
+	return out;
+}
+
+/* Put ks in place (fetched at loaded_at) and free the old keys. */
+static void
+install(struct jwks *j, struct auth_keyset *ks, time_t loaded_at)
+{
+	struct auth_keyset *old;
+	const char *skipped;
+	char where[256];
+	size_t n;
+
+	if ((skipped = auth_keyset_skipped(ks, &n)) != NULL)
+		log_warn("jwks %s: %zu key(s) of a kind this service does not "
+		    "use skipped (%s); the other keys are in use",
+		    source(j, where, sizeof(where)), n, skipped);
+	must(pthread_rwlock_wrlock(&j->lock));
+	old = j->ks;
+	j->ks = ks;
+	j->loaded_at = loaded_at;
+	must(pthread_rwlock_unlock(&j->lock));
+	auth_keyset_free(old);
 }
 
 /* What jwks_open() needs, copied from the configuration. */
@@ -204,18 +335,29 @@ struct jwks_config {
 	const char		*file;		/* a JWKS file, or NULL */
 	const char		*url;		/* an https:// URL, or NULL */
 	const char		*ca_file;	/* CA bundle for url; NULL: system's */
+	const char		*cache_path;	/* last good set of url, or NULL */
 	const unsigned char	*hs_secret;	/* HS256 secret or NULL (copied) */
 	size_t			 hs_secret_len;
 	const char		*hs_kid;
 	int			 min_refresh_seconds;
 	int			 max_age_seconds;
+	int			 max_stale_seconds;
 };
 
+/*
+ * strict (check-config): the source must load now, no cache. Otherwise a
+ * URL that fails leaves the responder without keys (503 on authenticated
+ * routes) until the refresher fetches them.
+ */
 static int
-jwks_open(struct jwks **out, const struct jwks_config *cfg, char *err,
-    size_t errsz)
+jwks_open(struct jwks **out, const struct jwks_config *cfg, bool strict,
+    char *err, size_t errsz)
 {
+	struct buf text = BUF_INIT;
+	struct auth_keyset *ks = NULL;
 	struct jwks *j;
+	char msg[512];
+	time_t now = time(NULL), fetched;
 	int max_age;
 
 	*out = NULL;
@@ -229,10 +371,13 @@ jwks_open(struct jwks **out, const struct jwks_config *cfg, char *err,
 		return -1;
 	}
 	j = xcalloc(1, sizeof(*j));
+	atomic_init(&j->quit, false);
 	j->file = dup_or_null(cfg->file);
 	j->url = dup_or_null(cfg->url);
 	j->ca_file = dup_or_null(cfg->ca_file);
 	j->hs_kid = dup_or_null(cfg->hs_kid);
+	j->cache_path = cfg->url && !strict ? dup_or_null(cfg->cache_path) :
+	    NULL;
 	if (cfg->hs_secret) {
 		j->hs_secret = xmalloc(cfg->hs_secret_len + 1);
 		memcpy(j->hs_secret, cfg->hs_secret, cfg->hs_secret_len);
@@ -241,41 +386,113 @@ jwks_open(struct jwks **out, const struct jwks_config *cfg, char *err,
 	j->min_refresh = cfg->min_refresh_seconds > 0 ?
 	    cfg->min_refresh_seconds : 1;
 	j->max_age = cfg->max_age_seconds > 0 ? cfg->max_age_seconds : 300;
+	j->max_stale = cfg->max_stale_seconds > 0 ? cfg->max_stale_seconds :
+	    86400;
 	if (pthread_rwlock_init(&j->lock, NULL) != 0 ||
-	    pthread_mutex_init(&j->fetch, NULL) != 0)
+	    pthread_mutex_init(&j->m, NULL) != 0 ||
+	    pthread_cond_init(&j->cv, NULL) != 0)
 		abort();
 	if (j->url && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		snprintf(err, errsz, "cannot initialise libcurl");
 		jwks_close(j);
 		return -1;
 	}
-	if (load(j, &j->ks, &max_age, err, errsz) != 0) {
+	j->last_try = now;
+	j->next_at = now + j->max_age;
+	/* a fresh enough cache first: the start does not wait for the URL */
+	if (j->cache_path != NULL) {
+		if (cache_read(j, &ks, &fetched, msg, sizeof(msg)) != 0)
+			log_info("no usable JWKS cache (%s): fetching", msg);
+		else if (now - fetched > j->max_stale) {
+			log_warn("the JWKS cache %s is %lld s old, more than "
+			    "auth.jwks_max_stale_seconds (%d): not used",
+			    j->cache_path, (long long)(now - fetched),
+			    j->max_stale);
+			auth_keyset_free(ks);
+			ks = NULL;
+		} else {
+			log_info("JWT keys from the cache %s (fetched %lld s "
+			    "ago); refreshing from the URL in the background",
+			    j->cache_path, (long long)(now - fetched));
+			install(j, ks, fetched);
+			j->next_at = now;	/* the refresher fetches at once */
+			*out = j;
+			return 0;
+		}
+	}
+	if (load(j, &ks, &max_age, &text, msg, sizeof(msg)) == 0) {
+		install(j, ks, now);
+		cache_write(j, &text);
+		buf_free(&text);
+		j->next_at = now + max_age;
+		*out = j;
+		return 0;
+	}
+	buf_free(&text);
+	if (strict || j->url == NULL) {
+		/* a file or an HS256 secret: a configuration error */
+		snprintf(err, errsz, "%s", msg);
 		jwks_close(j);
 		return -1;
 	}
-	j->last_try = time(NULL);
-	j->expires_at = j->last_try + max_age;
+	log_warn("cannot fetch the JWT keys at start: %s; authenticated "
+	    "requests answer 503 until a fetch succeeds (retried in the "
+	    "background)", msg);
+	j->failures = 1;
+	j->next_at = now + j->min_refresh;
 	*out = j;
 	return 0;
+}
+
+static void
+config_of(struct jwks_config *c, const struct ops_config *cfg,
+    char *cache, size_t cachesz)
+{
+	const char *s = cfg->auth.hs256_secret;
+	const char *state = getenv("STATE_DIRECTORY");
+
+	memset(c, 0, sizeof(*c));
+	c->file = cfg->auth.jwks_file;
+	c->url = cfg->auth.jwks_url;
+	c->ca_file = cfg->auth.jwks_ca_file;
+	c->hs_secret = (const unsigned char *)s;
+	c->hs_secret_len = s ? strlen(s) : 0;
+	c->hs_kid = cfg->auth.hs256_kid;
+	c->min_refresh_seconds = cfg->auth.jwks_min_refresh_seconds;
+	c->max_age_seconds = cfg->auth.jwks_max_age_seconds;
+	c->max_stale_seconds = cfg->auth.jwks_max_stale_seconds;
+	c->cache_path = cfg->auth.jwks_cache_path;
+	/* unset: systemd's StateDirectory= (its first entry), else none */
+	if (c->cache_path == NULL && state != NULL && *state == '/') {
+		snprintf(cache, cachesz, "%.*s/jwks-cache.json",
+		    (int)strcspn(state, ":"), state);
+		c->cache_path = cache;
+	}
 }
 
 int
 jwks_open_config(struct jwks **out, const struct ops_config *cfg, char *err,
     size_t errsz)
 {
-	const char *s = cfg->auth.hs256_secret;
-	struct jwks_config c = {
-		.file = cfg->auth.jwks_file,
-		.url = cfg->auth.jwks_url,
-		.ca_file = cfg->auth.jwks_ca_file,
-		.hs_secret = (const unsigned char *)s,
-		.hs_secret_len = s ? strlen(s) : 0,
-		.hs_kid = cfg->auth.hs256_kid,
-		.min_refresh_seconds = cfg->auth.jwks_min_refresh_seconds,
-		.max_age_seconds = cfg->auth.jwks_max_age_seconds,
-	};
+	struct jwks_config c;
+	char cache[4096];
 
-	return jwks_open(out, &c, err, errsz);
+	config_of(&c, cfg, cache, sizeof(cache));
+	return jwks_open(out, &c, false, err, errsz);
+}
+
+int
+jwks_check_config(const struct ops_config *cfg, char *err, size_t errsz)
+{
+	struct jwks_config c;
+	struct jwks *j;
+	char cache[4096];
+
+	config_of(&c, cfg, cache, sizeof(cache));
+	if (jwks_open(&j, &c, true, err, errsz) != 0)
+		return -1;
+	jwks_close(j);
+	return 0;
 }
 
 void
@@ -285,7 +502,8 @@ jwks_close(struct jwks *j)
 		return;
 	auth_keyset_free(j->ks);
 	(void)pthread_rwlock_destroy(&j->lock);
-	(void)pthread_mutex_destroy(&j->fetch);
+	(void)pthread_mutex_destroy(&j->m);
+	(void)pthread_cond_destroy(&j->cv);
 	if (j->url)
 		curl_global_cleanup();
 	if (j->hs_secret)
@@ -294,45 +512,169 @@ jwks_close(struct jwks *j)
 	free(j->url);
 	free(j->ca_file);
 	free(j->hs_kid);
+	free(j->cache_path);
 	free(j);
 }
 
-/*
- * Refresh unless one is running or the last try is less than min_refresh
- * ago. Returns 1 when new keys are in place, 0 when nothing was tried, -1
- * when the try failed (old keys kept).
- */
+/* Wait on cv until the wall-clock time until (or a signal). */
 static int
-refresh(struct jwks *j, time_t now, const char *why)
+wait_until(struct jwks *j, time_t until_s, long extra_ms)
 {
-	struct auth_keyset *ks = NULL, *old;
-	char err[512];
-	int max_age;
+	struct timespec ts = { until_s, 0 };
 
-	if (pthread_mutex_trylock(&j->fetch) != 0)
-		return 0;
-	if (now < j->last_try + j->min_refresh) {
-		must(pthread_mutex_unlock(&j->fetch));
-		return 0;
+	if (extra_ms > 0) {
+		(void)clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += extra_ms / 1000;
+		ts.tv_nsec += (extra_ms % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
 	}
-	j->last_try = now;
-	if (load(j, &ks, &max_age, err, sizeof(err)) != 0) {
-		must(pthread_mutex_unlock(&j->fetch));
-		log_warn("cannot refresh the JWT keys (%s): %s; keeping the "
-		    "current keys, next try in %d s", why, err,
-		    j->min_refresh);
-		return -1;
+	return pthread_cond_timedwait(&j->cv, &j->m, &ts);
+}
+
+static bool
+rotates(const struct jwks *j)
+{
+	return j->file != NULL || j->url != NULL;
+}
+
+void *
+jwks_refresher(void *arg)
+{
+	struct jwks *j = arg;
+	const char *why;
+	char msg[512], where[256];
+
+	if (!rotates(j))
+		return NULL;
+	must(pthread_mutex_lock(&j->m));
+	j->running = true;
+	while (!j->stop) {
+		struct buf text = BUF_INIT;
+		struct auth_keyset *ks = NULL;
+		time_t now = time(NULL);
+		int max_age, rc, backoff;
+
+		if (!j->asked && now < j->next_at) {
+			int w = wait_until(j, j->next_at, 0);
+
+			if (w != 0 && w != ETIMEDOUT && w != EINTR)
+				abort();
+			continue;
+		}
+		why = j->asked ? j->asked_why : j->failures > 0 ? "retry" :
+		    "cache expired";
+		j->asked = false;
+		j->busy = true;
+		j->last_try = now;
+		must(pthread_mutex_unlock(&j->m));
+
+		/* the fetch, bounded by JWKS_TIMEOUT_MS, holds no lock */
+		rc = load(j, &ks, &max_age, &text, msg, sizeof(msg));
+		if (rc == 0) {
+			install(j, ks, now);
+			cache_write(j, &text);
+			log_info("JWT keys refreshed (%s); next refresh in %d s",
+			    why, max_age);
+		}
+		buf_free(&text);
+
+		must(pthread_mutex_lock(&j->m));
+		j->busy = false;
+		j->done++;
+		if (rc == 0) {
+			j->failures = 0;
+			j->stale_logged = false;
+			j->next_at = now + max_age;
+		} else {
+			j->failures++;
+			backoff = j->min_refresh;
+			for (int i = 1; i < j->failures &&
+			    backoff < JWKS_BACKOFF_CAP; i++)
+				backoff *= 2;
+			if (backoff > JWKS_BACKOFF_CAP)
+				backoff = JWKS_BACKOFF_CAP > j->min_refresh ?
+				    JWKS_BACKOFF_CAP : j->min_refresh;
+			j->next_at = now + backoff;
+			log_warn("cannot refresh the JWT keys from %s (%s): %s; "
+			    "keeping the current keys, next try in %d s",
+			    source(j, where, sizeof(where)), why, msg, backoff);
+		}
+		must(pthread_cond_broadcast(&j->cv));
 	}
-	must(pthread_rwlock_wrlock(&j->lock));
-	old = j->ks;
-	j->ks = ks;
-	j->expires_at = now + max_age;
+	j->running = false;
+	must(pthread_mutex_unlock(&j->m));
+	return NULL;
+}
+
+void
+jwks_stop(struct jwks *j)
+{
+	if (j == NULL)
+		return;
+	atomic_store(&j->quit, true);
+	must(pthread_mutex_lock(&j->m));
+	j->stop = true;
+	must(pthread_cond_broadcast(&j->cv));
+	must(pthread_mutex_unlock(&j->m));
+}
+
+/*
+ * Ask the refresher for a refresh, unless one is running or the last try
+ * is less than min_refresh ago (so unknown kids cannot make us hammer the
+ * identity provider), and wait for it at most JWKS_WAIT_MS: a token signed
+ * with a key published a moment ago is accepted on its first try when the
+ * identity provider answers quickly, and a hung one holds this worker for
+ * JWKS_WAIT_MS, not for the fetch. Only the asking request waits. Returns
+ * true when a refresh finished meanwhile.
+ */
+static bool
+ask(struct jwks *j, time_t now, const char *why)
+{
+	unsigned long before;
+	bool got = false;
+
+	must(pthread_mutex_lock(&j->m));
+	if (!j->running || j->stop || j->busy || j->asked ||
+	    now < j->last_try + j->min_refresh) {
+		must(pthread_mutex_unlock(&j->m));
+		return false;
+	}
+	j->asked = true;
+	j->asked_why = why;
+	before = j->done;
+	must(pthread_cond_broadcast(&j->cv));
+	while (j->done == before && !j->stop) {
+		int w = wait_until(j, 0, JWKS_WAIT_MS);
+
+		if (w == ETIMEDOUT)
+			break;
+		if (w != 0 && w != EINTR)
+			abort();
+	}
+	got = j->done != before;
+	must(pthread_mutex_unlock(&j->m));
+	return got;
+}
+
+/* Verify with the current keys; AUTH_ERR_UNAVAILABLE when none is trusted. */
+static enum auth_result
+verify_now(struct jwks *j, const struct auth_policy *pol, const char *token,
+    time_t now, struct auth_principal *out, time_t *age)
+{
+	enum auth_result r;
+
+	must(pthread_rwlock_rdlock(&j->lock));
+	*age = j->ks ? now - j->loaded_at : -1;
+	if (j->ks == NULL || (rotates(j) && now - j->loaded_at > j->max_stale)) {
+		memset(out, 0, sizeof(*out));
+		r = AUTH_ERR_UNAVAILABLE;
+	} else
+		r = auth_verify(j->ks, pol, token, now, out);
 	must(pthread_rwlock_unlock(&j->lock));
-	must(pthread_mutex_unlock(&j->fetch));
-	auth_keyset_free(old);
-	log_info("JWT keys refreshed (%s); next refresh in %d s", why,
-	    max_age);
-	return 1;
+	return r;
 }
 
 enum auth_result
@@ -340,25 +682,53 @@ jwks_verify(struct jwks *j, const struct auth_policy *pol, const char *token,
     time_t now, struct auth_principal *out)
 {
 	enum auth_result r;
-	bool expired;
+	time_t age;
 
 	if (j == NULL)
 		return auth_verify(NULL, pol, token, now, out);
-	if (j->file || j->url) {
-		must(pthread_rwlock_rdlock(&j->lock));
-		expired = now >= j->expires_at;
-		must(pthread_rwlock_unlock(&j->lock));
-		if (expired)
-			(void)refresh(j, now, "cache expired");
-	}
-	must(pthread_rwlock_rdlock(&j->lock));
-	r = auth_verify(j->ks, pol, token, now, out);
-	must(pthread_rwlock_unlock(&j->lock));
-	if (r == AUTH_ERR_KID && (j->file || j->url) &&
-	    refresh(j, now, "unknown kid") == 1) {
-		must(pthread_rwlock_rdlock(&j->lock));
-		r = auth_verify(j->ks, pol, token, now, out);
-		must(pthread_rwlock_unlock(&j->lock));
-	}
+	r = verify_now(j, pol, token, now, out, &age);
+	if (r == AUTH_ERR_UNAVAILABLE) {
+		bool first;
+
+		must(pthread_mutex_lock(&j->m));
+		first = !j->stale_logged;
+		j->stale_logged = true;
+		must(pthread_mutex_unlock(&j->m));
+		if (first && age >= 0)
+			log_error("the JWT keys were fetched %lld s ago, more "
+			    "than auth.jwks_max_stale_seconds (%d), and cannot "
+			    "be refreshed: tokens are refused with 503 until a "
+			    "fetch succeeds", (long long)age, j->max_stale);
+		else if (first)
+			log_error("no JWT keys: the JWKS could not be fetched; "
+			    "tokens are refused with 503 until a fetch "
+			    "succeeds");
+		if (ask(j, now, "no usable keys"))
+			r = verify_now(j, pol, token, now, out, &age);
+	} else if (r == AUTH_ERR_KID && rotates(j) &&
+	    ask(j, now, "unknown kid"))
+		r = verify_now(j, pol, token, now, out, &age);
 	return r;
+}
+
+int
+jwks_retry_after(const struct jwks *j)
+{
+	return j ? j->min_refresh : 1;
+}
+
+int
+jwks_status(struct jwks *j, time_t now, long long *age)
+{
+	int usable;
+
+	*age = -1;
+	if (j == NULL || !rotates(j))
+		return -1;
+	must(pthread_rwlock_rdlock(&j->lock));
+	if (j->ks != NULL)
+		*age = (long long)(now - j->loaded_at);
+	usable = j->ks != NULL && now - j->loaded_at <= j->max_stale;
+	must(pthread_rwlock_unlock(&j->lock));
+	return usable;
 }

@@ -66,3 +66,17 @@ fail:
 	free(s);
 	return NULL;
 }
+
+void
+secret_wipe(char *s)
+{
+	if (s != NULL)
+		explicit_bzero(s, strlen(s));
+}
+
+void
+secret_free(char *s)
+{
+	secret_wipe(s);
+	free(s);
+}

@@ -23,10 +23,20 @@
 #define SECRET_FILE_MAX	(64 * 1024)
 
 /*
- * Return the secret in path as a malloc'd C string (free it, preferably
- * after explicit_bzero), or NULL with one line in err, such as
+ * Return the secret in path as a malloc'd C string (release it with
+ * secret_free()), or NULL with one line in err, such as
  * "cannot read secret file /run/x: No such file or directory".
  */
 char	*secret_file_read(const char *path, char *err, size_t errsz);
+
+/*
+ * Wipe a secret string in place: every byte up to its terminating NUL is
+ * zeroed (explicit_bzero, which the compiler may not drop); the memory stays
+ * the caller's. NULL is a no-op.
+ */
+void	 secret_wipe(char *s);
+
+/* secret_wipe(), then free(): how every secret string is released. */
+void	 secret_free(char *s);
 
 #endif

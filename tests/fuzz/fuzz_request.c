@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include "date.h"
 #include "export.h"
 #include "fuzz.h"
 #include "request.h"
@@ -113,6 +114,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		q.limit = (int)n;
 	rc = export_list_query_check(&q, &details);
 	FUZZ_CHECK((rc == 0) == (json_array_size(details) == 0));
+	/* an accepted cursor holds a time PostgreSQL can hold (issue 20 L5) */
+	if (rc == 0 && q.cursor != NULL) {
+		long long us;
+		char id[EXPORT_ID_LEN + 1], when[DATE_RFC3339_MAX];
+
+		FUZZ_CHECK(export_cursor_parse(q.cursor, &us, id));
+		FUZZ_CHECK(date_format_rfc3339(us, DATE_FRAC_MICRO, when,
+		    sizeof(when)) > 0);
+	}
 	json_decref(details);
 	request_finish(&r);
 	free(uri);

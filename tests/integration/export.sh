@@ -236,6 +236,12 @@ api GET "/api/ops/audit-exports?limit=1&cursor=$cursor" "$AUD"
 expect_eq "list pages: the next page is the older job" "$JSONL_JOB" "$(jq -r '.items[0].id' <<<"$BODY")"
 api GET "/api/ops/audit-exports?state=BOGUS" "$AUD"
 expect_error "list with a bad state" 400 VALIDATION_FAILED
+# issue 20, L5: a cursor time PostgreSQL cannot hold was a 500 (SQLSTATE 22008)
+api GET "/api/ops/audit-exports?limit=1&cursor=9223372036854775807.${cursor#*.}" "$AUD"
+expect_error "list with a cursor time past year 9999" 400 VALIDATION_FAILED
+expect_eq "details name cursor" cursor "$(jq -r '.error.details[0].field' <<<"$BODY")"
+api GET "/api/ops/audit-exports?limit=1&cursor=-9223372036854775808.${cursor#*.}" "$AUD"
+expect_error "list with a cursor time before year 1" 400 VALIDATION_FAILED
 
 # --- idempotency ------------------------------------------------------------------------------
 create "$ACME" "$(body acme jsonl)" -H "Idempotency-Key: flow-jsonl"

@@ -153,6 +153,7 @@ sed -E -e 's/^(  )# ([a-z][a-z0-9_]*: )/\1\2/' \
 	-e "s|^  hs256_secret_file: .*|  hs256_secret_file: $DIR/jwt|" \
 	-e "s|^  download_secret_file: .*|  download_secret_file: $DIR/jwt|" \
 	-e "s|^  download_secret_previous_file: .*|  download_secret_previous_file: $DIR/jwt|" -e "s|^  token_file: .*|  token_file: $DIR/jwt|" \
+	-e "s|^  download_secret_verify_file: .*|  download_secret_verify_file: $DIR/jwt|" \
 	-e 's|^  jwks_file: .*|  # jwks_file: (needs a real JWKS)|' \
 	-e 's|^  jwks_url: .*|  # jwks_url: (needs a reachable JWKS)|' -e 's|^  jwks_ca_file: .*|  # jwks_ca_file: (with jwks_url)|' \
 	"$ROOT/docs/ops.example.yaml" >"$DIR/all-keys.yaml"

@@ -1146,20 +1146,23 @@ static const struct load_case load_cases[] = {
 	{ "empty keys", "{\"keys\":[]}", "no signing keys" },
 	{ "only enc keys", "{\"keys\":[{\"kty\":\"RSA\",\"use\":\"enc\"}]}",
 	    "no signing keys" },
-	{ "oct key second", "{\"keys\":[@RSA1,{\"kty\":\"oct\",\"k\":\"AAAA\"}]}",
-	    "key 2: unsupported kty \"oct\"" },
+	{ "only an oct key", "{\"keys\":[{\"kty\":\"oct\",\"k\":\"AAAA\"}]}",
+	    "no signing keys (skipped: key 1: unsupported kty \"oct\")" },
 	{ "key not object", "{\"keys\":[1]}", "key 1: not a json object" },
 	{ "kty missing", "{\"keys\":[{\"kid\":\"a\"}]}",
 	    "key 1: missing or non-string \"kty\"" },
 	{ "OKP", "{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\","
-	    "\"x\":\"AAAA\"}]}", "key 1: unsupported kty \"OKP\"" },
+	    "\"x\":\"AAAA\"}]}",
+	    "no signing keys (skipped: key 1: unsupported kty \"OKP\")" },
 	{ "use not string", "{\"keys\":[{\"kty\":\"RSA\",\"use\":1}]}",
 	    "key 1: \"use\" must be a string" },
 	{ "rsa alg ES256", "{\"keys\":[@RSA1+\"alg\":\"ES256\"}]}",
 	    "key 1: alg \"ES256\" does not agree with kty \"RSA\" "
 	    "(expected RS256)" },
-	{ "rsa alg RS512", "{\"keys\":[@RSA1+\"alg\":\"RS512\"}]}",
-	    "key 1: alg \"RS512\" does not agree with kty \"RSA\" "
+	{ "rsa alg RS512 only", "{\"keys\":[@RSA1+\"alg\":\"RS512\"}]}",
+	    "no signing keys (skipped: key 1: unsupported alg \"RS512\")" },
+	{ "rsa alg HS256", "{\"keys\":[@RSA1+\"alg\":\"HS256\"}]}",
+	    "key 1: alg \"HS256\" does not agree with kty \"RSA\" "
 	    "(expected RS256)" },
 	{ "ec alg RS256", "{\"keys\":[@EC1+\"alg\":\"RS256\"}]}",
 	    "key 1: alg \"RS256\" does not agree with kty \"EC\" "
@@ -1180,7 +1183,11 @@ static const struct load_case load_cases[] = {
 	    "\"e\":\"AQAB\"}]}", "key 1: \"n\" is not base64url" },
 	{ "ec P-384", "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-384\","
 	    "\"x\":\"AAAA\",\"y\":\"AAAA\"}]}",
-	    "key 1: unsupported crv \"P-384\" (only P-256)" },
+	    "no signing keys (skipped: key 1: unsupported crv \"P-384\" "
+	    "(only P-256))" },
+	{ "ec crv missing", "{\"keys\":[{\"kty\":\"EC\","
+	    "\"x\":\"AAAA\",\"y\":\"AAAA\"}]}",
+	    "key 1: missing or non-string \"crv\"" },
 	{ "ec short x", "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\","
 	    "\"x\":\"AAAA\",\"y\":\"AAAA\"}]}", "key 1: \"x\" must be 32 bytes" },
 	{ "ec point off curve", "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\","
@@ -1227,6 +1234,60 @@ expand_jwks(const struct fixture *fx, const char *tmpl)
 		free(s);
 	}
 	return buf_detach(&b, NULL);
+}
+
+/*
+ * Issue 20, M3: an identity provider that publishes a key of a kind we do
+ * not use (Ed25519, P-384, PS256) next to our RS256 key: the set loads, the
+ * RS256 key verifies, and the skipped keys are listed for the log.
+ */
+static void
+test_keyset_skips_unsupported(void **state)
+{
+	struct fixture *fx = *state;
+	struct auth_keyset *ks = NULL;
+	char path[128], err[256], *tok, *text;
+	const char *skipped;
+	size_t n = 99;
+
+	snprintf(path, sizeof(path), "%s/mixed.json", fx->dir);
+	text = expand_jwks(fx, "{\"keys\":["
+	    "{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"kid\":\"ed\","
+	    "\"x\":\"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo\"},"
+	    "{\"kty\":\"EC\",\"crv\":\"P-384\",\"kid\":\"p384\","
+	    "\"x\":\"AAAA\",\"y\":\"AAAA\"},"
+	    "@RSA1,"
+	    "{\"kty\":\"RSA\",\"kid\":\"ps\",\"alg\":\"PS256\","
+	    "\"n\":\"AQAB\",\"e\":\"AQAB\"}]}");
+	write_file(path, text);
+	free(text);
+	err[0] = '\0';
+	assert_int_equal(auth_keyset_load(&ks, path, NULL, 0, NULL, err,
+	    sizeof(err)), 0);
+	assert_string_equal(err, "");
+	skipped = auth_keyset_skipped(ks, &n);
+	assert_int_equal(n, 3);
+	assert_non_null(skipped);
+	assert_string_equal(skipped, "key 1: unsupported kty \"OKP\"; key 2: "
+	    "unsupported crv \"P-384\" (only P-256); key 4: unsupported alg "
+	    "\"PS256\"");
+	tok = make_token(fx, SIGN_RS, "{\"alg\":\"RS256\",\"kid\":\"rsa1\"}",
+	    P_OK);
+	assert_int_equal(expect_result(ks, &fx->pol, tok, AUTH_OK,
+	    "rs256 key next to unsupported ones"), 0);
+	free(tok);
+	tok = make_token(fx, SIGN_RS, "{\"alg\":\"RS256\",\"kid\":\"ps\"}",
+	    P_OK);
+	assert_int_equal(expect_result(ks, &fx->pol, tok, AUTH_ERR_KID,
+	    "the skipped key's kid selects nothing"), 0);
+	free(tok);
+	auth_keyset_free(ks);
+	/* a set with nothing skipped says so */
+	assert_int_equal(auth_keyset_load(&ks, fx->jwks, NULL, 0, NULL, err,
+	    sizeof(err)), 0);
+	assert_null(auth_keyset_skipped(ks, &n));
+	assert_int_equal(n, 0);
+	auth_keyset_free(ks);
 }
 
 static void
@@ -1400,6 +1461,7 @@ main(void)
 		cmocka_unit_test(test_policy_hardening),
 		cmocka_unit_test(test_key_selection),
 		cmocka_unit_test(test_keyset_load),
+		cmocka_unit_test(test_keyset_skips_unsupported),
 		cmocka_unit_test(test_reasons),
 		cmocka_unit_test(test_sign_hs256),
 	};

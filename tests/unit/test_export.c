@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -243,6 +244,82 @@ test_signed_url_previous_secret(void **state)
 	    old_sig, t));
 }
 
+/*
+ * Issue 20, M6: verify-only secrets (export.download_secret_verify, one per
+ * line) verify, never sign, and do not bypass the other checks.
+ */
+static void
+test_signed_url_verify_list(void **state)
+{
+	const char *id = "6745d054-bd4f-43e4-877f-b2805900fcaf";
+	struct ops_config c;
+	char a_sig[65], b_sig[65], x_sig[65];
+	time_t t = 1000000;
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	c.export.download_url_ttl_seconds = 300;
+	c.export.download_secret = (char *)"host A signs with this, 32 bytes+";
+	export_url_sign("host B signs with this, 32 bytes+", id, "alice",
+	    1000300, b_sig);
+	export_url_sign("another one, 32 bytes or more....", id, "alice",
+	    1000300, x_sig);
+	export_url_sign(c.export.download_secret, id, "alice", 1000300, a_sig);
+	assert_false(export_download_url_verify(&c, id, "alice", 1000300,
+	    b_sig, t));
+	c.export.download_secret_verify =
+	    (char *)"\nhost B signs with this, 32 bytes+\r\n"
+	    "another one, 32 bytes or more....";
+	assert_true(export_download_url_verify(&c, id, "alice", 1000300,
+	    b_sig, t));
+	assert_true(export_download_url_verify(&c, id, "alice", 1000300,
+	    x_sig, t));
+	assert_true(export_download_url_verify(&c, id, "alice", 1000300,
+	    a_sig, t));
+	/* same checks: another subject, an expired or too long link */
+	assert_false(export_download_url_verify(&c, id, "bob", 1000300,
+	    b_sig, t));
+	assert_false(export_download_url_verify(&c, id, "alice", 1000300,
+	    b_sig, 1000301));
+	assert_false(export_download_url_verify(&c, id, "alice", 1000300,
+	    b_sig, t - 1));
+	c.export.download_secret_verify = (char *)"";
+	assert_false(export_download_url_verify(&c, id, "alice", 1000300,
+	    b_sig, t));
+}
+
+/* Issue 20, L5: a cursor whose time PostgreSQL cannot hold is refused. */
+static void
+test_cursor_range(void **state)
+{
+	const char *id = "0123abcd-0000-4000-8000-000000000000";
+	struct export_list_query q = { .limit = 20 };
+	char c[128], got[EXPORT_ID_LEN + 1];
+	json_t *details = NULL;
+	long long us;
+
+	(void)state;
+	snprintf(c, sizeof(c), "1764288000000000.%s", id);
+	assert_true(export_cursor_parse(c, &us, got));
+	assert_true(us == 1764288000000000LL);
+	snprintf(c, sizeof(c), "253402300799999999.%s", id);	/* 9999-12-31 */
+	assert_true(export_cursor_parse(c, &us, got));
+	snprintf(c, sizeof(c), "-62135596800000000.%s", id);	/* 0001-01-01 */
+	assert_true(export_cursor_parse(c, &us, got));
+	snprintf(c, sizeof(c), "253402300800000000.%s", id);
+	assert_false(export_cursor_parse(c, &us, got));
+	snprintf(c, sizeof(c), "-62135596800000001.%s", id);
+	assert_false(export_cursor_parse(c, &us, got));
+	snprintf(c, sizeof(c), "9223372036854775807.%s", id);
+	assert_false(export_cursor_parse(c, &us, got));
+	q.cursor = c;
+	assert_int_equal(export_list_query_check(&q, &details), -1);
+	assert_non_null(details);
+	assert_string_equal(json_string_value(json_object_get(
+	    json_array_get(details, 0), "field")), "cursor");
+	json_decref(details);
+}
+
 static void
 test_names(void **state)
 {
@@ -290,6 +367,8 @@ main(void)
 		cmocka_unit_test(test_signed_url),
 		cmocka_unit_test(test_signed_url_previous_secret),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_signed_url_verify_list),
+		cmocka_unit_test(test_cursor_range),
 	};
 
 	return cmocka_run_group_tests_name("export", tests, setup, teardown);

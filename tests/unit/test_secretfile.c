@@ -115,12 +115,37 @@ teardown(void **state)
 	return rmdir(dir);
 }
 
+/*
+ * Issue 20, L6: secrets are wiped before they are freed. config_free()
+ * releases every secret with secret_free() = secret_wipe() + free(); the
+ * wipe is tested here on memory the test owns (freed memory cannot be
+ * inspected reliably).
+ */
+static void
+test_wipe(void **state)
+{
+	char buf[16];
+
+	(void)state;
+	memcpy(buf, "hunter2-secret\0Z", 16);
+	secret_wipe(buf);
+	for (size_t i = 0; i < 15; i++)
+		if (buf[i] != '\0')
+			fail_msg("byte %zu not wiped: 0x%02x", i,
+			    (unsigned char)buf[i]);
+	assert_int_equal(buf[15], 'Z');	/* nothing past the NUL touched */
+	secret_wipe(NULL);
+	secret_free(NULL);
+	secret_free(strdup("x"));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_line_endings),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_wipe),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
