@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "date.h"
+#include "log.h"
 #include "sanitize.h"
 #include "secretfile.h"
 #include "xalloc.h"
@@ -816,4 +817,19 @@ config_print_keys(FILE *out)
 		    type_name(k->type), k->def ? (*k->def ? k->def : "\"\"") :
 		    "-", range, k->env ? k->env : "-");
 	}
+}
+
+struct sanitize_rules *
+sanitize_rules_from_config(const struct ops_config *cfg)
+{
+	struct sanitize_rules *r;
+
+	r = sanitize_rules_new((const char *const *)cfg->sanitizer.extra_keys,
+	    cfg->sanitizer.n_extra_keys);
+	if (r == NULL)
+		log_error("cannot build the sanitizer rules: an entry of "
+		    "sanitizer.extra_keys is empty once '_', '-' and '.' are "
+		    "removed; fix the key in %s", cfg->path ? cfg->path :
+		    "the configuration");
+	return r;
 }

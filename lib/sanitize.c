@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
 #include "digest.h"
 #include "log.h"
 #include "swar.h"
@@ -221,21 +220,6 @@ sanitize_extra_key_valid(const char *key)
 		if (norm_tab[(unsigned char)*key] >> 8)
 			return true;
 	return false;
-}
-
-struct sanitize_rules *
-sanitize_rules_from_config(const struct ops_config *cfg)
-{
-	struct sanitize_rules *r;
-
-	r = sanitize_rules_new((const char *const *)cfg->sanitizer.extra_keys,
-	    cfg->sanitizer.n_extra_keys);
-	if (r == NULL)
-		log_error("cannot build the sanitizer rules: an entry of "
-		    "sanitizer.extra_keys is empty once '_', '-' and '.' are "
-		    "removed; fix the key in %s", cfg->path ? cfg->path :
-		    "the configuration");
-	return r;
 }
 
 void
