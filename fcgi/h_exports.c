@@ -26,11 +26,18 @@ actor_init(struct export_actor *a, struct request *r)
 	a->source = "ops-fcgi";
 }
 
+/* The signed download URL of a job: built here, in the HTTP layer. */
+static json_t *
+download_url(const void *cfg, const char *id, const char *sub)
+{
+	return export_download_url(cfg, time(NULL), id, sub);
+}
+
 static void
 view_init(struct export_view *v, struct request *r)
 {
-	v->cfg = r->app->cfg;
-	v->now = time(NULL);
+	v->download_url = download_url;
+	v->arg = r->app->cfg;
 }
 
 static void

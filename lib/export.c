@@ -1,6 +1,5 @@
 #include "export.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -88,24 +87,6 @@ export_outcome_code(enum export_outcome o)
 	case EXPORT_E_DB:		return "INTERNAL_ERROR";
 	default:			return NULL;
 	}
-}
-
-bool
-export_id_valid(const char *s)
-{
-	static const int dash[] = { 8, 13, 18, 23 };
-
-	if (s == NULL || strlen(s) != EXPORT_ID_LEN)
-		return false;
-	for (int i = 0; i < EXPORT_ID_LEN; i++) {
-		bool want_dash = false;
-
-		for (size_t k = 0; k < 4; k++)
-			want_dash |= (i == dash[k]);
-		if (want_dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
-			return false;
-	}
-	return true;
 }
 
 /* ---- access ------------------------------------------------------------ */
@@ -220,9 +201,9 @@ job_row_json(const PGresult *res, int row, const struct export_actor *a,
 		    PQgetvalue(res, row, C_TENANT),
 		    PQgetvalue(res, row, C_BY)) == EXPORT_OK;
 
-		json_object_set_new(result, "download_url", may ?
-		    export_download_url(view, PQgetvalue(res, row, C_ID),
-		    a->who->sub) : json_null());
+		json_object_set_new(result, "download_url",
+		    may && view->download_url ? view->download_url(view->arg,
+		    PQgetvalue(res, row, C_ID), a->who->sub) : json_null());
 		json_object_set_new(job, "result", result);
 	}
 	if (strcmp(state, "FAILED") == 0)

@@ -10,11 +10,13 @@
  *
  * This header is the API side, implemented in three files by concern:
  *   export_request.c  validating what a client sends (create body, list
- *                     query, cursor);
+ *                     query, cursor, job id);
  *   export_http.c     the HTTP-facing parts: signed download URLs on the
  *                     route path EXPORT_ROUTE, Range headers, file names;
  *   export.c          the jobs: creating, reading, listing, cancelling,
  *                     access checks, the job's JSON, recording downloads.
+ * Calls run one way: export.c uses export_request.c; neither calls
+ * export_http.c, which ops-fcgi calls (docs/development.md, "Layers").
  * The runner's side is export_runner.h. Every function that changes a job
  * writes its events (ops_event and audit_log) in the same transaction.
  */
@@ -28,10 +30,9 @@
 #include "auth.h"
 #include "config.h"
 #include "db.h"
+#include "export_request.h"
 #include "rbac.h"
 #include "sanitize.h"
-
-#define EXPORT_ID_LEN	36	/* canonical UUID text */
 
 /*
  * The route path of the export API, the one place it is written: the
@@ -39,29 +40,6 @@
  * download URLs are built on it.
  */
 #define EXPORT_ROUTE	"/api/ops/audit-exports"
-
-/* A create request after validation; strings owned by the struct. */
-struct export_request {
-	char		*tenant_id;
-	char		*from;		/* canonical RFC 3339 UTC, microseconds */
-	char		*to;
-	char		*format;	/* "jsonl" or "csv" */
-	json_t		*filters;	/* {"actions":[...],"actor_id":"..."} */
-	long long	 max_rows;
-	long long	 max_bytes;
-	int		 max_duration_seconds;
-	char		 request_hash[65];	/* SHA-256 of the canonical body */
-};
-
-/*
- * Validate a create body against the config's limits. On success returns 0
- * and fills req (free with export_request_free). On failure returns -1 and
- * *details is a new JSON array naming each bad field
- * ({"field": "...", "issue": "..."}).
- */
-int	export_request_parse(const json_t *body, const struct ops_config *cfg,
-	    struct export_request *req, json_t **details);
-void	export_request_free(struct export_request *req);
 
 /* Who is asking: the authenticated principal plus the request context. */
 struct export_actor {
@@ -98,12 +76,15 @@ enum export_outcome export_job_create(struct db *db,
 	    const char *idem_key, char id_out[EXPORT_ID_LEN + 1]);
 
 /*
- * Options for rendering a job as JSON. A DONE job gets a fresh signed
- * download_url when the actor may download it.
+ * How a job is rendered. The core builds no URL: for a DONE job the actor
+ * may download, "result.download_url" is download_url(arg, id, sub) (a new
+ * JSON string, or JSON null), and JSON null when download_url is NULL.
+ * ops-fcgi passes its signer (fcgi/h_exports.c over export_download_url()).
  */
 struct export_view {
-	const struct ops_config	*cfg;
-	time_t			 now;
+	json_t		*(*download_url)(const void *arg, const char *id,
+			    const char *sub);
+	const void	*arg;
 };
 
 /*
@@ -115,14 +96,6 @@ enum export_outcome export_job_get(struct db *db,
 	    const struct export_actor *actor, const char *id,
 	    const struct export_view *view, json_t **job, char state_out[16]);
 
-/* List filters (NULL = any); cursor is the opaque next_cursor value. */
-struct export_list_query {
-	const char	*state;
-	const char	*tenant_id;
-	const char	*cursor;
-	int		 limit;
-};
-
 /*
  * List jobs newest first, limited to what actor may see. *out is
  * {"items":[...],"next_cursor":...}. Returns EXPORT_OK, EXPORT_E_TENANT
@@ -132,17 +105,6 @@ struct export_list_query {
 enum export_outcome export_job_list(struct db *db,
 	    const struct export_actor *actor, const struct export_list_query *q,
 	    const struct export_view *view, json_t **out);
-
-/* Validate list parameters; -1 with *details (new array) when bad. */
-int	export_list_query_check(const struct export_list_query *q,
-	    json_t **details);
-/*
- * Decode a next_cursor value (as export_job_list() made it) into the
- * created_at microseconds and id of the last job seen. False when it is
- * not one.
- */
-bool	export_cursor_parse(const char *c, long long *us,
-	    char id[EXPORT_ID_LEN + 1]);
 
 /*
  * Cancel: PENDING ends as FAILED EXPORT_CANCELLED at once; RUNNING gets
@@ -170,11 +132,12 @@ bool	export_download_url_verify(const struct ops_config *cfg,
 	    time_t now);
 /*
  * The signed download URL of job id for principal sub, valid for
- * export.download_url_ttl_seconds from view->now, as a new JSON string
- * (JSON null when no export.download_secret is configured).
+ * export.download_url_ttl_seconds from now, as a new JSON string (JSON
+ * null when no export.download_secret is configured). Called by ops-fcgi
+ * (through struct export_view), never by export.c.
  */
-json_t	*export_download_url(const struct export_view *view, const char *id,
-	    const char *sub);
+json_t	*export_download_url(const struct ops_config *cfg, time_t now,
+	    const char *id, const char *sub);
 
 /* A job's file, as the download needs it. */
 struct export_file {
@@ -230,8 +193,5 @@ int	export_range_parse(const char *hdr, long long total, long long *first,
 
 /* "audit-<tenant>-<from>-<to>-<id8>.<ext>", safe for a header. */
 void	export_filename(const struct export_file *f, char *out, size_t outsz);
-
-/* True when s is a canonical UUID (8-4-4-4-12 hex). */
-bool	export_id_valid(const char *s);
 
 #endif

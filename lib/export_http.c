@@ -90,11 +90,10 @@ url_escape(struct buf *out, const char *s)
 }
 
 json_t *
-export_download_url(const struct export_view *view, const char *id,
+export_download_url(const struct ops_config *cfg, time_t now, const char *id,
     const char *sub)
 {
-	const struct ops_config *cfg = view->cfg;
-	long long exp = (long long)view->now +
+	long long exp = (long long)now +
 	    cfg->export.download_url_ttl_seconds;
 	struct buf url = BUF_INIT;
 	char sig[65];

@@ -1,8 +1,9 @@
 /*
  * export_request: validation of what a client sends to the export API:
- * the create body, the list query and its cursor. Declared in export.h.
+ * the create body, the list query and its cursor, a job id. Declared in
+ * export.h.
  */
-#include "export.h"
+#include "export_request.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -273,4 +274,22 @@ export_list_query_check(const struct export_list_query *q, json_t **details)
 		return 0;
 	}
 	return -1;
+}
+
+bool
+export_id_valid(const char *s)
+{
+	static const int dash[] = { 8, 13, 18, 23 };
+
+	if (s == NULL || strlen(s) != EXPORT_ID_LEN)
+		return false;
+	for (int i = 0; i < EXPORT_ID_LEN; i++) {
+		bool want_dash = false;
+
+		for (size_t k = 0; k < 4; k++)
+			want_dash |= (i == dash[k]);
+		if (want_dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+			return false;
+	}
+	return true;
 }
