@@ -236,10 +236,28 @@ release_record(struct db *db, const struct sanitize_rules *rules,
 	return rc;
 }
 
+static char *
+dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+void
+lock_release_free(struct lock_release *rel)
+{
+	free(rel->name);
+	free(rel->prev_holder);
+	free(rel->prev_host);
+	free(rel->released_at);
+	free(rel->release_reason);
+	free(rel->released_by);
+	memset(rel, 0, sizeof(*rel));
+}
+
 enum lock_release_result
 lockadmin_force_release(struct db *db, int stale_after,
     const struct sanitize_rules *rules, const char *name, const char *reason,
-    const struct lock_actor *who, json_t **result)
+    const struct lock_actor *who, struct lock_release *out)
 {
 	struct lock_rows rows;
 	struct lock_facts f;
@@ -249,8 +267,8 @@ lockadmin_force_release(struct db *db, int stale_after,
 	char released_at[64] = "";
 	json_t *data;
 
-	if (result)
-		*result = NULL;
+	if (out)
+		memset(out, 0, sizeof(*out));
 	if (!lock_name_valid(name))
 		return LOCKREL_NOT_FOUND;
 	if (db_begin(db) != 0)
@@ -306,25 +324,28 @@ lockadmin_force_release(struct db *db, int stale_after,
 	else
 		log_info("lock %s force-release by %s: it was already free "
 		    "(token %lld); recorded", name, who->actor_id, r->token);
-	if (result) {
-		json_t *prev = json_pack("{s:o, s:o, s:o, s:I, s:o}",
-		    "holder", str_or_null(r->holder),
-		    "holder_host", str_or_null(r->host),
-		    "holder_pid", r->holder ? json_integer(r->pid) : json_null(),
-		    "fencing_token", (json_int_t)r->token,
-		    "heartbeat_age_seconds", r->holder ?
-		    json_real(ms(lock_row_heartbeat_age(r))) : json_null());
+	if (out) {
+		out->name = xstrdup(name);
+		out->released = r->holder != NULL;
+		out->state_before = st;
+		out->prev_holder = dup_or_null(r->holder);
+		out->prev_host = dup_or_null(r->host);
+		out->prev_pid = r->holder ? r->pid : 0;
+		out->prev_token = r->token;
+		out->prev_heartbeat_age = ms(lock_row_heartbeat_age(r));
+		out->token = new_token;
+		if (r->holder) {
+			struct buf why = BUF_INIT;
 
-		*result = json_pack("{s:s, s:b, s:b, s:s, s:o, s:I, s:o, s:o, "
-		    "s:o}", "name", name, "released", r->holder != NULL,
-		    "already_free", r->holder == NULL, "state_before",
-		    lock_state_name(st), "previous", prev, "fencing_token",
-		    (json_int_t)new_token, "released_at", r->holder ?
-		    json_string(released_at) : str_or_null(r->released_at),
-		    "release_reason", r->holder ? json_pack("s+", "force: ",
-		    reason) : str_or_null(r->release_reason), "released_by",
-		    r->holder ? json_string(who->actor_id) :
-		    str_or_null(r->released_by));
+			buf_appendf(&why, "force: %s", reason);
+			out->released_at = xstrdup(released_at);
+			out->release_reason = buf_detach(&why, NULL);
+			out->released_by = xstrdup(who->actor_id);
+		} else {
+			out->released_at = dup_or_null(r->released_at);
+			out->release_reason = dup_or_null(r->release_reason);
+			out->released_by = dup_or_null(r->released_by);
+		}
 	}
 	json_decref(data);
 	lock_rows_free(&rows);

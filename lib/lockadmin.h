@@ -87,15 +87,37 @@ enum lock_release_result {
 };
 
 /*
+ * What a force-release did and found. The strings are owned by the struct
+ * (free with lock_release_free()); any of them may be NULL. Callers
+ * serialise it: fcgi/h_locks.c to the API's JSON, opsctl to a sentence.
+ */
+struct lock_release {
+	char		*name;
+	bool		 released;	/* false: it was already free */
+	enum lock_state	 state_before;
+	/* the holder before the release (all NULL / 0 when it was free) */
+	char		*prev_holder;
+	char		*prev_host;	/* NULL when the row had none */
+	int		 prev_pid;
+	long long	 prev_token;
+	double		 prev_heartbeat_age;	/* seconds, ms precision */
+	/* the lock after it */
+	long long	 token;
+	char		*released_at;		/* RFC 3339 */
+	char		*release_reason;
+	char		*released_by;
+};
+
+void	lock_release_free(struct lock_release *rel);
+
+/*
  * Force-release lock name with the operator's reason (check it with
- * lock_reason_valid() first). On RELEASED and ALREADY_FREE *result (may be
- * NULL) is {"name","released","already_free","state_before","previous":
- * {holder, holder_host, holder_pid, fencing_token, heartbeat_age_seconds},
- * "fencing_token","released_at","release_reason","released_by"}.
+ * lock_reason_valid() first). On RELEASED and ALREADY_FREE *out (may be
+ * NULL) says what was done; free it with lock_release_free().
  */
 enum lock_release_result lockadmin_force_release(struct db *db,
 	    int stale_after, const struct sanitize_rules *rules,
 	    const char *name, const char *reason, const struct lock_actor *who,
-	    json_t **result);
+	    struct lock_release *out);
 
 #endif
