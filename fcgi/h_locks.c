@@ -76,24 +76,24 @@ release_body_check(json_t *body, const char **reason, json_t **details)
 	*details = json_array();
 	*reason = NULL;
 	if (!json_is_object(body)) {
-		json_array_append_new(*details, error_detail("body",
+		xjson_push(*details, error_detail("body",
 		    "must be a JSON object"));
 		return -1;
 	}
 	json_object_foreach(body, key, v) {
 		if (strcmp(key, "reason") != 0)
-			json_array_append_new(*details, error_detail(key,
+			xjson_push(*details, error_detail(key,
 			    "is not a known field"));
 	}
 	v = json_object_get(body, "reason");
 	if (v == NULL || json_is_null(v))
-		json_array_append_new(*details, error_detail("reason",
+		xjson_push(*details, error_detail("reason",
 		    "is required: say why the lock is released"));
 	else if (!json_is_string(v))
-		json_array_append_new(*details, error_detail("reason",
+		xjson_push(*details, error_detail("reason",
 		    "must be a string"));
 	else if (!lock_reason_valid(json_string_value(v), &issue))
-		json_array_append_new(*details, error_detail("reason", issue));
+		xjson_push(*details, error_detail("reason", issue));
 	else
 		*reason = json_string_value(v);
 	if (json_array_size(*details) > 0)

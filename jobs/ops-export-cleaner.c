@@ -25,6 +25,7 @@
 #include "locks.h"
 #include "log.h"
 #include "storage.h"
+#include "xjson.h"
 
 #define BINARY	"ops-export-cleaner"
 
@@ -57,7 +58,7 @@ expire_batch(struct cleaner *c)
 	}
 	n = PQntuples(res);
 	for (int i = 0; i < n; i++) {
-		json_t *data = json_pack("{s:I}", "total_bytes",
+		json_t *data = xjson_pack("{s:I}", "total_bytes",
 		    (json_int_t)strtoll(PQgetvalue(res, i, 2), NULL, 10));
 		struct ops_event ev = {
 			.type = "EXPORT_EXPIRED", .severity = "info",

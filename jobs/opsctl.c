@@ -33,6 +33,7 @@
 #include "rbac.h"
 #include "sanitize.h"
 #include "xalloc.h"
+#include "xjson.h"
 
 #define EXIT_USAGE	2
 
@@ -486,7 +487,7 @@ cmd_exports(struct ctl *c, int argc, char **argv)
 		return 1;
 	}
 	if (as_json) {
-		json_t *o = json_pack("{s:o}", "items", items);
+		json_t *o = xjson_pack("{s:o}", "items", items);
 
 		json_dumpf(o, stdout, JSON_INDENT(2));
 		fputc('\n', stdout);

@@ -30,6 +30,7 @@
 
 #include "buf.h"
 #include "xalloc.h"
+#include "xjson.h"
 
 #define HS256_MIN_SECRET	32	/* RFC 7518 3.2: at least the hash size */
 #define RSA_MIN_BITS		2048
@@ -1036,16 +1037,8 @@ set_string(json_t *obj, const char *key, const char *s)
 
 	if ((v = json_string(s)) == NULL)
 		return -1;
-	if (json_object_set_new(obj, key, v) == -1)
-		abort();
+	xjson_set(obj, key, v);
 	return 0;
-}
-
-static void
-set_new(json_t *obj, const char *key, json_t *v)
-{
-	if (v == NULL || json_object_set_new(obj, key, v) == -1)
-		abort();
 }
 
 static json_t *
@@ -1054,8 +1047,8 @@ sign_header(const char *kid)
 	json_t *h;
 
 	h = xnonnull(json_object());
-	set_new(h, "alg", json_string("HS256"));
-	set_new(h, "typ", json_string("JWT"));
+	xjson_set(h, "alg", json_string("HS256"));
+	xjson_set(h, "typ", json_string("JWT"));
 	if (kid != NULL && set_string(h, "kid", kid) == -1) {
 		json_decref(h);
 		return NULL;
@@ -1075,8 +1068,7 @@ sign_roles(const char *const *roles, size_t nroles)
 			json_decref(ra);
 			return NULL;
 		}
-		if (json_array_append_new(ra, v) == -1)
-			abort();
+		xjson_push(ra, v);
 	}
 	return ra;
 }
@@ -1097,10 +1089,10 @@ sign_claims(const char *issuer, const char *audience, const char *sub,
 		json_decref(c);
 		return NULL;
 	}
-	set_new(c, "roles", ra);
-	set_new(c, "iat", json_integer(now));
-	set_new(c, "nbf", json_integer(now));
-	set_new(c, "exp", json_integer(exp));
+	xjson_set(c, "roles", ra);
+	xjson_set(c, "iat", json_integer(now));
+	xjson_set(c, "nbf", json_integer(now));
+	xjson_set(c, "exp", json_integer(exp));
 	return c;
 }
 

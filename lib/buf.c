@@ -1,6 +1,8 @@
 #include "buf.h"
+#include "bug.h"
 #include "xalloc.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +25,8 @@ buf_grow(struct buf *b, size_t extra)
 	char *p;
 
 	if (extra > SIZE_MAX - b->len - 1)
-		abort();
+		BUG("buf_grow: %zu more bytes after %zu overflow size_t", extra,
+		    b->len);
 	need = b->len + extra + 1;
 	if (need <= b->cap)
 		return;
@@ -78,12 +81,13 @@ buf_vappendf(struct buf *b, const char *fmt, va_list ap)
 	n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, cp);
 	va_end(cp);
 	if (n < 0)
-		abort();
+		BUG("vsnprintf of \"%s\" failed: %s", fmt, strerror(errno));
 	if ((size_t)n >= b->cap - b->len) {
 		buf_grow(b, (size_t)n);
 		n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
 		if (n < 0)
-			abort();
+			BUG("vsnprintf of \"%s\" failed: %s", fmt,
+			    strerror(errno));
 	}
 	b->len += (size_t)n;
 }

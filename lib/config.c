@@ -8,6 +8,7 @@
 #include <yaml.h>
 
 #include "buf.h"
+#include "bug.h"
 #include "date.h"
 #include "log.h"
 #include "sanitize.h"
@@ -687,7 +688,8 @@ apply_defaults(struct ops_config *cfg)
 		if (config_keys[i].def != NULL &&
 		    key_set(cfg, &config_keys[i], config_keys[i].def, false,
 		    msg, sizeof(msg)) != 0)
-			abort();	/* a default out of its own range */
+			BUG("the default of %s.%s is out of its own range: %s",
+			    config_keys[i].section, config_keys[i].name, msg);
 }
 
 int
@@ -712,7 +714,7 @@ config_load(struct ops_config *cfg, const char *path, char *err, size_t errsz)
 		w.err = err;
 		w.errsz = errsz;
 		if (!yaml_parser_initialize(&w.parser))
-			abort();
+			BUG("yaml_parser_initialize failed (out of memory)");
 		yaml_parser_set_input_file(&w.parser, f);
 		rc = walk_root(&w, cfg);
 		if (rc == 0)

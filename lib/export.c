@@ -17,6 +17,7 @@
 #include "rbac.h"
 #include "storage.h"
 #include "xalloc.h"
+#include "xjson.h"
 
 /*
  * The columns job_row_json() reads, in this order. Timestamps come as epoch
@@ -85,6 +86,7 @@ export_outcome_code(enum export_outcome o)
 	case EXPORT_E_IDEMPOTENCY:	return "IDEMPOTENCY_CONFLICT";
 	case EXPORT_E_TOO_MANY:		return "EXPORT_TOO_MANY_ACTIVE";
 	case EXPORT_E_DB:		return "INTERNAL_ERROR";
+	case EXPORT_E_STORED:		return "INTERNAL_ERROR";
 	default:			return NULL;
 	}
 }
@@ -165,10 +167,16 @@ job_row_json(const PGresult *res, int row, const struct export_actor *a,
 {
 	const char *state = PQgetvalue(res, row, C_STATE);
 	json_t *filters, *job;
-	json_error_t jerr;
+	char why[256];
 
-	filters = json_loads(PQgetvalue(res, row, C_FILTERS), 0, &jerr);
-	job = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:o, s:o, "
+	if (export_filters_load(PQgetvalue(res, row, C_FILTERS), &filters, why,
+	    sizeof(why)) != 0) {
+		log_kv(LOG_ERROR, "job_id", PQgetvalue(res, row, C_ID),
+		    "cannot show export job: %s; fix or delete the job's row",
+		    why);
+		return NULL;
+	}
+	job = xjson_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:o, s:o, "
 	    "s:o, s:o, s:o, s:{s:o, s:o, s:o}, s:{s:o, s:o, s:o}}",
 	    "id", PQgetvalue(res, row, C_ID),
 	    "tenant_id", PQgetvalue(res, row, C_TENANT),
@@ -176,7 +184,7 @@ job_row_json(const PGresult *res, int row, const struct export_actor *a,
 	    "format", PQgetvalue(res, row, C_FORMAT),
 	    "from", time_or_null(res, row, C_FROM),
 	    "to", time_or_null(res, row, C_TO),
-	    "filters", filters ? filters : json_object(),
+	    "filters", filters,
 	    "requested_by", PQgetvalue(res, row, C_BY),
 	    "created_at", time_or_null(res, row, C_CREATED),
 	    "started_at", time_or_null(res, row, C_STARTED),
@@ -191,9 +199,8 @@ job_row_json(const PGresult *res, int row, const struct export_actor *a,
 	    "max_rows", int_or_null(res, row, C_MAXROWS),
 	    "max_bytes", int_or_null(res, row, C_MAXBYTES),
 	    "max_duration_seconds", int_or_null(res, row, C_MAXDUR));
-	xnonnull(job);
 	if (strcmp(state, "DONE") == 0) {
-		json_t *result = json_pack("{s:o, s:o, s:o}",
+		json_t *result = xjson_pack("{s:o, s:o, s:o}",
 		    "rows", int_or_null(res, row, C_TROWS),
 		    "bytes", int_or_null(res, row, C_TBYTES),
 		    "sha256", text_or_null(res, row, C_SHA));
@@ -201,18 +208,18 @@ job_row_json(const PGresult *res, int row, const struct export_actor *a,
 		    PQgetvalue(res, row, C_TENANT),
 		    PQgetvalue(res, row, C_BY)) == EXPORT_OK;
 
-		json_object_set_new(result, "download_url",
+		xjson_set(result, "download_url",
 		    may && view->download_url ? view->download_url(view->arg,
 		    PQgetvalue(res, row, C_ID), a->who->sub) : json_null());
-		json_object_set_new(job, "result", result);
+		xjson_set(job, "result", result);
 	}
 	if (strcmp(state, "FAILED") == 0)
-		json_object_set_new(job, "error", json_pack("{s:o, s:o}",
+		xjson_set(job, "error", xjson_pack("{s:o, s:o}",
 		    "code", text_or_null(res, row, C_ECODE),
 		    "message", text_or_null(res, row, C_EMSG)));
 	if (strcmp(state, "RUNNING") == 0 &&
 	    strcmp(PQgetvalue(res, row, C_CANCEL), "t") == 0)
-		json_object_set_new(job, "cancel_requested", json_true());
+		xjson_set(job, "cancel_requested", json_true());
 	return job;
 }
 
@@ -346,7 +353,7 @@ export_job_create(struct db *db, const struct ops_config *cfg,
 	snprintf(id_out, EXPORT_ID_LEN + 1, "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
 	{
-		json_t *data = json_pack("{s:s, s:s, s:s, s:O, s:I, s:I}",
+		json_t *data = xjson_pack("{s:s, s:s, s:s, s:O, s:I, s:I}",
 		    "format", req->format, "from", req->from, "to", req->to,
 		    "filters", req->filters, "max_rows",
 		    (json_int_t)req->max_rows, "max_bytes",
@@ -397,8 +404,9 @@ export_job_get(struct db *db, const struct export_actor *a, const char *id,
 	}
 	o = export_access(a, CAP_EXPORT_READ, PQgetvalue(res, 0, C_TENANT),
 	    PQgetvalue(res, 0, C_BY));
+	if (o == EXPORT_OK && (*job = job_row_json(res, 0, a, view)) == NULL)
+		o = EXPORT_E_STORED;
 	if (o == EXPORT_OK) {
-		*job = job_row_json(res, 0, a, view);
 		if (state_out)
 			snprintf(state_out, 16, "%s", PQgetvalue(res, 0,
 			    C_STATE));
@@ -443,15 +451,23 @@ export_job_list(struct db *db, const struct export_actor *a,
 		return EXPORT_E_DB;
 	items = json_array();
 	rows = PQntuples(res);
-	for (int i = 0; i < rows && i < q->limit; i++)
-		json_array_append_new(items, job_row_json(res, i, a, view));
-	*out = json_pack("{s:o, s:n}", "items", items, "next_cursor");
+	for (int i = 0; i < rows && i < q->limit; i++) {
+		json_t *job = job_row_json(res, i, a, view);
+
+		if (job == NULL) {
+			json_decref(items);
+			PQclear(res);
+			return EXPORT_E_STORED;
+		}
+		xjson_push(items, job);
+	}
+	*out = xjson_pack("{s:o, s:n}", "items", items, "next_cursor");
 	if (rows > q->limit) {
 		struct buf c = BUF_INIT;
 
 		buf_appendf(&c, "%s.%s", PQgetvalue(res, q->limit - 1,
 		    C_CREATED), PQgetvalue(res, q->limit - 1, C_ID));
-		json_object_set_new(*out, "next_cursor", json_string(c.data));
+		xjson_set(*out, "next_cursor", json_string(c.data));
 		buf_free(&c);
 	}
 	PQclear(res);
@@ -494,7 +510,7 @@ export_job_cancel(struct db *db, const struct sanitize_rules *rules, const struc
 		const char *p[] = { id, a->who->sub };
 
 		if (strcmp(state, "PENDING") == 0) {
-			json_t *data = json_pack("{s:s, s:s, s:s}", "code",
+			json_t *data = xjson_pack("{s:s, s:s, s:s}", "code",
 			    "EXPORT_CANCELLED", "cancelled_by", a->who->sub,
 			    "state_before", state);
 
@@ -515,9 +531,10 @@ export_job_cancel(struct db *db, const struct sanitize_rules *rules, const struc
 		}
 	}
 	/* answer with the job as the cancel left it, before a runner moves on */
-	if (rc == 0) {
-		rc = export_job_get(db, a, id, view, job, NULL) == EXPORT_OK ?
-		    0 : -1;
+	if (rc == 0 && (o = export_job_get(db, a, id, view, job, NULL)) !=
+	    EXPORT_OK) {
+		db_rollback(db);
+		return o == EXPORT_E_STORED ? o : EXPORT_E_DB;
 	}
 	if (rc != 0 || db_commit(db) != 0) {
 		json_decref(*job);
@@ -572,7 +589,7 @@ export_record_download(struct db *db, const struct sanitize_rules *rules,
     const struct export_file *f, const char *actor_sub, const char *request_id,
     const char *ip, long long first, long long last, bool signed_url)
 {
-	json_t *data = json_pack("{s:I, s:I, s:I, s:s, s:b}", "first_byte",
+	json_t *data = xjson_pack("{s:I, s:I, s:I, s:s, s:b}", "first_byte",
 	    (json_int_t)first, "last_byte", (json_int_t)last, "total_bytes",
 	    (json_int_t)f->total_bytes, "sha256", f->sha256, "signed_url",
 	    signed_url);
@@ -603,7 +620,7 @@ int
 export_record_corrupt(struct db *db, const struct export_file *f, int seq,
     const char *request_id)
 {
-	json_t *data = json_pack("{s:i}", "seq", seq);
+	json_t *data = xjson_pack("{s:i}", "seq", seq);
 	struct ops_event ev = {
 		.type = "EXPORT_CORRUPT", .severity = "critical",
 		.source = "ops-fcgi", .tenant_id = f->tenant_id,

@@ -59,7 +59,9 @@ enum export_outcome {
 	EXPORT_E_CONFLICT,	/* state does not allow it */
 	EXPORT_E_IDEMPOTENCY,	/* same key, different body */
 	EXPORT_E_TOO_MANY,	/* tenant has max_active_per_tenant jobs */
-	EXPORT_E_DB		/* database failure: see db->err */
+	EXPORT_E_DB,		/* database failure: see db->err */
+	EXPORT_E_STORED		/* a stored job cannot be read (its filters):
+				 * logged with the cause, answered as 500 */
 };
 
 /* The API error code for an outcome (NULL for successes). */

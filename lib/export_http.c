@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "date.h"
 #include "digest.h"
+#include "xssl.h"
 
 /* ---- signed URLs ---------------------------------------------------------- */
 
@@ -28,10 +29,9 @@ export_url_sign(const char *secret, const char *id, const char *sub,
 	unsigned int mdlen = 0;
 
 	buf_appendf(&msg, "%s\n%s\n%lld", id, sub, expires);
-	if (HMAC(EVP_sha256(), secret, (int)strlen(secret),
-	    (const unsigned char *)msg.data, msg.len, md, &mdlen) == NULL ||
-	    mdlen != 32)
-		abort();
+	xssl(HMAC(EVP_sha256(), secret, (int)strlen(secret),
+	    (const unsigned char *)msg.data, msg.len, md, &mdlen) != NULL &&
+	    mdlen == 32, "HMAC-SHA256 of a download URL");
 	digest_hex(md, 32, sig_out);
 	buf_free(&msg);
 }

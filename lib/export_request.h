@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "config.h"
 
@@ -55,6 +56,16 @@ int	export_list_query_check(const struct export_list_query *q,
  */
 bool	export_cursor_parse(const char *c, long long *us,
 	    char id[EXPORT_ID_LEN + 1]);
+
+/*
+ * Read a job's stored filters (tb_audit_export_job.filters as text) into
+ * *out (a new JSON object). -1 with the cause in err when they are not a
+ * JSON object this server can read (jansson refuses what PostgreSQL's jsonb
+ * keeps, such as 1e400): never read as "no filters", which would export
+ * rows the job did not ask for.
+ */
+int	export_filters_load(const char *text, json_t **out, char *err,
+	    size_t errsz);
 
 /* True when s is a canonical UUID (8-4-4-4-12 hex). */
 bool	export_id_valid(const char *s);

@@ -13,10 +13,13 @@
 #include "digest.h"
 #include "encode.h"
 #include "events.h"
+#include "export_request.h"
 #include "log.h"
 #include "locks.h"
 #include "pgcopy.h"
 #include "xalloc.h"
+#include "xjson.h"
+#include "xpthread.h"
 
 #define RUNNER_ACTOR	"system:ops-export-runner"
 #define ROW_FIELDS	10
@@ -205,7 +208,7 @@ fail_job_tx(struct runner *rn, const char *id, const char *tenant, int attempt,
 	PQclear(res);
 	if (delete_all_chunks(rn, id) != 0)
 		return RUN_ERROR;
-	data = json_pack("{s:s, s:s}", "code", code, "message", msg);
+	data = xjson_pack("{s:s, s:s}", "code", code, "message", msg);
 	rc = job_events(rn->wdb, rn->rules, "EXPORT_FAILED", "warning", tenant,
 	    id, data, true);
 	json_decref(data);
@@ -295,7 +298,7 @@ claim_take(struct runner *rn, const char *id, int attempt,
 		job->cp_id = strtoll(PQgetvalue(res, 0, K_CP_ID), NULL, 10);
 	}
 	PQclear(res);
-	data = json_pack("{s:i, s:s, s:I, s:i}", "attempt", job->attempt,
+	data = xjson_pack("{s:i, s:s, s:I, s:i}", "attempt", job->attempt,
 	    "runner", rn->owner, "resume_after_rows", (json_int_t)job->rows,
 	    "resume_after_chunks", job->chunks);
 	rc = job_events(rn->wdb, rn->rules, attempt > 0 ? "EXPORT_RESUMED" :
@@ -463,7 +466,7 @@ flush_chunk(struct run *ru, struct chunk_buf *cb)
 	/* a chunk without rows (a CSV header alone) moves no checkpoint */
 	cps = NULL;
 	if (cb->last_ts[0]) {
-		cp = json_pack("{s:s, s:I}", "occurred_at", cb->last_ts, "id",
+		cp = xjson_pack("{s:s, s:I}", "occurred_at", cb->last_ts, "id",
 		    (json_int_t)strtoll(cb->last_id, NULL, 10));
 		cps = json_dumps(cp, JSON_COMPACT);
 		json_decref(cp);
@@ -512,22 +515,22 @@ writer_main(void *arg)
 	struct run *ru = arg;
 	struct writer *wr = &ru->wr;
 
-	pthread_mutex_lock(&wr->mu);
+	xpthread(pthread_mutex_lock(&wr->mu));
 	for (;;) {
 		enum run_result r;
 
 		while (!wr->posted && !wr->quit)
-			pthread_cond_wait(&wr->cv, &wr->mu);
+			xpthread(pthread_cond_wait(&wr->cv, &wr->mu));
 		if (!wr->posted)
 			break;
-		pthread_mutex_unlock(&wr->mu);
+		xpthread(pthread_mutex_unlock(&wr->mu));
 		r = flush_chunk(ru, &ru->out);
-		pthread_mutex_lock(&wr->mu);
+		xpthread(pthread_mutex_lock(&wr->mu));
 		wr->result = r;
 		wr->posted = false;
-		pthread_cond_broadcast(&wr->cv);
+		xpthread(pthread_cond_broadcast(&wr->cv));
 	}
-	pthread_mutex_unlock(&wr->mu);
+	xpthread(pthread_mutex_unlock(&wr->mu));
 	return NULL;
 }
 
@@ -536,24 +539,25 @@ static void
 writer_start(struct run *ru)
 {
 	struct writer *wr = &ru->wr;
+	int rc;
 
 	wr->result = RUN_CLAIMED;
-	if (pthread_mutex_init(&wr->mu, NULL) != 0)
+	if ((rc = pthread_mutex_init(&wr->mu, NULL)) != 0)
 		goto sync;
-	if (pthread_cond_init(&wr->cv, NULL) != 0) {
-		pthread_mutex_destroy(&wr->mu);
+	if ((rc = pthread_cond_init(&wr->cv, NULL)) != 0) {
+		xpthread(pthread_mutex_destroy(&wr->mu));
 		goto sync;
 	}
-	if (pthread_create(&wr->tid, NULL, writer_main, ru) != 0) {
-		pthread_cond_destroy(&wr->cv);
-		pthread_mutex_destroy(&wr->mu);
+	if ((rc = pthread_create(&wr->tid, NULL, writer_main, ru)) != 0) {
+		xpthread(pthread_cond_destroy(&wr->cv));
+		xpthread(pthread_mutex_destroy(&wr->mu));
 		goto sync;
 	}
 	wr->started = true;
 	return;
 sync:
-	log_warn("cannot start the export writer thread: chunks are "
-	    "committed between reads (slower, same result)");
+	log_warn("cannot start the export writer thread (%s): chunks are "
+	    "committed between reads (slower, same result)", strerror(rc));
 }
 
 /*
@@ -571,12 +575,12 @@ writer_wait(struct run *ru)
 		wr->result = RUN_CLAIMED;
 		return r;
 	}
-	pthread_mutex_lock(&wr->mu);
+	xpthread(pthread_mutex_lock(&wr->mu));
 	while (wr->posted)
-		pthread_cond_wait(&wr->cv, &wr->mu);
+		xpthread(pthread_cond_wait(&wr->cv, &wr->mu));
 	r = wr->result;
 	wr->result = RUN_CLAIMED;
-	pthread_mutex_unlock(&wr->mu);
+	xpthread(pthread_mutex_unlock(&wr->mu));
 	return r;
 }
 
@@ -589,9 +593,9 @@ writer_busy(struct run *ru)
 
 	if (!wr->started)
 		return false;
-	pthread_mutex_lock(&wr->mu);
+	xpthread(pthread_mutex_lock(&wr->mu));
 	busy = wr->posted;
-	pthread_mutex_unlock(&wr->mu);
+	xpthread(pthread_mutex_unlock(&wr->mu));
 	return busy;
 }
 
@@ -617,10 +621,10 @@ writer_post(struct run *ru)
 		wr->result = flush_chunk(ru, &ru->out);
 		return writer_wait(ru);
 	}
-	pthread_mutex_lock(&wr->mu);
+	xpthread(pthread_mutex_lock(&wr->mu));
 	wr->posted = true;
-	pthread_cond_broadcast(&wr->cv);
-	pthread_mutex_unlock(&wr->mu);
+	xpthread(pthread_cond_broadcast(&wr->cv));
+	xpthread(pthread_mutex_unlock(&wr->mu));
 	return RUN_CLAIMED;
 }
 
@@ -633,13 +637,13 @@ writer_stop(struct run *ru)
 	if (!wr->started)
 		return;
 	(void)writer_wait(ru);
-	pthread_mutex_lock(&wr->mu);
+	xpthread(pthread_mutex_lock(&wr->mu));
 	wr->quit = true;
-	pthread_cond_broadcast(&wr->cv);
-	pthread_mutex_unlock(&wr->mu);
-	pthread_join(wr->tid, NULL);
-	pthread_cond_destroy(&wr->cv);
-	pthread_mutex_destroy(&wr->mu);
+	xpthread(pthread_cond_broadcast(&wr->cv));
+	xpthread(pthread_mutex_unlock(&wr->mu));
+	xpthread(pthread_join(wr->tid, NULL));
+	xpthread(pthread_cond_destroy(&wr->cv));
+	xpthread(pthread_mutex_destroy(&wr->mu));
 	wr->started = false;
 }
 
@@ -739,14 +743,17 @@ open_source(struct run *ru)
 	struct runner *rn = ru->rn;
 	struct runner_job *job = ru->job;
 	json_t *filters, *actions, *actor;
-	json_error_t jerr;
 	char *actions_s = NULL, after_id[24];
 	PGresult *res;
 	long long count;
 
-	filters = json_loads(job->filters, 0, &jerr);
-	actions = filters ? json_object_get(filters, "actions") : NULL;
-	actor = filters ? json_object_get(filters, "actor_id") : NULL;
+	if (export_filters_load(job->filters, &filters, ru->fail_msg,
+	    sizeof(ru->fail_msg)) != 0) {
+		ru->fail_code = "EXPORT_SOURCE_INVALID";
+		return RUN_FAILED;
+	}
+	actions = json_object_get(filters, "actions");
+	actor = json_object_get(filters, "actor_id");
 	if (actions)
 		actions_s = json_dumps(actions, JSON_COMPACT);
 	snprintf(after_id, sizeof(after_id), "%lld", job->cp_id);
@@ -945,7 +952,7 @@ finish_job(struct run *ru)
 		    "interval '1 hour' WHERE id = $1 AND attempt = $2 AND "
 		    "state = 'RUNNING'", 6, p);
 	}
-	data = json_pack("{s:I, s:I, s:s, s:i, s:i}", "rows",
+	data = xjson_pack("{s:I, s:I, s:s, s:i, s:i}", "rows",
 	    (json_int_t)job->rows, "bytes", (json_int_t)job->bytes, "sha256",
 	    sha, "chunks", job->chunks, "attempt", job->attempt);
 	if (rc == 0)

@@ -10,6 +10,7 @@
 #include "events.h"
 #include "log.h"
 #include "metrics.h"
+#include "xjson.h"
 
 static double
 elapsed(const struct timespec *since)
@@ -129,7 +130,7 @@ jobrun_count(struct jobrun *jr, const char *key, long long n)
 	json_t *v = json_object_get(jr->counts, key);
 	json_int_t cur = v ? json_integer_value(v) : 0;
 
-	json_object_set_new(jr->counts, key, json_integer(cur + n));
+	xjson_set(jr->counts, key, json_integer(cur + n));
 }
 
 /* The run's outcome, in one transaction: job_run row and ops_event. */
@@ -138,7 +139,7 @@ record_run(struct jobrun *jr, const char *error, double duration)
 {
 	char id[24], dur[32];
 	char *counts = json_dumps(jr->counts, JSON_COMPACT | JSON_SORT_KEYS);
-	json_t *data = json_pack("{s:s, s:s, s:i, s:f, s:O, s:I}", "job",
+	json_t *data = xjson_pack("{s:s, s:s, s:i, s:f, s:O, s:I}", "job",
 	    jr->job, "host", jr->me.host, "pid", jr->me.pid,
 	    "duration_seconds", duration, "counts", jr->counts,
 	    "fencing_token", (json_int_t)jr->lease.token);
@@ -150,7 +151,7 @@ record_run(struct jobrun *jr, const char *error, double duration)
 	int rc = -1;
 
 	if (error)
-		json_object_set_new(data, "error", json_string(error));
+		xjson_set(data, "error", json_string(error));
 	snprintf(id, sizeof(id), "%lld", jr->run_id);
 	snprintf(dur, sizeof(dur), "%.6f", duration);
 	if (db_begin(&jr->db) == 0 && events_write(&jr->db, &ev) == 0) {

@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "log.h"
 #include "xalloc.h"
+#include "xpthread.h"
 
 #define JWKS_MAX_BYTES		(1024 * 1024)
 #define JWKS_TIMEOUT_MS		5000L
@@ -32,17 +33,6 @@ struct jwks {
 	pthread_mutex_t		 fetch;
 	time_t			 last_try;
 };
-
-/*
- * The locks are used correctly (no recursion, no unlock of a lock not
- * held), so a failure means a broken process: stop (as on out of memory).
- */
-static void
-must(int rc)
-{
-	if (rc != 0)
-		abort();
-}
 
 static char *
 dup_or_null(const char *s)
@@ -241,9 +231,8 @@ jwks_open(struct jwks **out, const struct jwks_config *cfg, char *err,
 	j->min_refresh = cfg->min_refresh_seconds > 0 ?
 	    cfg->min_refresh_seconds : 1;
 	j->max_age = cfg->max_age_seconds > 0 ? cfg->max_age_seconds : 300;
-	if (pthread_rwlock_init(&j->lock, NULL) != 0 ||
-	    pthread_mutex_init(&j->fetch, NULL) != 0)
-		abort();
+	xpthread(pthread_rwlock_init(&j->lock, NULL));
+	xpthread(pthread_mutex_init(&j->fetch, NULL));
 	if (j->url && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		snprintf(err, errsz, "cannot initialise libcurl");
 		jwks_close(j);
@@ -312,23 +301,23 @@ refresh(struct jwks *j, time_t now, const char *why)
 	if (pthread_mutex_trylock(&j->fetch) != 0)
 		return 0;
 	if (now < j->last_try + j->min_refresh) {
-		must(pthread_mutex_unlock(&j->fetch));
+		xpthread(pthread_mutex_unlock(&j->fetch));
 		return 0;
 	}
 	j->last_try = now;
 	if (load(j, &ks, &max_age, err, sizeof(err)) != 0) {
-		must(pthread_mutex_unlock(&j->fetch));
+		xpthread(pthread_mutex_unlock(&j->fetch));
 		log_warn("cannot refresh the JWT keys (%s): %s; keeping the "
 		    "current keys, next try in %d s", why, err,
 		    j->min_refresh);
 		return -1;
 	}
-	must(pthread_rwlock_wrlock(&j->lock));
+	xpthread(pthread_rwlock_wrlock(&j->lock));
 	old = j->ks;
 	j->ks = ks;
 	j->expires_at = now + max_age;
-	must(pthread_rwlock_unlock(&j->lock));
-	must(pthread_mutex_unlock(&j->fetch));
+	xpthread(pthread_rwlock_unlock(&j->lock));
+	xpthread(pthread_mutex_unlock(&j->fetch));
 	auth_keyset_free(old);
 	log_info("JWT keys refreshed (%s); next refresh in %d s", why,
 	    max_age);
@@ -345,20 +334,20 @@ jwks_verify(struct jwks *j, const struct auth_policy *pol, const char *token,
 	if (j == NULL)
 		return auth_verify(NULL, pol, token, now, out);
 	if (j->file || j->url) {
-		must(pthread_rwlock_rdlock(&j->lock));
+		xpthread(pthread_rwlock_rdlock(&j->lock));
 		expired = now >= j->expires_at;
-		must(pthread_rwlock_unlock(&j->lock));
+		xpthread(pthread_rwlock_unlock(&j->lock));
 		if (expired)
 			(void)refresh(j, now, "cache expired");
 	}
-	must(pthread_rwlock_rdlock(&j->lock));
+	xpthread(pthread_rwlock_rdlock(&j->lock));
 	r = auth_verify(j->ks, pol, token, now, out);
-	must(pthread_rwlock_unlock(&j->lock));
+	xpthread(pthread_rwlock_unlock(&j->lock));
 	if (r == AUTH_ERR_KID && (j->file || j->url) &&
 	    refresh(j, now, "unknown kid") == 1) {
-		must(pthread_rwlock_rdlock(&j->lock));
+		xpthread(pthread_rwlock_rdlock(&j->lock));
 		r = auth_verify(j->ks, pol, token, now, out);
-		must(pthread_rwlock_unlock(&j->lock));
+		xpthread(pthread_rwlock_unlock(&j->lock));
 	}
 	return r;
 }

@@ -11,6 +11,7 @@
 #include "locks.h"
 #include "log.h"
 #include "xalloc.h"
+#include "xjson.h"
 
 #define LOCK_COLS \
 	"name, holder, holder_host, holder_pid, holder_started_at, " \
@@ -141,24 +142,24 @@ lock_row_json(const struct lock_row *r, enum lock_state st)
 {
 	json_t *o = json_object();
 
-	json_object_set_new(o, "name", json_string(r->name));
-	json_object_set_new(o, "state", json_string(lock_state_name(st)));
-	json_object_set_new(o, "holder", str_or_null(r->holder));
-	json_object_set_new(o, "holder_host", str_or_null(r->host));
-	json_object_set_new(o, "holder_pid", r->holder ?
+	xjson_set(o, "name", json_string(r->name));
+	xjson_set(o, "state", json_string(lock_state_name(st)));
+	xjson_set(o, "holder", str_or_null(r->holder));
+	xjson_set(o, "holder_host", str_or_null(r->host));
+	xjson_set(o, "holder_pid", r->holder ?
 	    json_integer(r->pid) : json_null());
-	json_object_set_new(o, "fencing_token", json_integer(r->token));
-	json_object_set_new(o, "acquired_at", str_or_null(r->acquired_at));
-	json_object_set_new(o, "heartbeat_at", str_or_null(r->heartbeat_at));
-	json_object_set_new(o, "lease_until", str_or_null(r->lease_until));
-	json_object_set_new(o, "heartbeat_age_seconds", r->holder ?
+	xjson_set(o, "fencing_token", json_integer(r->token));
+	xjson_set(o, "acquired_at", str_or_null(r->acquired_at));
+	xjson_set(o, "heartbeat_at", str_or_null(r->heartbeat_at));
+	xjson_set(o, "lease_until", str_or_null(r->lease_until));
+	xjson_set(o, "heartbeat_age_seconds", r->holder ?
 	    json_real(ms(lock_row_heartbeat_age(r))) : json_null());
-	json_object_set_new(o, "lease_remaining_seconds", r->holder ?
+	xjson_set(o, "lease_remaining_seconds", r->holder ?
 	    json_real(ms(lock_row_lease_left(r))) : json_null());
-	json_object_set_new(o, "released_at", str_or_null(r->released_at));
-	json_object_set_new(o, "release_reason",
+	xjson_set(o, "released_at", str_or_null(r->released_at));
+	xjson_set(o, "release_reason",
 	    str_or_null(r->release_reason));
-	json_object_set_new(o, "released_by", str_or_null(r->released_by));
+	xjson_set(o, "released_by", str_or_null(r->released_by));
 	return o;
 }
 
@@ -178,10 +179,10 @@ lockadmin_list_json(struct db *db, int stale_after)
 		lock_row_facts(&rows.rows[i], &f);
 		st = lock_classify(&f, rows.rows[i].now, stale_after, NULL,
 		    LOCK_PROC_NOT_PROBED, NULL);
-		json_array_append_new(items, lock_row_json(&rows.rows[i], st));
+		xjson_push(items, lock_row_json(&rows.rows[i], st));
 	}
 	lock_rows_free(&rows);
-	return json_pack("{s:o}", "items", items);
+	return xjson_pack("{s:o}", "items", items);
 }
 
 /* The event's data: what was released, by whom and why. New reference. */
@@ -189,21 +190,21 @@ static json_t *
 release_data(const struct lock_row *r, enum lock_state st, const char *reason,
     const struct lock_actor *who, long long new_token)
 {
-	json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:b, s:I, s:I}",
+	json_t *d = xjson_pack("{s:s, s:s, s:s, s:s, s:b, s:I, s:I}",
 	    "name", r->name, "reason", reason, "actor", who->actor_id,
 	    "state_before", lock_state_name(st), "already_free",
 	    r->holder == NULL, "fencing_before", (json_int_t)r->token,
 	    "fencing_after", (json_int_t)new_token);
 
 	if (r->holder) {
-		json_object_set_new(d, "old_holder", json_string(r->holder));
-		json_object_set_new(d, "old_host", str_or_null(r->host));
-		json_object_set_new(d, "old_pid", json_integer(r->pid));
-		json_object_set_new(d, "heartbeat_age_seconds",
+		xjson_set(d, "old_holder", json_string(r->holder));
+		xjson_set(d, "old_host", str_or_null(r->host));
+		xjson_set(d, "old_pid", json_integer(r->pid));
+		xjson_set(d, "heartbeat_age_seconds",
 		    json_real(ms(lock_row_heartbeat_age(r))));
-		json_object_set_new(d, "lease_remaining_seconds",
+		xjson_set(d, "lease_remaining_seconds",
 		    json_real(ms(lock_row_lease_left(r))));
-		json_object_set_new(d, "held_for_seconds",
+		xjson_set(d, "held_for_seconds",
 		    json_real(ms(r->now - r->acquired_epoch)));
 	}
 	return d;

@@ -7,6 +7,7 @@
 
 #include "events.h"
 #include "log.h"
+#include "xjson.h"
 
 /* Classify a row as the healer sees it (with a look at /proc). */
 static enum lock_state
@@ -52,7 +53,7 @@ static json_t *
 heal_data(const struct lockheal *h, const struct lock_row *r,
     enum lock_state st, const char *why, long long new_token)
 {
-	json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I, "
+	json_t *d = xjson_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I, "
 	    "s:f, s:f, s:f, s:s, s:s}",
 	    "name", r->name, "state", lock_state_name(st),
 	    "reason", lock_state_reason(st), "why", why,
@@ -64,9 +65,9 @@ heal_data(const struct lockheal *h, const struct lock_row *r,
 	    "held_for_seconds", ms(r->now - r->acquired_epoch),
 	    "healer", h->me->holder, "healer_host", h->me->host);
 
-	json_object_set_new(d, "old_boot_id", r->boot_id ?
+	xjson_set(d, "old_boot_id", r->boot_id ?
 	    json_string(r->boot_id) : json_null());
-	json_object_set_new(d, "old_started_at", r->started_at >= 0 ?
+	xjson_set(d, "old_started_at", r->started_at >= 0 ?
 	    json_integer(r->started_at) : json_null());
 	return d;
 }

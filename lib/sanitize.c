@@ -5,11 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bug.h"
 #include "digest.h"
 #include "log.h"
 #include "swar.h"
 #include "utf8.h"
 #include "xalloc.h"
+#include "xjson.h"
 
 /*
  * The built-in secret words, already normalized (lower case, no '_', '-',
@@ -954,7 +956,8 @@ san_object(const struct sanitize_rules *r, json_t *obj, size_t depth)
 			child = san_value(r, json_object_iter_value(it),
 			    depth + 1);
 		if (json_object_setn_new_nocheck(o, key, klen, child) == -1)
-			abort();
+			BUG("copying the key \"%.*s\" failed (out of memory)",
+			    (int)klen, key);
 	}
 	return o;
 }
@@ -966,9 +969,7 @@ san_array(const struct sanitize_rules *r, json_t *arr, size_t depth)
 	size_t i, n = json_array_size(arr);
 
 	for (i = 0; i < n; i++)
-		if (json_array_append_new(a, san_value(r,
-		    json_array_get(arr, i), depth + 1)) == -1)
-			abort();
+		xjson_push(a, san_value(r, json_array_get(arr, i), depth + 1));
 	return a;
 }
 
