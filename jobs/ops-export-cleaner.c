@@ -240,11 +240,12 @@ main(int argc, char **argv)
 	}
 	if (n < 0 || jr.lost)
 		error = jr.lost ? "the cleaner's lock was taken over" :
-		    "expiring jobs failed: the database failed";
+		    jobrun_db_error(&jr, "expiring jobs failed", &jr.db);
 	if (error == NULL) {
 		if ((n = sweep_chunks(&c)) < 0)
 			error = jr.lost ? "the cleaner's lock was taken over" :
-			    "deleting chunks failed: the database failed";
+			    jobrun_db_error(&jr, "deleting chunks failed",
+			    &jr.db);
 		else
 			jobrun_count(&jr, "chunks_deleted", n);
 	}
@@ -255,21 +256,24 @@ main(int argc, char **argv)
 	    LOCK_FENCE_SQL(1, 2))) > 0)
 		jobrun_count(&jr, "jobs_purged", n);
 	if (error == NULL && n < 0)
-		error = "purging old jobs failed: the database failed";
+		error = jobrun_db_error(&jr, "purging old jobs failed",
+		    &jr.db);
 	while (error == NULL && (n = purge_batch(&c, "DELETE FROM job_run "
 	    "WHERE id IN (SELECT id FROM job_run WHERE status <> 'RUNNING' "
 	    "AND finished_at < now() - $4 * interval '1 day' LIMIT $3) AND "
 	    LOCK_FENCE_SQL(1, 2))) > 0)
 		jobrun_count(&jr, "job_runs_purged", n);
 	if (error == NULL && n < 0)
-		error = "purging old job runs failed: the database failed";
+		error = jobrun_db_error(&jr, "purging old job runs failed",
+		    &jr.db);
 	while (error == NULL && (n = purge_events_batch(&c)) > 0) {
 		jobrun_count(&jr, "events_purged", n);
 		if (jobrun_tick(&jr) != 0)
 			error = "the cleaner's lock was taken over";
 	}
 	if (error == NULL && n < 0)
-		error = "purging old events failed: the database failed";
+		error = jobrun_db_error(&jr, "purging old events failed",
+		    &jr.db);
 
 	status = jobrun_end(&jr, error);
 	config_free(&cfg);

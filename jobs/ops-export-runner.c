@@ -72,6 +72,14 @@ tick(void *arg)
 	return jobrun_tick(arg);
 }
 
+/* The runner's connection that failed last (the writer's by default). */
+static const struct db *
+failed_db(const struct runner *rn)
+{
+	return rn->wdb->err == DB_OK && rn->rdb->err != DB_OK ? rn->rdb :
+	    rn->wdb;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -135,8 +143,8 @@ main(int argc, char **argv)
 			break;
 		if (r != RUN_CLAIMED) {
 			error = rn.fence_lost ? "the runner's scheduler lock "
-			    "was taken over" : "cannot claim a job: the "
-			    "database failed";
+			    "was taken over" : jobrun_db_error(&jr,
+			    "cannot claim a job", failed_db(&rn));
 			break;
 		}
 		jobrun_count(&jr, "claimed", 1);
@@ -158,8 +166,9 @@ main(int argc, char **argv)
 			error = "lost a job to another runner";
 			break;
 		default:
-			error = "a job failed on a database or storage error; "
-			    "it will be reclaimed after its lease";
+			error = jobrun_db_error(&jr, "a job failed on a "
+			    "database or storage error (it will be reclaimed "
+			    "after its lease)", failed_db(&rn));
 			break;
 		}
 		runner_job_free(&job);

@@ -154,7 +154,7 @@ main(int argc, char **argv)
 	h.tick_arg = &jr;
 	if (lockheal_run(&h) != 0)
 		error = h.lost || jr.lost ? "the healer's lock was taken over" :
-		    "recovering a lock failed: the database failed";
+		    jobrun_db_error(&jr, "recovering a lock failed", &jr.db);
 	if (h.lost)
 		jr.lost = true;
 	jobrun_count(&jr, "locks", h.locks);

@@ -177,6 +177,23 @@ void	db_rollback(struct db *db);
 bool	db_failed_with(const struct db *db, const char *sqlstate);
 
 /*
+ * The classifier's rule: a failed statement is DB_ERR_UNAVAILABLE when the
+ * connection is not up or its SQLSTATE is of class 08 (connection
+ * exception) or 57P (operator intervention: shutdown, crash), else
+ * DB_ERR_QUERY. sqlstate may be NULL (none came back).
+ */
+enum db_err db_classify(const char *sqlstate, bool connected);
+
+/*
+ * The cause of db's last failure in one line, as the log says it:
+ * "sqlstate 42501: permission denied for table ops_event; detail: ...;
+ * hint: ..." (no "sqlstate" part when the server sent none; "no database
+ * error recorded" after a success). Into buf; returns buf. For job_run
+ * rows and messages that must keep the cause.
+ */
+const char *db_error_text(const struct db *db, char *buf, size_t bufsz);
+
+/*
  * SQL for a timestamptz column as RFC 3339 UTC text, with the fraction only
  * when it is not zero ("2026-11-26T09:30:00Z", "...:00.51Z"). The session
  * time zone does not matter.

@@ -171,6 +171,16 @@ record_run(struct jobrun *jr, const char *error, double duration)
 	return rc;
 }
 
+const char *
+jobrun_db_error(struct jobrun *jr, const char *what, const struct db *db)
+{
+	char why[1024];
+
+	snprintf(jr->error, sizeof(jr->error), "%s: %s", what,
+	    db_error_text(db, why, sizeof(why)));
+	return jr->error;
+}
+
 int
 jobrun_end(struct jobrun *jr, const char *error)
 {

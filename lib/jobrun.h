@@ -43,6 +43,7 @@ struct jobrun {
 	struct timespec		 last_beat;
 	json_t			*counts;	/* {"done": 3, ...} */
 	const char		*textfile_dir;	/* may be NULL */
+	char			 error[1024];	/* jobrun_db_error()'s text */
 };
 
 /*
@@ -61,6 +62,13 @@ int	jobrun_check(struct jobrun *jr);
 
 /* Add n to counter key. */
 void	jobrun_count(struct jobrun *jr, const char *key, long long n);
+
+/*
+ * "what: <db_error_text(db)>" for jobrun_end(), so that the job_run row
+ * and the log keep the database's SQLSTATE and message. Owned by jr.
+ */
+const char *jobrun_db_error(struct jobrun *jr, const char *what,
+	    const struct db *db);
 
 /*
  * Finish: error NULL means success. Returns the exit status (0 or 1).
