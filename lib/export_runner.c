@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "digest.h"
 #include "encode.h"
 #include "events.h"
@@ -91,8 +92,8 @@ struct run {
 	struct buf		 scratch;
 	EVP_MD_CTX		*sha;		/* the whole file */
 	struct writer		 wr;
-	struct timespec		 deadline;	/* max_duration */
-	struct timespec		 last_beat;
+	double			 deadline;	/* mono_now(): max_duration */
+	double			 last_beat;	/* mono_now() */
 	/* a failure decided while running: code and message */
 	const char		*fail_code;
 	char			 fail_msg[256];
@@ -104,21 +105,6 @@ runner_job_free(struct runner_job *job)
 	free(job->filters);
 	free(job->cp_ts);
 	memset(job, 0, sizeof(*job));
-}
-
-static double
-mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double
-ts_seconds(const struct timespec *ts)
-{
-	return (double)ts->tv_sec + (double)ts->tv_nsec / 1e9;
 }
 
 static int
@@ -503,7 +489,7 @@ flush_chunk(struct run *ru, struct chunk_buf *cb)
 	cb->rows = 0;
 	cb->last_ts[0] = cb->last_id[0] = '\0';
 	buf_reset(&cb->data);
-	clock_gettime(CLOCK_MONOTONIC, &ru->last_beat);
+	ru->last_beat = mono_now();
 	return RUN_CLAIMED;
 }
 
@@ -662,7 +648,7 @@ heartbeat(struct run *ru)
 	/* a chunk in flight renews the lease and sees a cancel itself */
 	if (writer_busy(ru))
 		return RUN_CLAIMED;
-	if (mono_now() - ts_seconds(&ru->last_beat) <
+	if (mono_now() - ru->last_beat <
 	    rn->cfg->export.heartbeat_seconds)
 		return RUN_CLAIMED;
 	snprintf(att, sizeof(att), "%d", ru->job->attempt);
@@ -682,14 +668,14 @@ heartbeat(struct run *ru)
 		r = RUN_FAILED;
 	}
 	PQclear(res);
-	clock_gettime(CLOCK_MONOTONIC, &ru->last_beat);
+	ru->last_beat = mono_now();
 	return r;
 }
 
 static bool
 past_deadline(struct run *ru)
 {
-	if (mono_now() < ts_seconds(&ru->deadline))
+	if (mono_now() < ru->deadline)
 		return false;
 	(void)writer_wait(ru);	/* fail_code is the writer's while it runs */
 	ru->fail_code = "EXPORT_LIMIT_DURATION";
@@ -1020,9 +1006,8 @@ export_job_run(struct runner *rn, struct runner_job *job)
 	buf_grow(&ru.out.data, (size_t)rn->cfg->export.chunk_bytes + 65536);
 	ru.bytes_taken = job->bytes;
 	end = now + (job->seconds_left > 0 ? job->seconds_left : 0);
-	ru.deadline.tv_sec = (time_t)end;
-	ru.deadline.tv_nsec = (long)((end - (double)(time_t)end) * 1e9);
-	clock_gettime(CLOCK_MONOTONIC, &ru.last_beat);
+	ru.deadline = end;
+	ru.last_beat = mono_now();
 	ru.sha = xnonnull(EVP_MD_CTX_new());
 	if (EVP_DigestInit_ex(ru.sha, EVP_sha256(), NULL) != 1) {
 		log_error("cannot start a SHA-256 digest (OpenSSL)");

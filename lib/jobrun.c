@@ -7,20 +7,12 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "events.h"
 #include "log.h"
 #include "metrics.h"
 #include "xjson.h"
 
-static double
-elapsed(const struct timespec *since)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - since->tv_sec) +
-	    (double)(now.tv_nsec - since->tv_nsec) / 1e9;
-}
 
 int
 jobrun_begin(struct jobrun *jr, const char *job, const char *lock_name,
@@ -35,7 +27,7 @@ jobrun_begin(struct jobrun *jr, const char *job, const char *lock_name,
 	jr->cfg = cfg;
 	jr->textfile_dir = textfile_dir;
 	jr->counts = json_object();
-	clock_gettime(CLOCK_MONOTONIC, &jr->started);
+	jr->started = mono_now();
 	jr->last_beat = jr->started;
 	lock_owner_self(&jr->me, job);
 	/*
@@ -97,7 +89,7 @@ beat(struct jobrun *jr)
 		return -1;
 	}
 	if (st == LOCK_OK)
-		clock_gettime(CLOCK_MONOTONIC, &jr->last_beat);
+		jr->last_beat = mono_now();
 	else
 		log_warn("lock %s heartbeat failed: %s", jr->lease.name,
 		    jr->db.errmsg);
@@ -109,7 +101,7 @@ jobrun_tick(struct jobrun *jr)
 {
 	if (jr->lost)
 		return -1;
-	if (elapsed(&jr->last_beat) < jr->cfg->locks.heartbeat_seconds)
+	if (mono_now() - jr->last_beat < jr->cfg->locks.heartbeat_seconds)
 		return 0;
 	return beat(jr);
 }
@@ -184,7 +176,7 @@ jobrun_db_error(struct jobrun *jr, const char *what, const struct db *db)
 int
 jobrun_end(struct jobrun *jr, const char *error)
 {
-	double duration = elapsed(&jr->started);
+	double duration = mono_now() - jr->started;
 	int status;
 
 	if (jr->lost && error == NULL)

@@ -39,8 +39,8 @@ struct jobrun {
 	bool			 locked;
 	bool			 lost;
 	long long		 run_id;	/* job_run.id, or 0 */
-	struct timespec		 started;	/* CLOCK_MONOTONIC */
-	struct timespec		 last_beat;
+	double			 started;	/* mono_now() */
+	double			 last_beat;
 	json_t			*counts;	/* {"done": 3, ...} */
 	const char		*textfile_dir;	/* may be NULL */
 	char			 error[1024];	/* jobrun_db_error()'s text */

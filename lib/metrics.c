@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "lockadmin.h"
 #include "lockstate.h"
 #include "storage.h"
@@ -23,15 +24,6 @@ static const char *const export_states[] = {
 
 /* The recovery reasons, zeros included so that increase() sees the first. */
 static const char *const heal_reasons[] = { "expired", "orphaned", "stale" };
-
-static double
-mono_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static double
 round3(double v)
@@ -174,14 +166,14 @@ static int
 snapshot_take(struct db *db, struct snapshot *s, bool for_status)
 {
 	const char *jobs_p[] = { KNOWN_JOBS }, *events_p[] = { EVENT_KINDS };
-	double t0 = mono_seconds();
+	double t0 = mono_now();
 
 	memset(s, 0, sizeof(*s));
 	s->health = db_query(db, "SELECT current_setting('server_version'), "
 	    DB_SQL_RFC3339("statement_timestamp()"), 0, NULL);
 	if (s->health == NULL)
 		return -1;
-	s->latency_ms = (mono_seconds() - t0) * 1000.0;
+	s->latency_ms = (mono_now() - t0) * 1000.0;
 	if (db_exec(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0,
 	    NULL) != 0)
 		goto fail;
