@@ -146,18 +146,11 @@ fail:
 static long long
 purge_batch(struct cleaner *c, const char *sql)
 {
-	struct db *db = &c->jr->db;
 	char days[16];
 	const char *p[] = { c->jr->lease.name, c->token, c->batch, days };
-	PGresult *res;
-	long long n;
 
 	snprintf(days, sizeof(days), "%d", c->cfg->export.retention_days);
-	if ((res = db_query(db, sql, 4, p)) == NULL)
-		return -1;
-	n = strtoll(PQcmdTuples(res), NULL, 10);
-	PQclear(res);
-	return n;
+	return db_exec_rows(&c->jr->db, sql, 4, p);
 }
 
 /*

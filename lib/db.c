@@ -269,6 +269,22 @@ db_exec(struct db *db, const char *sql, int nparams, const char *const *params)
 	return 0;
 }
 
+long long
+db_exec_rows(struct db *db, const char *sql, int nparams,
+    const char *const *params)
+{
+	PGresult *res = db_query(db, sql, nparams, params);
+	const char *s;
+	long long n;
+
+	if (res == NULL)
+		return -1;
+	s = PQcmdTuples(res);
+	n = *s ? strtoll(s, NULL, 10) : 0;
+	PQclear(res);
+	return n;
+}
+
 int
 db_exec_script(struct db *db, const char *sql)
 {

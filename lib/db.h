@@ -104,6 +104,13 @@ PGresult *db_query(struct db *db, const char *sql, int nparams,
 int	db_exec(struct db *db, const char *sql, int nparams,
 	    const char *const *params);
 /*
+ * The same, returning the rows the command touched (PQcmdTuples; 0 for a
+ * command that reports none), or -1 with db->err set. The one reading of
+ * "rows affected".
+ */
+long long db_exec_rows(struct db *db, const char *sql, int nparams,
+	    const char *const *params);
+/*
  * Variant with explicit lengths and formats, for binary parameters (bytea),
  * and binary results when result_binary is 1 (integers in network byte
  * order, bytea as its bytes). lengths/formats may be NULL (all text).
