@@ -66,7 +66,7 @@ expire_batch(struct cleaner *c)
 			.subject_type = "audit_export",
 			.subject_id = PQgetvalue(res, i, 0), .data = data
 		};
-		int rc = events_write(db, &ev);
+		int rc = events_record(db, NULL, &ev);
 
 		json_decref(data);
 		if (rc != 0) {

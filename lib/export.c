@@ -233,17 +233,11 @@ write_job_events(struct db *db, const struct sanitize_rules *rules,
 	struct ops_event ev = {
 		.type = type, .severity = severity, .source = a->source,
 		.tenant_id = tenant, .subject_type = "audit_export",
-		.subject_id = id, .request_id = a->request_id, .data = data
-	};
-	struct audit_entry ae = {
-		.tenant_id = tenant, .actor_id = a->who->sub, .action = type,
-		.target_type = "audit_export", .target_id = id, .ip = a->ip,
-		.request_id = a->request_id, .payload = data
+		.subject_id = id, .request_id = a->request_id, .data = data,
+		.actor_id = a->who->sub, .ip = a->ip
 	};
 
-	if (events_write(db, &ev) != 0 || audit_write(db, rules, &ae) != 0)
-		return -1;
-	return 0;
+	return events_record(db, rules, &ev);
 }
 
 /* Inside the create transaction: an existing job for the key, if any. */
@@ -597,18 +591,13 @@ export_record_download(struct db *db, const struct sanitize_rules *rules,
 		.type = "EXPORT_DOWNLOADED", .severity = "info",
 		.source = "ops-fcgi", .tenant_id = f->tenant_id,
 		.subject_type = "audit_export", .subject_id = f->id,
-		.request_id = request_id, .data = data
-	};
-	struct audit_entry ae = {
-		.tenant_id = f->tenant_id, .actor_id = actor_sub,
-		.action = "EXPORT_DOWNLOADED", .target_type = "audit_export",
-		.target_id = f->id, .ip = ip, .request_id = request_id,
-		.payload = data
+		.request_id = request_id, .data = data, .actor_id = actor_sub,
+		.ip = ip
 	};
 	int rc = -1;
 
-	if (db_begin(db) == 0 && events_write(db, &ev) == 0 &&
-	    audit_write(db, rules, &ae) == 0 && db_commit(db) == 0)
+	if (db_begin(db) == 0 && events_record(db, rules, &ev) == 0 &&
+	    db_commit(db) == 0)
 		rc = 0;
 	else
 		db_rollback(db);
@@ -627,7 +616,7 @@ export_record_corrupt(struct db *db, const struct export_file *f, int seq,
 		.subject_type = "audit_export", .subject_id = f->id,
 		.request_id = request_id, .data = data
 	};
-	int rc = events_write(db, &ev);
+	int rc = events_record(db, NULL, &ev);
 
 	json_decref(data);
 	log_kv(LOG_ERROR, "job_id", f->id, "export chunk %d failed its "

@@ -115,16 +115,11 @@ job_events(struct db *db, const struct sanitize_rules *rules, const char *type,
 	struct ops_event ev = {
 		.type = type, .severity = severity,
 		.source = "ops-export-runner", .tenant_id = tenant,
-		.subject_type = "audit_export", .subject_id = id, .data = data
-	};
-	struct audit_entry ae = {
-		.tenant_id = tenant, .actor_id = RUNNER_ACTOR, .action = type,
-		.target_type = "audit_export", .target_id = id, .payload = data
+		.subject_type = "audit_export", .subject_id = id, .data = data,
+		.actor_id = audit ? RUNNER_ACTOR : NULL
 	};
 
-	if (events_write(db, &ev) != 0)
-		return -1;
-	return audit ? audit_write(db, rules, &ae) : 0;
+	return events_record(db, rules, &ev);
 }
 
 /* Delete every chunk of id, in batches, inside the caller's transaction. */

@@ -146,7 +146,7 @@ record_run(struct jobrun *jr, const char *error, double duration)
 		xjson_set(data, "error", json_string(error));
 	snprintf(id, sizeof(id), "%lld", jr->run_id);
 	snprintf(dur, sizeof(dur), "%.6f", duration);
-	if (db_begin(&jr->db) == 0 && events_write(&jr->db, &ev) == 0) {
+	if (db_begin(&jr->db) == 0 && events_record(&jr->db, NULL, &ev) == 0) {
 		const char *p[] = { id, error ? "FAILED" : "SUCCEEDED", dur,
 		    counts, error };
 

@@ -215,26 +215,14 @@ static int
 release_record(struct db *db, const struct sanitize_rules *rules,
     const struct lock_actor *who, const char *name, json_t *data)
 {
-	json_t *clean = sanitize_json(rules, data);
 	struct ops_event ev = {
 		.type = "SCHEDULER_LOCK_FORCE_RELEASED", .severity = "warning",
 		.source = who->source, .subject_type = "scheduler_lock",
 		.subject_id = name, .request_id = who->request_id,
-		.data = clean
+		.data = data, .actor_id = who->actor_id, .ip = who->ip
 	};
-	struct audit_entry ae = {
-		.tenant_id = EVENTS_SYSTEM_TENANT, .actor_id = who->actor_id,
-		.action = "SCHEDULER_LOCK_FORCE_RELEASED",
-		.target_type = "scheduler_lock", .target_id = name,
-		.ip = who->ip, .request_id = who->request_id, .payload = data
-	};
-	int rc;
 
-	xnonnull(clean);
-	rc = events_write(db, &ev) == 0 && audit_write(db, rules, &ae) == 0 ?
-	    0 : -1;
-	json_decref(clean);
-	return rc;
+	return events_record(db, rules, &ev);
 }
 
 static char *

@@ -83,18 +83,11 @@ heal_record(struct lockheal *h, const char *name, json_t *data)
 	struct ops_event recovered = {
 		.type = "SCHEDULER_LOCK_RECOVERED", .severity = "info",
 		.source = LOCKHEAL_SOURCE, .subject_type = "scheduler_lock",
-		.subject_id = name, .data = data
-	};
-	struct audit_entry ae = {
-		.tenant_id = EVENTS_SYSTEM_TENANT, .actor_id = LOCKHEAL_ACTOR,
-		.action = "SCHEDULER_LOCK_RECOVERED",
-		.target_type = "scheduler_lock", .target_id = name,
-		.payload = data
+		.subject_id = name, .data = data, .actor_id = LOCKHEAL_ACTOR
 	};
 
-	if (events_write(h->db, &detected) != 0 ||
-	    events_write(h->db, &recovered) != 0 ||
-	    audit_write(h->db, h->rules, &ae) != 0)
+	if (events_record(h->db, h->rules, &detected) != 0 ||
+	    events_record(h->db, h->rules, &recovered) != 0)
 		return -1;
 	return 0;
 }
