@@ -117,10 +117,16 @@ static const struct config_key config_keys[] = {
 
 #define NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
 
-static const char *const config_sections[] = {
-	"database", "fcgi", "auth", "export", "locks", "events", "sanitizer",
-	"notion", "log"
-};
+/*
+ * The sections are those of config_keys, in its order (a section's keys
+ * are contiguous): the table is the one list of them.
+ */
+static bool
+section_starts(size_t i)
+{
+	return i == 0 ||
+	    strcmp(config_keys[i].section, config_keys[i - 1].section) != 0;
+}
 
 const char *
 config_resolve_path(const char *explicit_path)
@@ -301,13 +307,30 @@ key_find(const char *section, const char *name, bool *is_file)
 	return NULL;
 }
 
-static bool
-section_known(const char *s)
+/* The index of section s among the sections, or -1 when unknown. */
+static int
+section_index(const char *s)
 {
-	for (size_t i = 0; i < sizeof(config_sections) / sizeof(config_sections[0]); i++)
-		if (strcmp(config_sections[i], s) == 0)
-			return true;
-	return false;
+	int n = 0;
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (!section_starts(i))
+			continue;
+		if (strcmp(config_keys[i].section, s) == 0)
+			return n;
+		n++;
+	}
+	return -1;
+}
+
+/* "database, fcgi, ..." into b. */
+static void
+section_list(struct buf *b)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (section_starts(i))
+			buf_appendf(b, "%s%s", b->len ? ", " : "",
+			    config_keys[i].section);
 }
 
 /* The YAML walk: a small state carried through the event loop. */
@@ -501,7 +524,7 @@ walk_section(struct yaml_walk *w, struct ops_config *cfg, const char *section)
 static int
 walk_root(struct yaml_walk *w, struct ops_config *cfg)
 {
-	bool seen_section[sizeof(config_sections) / sizeof(config_sections[0])];
+	bool seen_section[NKEYS];
 	yaml_event_t ev;
 	int depth_ok = 0, rc = 0;
 
@@ -530,7 +553,7 @@ walk_root(struct yaml_walk *w, struct ops_config *cfg)
 		case YAML_SCALAR_EVENT: {
 			const char *name = (const char *)ev.data.scalar.value;
 			yaml_event_t sev;
-			size_t si;
+			int si;
 
 			if (!depth_ok) {
 				if (scalar_is_null(&ev))
@@ -539,16 +562,16 @@ walk_root(struct yaml_walk *w, struct ops_config *cfg)
 				    "a mapping of sections");
 				break;
 			}
-			if (!section_known(name)) {
+			if ((si = section_index(name)) < 0) {
+				struct buf known = BUF_INIT;
+
+				section_list(&known);
 				rc = walk_error(w, &ev, "unknown section %s "
-				    "(expected one of database, fcgi, auth, "
-				    "export, locks, events, sanitizer, notion, "
-				    "log)",
-				    name);
+				    "(expected one of %s)", name,
+				    buf_str(&known));
+				buf_free(&known);
 				break;
 			}
-			for (si = 0; strcmp(config_sections[si], name); si++)
-				;
 			if (seen_section[si]) {
 				rc = walk_error(w, &ev, "duplicate section %s",
 				    name);
