@@ -243,6 +243,35 @@ lock_release_free(struct lock_release *rel)
 	memset(rel, 0, sizeof(*rel));
 }
 
+void
+lock_release_fill(struct lock_release *out, const struct lock_row *r,
+    enum lock_state st, const char *reason, const char *actor,
+    long long new_token, const char *released_at)
+{
+	memset(out, 0, sizeof(*out));
+	out->name = xstrdup(r->name);
+	out->released = r->holder != NULL;
+	out->state_before = st;
+	out->prev_holder = dup_or_null(r->holder);
+	out->prev_host = dup_or_null(r->host);
+	out->prev_pid = r->holder ? r->pid : 0;
+	out->prev_token = r->token;
+	out->prev_heartbeat_age = ms(lock_row_heartbeat_age(r));
+	out->token = new_token;
+	if (r->holder) {
+		struct buf why = BUF_INIT;
+
+		buf_appendf(&why, "force: %s", reason);
+		out->released_at = xstrdup(released_at);
+		out->release_reason = buf_detach(&why, NULL);
+		out->released_by = xstrdup(actor);
+	} else {
+		out->released_at = dup_or_null(r->released_at);
+		out->release_reason = dup_or_null(r->release_reason);
+		out->released_by = dup_or_null(r->released_by);
+	}
+}
+
 enum lock_release_result
 lockadmin_force_release(struct db *db, int stale_after,
     const struct sanitize_rules *rules, const char *name, const char *reason,
@@ -313,29 +342,9 @@ lockadmin_force_release(struct db *db, int stale_after,
 	else
 		log_info("lock %s force-release by %s: it was already free "
 		    "(token %lld); recorded", name, who->actor_id, r->token);
-	if (out) {
-		out->name = xstrdup(name);
-		out->released = r->holder != NULL;
-		out->state_before = st;
-		out->prev_holder = dup_or_null(r->holder);
-		out->prev_host = dup_or_null(r->host);
-		out->prev_pid = r->holder ? r->pid : 0;
-		out->prev_token = r->token;
-		out->prev_heartbeat_age = ms(lock_row_heartbeat_age(r));
-		out->token = new_token;
-		if (r->holder) {
-			struct buf why = BUF_INIT;
-
-			buf_appendf(&why, "force: %s", reason);
-			out->released_at = xstrdup(released_at);
-			out->release_reason = buf_detach(&why, NULL);
-			out->released_by = xstrdup(who->actor_id);
-		} else {
-			out->released_at = dup_or_null(r->released_at);
-			out->release_reason = dup_or_null(r->release_reason);
-			out->released_by = dup_or_null(r->released_by);
-		}
-	}
+	if (out)
+		lock_release_fill(out, r, st, reason, who->actor_id, new_token,
+		    released_at);
 	json_decref(data);
 	lock_rows_free(&rows);
 	return st == LOCK_STATE_FREE ? LOCKREL_ALREADY_FREE : LOCKREL_RELEASED;

@@ -111,6 +111,15 @@ struct lock_release {
 void	lock_release_free(struct lock_release *rel);
 
 /*
+ * What force-releasing row r (in state st) did: a held row was revoked to
+ * new_token at released_at, with release_reason "force: <reason>" by
+ * actor; a free row keeps its last release. Pure (no database).
+ */
+void	lock_release_fill(struct lock_release *out, const struct lock_row *r,
+	    enum lock_state st, const char *reason, const char *actor,
+	    long long new_token, const char *released_at);
+
+/*
  * Force-release lock name with the operator's reason (check it with
  * lock_reason_valid() first). On RELEASED and ALREADY_FREE *out (may be
  * NULL) says what was done; free it with lock_release_free().
