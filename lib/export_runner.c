@@ -723,25 +723,19 @@ open_source(struct run *ru)
 {
 	struct runner *rn = ru->rn;
 	struct runner_job *job = ru->job;
-	json_t *filters, *actions, *actor;
-	char *actions_s = NULL, after_id[24];
+	char *actions_s = NULL, actor[257], after_id[24];
 	PGresult *res;
 	long long count;
 
-	if (export_filters_load(job->filters, &filters, ru->fail_msg,
-	    sizeof(ru->fail_msg)) != 0) {
+	if (runner_filter_params(job->filters, &actions_s, actor,
+	    sizeof(actor), ru->fail_msg, sizeof(ru->fail_msg)) != 0) {
 		ru->fail_code = "EXPORT_SOURCE_INVALID";
 		return RUN_FAILED;
 	}
-	actions = json_object_get(filters, "actions");
-	actor = json_object_get(filters, "actor_id");
-	if (actions)
-		actions_s = json_dumps(actions, JSON_COMPACT);
 	snprintf(after_id, sizeof(after_id), "%lld", job->cp_id);
 	{
 		const char *p[] = { job->tenant_id, job->from, job->to,
-		    actions_s ? actions_s : "", actor && json_is_string(actor) ?
-		    json_string_value(actor) : "", job->cp_ts ? job->cp_ts :
+		    actions_s ? actions_s : "", actor, job->cp_ts ? job->cp_ts :
 		    "-infinity", after_id };
 
 		if (db_exec(rn->rdb, "BEGIN ISOLATION LEVEL REPEATABLE READ "
@@ -772,7 +766,6 @@ open_source(struct run *ru)
 			    "WHERE " EXPORT_PRED_PARAMS, 7, p);
 	}
 	free(actions_s);
-	json_decref(filters);
 	if (res == NULL)
 		return RUN_ERROR;
 	count = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
@@ -814,22 +807,60 @@ row_fails(struct run *ru, const char *code, const char *fmt, ...)
 	return RUN_FAILED;
 }
 
+int
+runner_row_parse(char *line, size_t len, struct export_row *row)
+{
+	char *f[ROW_FIELDS];
+	size_t l[ROW_FIELDS];
+
+	if (pgcopy_split(line, len, f, l, ROW_FIELDS) != ROW_FIELDS ||
+	    f[0] == NULL)
+		return -1;
+	row->id = f[0]; row->tenant_id = f[1]; row->occurred_at = f[2];
+	row->actor_id = f[3]; row->action = f[4]; row->target_type = f[5];
+	row->target_id = f[6]; row->ip = f[7]; row->request_id = f[8];
+	row->payload = f[9]; row->payload_len = l[9];
+	return 0;
+}
+
+int
+runner_filter_params(const char *filters, char **actions, char *actor,
+    size_t actorsz, char *err, size_t errsz)
+{
+	json_t *o, *a, *who;
+
+	*actions = NULL;
+	actor[0] = '\0';
+	if (export_filters_load(filters, &o, err, errsz) != 0)
+		return -1;
+	if ((a = json_object_get(o, "actions")) != NULL)
+		*actions = xnonnull(json_dumps(a, JSON_COMPACT));
+	if ((who = json_object_get(o, "actor_id")) != NULL &&
+	    json_is_string(who) &&
+	    (size_t)snprintf(actor, actorsz, "%s", json_string_value(who)) >=
+	    actorsz) {
+		/* cut, it would match other actors: never */
+		snprintf(err, errsz, "the job's stored actor_id is longer than "
+		    "%zu bytes", actorsz - 1);
+		free(*actions);
+		*actions = NULL;
+		json_decref(o);
+		return -1;
+	}
+	json_decref(o);
+	return 0;
+}
+
 /* Encode one COPY line into the current chunk. */
 static enum run_result
 add_row(struct run *ru, char *line, int len)
 {
-	char *f[ROW_FIELDS];
-	size_t l[ROW_FIELDS];
 	struct export_row row;
 	int rc;
 
-	if (pgcopy_split(line, (size_t)len, f, l, ROW_FIELDS) != ROW_FIELDS)
+	if (runner_row_parse(line, (size_t)len, &row) != 0)
 		return row_fails(ru, "EXPORT_SOURCE_INVALID", "an audit row "
 		    "could not be read from the database stream");
-	row.id = f[0]; row.tenant_id = f[1]; row.occurred_at = f[2];
-	row.actor_id = f[3]; row.action = f[4]; row.target_type = f[5];
-	row.target_id = f[6]; row.ip = f[7]; row.request_id = f[8];
-	row.payload = f[9]; row.payload_len = l[9];
 	if (strcmp(ru->job->format, "csv") == 0)
 		rc = encode_csv_row(ru->rn->rules, &row, &ru->fill.data,
 		    &ru->scratch);
@@ -837,7 +868,7 @@ add_row(struct run *ru, char *line, int len)
 		rc = encode_jsonl_row(ru->rn->rules, &row, &ru->fill.data);
 	if (rc != 0)
 		return row_fails(ru, "EXPORT_SOURCE_INVALID", "audit row %s "
-		    "could not be encoded", f[0] ? f[0] : "?");
+		    "could not be encoded", row.id);
 	if (ru->bytes_taken + (long long)ru->fill.data.len >
 	    ru->job->max_bytes)
 		return row_fails(ru, "EXPORT_LIMIT_BYTES", "the export grew "
@@ -845,8 +876,8 @@ add_row(struct run *ru, char *line, int len)
 		    "filters", ru->job->max_bytes);
 	ru->fill.rows++;
 	snprintf(ru->fill.last_ts, sizeof(ru->fill.last_ts), "%s",
-	    f[2] ? f[2] : "");
-	snprintf(ru->fill.last_id, sizeof(ru->fill.last_id), "%s", f[0]);
+	    row.occurred_at ? row.occurred_at : "");
+	snprintf(ru->fill.last_id, sizeof(ru->fill.last_id), "%s", row.id);
 	return RUN_CLAIMED;
 }
 
