@@ -272,80 +272,153 @@ lock_release_fill(struct lock_release *out, const struct lock_row *r,
 	}
 }
 
+/* ---- the one take-over of a lock -------------------------------------------- */
+
+enum lock_take_result
+lockadmin_take(struct db *db, const char *name, const char *lock_mode,
+    const char *by, const struct lock_take_ops *ops, void *arg)
+{
+	struct lock_rows rows;
+	const struct lock_row *r;
+	enum lock_take_result res = LOCKTAKE_FAILED;
+	long long new_token;
+	char reason[8 + 4 * LOCK_REASON_MAX_CHARS + 1] = "";
+	char released_at[64] = "";
+	int judged;
+
+	if (db_begin(db) != 0)
+		return LOCKTAKE_FAILED;
+	if (ops->prepare && ops->prepare(arg, db) != 0) {
+		db_rollback(db);
+		return LOCKTAKE_FAILED;
+	}
+	if (lockadmin_load(db, name, lock_mode, &rows) != 0) {
+		res = db_failed_with(db, "55P03") ? LOCKTAKE_BUSY :
+		    LOCKTAKE_FAILED;
+		db_rollback(db);
+		return res;
+	}
+	if (rows.n == 0) {
+		res = LOCKTAKE_NO_ROW;
+		goto out;
+	}
+	r = &rows.rows[0];
+	new_token = r->token;
+	if ((judged = ops->judge(arg, r, reason, sizeof(reason))) <= 0) {
+		res = judged == 0 ? LOCKTAKE_LEFT : LOCKTAKE_FAILED;
+		goto out;
+	}
+	/* FOR UPDATE makes LOCK_LOST impossible: any failure is a failure */
+	if (r->holder && lock_revoke(db, name, r->token, reason, by,
+	    &new_token, released_at, sizeof(released_at)) != LOCK_OK)
+		goto out;
+	if (ops->record(arg, db, r, new_token, released_at) != 0 ||
+	    db_commit(db) != 0)
+		goto out;
+	if (ops->done)
+		ops->done(arg, r, new_token, released_at);
+	lock_rows_free(&rows);
+	return LOCKTAKE_TAKEN;
+out:
+	lock_rows_free(&rows);
+	db_rollback(db);
+	return res;
+}
+
+/* ---- force-release ----------------------------------------------------------- */
+
+struct force {
+	int				 stale_after;
+	const struct sanitize_rules	*rules;
+	const char			*reason;
+	const struct lock_actor		*who;
+	enum lock_state			 st;
+	struct lock_release		*out;
+};
+
+/*
+ * A holder paused inside a fenced write holds the row FOR SHARE until the
+ * server ends its idle transaction: do not wait that long.
+ */
+static int
+force_prepare(void *arg, struct db *db)
+{
+	(void)arg;
+	return db_exec(db, "SET LOCAL lock_timeout = '5s'", 0, NULL);
+}
+
+static int
+force_judge(void *arg, const struct lock_row *r, char *reason, size_t sz)
+{
+	struct force *fo = arg;
+	struct lock_facts f;
+
+	lock_row_facts(r, &f);
+	fo->st = lock_classify(&f, r->now, fo->stale_after, NULL,
+	    LOCK_PROC_NOT_PROBED, NULL);
+	snprintf(reason, sz, "force: %s", fo->reason);
+	return 1;	/* a free lock too: the request is recorded anyway */
+}
+
+static int
+force_record(void *arg, struct db *db, const struct lock_row *r,
+    long long new_token, const char *released_at)
+{
+	struct force *fo = arg;
+	json_t *data = release_data(r, fo->st, fo->reason, fo->who, new_token);
+	int rc;
+
+	(void)released_at;
+	rc = release_record(db, fo->rules, fo->who, r->name, data);
+	json_decref(data);
+	return rc;
+}
+
+static void
+force_done(void *arg, const struct lock_row *r, long long new_token,
+    const char *released_at)
+{
+	struct force *fo = arg;
+
+	if (r->holder)
+		log_warn("lock %s force-released by %s (was held by %s on %s, "
+		    "pid %d, token %lld -> %lld)", r->name, fo->who->actor_id,
+		    r->holder, r->host ? r->host : "?", r->pid, r->token,
+		    new_token);
+	else
+		log_info("lock %s force-release by %s: it was already free "
+		    "(token %lld); recorded", r->name, fo->who->actor_id,
+		    r->token);
+	if (fo->out)
+		lock_release_fill(fo->out, r, fo->st, fo->reason,
+		    fo->who->actor_id, new_token, released_at);
+}
+
 enum lock_release_result
 lockadmin_force_release(struct db *db, int stale_after,
     const struct sanitize_rules *rules, const char *name, const char *reason,
     const struct lock_actor *who, struct lock_release *out)
 {
-	struct lock_rows rows;
-	struct lock_facts f;
-	enum lock_state st;
-	const struct lock_row *r;
-	long long new_token;
-	char released_at[64] = "";
-	json_t *data;
+	static const struct lock_take_ops ops = {
+		force_prepare, force_judge, force_record, force_done
+	};
+	struct force fo = { stale_after, rules, reason, who,
+	    LOCK_STATE_FREE, out };
 
 	if (out)
 		memset(out, 0, sizeof(*out));
 	if (!lock_name_valid(name))
 		return LOCKREL_NOT_FOUND;
-	if (db_begin(db) != 0)
-		return LOCKREL_DB;
-	/* a holder paused inside a fenced write holds the row FOR SHARE until
-	 * the server ends its idle transaction: do not wait that long */
-	if (db_exec(db, "SET LOCAL lock_timeout = '5s'", 0, NULL) != 0 ||
-	    lockadmin_load(db, name, "FOR UPDATE", &rows) != 0) {
-		bool busy = db_failed_with(db, "55P03");
-
-		db_rollback(db);
-		return busy ? LOCKREL_BUSY : LOCKREL_DB;
-	}
-	if (rows.n == 0) {
-		lock_rows_free(&rows);
-		db_rollback(db);
+	switch (lockadmin_take(db, name, "FOR UPDATE", who->actor_id, &ops,
+	    &fo)) {
+	case LOCKTAKE_TAKEN:
+		return fo.st == LOCK_STATE_FREE ? LOCKREL_ALREADY_FREE :
+		    LOCKREL_RELEASED;
+	case LOCKTAKE_NO_ROW:
 		return LOCKREL_NOT_FOUND;
-	}
-	r = &rows.rows[0];
-	lock_row_facts(r, &f);
-	st = lock_classify(&f, r->now, stale_after, NULL, LOCK_PROC_NOT_PROBED,
-	    NULL);
-	new_token = r->token;
-	if (r->holder) {
-		struct buf why = BUF_INIT;
-		enum lock_status ls;
-
-		buf_appendf(&why, "force: %s", reason);
-		ls = lock_revoke(db, name, r->token, buf_str(&why),
-		    who->actor_id, &new_token, released_at,
-		    sizeof(released_at));
-		buf_free(&why);
-		if (ls != LOCK_OK) {
-			/* FOR UPDATE makes LOCK_LOST impossible; be safe */
-			lock_rows_free(&rows);
-			db_rollback(db);
-			return LOCKREL_DB;
-		}
-	}
-	data = release_data(r, st, reason, who, new_token);
-	if (release_record(db, rules, who, name, data) != 0 ||
-	    db_commit(db) != 0) {
-		json_decref(data);
-		lock_rows_free(&rows);
-		db_rollback(db);
+	case LOCKTAKE_BUSY:
+		return LOCKREL_BUSY;
+	default:
 		return LOCKREL_DB;
 	}
-	if (r->holder)
-		log_warn("lock %s force-released by %s (was held by %s on %s, "
-		    "pid %d, token %lld -> %lld)", name, who->actor_id,
-		    r->holder, r->host ? r->host : "?", r->pid, r->token,
-		    new_token);
-	else
-		log_info("lock %s force-release by %s: it was already free "
-		    "(token %lld); recorded", name, who->actor_id, r->token);
-	if (out)
-		lock_release_fill(out, r, st, reason, who->actor_id, new_token,
-		    released_at);
-	json_decref(data);
-	lock_rows_free(&rows);
-	return st == LOCK_STATE_FREE ? LOCKREL_ALREADY_FREE : LOCKREL_RELEASED;
 }

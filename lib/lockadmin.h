@@ -129,4 +129,36 @@ enum lock_release_result lockadmin_force_release(struct db *db,
 	    const char *name, const char *reason, const struct lock_actor *who,
 	    struct lock_release *out);
 
+/*
+ * The one take-over of a lock (the operator's force-release, the healer's
+ * recovery), in one transaction on db (none open): begin, ops->prepare
+ * (may be NULL), read the row with lock_mode ("FOR UPDATE" or "FOR UPDATE
+ * SKIP LOCKED"), ops->judge (1 take it, 0 leave it, -1 fail; it writes the
+ * release reason), lock_revoke() to by when the row is held, ops->record
+ * (the events, with the new token) and commit; then ops->done (may be
+ * NULL) while the row can still be read. Anything else rolls back.
+ */
+struct lock_take_ops {
+	int	(*prepare)(void *arg, struct db *db);
+	int	(*judge)(void *arg, const struct lock_row *r, char *reason,
+		    size_t reasonsz);
+	int	(*record)(void *arg, struct db *db, const struct lock_row *r,
+		    long long new_token, const char *released_at);
+	void	(*done)(void *arg, const struct lock_row *r,
+		    long long new_token, const char *released_at);
+};
+
+enum lock_take_result {
+	LOCKTAKE_TAKEN,		/* revoked (when held), recorded, committed */
+	LOCKTAKE_NO_ROW,	/* no such lock; with SKIP LOCKED also: the
+				 * row is locked by a transaction in progress */
+	LOCKTAKE_LEFT,		/* judge left it */
+	LOCKTAKE_BUSY,		/* lock_timeout ran out (55P03) */
+	LOCKTAKE_FAILED		/* the database (db->err), prepare or record */
+};
+
+enum lock_take_result lockadmin_take(struct db *db, const char *name,
+	    const char *lock_mode, const char *by,
+	    const struct lock_take_ops *ops, void *arg);
+
 #endif

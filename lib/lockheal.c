@@ -104,83 +104,112 @@ fence_check(struct lockheal *h)
 	return ls == LOCK_DBERR ? -1 : ls == LOCK_OK;
 }
 
-/*
- * Recover name in one transaction after re-checking it under FOR UPDATE.
- * 1 recovered, 0 skipped (busy row, or no longer stuck), -1 failure.
- */
+/* One recovery in progress: what the take-over's steps share. */
+struct heal {
+	struct lockheal	*h;
+	enum lock_state	 st;
+	const char	*why;
+};
+
+/* The fence first: is the healer's own lock still ours? */
 static int
-recover(struct lockheal *h, const char *name)
+heal_prepare(void *arg, struct db *db)
 {
-	struct lock_rows rows;
-	const struct lock_row *r;
-	enum lock_state st;
-	const char *why = "";
-	char reason[64];
-	long long new_token;
-	json_t *data;
+	struct heal *he = arg;
 	int fc;
 
-	if (db_begin(h->db) != 0)
-		return -1;
-	if ((fc = fence_check(h)) != 1) {
-		db_rollback(h->db);
-		if (fc == 0) {
-			h->lost = true;
-			log_error("the healer's lock %s was taken over (our token "
-			    "%lld is no longer current): stopping without "
-			    "writing anything more", h->fence_name,
-			    h->fence_token);
-		}
-		return -1;
+	(void)db;
+	if ((fc = fence_check(he->h)) == 1)
+		return 0;
+	if (fc == 0) {
+		he->h->lost = true;
+		log_error("the healer's lock %s was taken over (our token %lld "
+		    "is no longer current): stopping without writing anything "
+		    "more", he->h->fence_name, he->h->fence_token);
 	}
-	if (lockadmin_load(h->db, name, "FOR UPDATE SKIP LOCKED", &rows) != 0) {
-		db_rollback(h->db);
-		return -1;
-	}
-	if (rows.n == 0) {
-		lock_rows_free(&rows);
-		db_rollback(h->db);
-		log_warn("lock %s is locked by a transaction in progress (a "
-		    "fenced write of its holder, or an operator): skipped, "
-		    "retried on the next run", name);
+	return -1;
+}
+
+/* Still stuck now that the row is locked? */
+static int
+heal_judge(void *arg, const struct lock_row *r, char *reason, size_t sz)
+{
+	struct heal *he = arg;
+
+	he->why = "";
+	he->st = classify(he->h, r, &he->why);
+	if (!lock_state_recoverable(he->st)) {
+		log_info("lock %s is %s now: left alone", r->name,
+		    lock_state_name(he->st));
 		return 0;
 	}
-	r = &rows.rows[0];
-	st = classify(h, r, &why);
-	if (!lock_state_recoverable(st)) {
-		lock_rows_free(&rows);
-		db_rollback(h->db);
-		log_info("lock %s is %s now: left alone", name,
-		    lock_state_name(st));
-		return 0;
-	}
-	snprintf(reason, sizeof(reason), "healed: %s", lock_state_reason(st));
-	if (lock_revoke(h->db, name, r->token, reason, h->me->holder,
-	    &new_token, NULL, 0) != LOCK_OK) {
-		lock_rows_free(&rows);
-		db_rollback(h->db);
-		return -1;
-	}
-	data = heal_data(h, r, st, why, new_token);
-	if (heal_record(h, name, data) != 0 || db_commit(h->db) != 0) {
-		json_decref(data);
-		lock_rows_free(&rows);
-		db_rollback(h->db);
-		return -1;
-	}
+	snprintf(reason, sz, "healed: %s", lock_state_reason(he->st));
+	return 1;
+}
+
+static int
+heal_take_record(void *arg, struct db *db, const struct lock_row *r,
+    long long new_token, const char *released_at)
+{
+	struct heal *he = arg;
+	json_t *data = heal_data(he->h, r, he->st, he->why, new_token);
+	int rc;
+
+	(void)db;
+	(void)released_at;
+	rc = heal_record(he->h, r->name, data);
 	json_decref(data);
+	return rc;
+}
+
+static void
+heal_done(void *arg, const struct lock_row *r, long long new_token,
+    const char *released_at)
+{
+	struct heal *he = arg;
+	struct lockheal *h = he->h;
+
+	(void)released_at;
 	log_warn("recovered lock %s: %s (%s); it was held by %s on %s, pid %d, "
-	    "last heartbeat %.1f s ago; token %lld -> %lld", name,
-	    lock_state_name(st), why, r->holder, r->host ? r->host : "?",
-	    r->pid, lock_row_heartbeat_age(r), r->token, new_token);
-	switch (st) {
+	    "last heartbeat %.1f s ago; token %lld -> %lld", r->name,
+	    lock_state_name(he->st), he->why, r->holder,
+	    r->host ? r->host : "?", r->pid, lock_row_heartbeat_age(r),
+	    r->token, new_token);
+	switch (he->st) {
 	case LOCK_STATE_STALE:		h->stale++; break;
 	case LOCK_STATE_EXPIRED:	h->expired++; break;
 	default:			h->orphaned++; break;
 	}
 	h->recovered++;
-	lock_rows_free(&rows);
-	return 1;
+}
+
+/*
+ * Recover name in one transaction after re-checking it under FOR UPDATE
+ * (lockadmin_take()). 1 recovered, 0 skipped (busy row, or no longer
+ * stuck), -1 failure.
+ */
+static int
+recover(struct lockheal *h, const char *name)
+{
+	static const struct lock_take_ops ops = {
+		heal_prepare, heal_judge, heal_take_record, heal_done
+	};
+	struct heal he = { h, LOCK_STATE_FREE, "" };
+
+	switch (lockadmin_take(h->db, name, "FOR UPDATE SKIP LOCKED",
+	    h->me->holder, &ops, &he)) {
+	case LOCKTAKE_TAKEN:
+		return 1;
+	case LOCKTAKE_NO_ROW:
+		log_warn("lock %s is locked by a transaction in progress (a "
+		    "fenced write of its holder, or an operator): skipped, "
+		    "retried on the next run", name);
+		return 0;
+	case LOCKTAKE_LEFT:
+		return 0;
+	default:
+		return -1;
+	}
 }
 
 int
