@@ -41,8 +41,9 @@ b64url(const unsigned char *p, size_t n)
 	return s;
 }
 
+/* A key's number in base64url, left-padded to pad bytes (0: minimal). */
 static char *
-b64url_bn(EVP_PKEY *pk, const char *param)
+b64url_bn(EVP_PKEY *pk, const char *param, int pad)
 {
 	unsigned char raw[512];
 	BIGNUM *bn = NULL;
@@ -50,7 +51,8 @@ b64url_bn(EVP_PKEY *pk, const char *param)
 	int n;
 
 	assert_int_equal(EVP_PKEY_get_bn_param(pk, param, &bn), 1);
-	n = BN_bn2bin(bn, raw);
+	n = pad ? BN_bn2binpad(bn, raw, pad) : BN_bn2bin(bn, raw);
+	assert_true(n > 0);
 	s = b64url(raw, (size_t)n);
 	BN_free(bn);
 	return s;
@@ -59,8 +61,8 @@ b64url_bn(EVP_PKEY *pk, const char *param)
 static json_t *
 rsa_jwk(EVP_PKEY *pk, const char *kid)
 {
-	char *n = b64url_bn(pk, OSSL_PKEY_PARAM_RSA_N);
-	char *e = b64url_bn(pk, OSSL_PKEY_PARAM_RSA_E);
+	char *n = b64url_bn(pk, OSSL_PKEY_PARAM_RSA_N, 0);
+	char *e = b64url_bn(pk, OSSL_PKEY_PARAM_RSA_E, 0);
 	json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s}", "kty", "RSA",
 	    "kid", kid, "use", "sig", "n", n, "e", e);
 
@@ -73,19 +75,13 @@ rsa_jwk(EVP_PKEY *pk, const char *kid)
 static json_t *
 ec_jwk(EVP_PKEY *pk, const char *kid)
 {
-	unsigned char pub[65];
-	size_t len = 0;
-	char *x, *y;
-	json_t *j;
+	char *x = b64url_bn(pk, OSSL_PKEY_PARAM_EC_PUB_X, 32);
+	char *y = b64url_bn(pk, OSSL_PKEY_PARAM_EC_PUB_Y, 32);
+	json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s}", "kty", "EC",
+	    "crv", "P-256", "kid", kid, "x", x, "y", y);
 
-	assert_int_equal(EVP_PKEY_get_octet_string_param(pk,
-	    OSSL_PKEY_PARAM_PUB_KEY, pub, sizeof(pub), &len), 1);
-	assert_int_equal(len, 65);
-	x = b64url(pub + 1, 32);
-	y = b64url(pub + 33, 32);
-	j = json_pack("{s:s, s:s, s:s, s:s, s:s}", "kty", "EC", "crv",
-	    "P-256", "kid", kid, "x", x, "y", y);
 	assert_non_null(j);
+	assert_int_equal(strlen(x), 43);	/* 32 bytes (RFC 7518 6.2.1.2) */
 	free(x);
 	free(y);
 	return j;
