@@ -31,6 +31,7 @@
 #include "buf.h"
 #include "xalloc.h"
 #include "xjson.h"
+#include "xssl.h"
 
 #define HS256_MIN_SECRET	32	/* RFC 7518 3.2: at least the hash size */
 #define RSA_MIN_BITS		2048
@@ -293,7 +294,10 @@ jwk_rsa(json_t *jwk, char *msg, size_t msgsz)
 	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) ||
 	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) ||
 	    (pk = pkey_fromdata("RSA", bld)) == NULL) {
-		set_err(msg, msgsz, "cannot build the rsa key");
+		char sslerr[256];
+
+		set_err(msg, msgsz, "cannot build the rsa key: %s",
+		    ssl_error_text(sslerr, sizeof(sslerr)));
 		goto out;
 	}
 	if ((bits = EVP_PKEY_get_bits(pk)) < RSA_MIN_BITS) {

@@ -21,6 +21,7 @@
 #include "xalloc.h"
 #include "xjson.h"
 #include "xpthread.h"
+#include "xssl.h"
 
 #define RUNNER_ACTOR	"system:ops-export-runner"
 #define ROW_FIELDS	10
@@ -474,8 +475,11 @@ flush_chunk(struct run *ru, struct chunk_buf *cb)
 	/* committed: a digest failure now fails the run, and the next
 	 * attempt re-hashes the kept chunks */
 	if (EVP_DigestUpdate(ru->sha, c.data, c.len) != 1) {
-		log_error("cannot hash chunk %d of export %s (OpenSSL): retried "
-		    "by the next run", job->chunks, job->id);
+		char sslerr[256];
+
+		log_error("cannot hash chunk %d of export %s: %s; retried by "
+		    "the next run", job->chunks, job->id,
+		    ssl_error_text(sslerr, sizeof(sslerr)));
 		return RUN_ERROR;
 	}
 	job->rows += cb->rows;
@@ -699,10 +703,12 @@ rehash_kept_chunks(struct run *ru)
 		if (c.seq != n || strcmp(digest, c.sha256) != 0)
 			break;
 		if (EVP_DigestUpdate(ru->sha, c.data, c.len) != 1) {
+			char sslerr[256];
+
 			rn->storage->close_reader(rd);
-			log_error("cannot hash kept chunk %d of export %s "
-			    "(OpenSSL): retried by the next run", n,
-			    ru->job->id);
+			log_error("cannot hash kept chunk %d of export %s: "
+			    "%s; retried by the next run", n, ru->job->id,
+			    ssl_error_text(sslerr, sizeof(sslerr)));
 			return RUN_ERROR;
 		}
 		n++;
@@ -942,8 +948,11 @@ finish_job(struct run *ru)
 	int rc;
 
 	if (EVP_DigestFinal_ex(ru->sha, md, &mdlen) != 1 || mdlen != 32) {
-		log_error("cannot finish the digest of export %s (OpenSSL): "
-		    "retried by the next run", job->id);
+		char sslerr[256];
+
+		log_error("cannot finish the digest of export %s: %s; retried "
+		    "by the next run", job->id,
+		    ssl_error_text(sslerr, sizeof(sslerr)));
 		return RUN_ERROR;
 	}
 	digest_hex(md, mdlen, sha);
@@ -1036,7 +1045,10 @@ export_job_run(struct runner *rn, struct runner_job *job)
 	ru.last_beat = mono_now();
 	ru.sha = xnonnull(EVP_MD_CTX_new());
 	if (EVP_DigestInit_ex(ru.sha, EVP_sha256(), NULL) != 1) {
-		log_error("cannot start a SHA-256 digest (OpenSSL)");
+		char sslerr[256];
+
+		log_error("cannot start a SHA-256 digest: %s",
+		    ssl_error_text(sslerr, sizeof(sslerr)));
 		r = RUN_ERROR;
 		goto out;
 	}
