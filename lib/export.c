@@ -329,7 +329,8 @@ export_job_create(struct db *db, const struct ops_config *cfg,
 	snprintf(maxb, sizeof(maxb), "%lld", req->max_bytes);
 	snprintf(maxd, sizeof(maxd), "%d", req->max_duration_seconds);
 	snprintf(attempts, sizeof(attempts), "%d", cfg->export.max_attempts);
-	filters = json_dumps(req->filters, JSON_COMPACT | JSON_SORT_KEYS);
+	filters = xnonnull(json_dumps(req->filters, JSON_COMPACT |
+	    JSON_SORT_KEYS));
 	{
 		const char *p[] = { req->tenant_id, a->who->sub, req->format,
 		    req->from, req->to, filters, maxr, maxb, maxd, attempts,

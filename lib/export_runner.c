@@ -450,7 +450,7 @@ flush_chunk(struct run *ru, struct chunk_buf *cb)
 	if (cb->last_ts[0]) {
 		cp = xjson_pack("{s:s, s:I}", "occurred_at", cb->last_ts, "id",
 		    (json_int_t)strtoll(cb->last_id, NULL, 10));
-		cps = json_dumps(cp, JSON_COMPACT);
+		cps = xnonnull(json_dumps(cp, JSON_COMPACT));
 		json_decref(cp);
 	}
 	{

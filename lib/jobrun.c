@@ -11,6 +11,7 @@
 #include "events.h"
 #include "log.h"
 #include "metrics.h"
+#include "xalloc.h"
 #include "xjson.h"
 
 
@@ -130,7 +131,8 @@ static int
 record_run(struct jobrun *jr, const char *error, double duration)
 {
 	char id[24], dur[32];
-	char *counts = json_dumps(jr->counts, JSON_COMPACT | JSON_SORT_KEYS);
+	char *counts = xnonnull(json_dumps(jr->counts, JSON_COMPACT |
+	    JSON_SORT_KEYS));
 	json_t *data = xjson_pack("{s:s, s:s, s:i, s:f, s:O, s:I}", "job",
 	    jr->job, "host", jr->me.host, "pid", jr->me.pid,
 	    "duration_seconds", duration, "counts", jr->counts,
