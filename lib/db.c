@@ -65,9 +65,8 @@ db_error_text(const struct db *db, char *buf, size_t bufsz)
 		snprintf(buf, bufsz, "no database error recorded");
 		return buf;
 	}
-	snprintf(buf, bufsz, "%s%s%s%s%s%s%s%s",
-	    db->sqlstate[0] ? "sqlstate " : "", db->sqlstate,
-	    db->sqlstate[0] ? ": " : "",
+	snprintf(buf, bufsz, "sqlstate %s: %s%s%s%s%s",
+	    db->sqlstate[0] ? db->sqlstate : "?",
 	    db->errmsg[0] ? db->errmsg : "no message",
 	    db->detail[0] ? "; detail: " : "", db->detail,
 	    db->hint[0] ? "; hint: " : "", db->hint);

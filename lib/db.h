@@ -194,9 +194,9 @@ enum db_err db_classify(const char *sqlstate, bool connected);
 /*
  * The cause of db's last failure in one line, as the log says it:
  * "sqlstate 42501: permission denied for table ops_event; detail: ...;
- * hint: ..." (no "sqlstate" part when the server sent none; "no database
- * error recorded" after a success). Into buf; returns buf. For job_run
- * rows and messages that must keep the cause.
+ * hint: ..." ("sqlstate ?" when the server sent none: a broken
+ * connection; "no database error recorded" after a success). Into buf;
+ * returns buf. For job_run rows and messages that must keep the cause.
  */
 const char *db_error_text(const struct db *db, char *buf, size_t bufsz);
 

@@ -76,13 +76,13 @@ test_error_text(void **state)
 	    "sqlstate 23505: duplicate key value violates unique constraint "
 	    "\"k\"");
 
-	/* a broken connection has no SQLSTATE: the message alone */
+	/* a broken connection has no SQLSTATE: "?", as the log has it */
 	db.err = DB_ERR_UNAVAILABLE;
 	db.sqlstate[0] = '\0';
 	snprintf(db.errmsg, sizeof(db.errmsg), "server closed the connection "
 	    "unexpectedly");
 	assert_string_equal(db_error_text(&db, buf, sizeof(buf)),
-	    "server closed the connection unexpectedly");
+	    "sqlstate ?: server closed the connection unexpectedly");
 
 	/* a small buffer is cut, never overrun */
 	assert_int_equal(strlen(db_error_text(&db, buf, 8)), 7);
