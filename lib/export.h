@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "auth.h"
+#include "compress.h"
 #include "config.h"
 #include "db.h"
 #include "export_request.h"
@@ -148,6 +149,7 @@ struct export_file {
 	char		 requested_by[256];
 	char		 state[16];
 	char		 format[8];
+	enum compress_codec compression;
 	char		 from[40], to[40];	/* compact, for the filename */
 	char		 sha256[65];
 	long long	 total_bytes;
@@ -193,7 +195,11 @@ enum export_outcome export_access(const struct export_actor *actor,
 int	export_range_parse(const char *hdr, long long total, long long *first,
 	    long long *last);
 
-/* "audit-<tenant>-<from>-<to>-<id8>.<ext>", safe for a header. */
+/*
+ * "audit-<tenant>-<from>-<to>-<id8>.<ext>[.gz|.zst]", safe for a header.
+ */
 void	export_filename(const struct export_file *f, char *out, size_t outsz);
+/* The download's Content-Type: the codec's, else the format's. */
+const char *export_content_type(const struct export_file *f);
 
 #endif

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "compress.h"
 #include "config.h"
 
 #define EXPORT_ID_LEN	36	/* canonical UUID text */
@@ -21,6 +22,7 @@ struct export_request {
 	char		*from;		/* canonical RFC 3339 UTC, microseconds */
 	char		*to;
 	char		*format;	/* "jsonl" or "csv" */
+	enum compress_codec compression;	/* default COMPRESS_NONE */
 	json_t		*filters;	/* {"actions":[...],"actor_id":"..."} */
 	long long	 max_rows;
 	long long	 max_bytes;
