@@ -4,7 +4,8 @@
  * level error, "BUG: FILE:LINE: message" (lib/log.h: one line on stderr,
  * which journald keeps), then abort()s, so the core dump and the log both
  * say where and why. Every abort() in lib/, fcgi/ and jobs/ goes through it
- * (xalloc.c's out-of-memory path excepted: it must not allocate).
+ * (xalloc.c's out-of-memory path and buf.c, below log.c, excepted: they
+ * write the same "BUG: FILE:LINE:" form to stderr themselves).
  *
  * Never for an error a caller can handle: helpers return -1 and log.
  * The checked wrappers built on it: xjson.h (jansson), xpthread.h
