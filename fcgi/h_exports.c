@@ -16,6 +16,7 @@
 #include "log.h"
 #include "routes.h"
 #include "storage.h"
+#include "xjson.h"
 
 static void
 actor_init(struct export_actor *a, struct request *r)
@@ -26,11 +27,18 @@ actor_init(struct export_actor *a, struct request *r)
 	a->source = "ops-fcgi";
 }
 
+/* The signed download URL of a job: built here, in the HTTP layer. */
+static json_t *
+download_url(const void *cfg, const char *id, const char *sub)
+{
+	return export_download_url(cfg, time(NULL), id, sub);
+}
+
 static void
 view_init(struct export_view *v, struct request *r)
 {
-	v->cfg = r->app->cfg;
-	v->now = time(NULL);
+	v->download_url = download_url;
+	v->arg = r->app->cfg;
 }
 
 static void
@@ -41,7 +49,7 @@ resp_outcome(struct request *r, enum export_outcome o)
 		return;
 	}
 	if (o == EXPORT_E_TENANT) {
-		resp_error(r, "TENANT_FORBIDDEN", NULL, json_pack("[o]",
+		resp_error(r, "TENANT_FORBIDDEN", NULL, xjson_pack("[o]",
 		    error_detail("tenant_id", "is outside your scope")));
 		return;
 	}
@@ -97,7 +105,7 @@ h_export_create(struct request *r)
 	key = request_param(r, "HTTP_IDEMPOTENCY_KEY");
 	if (key && !idem_key_valid(key)) {
 		json_decref(body);
-		resp_error(r, "VALIDATION_FAILED", NULL, json_pack("[o]",
+		resp_error(r, "VALIDATION_FAILED", NULL, xjson_pack("[o]",
 		    error_detail("Idempotency-Key", "must be 1 to 255 visible "
 		    "ASCII characters")));
 		return;
@@ -172,15 +180,15 @@ h_export_list(struct request *r)
 	if ((rc = request_query(r, "state", state, sizeof(state))) == 1)
 		q.state = state;
 	else if (rc < 0)
-		json_array_append_new(details, error_detail("state", "is malformed"));
+		xjson_push(details, error_detail("state", "is malformed"));
 	if ((rc = request_query(r, "tenant_id", tenant, sizeof(tenant))) == 1)
 		q.tenant_id = tenant;
 	else if (rc < 0)
-		json_array_append_new(details, error_detail("tenant_id", "is malformed"));
+		xjson_push(details, error_detail("tenant_id", "is malformed"));
 	if ((rc = request_query(r, "cursor", cursor, sizeof(cursor))) == 1)
 		q.cursor = cursor;
 	else if (rc < 0)
-		json_array_append_new(details, error_detail("cursor", "is malformed"));
+		xjson_push(details, error_detail("cursor", "is malformed"));
 	/* range-checked before the narrowing; the query check says 1..200 */
 	if ((rc = request_query_int(r, "limit", INT_MIN, INT_MAX, &limit)) == 1)
 		q.limit = (int)limit;

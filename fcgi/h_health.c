@@ -10,11 +10,12 @@
 #include "errors.h"
 #include "metrics.h"
 #include "routes.h"
+#include "xjson.h"
 
 void
 h_healthz(struct request *r)
 {
-	resp_json(r, 200, json_pack("{s:s}", "status", "ok"), NULL);
+	resp_json(r, 200, xjson_pack("{s:s}", "status", "ok"), NULL);
 }
 
 void
@@ -24,7 +25,7 @@ h_readyz(struct request *r)
 		resp_db_error(r);
 		return;
 	}
-	resp_json(r, 200, json_pack("{s:s, s:s}", "status", "ready",
+	resp_json(r, 200, xjson_pack("{s:s, s:s}", "status", "ready",
 	    "database", "ok"), NULL);
 }
 

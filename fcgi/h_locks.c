@@ -16,6 +16,40 @@
 #include "lockadmin.h"
 #include "lockstate.h"
 #include "routes.h"
+#include "xjson.h"
+
+static json_t *
+str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+/* The API's answer to a force-release (docs/api/openapi.yaml). */
+static json_t *
+release_json(const struct lock_release *rel)
+{
+	bool held = rel->prev_holder != NULL;
+	json_t *prev = json_object(), *o = json_object();
+
+	xjson_set(prev, "holder", str_or_null(rel->prev_holder));
+	xjson_set(prev, "holder_host", str_or_null(rel->prev_host));
+	xjson_set(prev, "holder_pid", held ? json_integer(rel->prev_pid) :
+	    json_null());
+	xjson_set(prev, "fencing_token", json_integer(rel->prev_token));
+	xjson_set(prev, "heartbeat_age_seconds", held ?
+	    json_real(rel->prev_heartbeat_age) : json_null());
+	xjson_set(o, "name", json_string(rel->name));
+	xjson_set(o, "released", json_boolean(rel->released));
+	xjson_set(o, "already_free", json_boolean(!rel->released));
+	xjson_set(o, "state_before",
+	    json_string(lock_state_name(rel->state_before)));
+	xjson_set(o, "previous", prev);
+	xjson_set(o, "fencing_token", json_integer(rel->token));
+	xjson_set(o, "released_at", str_or_null(rel->released_at));
+	xjson_set(o, "release_reason", str_or_null(rel->release_reason));
+	xjson_set(o, "released_by", str_or_null(rel->released_by));
+	return o;
+}
 
 void
 h_locks_list(struct request *r)
@@ -42,24 +76,24 @@ release_body_check(json_t *body, const char **reason, json_t **details)
 	*details = json_array();
 	*reason = NULL;
 	if (!json_is_object(body)) {
-		json_array_append_new(*details, error_detail("body",
+		xjson_push(*details, error_detail("body",
 		    "must be a JSON object"));
 		return -1;
 	}
 	json_object_foreach(body, key, v) {
 		if (strcmp(key, "reason") != 0)
-			json_array_append_new(*details, error_detail(key,
+			xjson_push(*details, error_detail(key,
 			    "is not a known field"));
 	}
 	v = json_object_get(body, "reason");
 	if (v == NULL || json_is_null(v))
-		json_array_append_new(*details, error_detail("reason",
+		xjson_push(*details, error_detail("reason",
 		    "is required: say why the lock is released"));
 	else if (!json_is_string(v))
-		json_array_append_new(*details, error_detail("reason",
+		xjson_push(*details, error_detail("reason",
 		    "must be a string"));
 	else if (!lock_reason_valid(json_string_value(v), &issue))
-		json_array_append_new(*details, error_detail("reason", issue));
+		xjson_push(*details, error_detail("reason", issue));
 	else
 		*reason = json_string_value(v);
 	if (json_array_size(*details) > 0)
@@ -78,7 +112,8 @@ h_lock_release(struct request *r)
 		.ip = request_param(r, "REMOTE_ADDR")
 	};
 	const char *name = r->params[0], *reason;
-	json_t *body, *details, *result = NULL;
+	struct lock_release rel;
+	json_t *body, *details;
 	enum lock_release_result rr;
 
 	if (request_auth(r, CAP_LOCK_RELEASE) != 0)
@@ -97,12 +132,13 @@ h_lock_release(struct request *r)
 	who.actor_id = r->who.sub ? r->who.sub : "unknown";
 	rr = lockadmin_force_release(r->db,
 	    r->app->cfg->locks.stale_after_seconds, r->app->rules, name, reason,
-	    &who, &result);
+	    &who, &rel);
 	json_decref(body);
 	switch (rr) {
 	case LOCKREL_RELEASED:
 	case LOCKREL_ALREADY_FREE:
-		resp_json(r, 200, result, NULL);
+		resp_json(r, 200, release_json(&rel), NULL);
+		lock_release_free(&rel);
 		break;
 	case LOCKREL_NOT_FOUND:
 		resp_error(r, "LOCK_NOT_FOUND", NULL, NULL);

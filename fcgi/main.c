@@ -35,6 +35,7 @@
 #include "routes.h"
 #include "sanitize.h"
 #include "xalloc.h"
+#include "xpthread.h"
 
 #define WAKE_MS	50
 
@@ -185,7 +186,7 @@ stop_workers(struct server *srv, struct worker *workers, int n)
 		(void)nanosleep(&wake, NULL);
 	}
 	for (int i = 0; i < n; i++)
-		pthread_join(workers[i].tid, NULL);
+		xpthread(pthread_join(workers[i].tid, NULL));
 }
 
 static bool
@@ -283,7 +284,7 @@ main(int argc, char **argv)
 	pthread_t refresher;
 	sigset_t sigs;
 	char err[512];
-	int ch, sig;
+	int ch, sig, started, rc = 0;
 
 	while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (ch) {
@@ -352,7 +353,8 @@ main(int argc, char **argv)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+	xpthread(pthread_sigmask(SIG_BLOCK, &sigs, NULL));
 
 	/* JWKS refreshes happen here, never on a worker (lib/jwks.h) */
 	if (pthread_create(&refresher, NULL, jwks_refresher,
@@ -364,26 +366,32 @@ main(int argc, char **argv)
 	}
 
 	workers = xcalloc((size_t)cfg.fcgi.threads, sizeof(*workers));
-	for (int i = 0; i < cfg.fcgi.threads; i++) {
-		workers[i].srv = &srv;
-		workers[i].index = i;
-		atomic_init(&workers[i].in_accept, false);
-		atomic_init(&workers[i].done, false);
-		if (pthread_create(&workers[i].tid, NULL, worker_main,
-		    &workers[i]) != 0) {
-			log_error("cannot start worker %d", i);
-			return 1;
+	for (started = 0; started < cfg.fcgi.threads; started++) {
+		struct worker *w = &workers[started];
+
+		w->srv = &srv;
+		w->index = started;
+		atomic_init(&w->in_accept, false);
+		atomic_init(&w->done, false);
+		if ((rc = pthread_create(&w->tid, NULL, worker_main, w)) != 0) {
+			log_error("cannot start worker thread %d of %d: %s; "
+			    "stopping the %d started and exiting: lower "
+			    "fcgi.threads or raise the limit that was hit "
+			    "(ulimit -u / -v, systemd TasksMax=)", started + 1,
+			    cfg.fcgi.threads, strerror(rc), started);
+			break;
 		}
 	}
-	log_info("listening with %d workers", cfg.fcgi.threads);
-
-	do {
-		sig = 0;
-		if (sigwait(&sigs, &sig) != 0)
-			sig = SIGTERM;
-	} while (sig != SIGTERM && sig != SIGINT);
-	log_info("signal %d: finishing requests in flight", sig);
-	stop_workers(&srv, workers, cfg.fcgi.threads);
+	if (started == cfg.fcgi.threads) {
+		log_info("listening with %d workers", cfg.fcgi.threads);
+		do {
+			sig = 0;
+			if (sigwait(&sigs, &sig) != 0)
+				sig = SIGTERM;
+		} while (sig != SIGTERM && sig != SIGINT);
+		log_info("signal %d: finishing requests in flight", sig);
+	}
+	stop_workers(&srv, workers, started);
 	free(workers);
 	jwks_stop(srv.app.keys);
 	pthread_join(refresher, NULL);
@@ -391,6 +399,7 @@ main(int argc, char **argv)
 		unlink(cfg.fcgi.socket_path);
 	unload_app(&srv.app);
 	config_free(&cfg);
-	log_info("stopped");
-	return 0;
+	log_info("%s", rc == 0 ? "stopped" :
+	    "stopped: not every worker started");
+	return rc == 0 ? 0 : 1;
 }

@@ -14,6 +14,7 @@
 #include "errors.h"
 #include "log.h"
 #include "xalloc.h"
+#include "xjson.h"
 
 /*
  * URL-decode len bytes of in into out (outsz incl. NUL). plus_space turns
@@ -193,7 +194,7 @@ request_read_json(struct request *r, json_t **out)
 	*out = NULL;
 	if (!content_type_is_json(request_param(r, "CONTENT_TYPE"))) {
 		resp_error(r, "UNSUPPORTED_MEDIA_TYPE", NULL,
-		    json_pack("[o]", error_detail("Content-Type",
+		    xjson_pack("[o]", error_detail("Content-Type",
 		    "must be application/json")));
 		return -1;
 	}

@@ -30,6 +30,7 @@
 #include "locks.h"
 #include "log.h"
 #include "storage.h"
+#include "xjson.h"
 
 #define BINARY	"ops-export-cleaner"
 
@@ -62,7 +63,7 @@ expire_batch(struct cleaner *c)
 	}
 	n = PQntuples(res);
 	for (int i = 0; i < n; i++) {
-		json_t *data = json_pack("{s:I}", "total_bytes",
+		json_t *data = xjson_pack("{s:I}", "total_bytes",
 		    (json_int_t)strtoll(PQgetvalue(res, i, 2), NULL, 10));
 		struct ops_event ev = {
 			.type = "EXPORT_EXPIRED", .severity = "info",
@@ -70,7 +71,7 @@ expire_batch(struct cleaner *c)
 			.subject_type = "audit_export",
 			.subject_id = PQgetvalue(res, i, 0), .data = data
 		};
-		int rc = events_write(db, &ev);
+		int rc = events_record(db, NULL, &ev);
 
 		json_decref(data);
 		if (rc != 0) {
@@ -150,18 +151,11 @@ fail:
 static long long
 purge_batch(struct cleaner *c, const char *sql)
 {
-	struct db *db = &c->jr->db;
 	char days[16];
 	const char *p[] = { c->jr->lease.name, c->token, c->batch, days };
-	PGresult *res;
-	long long n;
 
 	snprintf(days, sizeof(days), "%d", c->cfg->export.retention_days);
-	if ((res = db_query(db, sql, 4, p)) == NULL)
-		return -1;
-	n = strtoll(PQcmdTuples(res), NULL, 10);
-	PQclear(res);
-	return n;
+	return db_exec_rows(&c->jr->db, sql, 4, p);
 }
 
 /*
@@ -244,11 +238,12 @@ main(int argc, char **argv)
 	}
 	if (n < 0 || jr.lost)
 		error = jr.lost ? "the cleaner's lock was taken over" :
-		    "expiring jobs failed: the database failed";
+		    jobrun_db_error(&jr, "expiring jobs failed", &jr.db);
 	if (error == NULL && !jr.stopped) {
 		if ((n = sweep_chunks(&c)) < 0)
 			error = jr.lost ? "the cleaner's lock was taken over" :
-			    "deleting chunks failed: the database failed";
+			    jobrun_db_error(&jr, "deleting chunks failed",
+			    &jr.db);
 		else
 			jobrun_count(&jr, "chunks_deleted", n);
 	}
@@ -259,7 +254,8 @@ main(int argc, char **argv)
 	    LOCK_FENCE_SQL(1, 2))) > 0)
 		jobrun_count(&jr, "jobs_purged", n);
 	if (error == NULL && n < 0)
-		error = "purging old jobs failed: the database failed";
+		error = jobrun_db_error(&jr, "purging old jobs failed",
+		    &jr.db);
 	while (error == NULL && !jobrun_stopping(&jr) && (n = purge_batch(&c,
 	    "DELETE FROM job_run "
 	    "WHERE id IN (SELECT id FROM job_run WHERE status <> 'RUNNING' "
@@ -267,7 +263,8 @@ main(int argc, char **argv)
 	    LOCK_FENCE_SQL(1, 2))) > 0)
 		jobrun_count(&jr, "job_runs_purged", n);
 	if (error == NULL && n < 0)
-		error = "purging old job runs failed: the database failed";
+		error = jobrun_db_error(&jr, "purging old job runs failed",
+		    &jr.db);
 	while (error == NULL && !jobrun_stopping(&jr) &&
 	    (n = purge_events_batch(&c)) > 0) {
 		jobrun_count(&jr, "events_purged", n);
@@ -275,7 +272,8 @@ main(int argc, char **argv)
 			error = "the cleaner's lock was taken over";
 	}
 	if (error == NULL && n < 0)
-		error = "purging old events failed: the database failed";
+		error = jobrun_db_error(&jr, "purging old events failed",
+		    &jr.db);
 
 	status = jobrun_end(&jr, error);
 	config_free(&cfg);

@@ -80,6 +80,14 @@ tick(void *arg)
 	return jobrun_tick(jr) != 0 && jr->lost ? -1 : 0;
 }
 
+/* The runner's connection that failed last (the writer's by default). */
+static const struct db *
+failed_db(const struct runner *rn)
+{
+	return rn->wdb->err == DB_OK && rn->rdb->err != DB_OK ? rn->rdb :
+	    rn->wdb;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -144,8 +152,8 @@ main(int argc, char **argv)
 			break;
 		if (r != RUN_CLAIMED) {
 			error = rn.fence_lost ? "the runner's scheduler lock "
-			    "was taken over" : "cannot claim a job: the "
-			    "database failed";
+			    "was taken over" : jobrun_db_error(&jr,
+			    "cannot claim a job", failed_db(&rn));
 			break;
 		}
 		jobrun_count(&jr, "claimed", 1);
@@ -170,8 +178,9 @@ main(int argc, char **argv)
 			error = "lost a job to another runner";
 			break;
 		default:
-			error = "a job failed on a database or storage error; "
-			    "it will be reclaimed after its lease";
+			error = jobrun_db_error(&jr, "a job failed on a "
+			    "database or storage error (it will be reclaimed "
+			    "after its lease)", failed_db(&rn));
 			break;
 		}
 		runner_job_free(&job);

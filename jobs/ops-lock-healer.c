@@ -168,12 +168,12 @@ main(int argc, char **argv)
 	h.tick_arg = &jr;
 	if (lockheal_run(&h) != 0)
 		error = h.lost || jr.lost ? "the healer's lock was taken over" :
-		    "recovering a lock failed: the database failed";
+		    jobrun_db_error(&jr, "recovering a lock failed", &jr.db);
 	else if (!h.stopped && !jobrun_stopping(&jr) &&
 	    lockheal_close_runs(&h) < 0)
 		error = h.lost ? "the healer's lock was taken over" :
-		    "closing the runs of dead processes failed: the database "
-		    "failed";
+		    jobrun_db_error(&jr, "closing the runs of dead processes "
+		    "failed", &jr.db);
 	if (h.lost)
 		jr.lost = true;
 	jobrun_count(&jr, "runs_closed", h.runs_closed);

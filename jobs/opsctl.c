@@ -33,6 +33,7 @@
 #include "rbac.h"
 #include "sanitize.h"
 #include "xalloc.h"
+#include "xjson.h"
 
 #define EXIT_USAGE	2
 
@@ -358,8 +359,8 @@ cmd_lock_release(struct ctl *c, int argc, char **argv)
 	struct sanitize_rules *rules;
 	struct lock_actor who = { .source = "opsctl" };
 	enum lock_release_result rr;
+	struct lock_release rel;
 	char actor[256];
-	json_t *res = NULL, *prev;
 	struct db db;
 	int ch, rc;
 
@@ -387,29 +388,22 @@ cmd_lock_release(struct ctl *c, int argc, char **argv)
 		return EXIT_FAILURE;
 	ctl_db(c, &db);
 	rr = lockadmin_force_release(&db, c->cfg.locks.stale_after_seconds,
-	    rules, name, reason, &who, &res);
+	    rules, name, reason, &who, &rel);
 	rc = 0;
 	switch (rr) {
 	case LOCKREL_RELEASED:
-		prev = json_object_get(res, "previous");
-		printf("released lock %s (it was %s, held by %s on %s, pid %lld); "
+		printf("released lock %s (it was %s, held by %s on %s, pid %d); "
 		    "fencing token %lld -> %lld; recorded as "
-		    "SCHEDULER_LOCK_FORCE_RELEASED by %s\n", name,
-		    json_string_value(json_object_get(res, "state_before")),
-		    json_string_value(json_object_get(prev, "holder")),
-		    json_string_value(json_object_get(prev, "holder_host")),
-		    (long long)json_integer_value(json_object_get(prev,
-		    "holder_pid")),
-		    (long long)json_integer_value(json_object_get(prev,
-		    "fencing_token")),
-		    (long long)json_integer_value(json_object_get(res,
-		    "fencing_token")), actor);
+		    "SCHEDULER_LOCK_FORCE_RELEASED by %s\n", rel.name,
+		    lock_state_name(rel.state_before),
+		    rel.prev_holder ? rel.prev_holder : "an unknown holder",
+		    rel.prev_host ? rel.prev_host : "an unknown host",
+		    rel.prev_pid, rel.prev_token, rel.token, actor);
 		break;
 	case LOCKREL_ALREADY_FREE:
 		printf("lock %s was already free (fencing token %lld, "
-		    "unchanged); the request was recorded anyway\n", name,
-		    (long long)json_integer_value(json_object_get(res,
-		    "fencing_token")));
+		    "unchanged); the request was recorded anyway\n", rel.name,
+		    rel.token);
 		break;
 	case LOCKREL_NOT_FOUND:
 		fprintf(stderr, "opsctl: lock-release: no lock named %s "
@@ -427,7 +421,7 @@ cmd_lock_release(struct ctl *c, int argc, char **argv)
 		rc = 1;
 		break;
 	}
-	json_decref(res);
+	lock_release_free(&rel);
 	sanitize_rules_free(rules);
 	db_close(&db);
 	return rc;
@@ -494,7 +488,7 @@ cmd_exports(struct ctl *c, int argc, char **argv)
 		return 1;
 	}
 	if (as_json) {
-		json_t *o = json_pack("{s:o}", "items", items);
+		json_t *o = xjson_pack("{s:o}", "items", items);
 
 		json_dumpf(o, stdout, JSON_INDENT(2));
 		fputc('\n', stdout);

@@ -30,6 +30,8 @@
 
 #include "buf.h"
 #include "xalloc.h"
+#include "xjson.h"
+#include "xssl.h"
 
 #define HS256_MIN_SECRET	32	/* RFC 7518 3.2: at least the hash size */
 #define RSA_MIN_BITS		2048
@@ -303,7 +305,10 @@ jwk_rsa(json_t *jwk, char *msg, size_t msgsz)
 	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) ||
 	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) ||
 	    (pk = pkey_fromdata("RSA", bld)) == NULL) {
-		set_err(msg, msgsz, "cannot build the rsa key");
+		char sslerr[256];
+
+		set_err(msg, msgsz, "cannot build the rsa key: %s",
+		    ssl_error_text(sslerr, sizeof(sslerr)));
 		goto out;
 	}
 	if ((bits = EVP_PKEY_get_bits(pk)) < RSA_MIN_BITS) {
@@ -1078,16 +1083,8 @@ set_string(json_t *obj, const char *key, const char *s)
 
 	if ((v = json_string(s)) == NULL)
 		return -1;
-	if (json_object_set_new(obj, key, v) == -1)
-		abort();
+	xjson_set(obj, key, v);
 	return 0;
-}
-
-static void
-set_new(json_t *obj, const char *key, json_t *v)
-{
-	if (v == NULL || json_object_set_new(obj, key, v) == -1)
-		abort();
 }
 
 static json_t *
@@ -1096,8 +1093,8 @@ sign_header(const char *kid)
 	json_t *h;
 
 	h = xnonnull(json_object());
-	set_new(h, "alg", json_string("HS256"));
-	set_new(h, "typ", json_string("JWT"));
+	xjson_set(h, "alg", json_string("HS256"));
+	xjson_set(h, "typ", json_string("JWT"));
 	if (kid != NULL && set_string(h, "kid", kid) == -1) {
 		json_decref(h);
 		return NULL;
@@ -1117,8 +1114,7 @@ sign_roles(const char *const *roles, size_t nroles)
 			json_decref(ra);
 			return NULL;
 		}
-		if (json_array_append_new(ra, v) == -1)
-			abort();
+		xjson_push(ra, v);
 	}
 	return ra;
 }
@@ -1139,10 +1135,10 @@ sign_claims(const char *issuer, const char *audience, const char *sub,
 		json_decref(c);
 		return NULL;
 	}
-	set_new(c, "roles", ra);
-	set_new(c, "iat", json_integer(now));
-	set_new(c, "nbf", json_integer(now));
-	set_new(c, "exp", json_integer(exp));
+	xjson_set(c, "roles", ra);
+	xjson_set(c, "iat", json_integer(now));
+	xjson_set(c, "nbf", json_integer(now));
+	xjson_set(c, "exp", json_integer(exp));
 	return c;
 }
 

@@ -1,12 +1,36 @@
 #include "buf.h"
 #include "xalloc.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 char buf_slopbuf[1];
+
+/*
+ * BUG() for this file: lib/bug.c logs through log.c, which builds its line
+ * in a buf, so buf.c reports in BUG()'s form on stderr itself, like
+ * xalloc.c's out-of-memory path (no allocation, no log module).
+ */
+#define BUF_BUG(...)	buf_bug(__FILE__, __LINE__, __VA_ARGS__)
+
+static _Noreturn void buf_bug(const char *file, int line, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
+
+static void
+buf_bug(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "BUG: %s:%d: ", file, line);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	abort();
+}
 
 void
 buf_init(struct buf *b)
@@ -23,7 +47,8 @@ buf_grow(struct buf *b, size_t extra)
 	char *p;
 
 	if (extra > SIZE_MAX - b->len - 1)
-		abort();
+		BUF_BUG("buf_grow: %zu more bytes after %zu overflow size_t",
+		    extra, b->len);
 	need = b->len + extra + 1;
 	if (need <= b->cap)
 		return;
@@ -78,12 +103,13 @@ buf_vappendf(struct buf *b, const char *fmt, va_list ap)
 	n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, cp);
 	va_end(cp);
 	if (n < 0)
-		abort();
+		BUF_BUG("vsnprintf of \"%s\" failed: %s", fmt, strerror(errno));
 	if ((size_t)n >= b->cap - b->len) {
 		buf_grow(b, (size_t)n);
 		n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
 		if (n < 0)
-			abort();
+			BUF_BUG("vsnprintf of \"%s\" failed: %s", fmt,
+			    strerror(errno));
 	}
 	b->len += (size_t)n;
 }

@@ -9,7 +9,9 @@
 #include <yaml.h>
 
 #include "buf.h"
+#include "bug.h"
 #include "date.h"
+#include "log.h"
 #include "sanitize.h"
 #include "secretfile.h"
 #include "xalloc.h"
@@ -124,10 +126,16 @@ static const struct config_key config_keys[] = {
 
 #define NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
 
-static const char *const config_sections[] = {
-	"database", "fcgi", "auth", "export", "locks", "events", "sanitizer",
-	"notion", "log"
-};
+/*
+ * The sections are those of config_keys, in its order (a section's keys
+ * are contiguous): the table is the one list of them.
+ */
+static bool
+section_starts(size_t i)
+{
+	return i == 0 ||
+	    strcmp(config_keys[i].section, config_keys[i - 1].section) != 0;
+}
 
 const char *
 config_resolve_path(const char *explicit_path)
@@ -311,13 +319,30 @@ key_find(const char *section, const char *name, bool *is_file)
 	return NULL;
 }
 
-static bool
-section_known(const char *s)
+/* The index of section s among the sections, or -1 when unknown. */
+static int
+section_index(const char *s)
 {
-	for (size_t i = 0; i < sizeof(config_sections) / sizeof(config_sections[0]); i++)
-		if (strcmp(config_sections[i], s) == 0)
-			return true;
-	return false;
+	int n = 0;
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (!section_starts(i))
+			continue;
+		if (strcmp(config_keys[i].section, s) == 0)
+			return n;
+		n++;
+	}
+	return -1;
+}
+
+/* "database, fcgi, ..." into b. */
+static void
+section_list(struct buf *b)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (section_starts(i))
+			buf_appendf(b, "%s%s", b->len ? ", " : "",
+			    config_keys[i].section);
 }
 
 /* The YAML walk: a small state carried through the event loop. */
@@ -511,7 +536,7 @@ walk_section(struct yaml_walk *w, struct ops_config *cfg, const char *section)
 static int
 walk_root(struct yaml_walk *w, struct ops_config *cfg)
 {
-	bool seen_section[sizeof(config_sections) / sizeof(config_sections[0])];
+	bool seen_section[NKEYS];
 	yaml_event_t ev;
 	int depth_ok = 0, rc = 0;
 
@@ -540,7 +565,7 @@ walk_root(struct yaml_walk *w, struct ops_config *cfg)
 		case YAML_SCALAR_EVENT: {
 			const char *name = (const char *)ev.data.scalar.value;
 			yaml_event_t sev;
-			size_t si;
+			int si;
 
 			if (!depth_ok) {
 				if (scalar_is_null(&ev))
@@ -549,16 +574,16 @@ walk_root(struct yaml_walk *w, struct ops_config *cfg)
 				    "a mapping of sections");
 				break;
 			}
-			if (!section_known(name)) {
+			if ((si = section_index(name)) < 0) {
+				struct buf known = BUF_INIT;
+
+				section_list(&known);
 				rc = walk_error(w, &ev, "unknown section %s "
-				    "(expected one of database, fcgi, auth, "
-				    "export, locks, events, sanitizer, notion, "
-				    "log)",
-				    name);
+				    "(expected one of %s)", name,
+				    buf_str(&known));
+				buf_free(&known);
 				break;
 			}
-			for (si = 0; strcmp(config_sections[si], name); si++)
-				;
 			if (seen_section[si]) {
 				rc = walk_error(w, &ev, "duplicate section %s",
 				    name);
@@ -701,7 +726,8 @@ apply_defaults(struct ops_config *cfg)
 		if (config_keys[i].def != NULL &&
 		    key_set(cfg, &config_keys[i], config_keys[i].def, false,
 		    msg, sizeof(msg)) != 0)
-			abort();	/* a default out of its own range */
+			BUG("the default of %s.%s is out of its own range: %s",
+			    config_keys[i].section, config_keys[i].name, msg);
 }
 
 int
@@ -726,7 +752,7 @@ config_load(struct ops_config *cfg, const char *path, char *err, size_t errsz)
 		w.err = err;
 		w.errsz = errsz;
 		if (!yaml_parser_initialize(&w.parser))
-			abort();
+			BUG("yaml_parser_initialize failed (out of memory)");
 		yaml_parser_set_input_file(&w.parser, f);
 		rc = walk_root(&w, cfg);
 		if (rc == 0)
@@ -891,4 +917,19 @@ config_print_keys(FILE *out)
 		    type_name(k->type), k->def ? (*k->def ? k->def : "\"\"") :
 		    "-", range, k->env ? k->env : "-");
 	}
+}
+
+struct sanitize_rules *
+sanitize_rules_from_config(const struct ops_config *cfg)
+{
+	struct sanitize_rules *r;
+
+	r = sanitize_rules_new((const char *const *)cfg->sanitizer.extra_keys,
+	    cfg->sanitizer.n_extra_keys);
+	if (r == NULL)
+		log_error("cannot build the sanitizer rules: an entry of "
+		    "sanitizer.extra_keys is empty once '_', '-' and '.' are "
+		    "removed; fix the key in %s", cfg->path ? cfg->path :
+		    "the configuration");
+	return r;
 }

@@ -161,4 +161,13 @@ void	config_print_keys(FILE *out);
 /* Parse "512", "512KiB", "512 MiB", "2GiB" into bytes; -1 on error. */
 int	config_parse_bytes(const char *s, long long *out);
 
+/*
+ * The one place a binary builds its sanitizer rules: sanitize_rules_new()
+ * over cfg->sanitizer.extra_keys. Returns NULL after logging an error when
+ * the keys are invalid; every caller must check and stop. (Here, not in
+ * sanitize.c: the config sits above the sanitizer, never the reverse.)
+ */
+struct sanitize_rules;
+struct sanitize_rules *sanitize_rules_from_config(const struct ops_config *cfg);
+
 #endif

@@ -49,6 +49,30 @@ db_fail(struct db *db, enum db_err err, const char *sqlstate, const char *msg)
 	db->detail[0] = db->hint[0] = '\0';
 }
 
+enum db_err
+db_classify(const char *sqlstate, bool connected)
+{
+	if (!connected || (sqlstate && (strncmp(sqlstate, "08", 2) == 0 ||
+	    strncmp(sqlstate, "57P", 3) == 0)))
+		return DB_ERR_UNAVAILABLE;
+	return DB_ERR_QUERY;
+}
+
+const char *
+db_error_text(const struct db *db, char *buf, size_t bufsz)
+{
+	if (db->err == DB_OK) {
+		snprintf(buf, bufsz, "no database error recorded");
+		return buf;
+	}
+	snprintf(buf, bufsz, "sqlstate %s: %s%s%s%s%s",
+	    db->sqlstate[0] ? db->sqlstate : "?",
+	    db->errmsg[0] ? db->errmsg : "no message",
+	    db->detail[0] ? "; detail: " : "", db->detail,
+	    db->hint[0] ? "; hint: " : "", db->hint);
+	return buf;
+}
+
 /*
  * The one error classifier: a statement (res, which may be NULL) failed.
  * A broken connection or a server going away (SQLSTATE class 08, 57P) is
@@ -63,9 +87,9 @@ db_fail_result(struct db *db, const PGresult *res)
 	    NULL;
 	const char *primary = res ? PQresultErrorField(res,
 	    PG_DIAG_MESSAGE_PRIMARY) : NULL;
-	bool gone = db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK ||
-	    (state && (strncmp(state, "08", 2) == 0 ||
-	    strncmp(state, "57P", 3) == 0));
+	bool gone = db_classify(state, db->conn != NULL &&
+	    PQstatus(db->conn) == CONNECTION_OK) == DB_ERR_UNAVAILABLE;
+	char why[1024];
 
 	db_fail(db, gone ? DB_ERR_UNAVAILABLE : DB_ERR_QUERY, state,
 	    primary ? primary : db->conn ? PQerrorMessage(db->conn) :
@@ -76,10 +100,8 @@ db_fail_result(struct db *db, const PGresult *res)
 		copy_field(db->hint, sizeof(db->hint),
 		    PQresultErrorField(res, PG_DIAG_MESSAGE_HINT));
 	}
-	log_warn("%s: sqlstate %s: %s%s%s%s%s", gone ? "database connection "
-	    "lost" : "statement failed", db->sqlstate[0] ? db->sqlstate : "?",
-	    db->errmsg, db->detail[0] ? "; detail: " : "", db->detail,
-	    db->hint[0] ? "; hint: " : "", db->hint);
+	log_warn("%s: %s", gone ? "database connection lost" :
+	    "statement failed", db_error_text(db, why, sizeof(why)));
 	db->stream = DB_STREAM_NONE;
 	if (gone)
 		db_disconnect(db);
@@ -244,6 +266,22 @@ db_exec(struct db *db, const char *sql, int nparams, const char *const *params)
 		return -1;
 	PQclear(res);
 	return 0;
+}
+
+long long
+db_exec_rows(struct db *db, const char *sql, int nparams,
+    const char *const *params)
+{
+	PGresult *res = db_query(db, sql, nparams, params);
+	const char *s;
+	long long n;
+
+	if (res == NULL)
+		return -1;
+	s = PQcmdTuples(res);
+	n = *s ? strtoll(s, NULL, 10) : 0;
+	PQclear(res);
+	return n;
 }
 
 int

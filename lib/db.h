@@ -104,6 +104,13 @@ PGresult *db_query(struct db *db, const char *sql, int nparams,
 int	db_exec(struct db *db, const char *sql, int nparams,
 	    const char *const *params);
 /*
+ * The same, returning the rows the command touched (PQcmdTuples; 0 for a
+ * command that reports none), or -1 with db->err set. The one reading of
+ * "rows affected".
+ */
+long long db_exec_rows(struct db *db, const char *sql, int nparams,
+	    const char *const *params);
+/*
  * Variant with explicit lengths and formats, for binary parameters (bytea),
  * and binary results when result_binary is 1 (integers in network byte
  * order, bytea as its bytes). lengths/formats may be NULL (all text).
@@ -175,6 +182,23 @@ void	db_rollback(struct db *db);
 
 /* The last failure was this SQLSTATE (e.g. "23505"). */
 bool	db_failed_with(const struct db *db, const char *sqlstate);
+
+/*
+ * The classifier's rule: a failed statement is DB_ERR_UNAVAILABLE when the
+ * connection is not up or its SQLSTATE is of class 08 (connection
+ * exception) or 57P (operator intervention: shutdown, crash), else
+ * DB_ERR_QUERY. sqlstate may be NULL (none came back).
+ */
+enum db_err db_classify(const char *sqlstate, bool connected);
+
+/*
+ * The cause of db's last failure in one line, as the log says it:
+ * "sqlstate 42501: permission denied for table ops_event; detail: ...;
+ * hint: ..." ("sqlstate ?" when the server sent none: a broken
+ * connection; "no database error recorded" after a success). Into buf;
+ * returns buf. For job_run rows and messages that must keep the cause.
+ */
+const char *db_error_text(const struct db *db, char *buf, size_t bufsz);
 
 /*
  * SQL for a timestamptz column as RFC 3339 UTC text, with the fraction only

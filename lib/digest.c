@@ -1,7 +1,8 @@
 #include "digest.h"
 
 #include <openssl/evp.h>
-#include <stdlib.h>
+
+#include "xssl.h"
 
 void
 digest_hex(const unsigned char *bytes, size_t n, char *out)
@@ -21,7 +22,7 @@ digest_sha256_hex(const void *data, size_t len, char out[65])
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 
-	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1)
-		abort();
+	xssl(EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) == 1,
+	    "EVP_Digest(SHA-256)");
 	digest_hex(md, mdlen, out);
 }

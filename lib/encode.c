@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bug.h"
 #include "swar.h"
 
 #define APPEND_LIT(b, lit)	buf_append((b), (lit), sizeof(lit) - 1)
@@ -102,7 +103,7 @@ static size_t
 json_string_room(size_t len)
 {
 	if (len > (SIZE_MAX - 2) / 6)
-		abort();	/* as buf_grow() does on overflow */
+		BUG("a JSON string of %zu bytes overflows size_t", len);
 	return len * 6 + 2;
 }
 
@@ -234,7 +235,7 @@ static size_t
 csv_cell_room(size_t len)
 {
 	if (len > (SIZE_MAX - 3) / 2)
-		abort();	/* as buf_grow() does on overflow */
+		BUG("a CSV cell of %zu bytes overflows size_t", len);
 	return len * 2 + 3;
 }
 

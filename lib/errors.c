@@ -1,4 +1,5 @@
 #include "errors.h"
+#include "xjson.h"
 
 #include <string.h>
 
@@ -56,16 +57,16 @@ error_body(const char *code, const char *message, const char *request_id,
 
 	if (message == NULL)
 		message = def ? def->message : "error";
-	err = json_pack("{s:s, s:s, s:s, s:o}", "code", code, "message",
+	err = xjson_pack("{s:s, s:s, s:s, s:o}", "code", code, "message",
 	    message, "request_id", request_id ? request_id : "", "details",
 	    details ? details : json_array());
-	return json_pack("{s:o}", "error", err);
+	return xjson_pack("{s:o}", "error", err);
 }
 
 json_t *
 error_detail(const char *field, const char *issue)
 {
-	return json_pack("{s:s, s:s}", "field", field, "issue", issue);
+	return xjson_pack("{s:s, s:s}", "field", field, "issue", issue);
 }
 
 void

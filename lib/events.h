@@ -5,9 +5,9 @@
  * SCHEDULER_LOCK_RECOVERED, JOB_RUN_SUCCEEDED, ...); audit_log is the
  * platform's audit trail, where the events a person may be asked about
  * (EXPORT_REQUESTED, EXPORT_DOWNLOADED, SCHEDULER_LOCK_FORCE_RELEASED, ...)
- * are also written. Both functions run on the caller's connection, inside
- * the caller's transaction, so an event commits or rolls back together with
- * the state change it describes.
+ * are also written. events_record() runs on the caller's connection,
+ * inside the caller's transaction, so an event commits or rolls back
+ * together with the state change it describes.
  *
  * Every payload written to audit_log goes through the sanitizer first.
  */
@@ -19,6 +19,11 @@
 #include "db.h"
 #include "sanitize.h"
 
+/*
+ * One thing that happened. actor_id set: it is also an audit_log entry
+ * (action = type, target = subject, tenant = tenant_id or
+ * EVENTS_SYSTEM_TENANT, payload = data).
+ */
 struct ops_event {
 	const char	*type;		/* EXPORT_STARTED, ... */
 	const char	*severity;	/* debug|info|warning|error|critical */
@@ -28,25 +33,19 @@ struct ops_event {
 	const char	*subject_id;
 	const char	*request_id;	/* may be NULL */
 	json_t		*data;		/* borrowed; may be NULL */
+	const char	*actor_id;	/* NULL: no audit_log entry */
+	const char	*ip;		/* for audit_log; may be NULL */
 };
 
-/* Insert one ops_event row. 0 or -1 (db->err set). */
-int	events_write(struct db *db, const struct ops_event *ev);
-
-struct audit_entry {
-	const char	*tenant_id;	/* required; "_system" for global */
-	const char	*actor_id;
-	const char	*action;	/* EXPORT_REQUESTED, ... */
-	const char	*target_type;
-	const char	*target_id;
-	const char	*ip;		/* may be NULL */
-	const char	*request_id;	/* may be NULL */
-	const json_t	*payload;	/* borrowed; sanitized before insert */
-};
-
-/* Insert one sanitized audit_log row. 0 or -1 (db->err set). */
-int	audit_write(struct db *db, const struct sanitize_rules *rules,
-	    const struct audit_entry *e);
+/*
+ * Record ev: its ops_event row and, when ev->actor_id is set, its
+ * audit_log entry, on db inside the caller's transaction. data goes
+ * through the sanitizer (rules; NULL only for an event without actor,
+ * whose data the caller built from no input) for both rows. The one way
+ * lib/ and jobs/ record events. 0 or -1 (db->err set).
+ */
+int	events_record(struct db *db, const struct sanitize_rules *rules,
+	    const struct ops_event *ev);
 
 /*
  * The tenant recorded for events that belong to no tenant (scheduler locks,

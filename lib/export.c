@@ -1,6 +1,5 @@
 #include "export.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -18,6 +17,7 @@
 #include "rbac.h"
 #include "storage.h"
 #include "xalloc.h"
+#include "xjson.h"
 
 /*
  * The columns job_row_json() reads, in this order. Timestamps come as epoch
@@ -91,26 +91,9 @@ export_outcome_code(enum export_outcome o)
 	case EXPORT_E_IDEMPOTENCY:	return "IDEMPOTENCY_CONFLICT";
 	case EXPORT_E_TOO_MANY:		return "EXPORT_TOO_MANY_ACTIVE";
 	case EXPORT_E_DB:		return "INTERNAL_ERROR";
+	case EXPORT_E_STORED:		return "INTERNAL_ERROR";
 	default:			return NULL;
 	}
-}
-
-bool
-export_id_valid(const char *s)
-{
-	static const int dash[] = { 8, 13, 18, 23 };
-
-	if (s == NULL || strlen(s) != EXPORT_ID_LEN)
-		return false;
-	for (int i = 0; i < EXPORT_ID_LEN; i++) {
-		bool want_dash = false;
-
-		for (size_t k = 0; k < 4; k++)
-			want_dash |= (i == dash[k]);
-		if (want_dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
-			return false;
-	}
-	return true;
 }
 
 /* ---- access ------------------------------------------------------------ */
@@ -189,10 +172,16 @@ job_row_json(const PGresult *res, int row, const struct export_actor *a,
 {
 	const char *state = PQgetvalue(res, row, C_STATE);
 	json_t *filters, *job;
-	json_error_t jerr;
+	char why[256];
 
-	filters = json_loads(PQgetvalue(res, row, C_FILTERS), 0, &jerr);
-	job = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:o, "
+	if (export_filters_load(PQgetvalue(res, row, C_FILTERS), &filters, why,
+	    sizeof(why)) != 0) {
+		log_kv(LOG_ERROR, "job_id", PQgetvalue(res, row, C_ID),
+		    "cannot show export job: %s; fix or delete the job's row",
+		    why);
+		return NULL;
+	}
+	job = xjson_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:o, "
 	    "s:o, s:o, s:o, s:o, s:{s:o, s:o, s:o, s:o}, s:{s:o, s:o, s:o}}",
 	    "id", PQgetvalue(res, row, C_ID),
 	    "tenant_id", PQgetvalue(res, row, C_TENANT),
@@ -201,7 +190,7 @@ job_row_json(const PGresult *res, int row, const struct export_actor *a,
 	    "compression", PQgetvalue(res, row, C_COMPRESSION),
 	    "from", time_or_null(res, row, C_FROM),
 	    "to", time_or_null(res, row, C_TO),
-	    "filters", filters ? filters : json_object(),
+	    "filters", filters,
 	    "requested_by", PQgetvalue(res, row, C_BY),
 	    "created_at", time_or_null(res, row, C_CREATED),
 	    "started_at", time_or_null(res, row, C_STARTED),
@@ -217,9 +206,8 @@ job_row_json(const PGresult *res, int row, const struct export_actor *a,
 	    "max_rows", int_or_null(res, row, C_MAXROWS),
 	    "max_bytes", int_or_null(res, row, C_MAXBYTES),
 	    "max_duration_seconds", int_or_null(res, row, C_MAXDUR));
-	xnonnull(job);
 	if (strcmp(state, "DONE") == 0) {
-		json_t *result = json_pack("{s:o, s:o, s:o, s:o}",
+		json_t *result = xjson_pack("{s:o, s:o, s:o, s:o}",
 		    "rows", int_or_null(res, row, C_TROWS),
 		    "bytes", int_or_null(res, row, C_TBYTES),
 		    "uncompressed_bytes", int_or_null(res, row, C_TUBYTES),
@@ -228,18 +216,18 @@ job_row_json(const PGresult *res, int row, const struct export_actor *a,
 		    PQgetvalue(res, row, C_TENANT),
 		    PQgetvalue(res, row, C_BY)) == EXPORT_OK;
 
-		json_object_set_new(result, "download_url", may ?
-		    export_download_url(view, PQgetvalue(res, row, C_ID),
-		    a->who->sub) : json_null());
-		json_object_set_new(job, "result", result);
+		xjson_set(result, "download_url",
+		    may && view->download_url ? view->download_url(view->arg,
+		    PQgetvalue(res, row, C_ID), a->who->sub) : json_null());
+		xjson_set(job, "result", result);
 	}
 	if (strcmp(state, "FAILED") == 0)
-		json_object_set_new(job, "error", json_pack("{s:o, s:o}",
+		xjson_set(job, "error", xjson_pack("{s:o, s:o}",
 		    "code", text_or_null(res, row, C_ECODE),
 		    "message", text_or_null(res, row, C_EMSG)));
 	if (strcmp(state, "RUNNING") == 0 &&
 	    strcmp(PQgetvalue(res, row, C_CANCEL), "t") == 0)
-		json_object_set_new(job, "cancel_requested", json_true());
+		xjson_set(job, "cancel_requested", json_true());
 	return job;
 }
 
@@ -253,17 +241,11 @@ write_job_events(struct db *db, const struct sanitize_rules *rules,
 	struct ops_event ev = {
 		.type = type, .severity = severity, .source = a->source,
 		.tenant_id = tenant, .subject_type = "audit_export",
-		.subject_id = id, .request_id = a->request_id, .data = data
-	};
-	struct audit_entry ae = {
-		.tenant_id = tenant, .actor_id = a->who->sub, .action = type,
-		.target_type = "audit_export", .target_id = id, .ip = a->ip,
-		.request_id = a->request_id, .payload = data
+		.subject_id = id, .request_id = a->request_id, .data = data,
+		.actor_id = a->who->sub, .ip = a->ip
 	};
 
-	if (events_write(db, &ev) != 0 || audit_write(db, rules, &ae) != 0)
-		return -1;
-	return 0;
+	return events_record(db, rules, &ev);
 }
 
 /* Inside the create transaction: an existing job for the key, if any. */
@@ -355,7 +337,8 @@ export_job_create(struct db *db, const struct ops_config *cfg,
 	snprintf(maxb, sizeof(maxb), "%lld", req->max_bytes);
 	snprintf(maxd, sizeof(maxd), "%d", req->max_duration_seconds);
 	snprintf(attempts, sizeof(attempts), "%d", cfg->export.max_attempts);
-	filters = json_dumps(req->filters, JSON_COMPACT | JSON_SORT_KEYS);
+	filters = xnonnull(json_dumps(req->filters, JSON_COMPACT |
+	    JSON_SORT_KEYS));
 	{
 		const char *p[] = { req->tenant_id, a->who->sub, req->format,
 		    req->from, req->to, filters, maxr, maxb, maxd, attempts,
@@ -375,7 +358,7 @@ export_job_create(struct db *db, const struct ops_config *cfg,
 	snprintf(id_out, EXPORT_ID_LEN + 1, "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
 	{
-		json_t *data = json_pack("{s:s, s:s, s:s, s:s, s:O, s:I, s:I}",
+		json_t *data = xjson_pack("{s:s, s:s, s:s, s:s, s:O, s:I, s:I}",
 		    "format", req->format, "compression",
 		    compress_codec_name(req->compression), "from", req->from,
 		    "to", req->to,
@@ -428,8 +411,9 @@ export_job_get(struct db *db, const struct export_actor *a, const char *id,
 	}
 	o = export_access(a, CAP_EXPORT_READ, PQgetvalue(res, 0, C_TENANT),
 	    PQgetvalue(res, 0, C_BY));
+	if (o == EXPORT_OK && (*job = job_row_json(res, 0, a, view)) == NULL)
+		o = EXPORT_E_STORED;
 	if (o == EXPORT_OK) {
-		*job = job_row_json(res, 0, a, view);
 		if (state_out)
 			snprintf(state_out, 16, "%s", PQgetvalue(res, 0,
 			    C_STATE));
@@ -474,15 +458,23 @@ export_job_list(struct db *db, const struct export_actor *a,
 		return EXPORT_E_DB;
 	items = json_array();
 	rows = PQntuples(res);
-	for (int i = 0; i < rows && i < q->limit; i++)
-		json_array_append_new(items, job_row_json(res, i, a, view));
-	*out = json_pack("{s:o, s:n}", "items", items, "next_cursor");
+	for (int i = 0; i < rows && i < q->limit; i++) {
+		json_t *job = job_row_json(res, i, a, view);
+
+		if (job == NULL) {
+			json_decref(items);
+			PQclear(res);
+			return EXPORT_E_STORED;
+		}
+		xjson_push(items, job);
+	}
+	*out = xjson_pack("{s:o, s:n}", "items", items, "next_cursor");
 	if (rows > q->limit) {
 		struct buf c = BUF_INIT;
 
 		buf_appendf(&c, "%s.%s", PQgetvalue(res, q->limit - 1,
 		    C_CREATED), PQgetvalue(res, q->limit - 1, C_ID));
-		json_object_set_new(*out, "next_cursor", json_string(c.data));
+		xjson_set(*out, "next_cursor", json_string(c.data));
 		buf_free(&c);
 	}
 	PQclear(res);
@@ -525,7 +517,7 @@ export_job_cancel(struct db *db, const struct sanitize_rules *rules, const struc
 		const char *p[] = { id, a->who->sub };
 
 		if (strcmp(state, "PENDING") == 0) {
-			json_t *data = json_pack("{s:s, s:s, s:s}", "code",
+			json_t *data = xjson_pack("{s:s, s:s, s:s}", "code",
 			    "EXPORT_CANCELLED", "cancelled_by", a->who->sub,
 			    "state_before", state);
 
@@ -546,9 +538,10 @@ export_job_cancel(struct db *db, const struct sanitize_rules *rules, const struc
 		}
 	}
 	/* answer with the job as the cancel left it, before a runner moves on */
-	if (rc == 0) {
-		rc = export_job_get(db, a, id, view, job, NULL) == EXPORT_OK ?
-		    0 : -1;
+	if (rc == 0 && (o = export_job_get(db, a, id, view, job, NULL)) !=
+	    EXPORT_OK) {
+		db_rollback(db);
+		return o == EXPORT_E_STORED ? o : EXPORT_E_DB;
 	}
 	if (rc != 0 || db_commit(db) != 0) {
 		json_decref(*job);
@@ -606,7 +599,7 @@ export_record_download(struct db *db, const struct sanitize_rules *rules,
     const struct export_file *f, const char *actor_sub, const char *request_id,
     const char *ip, long long first, long long last, bool signed_url)
 {
-	json_t *data = json_pack("{s:I, s:I, s:I, s:s, s:b}", "first_byte",
+	json_t *data = xjson_pack("{s:I, s:I, s:I, s:s, s:b}", "first_byte",
 	    (json_int_t)first, "last_byte", (json_int_t)last, "total_bytes",
 	    (json_int_t)f->total_bytes, "sha256", f->sha256, "signed_url",
 	    signed_url);
@@ -614,18 +607,13 @@ export_record_download(struct db *db, const struct sanitize_rules *rules,
 		.type = "EXPORT_DOWNLOADED", .severity = "info",
 		.source = "ops-fcgi", .tenant_id = f->tenant_id,
 		.subject_type = "audit_export", .subject_id = f->id,
-		.request_id = request_id, .data = data
-	};
-	struct audit_entry ae = {
-		.tenant_id = f->tenant_id, .actor_id = actor_sub,
-		.action = "EXPORT_DOWNLOADED", .target_type = "audit_export",
-		.target_id = f->id, .ip = ip, .request_id = request_id,
-		.payload = data
+		.request_id = request_id, .data = data, .actor_id = actor_sub,
+		.ip = ip
 	};
 	int rc = -1;
 
-	if (db_begin(db) == 0 && events_write(db, &ev) == 0 &&
-	    audit_write(db, rules, &ae) == 0 && db_commit(db) == 0)
+	if (db_begin(db) == 0 && events_record(db, rules, &ev) == 0 &&
+	    db_commit(db) == 0)
 		rc = 0;
 	else
 		db_rollback(db);
@@ -637,14 +625,14 @@ int
 export_record_corrupt(struct db *db, const struct export_file *f, int seq,
     const char *request_id)
 {
-	json_t *data = json_pack("{s:i}", "seq", seq);
+	json_t *data = xjson_pack("{s:i}", "seq", seq);
 	struct ops_event ev = {
 		.type = "EXPORT_CORRUPT", .severity = "critical",
 		.source = "ops-fcgi", .tenant_id = f->tenant_id,
 		.subject_type = "audit_export", .subject_id = f->id,
 		.request_id = request_id, .data = data
 	};
-	int rc = events_write(db, &ev);
+	int rc = events_record(db, NULL, &ev);
 
 	json_decref(data);
 	log_kv(LOG_ERROR, "job_id", f->id, "export chunk %d failed its "

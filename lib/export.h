@@ -10,11 +10,13 @@
  *
  * This header is the API side, implemented in three files by concern:
  *   export_request.c  validating what a client sends (create body, list
- *                     query, cursor);
+ *                     query, cursor, job id);
  *   export_http.c     the HTTP-facing parts: signed download URLs on the
  *                     route path EXPORT_ROUTE, Range headers, file names;
  *   export.c          the jobs: creating, reading, listing, cancelling,
  *                     access checks, the job's JSON, recording downloads.
+ * Calls run one way: export.c uses export_request.c; neither calls
+ * export_http.c, which ops-fcgi calls (docs/development.md, "Layers").
  * The runner's side is export_runner.h. Every function that changes a job
  * writes its events (ops_event and audit_log) in the same transaction.
  */
@@ -29,10 +31,9 @@
 #include "compress.h"
 #include "config.h"
 #include "db.h"
+#include "export_request.h"
 #include "rbac.h"
 #include "sanitize.h"
-
-#define EXPORT_ID_LEN	36	/* canonical UUID text */
 
 /*
  * The route path of the export API, the one place it is written: the
@@ -40,30 +41,6 @@
  * download URLs are built on it.
  */
 #define EXPORT_ROUTE	"/api/ops/audit-exports"
-
-/* A create request after validation; strings owned by the struct. */
-struct export_request {
-	char		*tenant_id;
-	char		*from;		/* canonical RFC 3339 UTC, microseconds */
-	char		*to;
-	char		*format;	/* "jsonl" or "csv" */
-	enum compress_codec compression;	/* default COMPRESS_NONE */
-	json_t		*filters;	/* {"actions":[...],"actor_id":"..."} */
-	long long	 max_rows;
-	long long	 max_bytes;
-	int		 max_duration_seconds;
-	char		 request_hash[65];	/* SHA-256 of the canonical body */
-};
-
-/*
- * Validate a create body against the config's limits. On success returns 0
- * and fills req (free with export_request_free). On failure returns -1 and
- * *details is a new JSON array naming each bad field
- * ({"field": "...", "issue": "..."}).
- */
-int	export_request_parse(const json_t *body, const struct ops_config *cfg,
-	    struct export_request *req, json_t **details);
-void	export_request_free(struct export_request *req);
 
 /* Who is asking: the authenticated principal plus the request context. */
 struct export_actor {
@@ -83,7 +60,9 @@ enum export_outcome {
 	EXPORT_E_CONFLICT,	/* state does not allow it */
 	EXPORT_E_IDEMPOTENCY,	/* same key, different body */
 	EXPORT_E_TOO_MANY,	/* tenant has max_active_per_tenant jobs */
-	EXPORT_E_DB		/* database failure: see db->err */
+	EXPORT_E_DB,		/* database failure: see db->err */
+	EXPORT_E_STORED		/* a stored job cannot be read (its filters):
+				 * logged with the cause, answered as 500 */
 };
 
 /* The API error code for an outcome (NULL for successes). */
@@ -100,12 +79,15 @@ enum export_outcome export_job_create(struct db *db,
 	    const char *idem_key, char id_out[EXPORT_ID_LEN + 1]);
 
 /*
- * Options for rendering a job as JSON. A DONE job gets a fresh signed
- * download_url when the actor may download it.
+ * How a job is rendered. The core builds no URL: for a DONE job the actor
+ * may download, "result.download_url" is download_url(arg, id, sub) (a new
+ * JSON string, or JSON null), and JSON null when download_url is NULL.
+ * ops-fcgi passes its signer (fcgi/h_exports.c over export_download_url()).
  */
 struct export_view {
-	const struct ops_config	*cfg;
-	time_t			 now;
+	json_t		*(*download_url)(const void *arg, const char *id,
+			    const char *sub);
+	const void	*arg;
 };
 
 /*
@@ -117,14 +99,6 @@ enum export_outcome export_job_get(struct db *db,
 	    const struct export_actor *actor, const char *id,
 	    const struct export_view *view, json_t **job, char state_out[16]);
 
-/* List filters (NULL = any); cursor is the opaque next_cursor value. */
-struct export_list_query {
-	const char	*state;
-	const char	*tenant_id;
-	const char	*cursor;
-	int		 limit;
-};
-
 /*
  * List jobs newest first, limited to what actor may see. *out is
  * {"items":[...],"next_cursor":...}. Returns EXPORT_OK, EXPORT_E_TENANT
@@ -134,18 +108,6 @@ struct export_list_query {
 enum export_outcome export_job_list(struct db *db,
 	    const struct export_actor *actor, const struct export_list_query *q,
 	    const struct export_view *view, json_t **out);
-
-/* Validate list parameters; -1 with *details (new array) when bad. */
-int	export_list_query_check(const struct export_list_query *q,
-	    json_t **details);
-/*
- * Decode a next_cursor value (as export_job_list() made it) into the
- * created_at microseconds and id of the last job seen. False when it is
- * not one, including a time outside years 1..9999 (lib/date.h's range:
- * the list query must never reach PostgreSQL with a time it cannot hold).
- */
-bool	export_cursor_parse(const char *c, long long *us,
-	    char id[EXPORT_ID_LEN + 1]);
 
 /*
  * Cancel: PENDING ends as FAILED EXPORT_CANCELLED at once; RUNNING gets
@@ -176,11 +138,12 @@ bool	export_download_url_verify(const struct ops_config *cfg,
 	    time_t now);
 /*
  * The signed download URL of job id for principal sub, valid for
- * export.download_url_ttl_seconds from view->now, as a new JSON string
- * (JSON null when no export.download_secret is configured).
+ * export.download_url_ttl_seconds from now, as a new JSON string (JSON
+ * null when no export.download_secret is configured). Called by ops-fcgi
+ * (through struct export_view), never by export.c.
  */
-json_t	*export_download_url(const struct export_view *view, const char *id,
-	    const char *sub);
+json_t	*export_download_url(const struct ops_config *cfg, time_t now,
+	    const char *id, const char *sub);
 
 /* A job's file, as the download needs it. */
 struct export_file {
@@ -241,8 +204,5 @@ int	export_range_parse(const char *hdr, long long total, long long *first,
 void	export_filename(const struct export_file *f, char *out, size_t outsz);
 /* The download's Content-Type: the codec's, else the format's. */
 const char *export_content_type(const struct export_file *f);
-
-/* True when s is a canonical UUID (8-4-4-4-12 hex). */
-bool	export_id_valid(const char *s);
 
 #endif

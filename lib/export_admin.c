@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lockadmin.h"
+#include "xjson.h"
 
 static const char *const states[] = {
 	"PENDING", "RUNNING", "DONE", "FAILED", "EXPIRED"
@@ -76,7 +77,7 @@ export_admin_list(struct db *db, const char *state, const char *tenant,
 		return NULL;
 	items = json_array();
 	for (int i = 0; i < PQntuples(res); i++)
-		json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:s, "
+		xjson_push(items, xjson_pack("{s:s, s:s, s:s, s:s, "
 		    "s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
 		    "id", PQgetvalue(res, i, 0),
 		    "tenant_id", PQgetvalue(res, i, 1),

@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "date.h"
 #include "digest.h"
+#include "xssl.h"
 
 /* ---- signed URLs ---------------------------------------------------------- */
 
@@ -28,10 +29,9 @@ url_sign_len(const char *secret, size_t secret_len, const char *id,
 	unsigned int mdlen = 0;
 
 	buf_appendf(&msg, "%s\n%s\n%lld", id, sub, expires);
-	if (HMAC(EVP_sha256(), secret, (int)secret_len,
-	    (const unsigned char *)msg.data, msg.len, md, &mdlen) == NULL ||
-	    mdlen != 32)
-		abort();
+	xssl(HMAC(EVP_sha256(), secret, (int)secret_len,
+	    (const unsigned char *)msg.data, msg.len, md, &mdlen) != NULL &&
+	    mdlen == 32, "HMAC-SHA256 of a download URL");
 	digest_hex(md, 32, sig_out);
 	buf_free(&msg);
 }
@@ -130,11 +130,10 @@ url_escape(struct buf *out, const char *s)
 }
 
 json_t *
-export_download_url(const struct export_view *view, const char *id,
+export_download_url(const struct ops_config *cfg, time_t now, const char *id,
     const char *sub)
 {
-	const struct ops_config *cfg = view->cfg;
-	long long exp = (long long)view->now +
+	long long exp = (long long)now +
 	    cfg->export.download_url_ttl_seconds;
 	struct buf url = BUF_INIT;
 	char sig[65];

@@ -1,8 +1,9 @@
 /*
  * export_request: validation of what a client sends to the export API:
- * the create body, the list query and its cursor. Declared in export.h.
+ * the create body, the list query and its cursor, a job id. Declared in
+ * export.h.
  */
-#include "export.h"
+#include "export_request.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -14,13 +15,14 @@
 #include "digest.h"
 #include "errors.h"
 #include "xalloc.h"
+#include "xjson.h"
 
 /* ---- validation ------------------------------------------------------- */
 
 static void
 add_issue(json_t *details, const char *field, const char *issue)
 {
-	json_array_append_new(details, error_detail(field, issue));
+	xjson_push(details, error_detail(field, issue));
 }
 
 /* Token-ish text: tenant ids and the like. */
@@ -110,7 +112,7 @@ parse_filters(const json_t *body, struct export_request *req, json_t *details)
 			}
 		}
 		if (ok)
-			json_object_set_new(req->filters, "actions",
+			xjson_set(req->filters, "actions",
 			    json_deep_copy(actions));
 	}
 	if (actor != NULL) {
@@ -119,7 +121,7 @@ parse_filters(const json_t *body, struct export_request *req, json_t *details)
 			add_issue(details, "actor_id", "must be a non-empty "
 			    "string of at most 256 characters");
 		else
-			json_object_set_new(req->filters, "actor_id",
+			xjson_set(req->filters, "actor_id",
 			    json_string(json_string_value(actor)));
 	}
 }
@@ -284,4 +286,43 @@ export_list_query_check(const struct export_list_query *q, json_t **details)
 		return 0;
 	}
 	return -1;
+}
+
+bool
+export_id_valid(const char *s)
+{
+	static const int dash[] = { 8, 13, 18, 23 };
+
+	if (s == NULL || strlen(s) != EXPORT_ID_LEN)
+		return false;
+	for (int i = 0; i < EXPORT_ID_LEN; i++) {
+		bool want_dash = false;
+
+		for (size_t k = 0; k < 4; k++)
+			want_dash |= (i == dash[k]);
+		if (want_dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+			return false;
+	}
+	return true;
+}
+
+int
+export_filters_load(const char *text, json_t **out, char *err, size_t errsz)
+{
+	json_error_t jerr;
+
+	*out = json_loads(text, 0, &jerr);
+	if (*out == NULL) {
+		snprintf(err, errsz, "the job's stored filters cannot be read: "
+		    "%s (column %d)", jerr.text, jerr.column);
+		return -1;
+	}
+	if (!json_is_object(*out)) {
+		json_decref(*out);
+		*out = NULL;
+		snprintf(err, errsz, "the job's stored filters are not a JSON "
+		    "object");
+		return -1;
+	}
+	return 0;
 }

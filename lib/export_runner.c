@@ -10,14 +10,19 @@
 #include <time.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "digest.h"
 #include "encode.h"
 #include "events.h"
+#include "export_request.h"
 #include "log.h"
 #include "locks.h"
 #include "pgcopy.h"
 #include "stop.h"
 #include "xalloc.h"
+#include "xjson.h"
+#include "xpthread.h"
+#include "xssl.h"
 
 #define RUNNER_ACTOR	"system:ops-export-runner"
 #define ROW_FIELDS	10
@@ -92,8 +97,8 @@ struct run {
 	struct buf		 zout;
 	EVP_MD_CTX		*sha;		/* the whole file */
 	struct writer		 wr;
-	struct timespec		 deadline;	/* max_duration */
-	struct timespec		 last_beat;
+	double			 deadline;	/* mono_now(): max_duration */
+	double			 last_beat;	/* mono_now() */
 	PGcancel		*cancel;	/* of the reading statement */
 	/* a failure decided while running: code and message */
 	const char		*fail_code;
@@ -108,21 +113,6 @@ runner_job_free(struct runner_job *job)
 	memset(job, 0, sizeof(*job));
 }
 
-static double
-mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double
-ts_seconds(const struct timespec *ts)
-{
-	return (double)ts->tv_sec + (double)ts->tv_nsec / 1e9;
-}
-
 static int
 job_events(struct db *db, const struct sanitize_rules *rules, const char *type,
     const char *severity, const char *tenant, const char *id, json_t *data,
@@ -131,16 +121,11 @@ job_events(struct db *db, const struct sanitize_rules *rules, const char *type,
 	struct ops_event ev = {
 		.type = type, .severity = severity,
 		.source = "ops-export-runner", .tenant_id = tenant,
-		.subject_type = "audit_export", .subject_id = id, .data = data
-	};
-	struct audit_entry ae = {
-		.tenant_id = tenant, .actor_id = RUNNER_ACTOR, .action = type,
-		.target_type = "audit_export", .target_id = id, .payload = data
+		.subject_type = "audit_export", .subject_id = id, .data = data,
+		.actor_id = audit ? RUNNER_ACTOR : NULL
 	};
 
-	if (events_write(db, &ev) != 0)
-		return -1;
-	return audit ? audit_write(db, rules, &ae) : 0;
+	return events_record(db, rules, &ev);
 }
 
 /* Delete every chunk of id, in batches, inside the caller's transaction. */
@@ -210,7 +195,7 @@ fail_job_tx(struct runner *rn, const char *id, const char *tenant, int attempt,
 	PQclear(res);
 	if (delete_all_chunks(rn, id) != 0)
 		return RUN_ERROR;
-	data = json_pack("{s:s, s:s}", "code", code, "message", msg);
+	data = xjson_pack("{s:s, s:s}", "code", code, "message", msg);
 	rc = job_events(rn->wdb, rn->rules, "EXPORT_FAILED", "warning", tenant,
 	    id, data, true);
 	json_decref(data);
@@ -316,7 +301,7 @@ claim_take(struct runner *rn, const char *id, int attempt,
 		job->cp_id = strtoll(PQgetvalue(res, 0, K_CP_ID), NULL, 10);
 	}
 	PQclear(res);
-	data = json_pack("{s:i, s:i, s:s, s:I, s:i}", "attempt", job->attempt,
+	data = xjson_pack("{s:i, s:i, s:s, s:I, s:i}", "attempt", job->attempt,
 	    "interrupted", job->interrupted, "runner", rn->owner,
 	    "resume_after_rows", (json_int_t)job->rows,
 	    "resume_after_chunks", job->chunks);
@@ -511,9 +496,9 @@ flush_chunk(struct run *ru, struct chunk_buf *cb)
 	/* a chunk without rows (a CSV header alone) moves no checkpoint */
 	cps = NULL;
 	if (cb->last_ts[0]) {
-		cp = json_pack("{s:s, s:I}", "occurred_at", cb->last_ts, "id",
+		cp = xjson_pack("{s:s, s:I}", "occurred_at", cb->last_ts, "id",
 		    (json_int_t)strtoll(cb->last_id, NULL, 10));
-		cps = json_dumps(cp, JSON_COMPACT);
+		cps = xnonnull(json_dumps(cp, JSON_COMPACT));
 		json_decref(cp);
 	}
 	{
@@ -539,8 +524,11 @@ flush_chunk(struct run *ru, struct chunk_buf *cb)
 	/* committed: a digest failure now fails the run, and the next
 	 * attempt re-hashes the kept chunks */
 	if (EVP_DigestUpdate(ru->sha, c.data, c.len) != 1) {
-		log_error("cannot hash chunk %d of export %s (OpenSSL): retried "
-		    "by the next run", job->chunks, job->id);
+		char sslerr[256];
+
+		log_error("cannot hash chunk %d of export %s: %s; retried by "
+		    "the next run", job->chunks, job->id,
+		    ssl_error_text(sslerr, sizeof(sslerr)));
 		return RUN_ERROR;
 	}
 	job->rows += cb->rows;
@@ -550,7 +538,7 @@ flush_chunk(struct run *ru, struct chunk_buf *cb)
 	cb->rows = 0;
 	cb->last_ts[0] = cb->last_id[0] = '\0';
 	buf_reset(&cb->data);
-	clock_gettime(CLOCK_MONOTONIC, &ru->last_beat);
+	ru->last_beat = mono_now();
 	return RUN_CLAIMED;
 }
 
@@ -562,22 +550,22 @@ writer_main(void *arg)
 	struct run *ru = arg;
 	struct writer *wr = &ru->wr;
 
-	pthread_mutex_lock(&wr->mu);
+	xpthread(pthread_mutex_lock(&wr->mu));
 	for (;;) {
 		enum run_result r;
 
 		while (!wr->posted && !wr->quit)
-			pthread_cond_wait(&wr->cv, &wr->mu);
+			xpthread(pthread_cond_wait(&wr->cv, &wr->mu));
 		if (!wr->posted)
 			break;
-		pthread_mutex_unlock(&wr->mu);
+		xpthread(pthread_mutex_unlock(&wr->mu));
 		r = flush_chunk(ru, &ru->out);
-		pthread_mutex_lock(&wr->mu);
+		xpthread(pthread_mutex_lock(&wr->mu));
 		wr->result = r;
 		wr->posted = false;
-		pthread_cond_broadcast(&wr->cv);
+		xpthread(pthread_cond_broadcast(&wr->cv));
 	}
-	pthread_mutex_unlock(&wr->mu);
+	xpthread(pthread_mutex_unlock(&wr->mu));
 	return NULL;
 }
 
@@ -590,10 +578,10 @@ writer_start(struct run *ru)
 	int rc;
 
 	wr->result = RUN_CLAIMED;
-	if (pthread_mutex_init(&wr->mu, NULL) != 0)
+	if ((rc = pthread_mutex_init(&wr->mu, NULL)) != 0)
 		goto sync;
-	if (pthread_cond_init(&wr->cv, NULL) != 0) {
-		pthread_mutex_destroy(&wr->mu);
+	if ((rc = pthread_cond_init(&wr->cv, NULL)) != 0) {
+		xpthread(pthread_mutex_destroy(&wr->mu));
 		goto sync;
 	}
 	/* signals are the reading thread's (stop.h) */
@@ -601,15 +589,15 @@ writer_start(struct run *ru)
 	rc = pthread_create(&wr->tid, NULL, writer_main, ru);
 	stop_unblock(&old);
 	if (rc != 0) {
-		pthread_cond_destroy(&wr->cv);
-		pthread_mutex_destroy(&wr->mu);
+		xpthread(pthread_cond_destroy(&wr->cv));
+		xpthread(pthread_mutex_destroy(&wr->mu));
 		goto sync;
 	}
 	wr->started = true;
 	return;
 sync:
-	log_warn("cannot start the export writer thread: chunks are "
-	    "committed between reads (slower, same result)");
+	log_warn("cannot start the export writer thread (%s): chunks are "
+	    "committed between reads (slower, same result)", strerror(rc));
 }
 
 /*
@@ -627,12 +615,12 @@ writer_wait(struct run *ru)
 		wr->result = RUN_CLAIMED;
 		return r;
 	}
-	pthread_mutex_lock(&wr->mu);
+	xpthread(pthread_mutex_lock(&wr->mu));
 	while (wr->posted)
-		pthread_cond_wait(&wr->cv, &wr->mu);
+		xpthread(pthread_cond_wait(&wr->cv, &wr->mu));
 	r = wr->result;
 	wr->result = RUN_CLAIMED;
-	pthread_mutex_unlock(&wr->mu);
+	xpthread(pthread_mutex_unlock(&wr->mu));
 	return r;
 }
 
@@ -645,9 +633,9 @@ writer_busy(struct run *ru)
 
 	if (!wr->started)
 		return false;
-	pthread_mutex_lock(&wr->mu);
+	xpthread(pthread_mutex_lock(&wr->mu));
 	busy = wr->posted;
-	pthread_mutex_unlock(&wr->mu);
+	xpthread(pthread_mutex_unlock(&wr->mu));
 	return busy;
 }
 
@@ -673,10 +661,10 @@ writer_post(struct run *ru)
 		wr->result = flush_chunk(ru, &ru->out);
 		return writer_wait(ru);
 	}
-	pthread_mutex_lock(&wr->mu);
+	xpthread(pthread_mutex_lock(&wr->mu));
 	wr->posted = true;
-	pthread_cond_broadcast(&wr->cv);
-	pthread_mutex_unlock(&wr->mu);
+	xpthread(pthread_cond_broadcast(&wr->cv));
+	xpthread(pthread_mutex_unlock(&wr->mu));
 	return RUN_CLAIMED;
 }
 
@@ -689,13 +677,13 @@ writer_stop(struct run *ru)
 	if (!wr->started)
 		return;
 	(void)writer_wait(ru);
-	pthread_mutex_lock(&wr->mu);
+	xpthread(pthread_mutex_lock(&wr->mu));
 	wr->quit = true;
-	pthread_cond_broadcast(&wr->cv);
-	pthread_mutex_unlock(&wr->mu);
-	pthread_join(wr->tid, NULL);
-	pthread_cond_destroy(&wr->cv);
-	pthread_mutex_destroy(&wr->mu);
+	xpthread(pthread_cond_broadcast(&wr->cv));
+	xpthread(pthread_mutex_unlock(&wr->mu));
+	xpthread(pthread_join(wr->tid, NULL));
+	xpthread(pthread_cond_destroy(&wr->cv));
+	xpthread(pthread_mutex_destroy(&wr->mu));
 	wr->started = false;
 }
 
@@ -716,7 +704,7 @@ heartbeat(struct run *ru)
 	/* a chunk in flight renews the lease and sees a cancel itself */
 	if (writer_busy(ru))
 		return RUN_CLAIMED;
-	if (mono_now() - ts_seconds(&ru->last_beat) <
+	if (mono_now() - ru->last_beat <
 	    rn->cfg->export.heartbeat_seconds)
 		return RUN_CLAIMED;
 	snprintf(att, sizeof(att), "%d", ru->job->attempt);
@@ -736,14 +724,14 @@ heartbeat(struct run *ru)
 		r = RUN_FAILED;
 	}
 	PQclear(res);
-	clock_gettime(CLOCK_MONOTONIC, &ru->last_beat);
+	ru->last_beat = mono_now();
 	return r;
 }
 
 static bool
 past_deadline(struct run *ru)
 {
-	if (mono_now() < ts_seconds(&ru->deadline))
+	if (mono_now() < ru->deadline)
 		return false;
 	(void)writer_wait(ru);	/* fail_code is the writer's while it runs */
 	ru->fail_code = "EXPORT_LIMIT_DURATION";
@@ -773,10 +761,12 @@ rehash_kept_chunks(struct run *ru)
 		if (c.seq != n || strcmp(digest, c.sha256) != 0)
 			break;
 		if (EVP_DigestUpdate(ru->sha, c.data, c.len) != 1) {
+			char sslerr[256];
+
 			rn->storage->close_reader(rd);
-			log_error("cannot hash kept chunk %d of export %s "
-			    "(OpenSSL): retried by the next run", n,
-			    ru->job->id);
+			log_error("cannot hash kept chunk %d of export %s: "
+			    "%s; retried by the next run", n, ru->job->id,
+			    ssl_error_text(sslerr, sizeof(sslerr)));
 			return RUN_ERROR;
 		}
 		n++;
@@ -825,22 +815,19 @@ open_source(struct run *ru)
 {
 	struct runner *rn = ru->rn;
 	struct runner_job *job = ru->job;
-	json_t *filters, *actions, *actor;
-	json_error_t jerr;
-	char *actions_s = NULL, after_id[24];
+	char *actions_s = NULL, actor[257], after_id[24];
 	PGresult *res;
 	long long count;
 
-	filters = json_loads(job->filters, 0, &jerr);
-	actions = filters ? json_object_get(filters, "actions") : NULL;
-	actor = filters ? json_object_get(filters, "actor_id") : NULL;
-	if (actions)
-		actions_s = json_dumps(actions, JSON_COMPACT);
+	if (runner_filter_params(job->filters, &actions_s, actor,
+	    sizeof(actor), ru->fail_msg, sizeof(ru->fail_msg)) != 0) {
+		ru->fail_code = "EXPORT_SOURCE_INVALID";
+		return RUN_FAILED;
+	}
 	snprintf(after_id, sizeof(after_id), "%lld", job->cp_id);
 	{
 		const char *p[] = { job->tenant_id, job->from, job->to,
-		    actions_s ? actions_s : "", actor && json_is_string(actor) ?
-		    json_string_value(actor) : "", job->cp_ts ? job->cp_ts :
+		    actions_s ? actions_s : "", actor, job->cp_ts ? job->cp_ts :
 		    "-infinity", after_id };
 
 		if (db_exec(rn->rdb, "BEGIN ISOLATION LEVEL REPEATABLE READ "
@@ -871,7 +858,6 @@ open_source(struct run *ru)
 			    "WHERE " EXPORT_PRED_PARAMS, 7, p);
 	}
 	free(actions_s);
-	json_decref(filters);
 	if (res == NULL)
 		return RUN_ERROR;
 	count = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
@@ -913,22 +899,60 @@ row_fails(struct run *ru, const char *code, const char *fmt, ...)
 	return RUN_FAILED;
 }
 
+int
+runner_row_parse(char *line, size_t len, struct export_row *row)
+{
+	char *f[ROW_FIELDS];
+	size_t l[ROW_FIELDS];
+
+	if (pgcopy_split(line, len, f, l, ROW_FIELDS) != ROW_FIELDS ||
+	    f[0] == NULL)
+		return -1;
+	row->id = f[0]; row->tenant_id = f[1]; row->occurred_at = f[2];
+	row->actor_id = f[3]; row->action = f[4]; row->target_type = f[5];
+	row->target_id = f[6]; row->ip = f[7]; row->request_id = f[8];
+	row->payload = f[9]; row->payload_len = l[9];
+	return 0;
+}
+
+int
+runner_filter_params(const char *filters, char **actions, char *actor,
+    size_t actorsz, char *err, size_t errsz)
+{
+	json_t *o, *a, *who;
+
+	*actions = NULL;
+	actor[0] = '\0';
+	if (export_filters_load(filters, &o, err, errsz) != 0)
+		return -1;
+	if ((a = json_object_get(o, "actions")) != NULL)
+		*actions = xnonnull(json_dumps(a, JSON_COMPACT));
+	if ((who = json_object_get(o, "actor_id")) != NULL &&
+	    json_is_string(who) &&
+	    (size_t)snprintf(actor, actorsz, "%s", json_string_value(who)) >=
+	    actorsz) {
+		/* cut, it would match other actors: never */
+		snprintf(err, errsz, "the job's stored actor_id is longer than "
+		    "%zu bytes", actorsz - 1);
+		free(*actions);
+		*actions = NULL;
+		json_decref(o);
+		return -1;
+	}
+	json_decref(o);
+	return 0;
+}
+
 /* Encode one COPY line into the current chunk. */
 static enum run_result
 add_row(struct run *ru, char *line, int len)
 {
-	char *f[ROW_FIELDS];
-	size_t l[ROW_FIELDS];
 	struct export_row row;
 	int rc;
 
-	if (pgcopy_split(line, (size_t)len, f, l, ROW_FIELDS) != ROW_FIELDS)
+	if (runner_row_parse(line, (size_t)len, &row) != 0)
 		return row_fails(ru, "EXPORT_SOURCE_INVALID", "an audit row "
 		    "could not be read from the database stream");
-	row.id = f[0]; row.tenant_id = f[1]; row.occurred_at = f[2];
-	row.actor_id = f[3]; row.action = f[4]; row.target_type = f[5];
-	row.target_id = f[6]; row.ip = f[7]; row.request_id = f[8];
-	row.payload = f[9]; row.payload_len = l[9];
 	if (strcmp(ru->job->format, "csv") == 0)
 		rc = encode_csv_row(ru->rn->rules, &row, &ru->fill.data,
 		    &ru->scratch);
@@ -936,7 +960,7 @@ add_row(struct run *ru, char *line, int len)
 		rc = encode_jsonl_row(ru->rn->rules, &row, &ru->fill.data);
 	if (rc != 0)
 		return row_fails(ru, "EXPORT_SOURCE_INVALID", "audit row %s "
-		    "could not be encoded", f[0] ? f[0] : "?");
+		    "could not be encoded", row.id);
 	if (ru->bytes_taken + (long long)ru->fill.data.len >
 	    ru->job->max_bytes)
 		return row_fails(ru, "EXPORT_LIMIT_BYTES", "the export grew "
@@ -944,8 +968,8 @@ add_row(struct run *ru, char *line, int len)
 		    "filters", ru->job->max_bytes);
 	ru->fill.rows++;
 	snprintf(ru->fill.last_ts, sizeof(ru->fill.last_ts), "%s",
-	    f[2] ? f[2] : "");
-	snprintf(ru->fill.last_id, sizeof(ru->fill.last_id), "%s", f[0]);
+	    row.occurred_at ? row.occurred_at : "");
+	snprintf(ru->fill.last_id, sizeof(ru->fill.last_id), "%s", row.id);
 	return RUN_CLAIMED;
 }
 
@@ -1012,8 +1036,11 @@ finish_job(struct run *ru)
 	int rc;
 
 	if (EVP_DigestFinal_ex(ru->sha, md, &mdlen) != 1 || mdlen != 32) {
-		log_error("cannot finish the digest of export %s (OpenSSL): "
-		    "retried by the next run", job->id);
+		char sslerr[256];
+
+		log_error("cannot finish the digest of export %s: %s; retried "
+		    "by the next run", job->id,
+		    ssl_error_text(sslerr, sizeof(sslerr)));
 		return RUN_ERROR;
 	}
 	digest_hex(md, mdlen, sha);
@@ -1037,7 +1064,7 @@ finish_job(struct run *ru)
 		    "interval '1 hour' WHERE id = $1 AND attempt = $2 AND "
 		    "state = 'RUNNING'", 7, p);
 	}
-	data = json_pack("{s:I, s:I, s:I, s:s, s:s, s:i, s:i}", "rows",
+	data = xjson_pack("{s:I, s:I, s:I, s:s, s:s, s:i, s:i}", "rows",
 	    (json_int_t)job->rows, "bytes", (json_int_t)job->bytes,
 	    "uncompressed_bytes", (json_int_t)job->ubytes, "compression",
 	    compress_codec_name(job->compression), "sha256", sha, "chunks",
@@ -1095,7 +1122,7 @@ hand_back(struct runner *rn, struct runner_job *job)
 		db_rollback(rn->wdb);
 		return RUN_LOST;
 	}
-	data = json_pack("{s:i, s:s, s:s, s:I, s:i, s:i}", "attempt",
+	data = xjson_pack("{s:i, s:s, s:s, s:I, s:i, s:i}", "attempt",
 	    job->attempt, "reason", "terminated", "signal", stop_signal_name(),
 	    "kept_rows", (json_int_t)strtoll(PQgetvalue(res, 0, 0), NULL, 10),
 	    "kept_chunks", (int)strtol(PQgetvalue(res, 0, 1), NULL, 10),
@@ -1166,12 +1193,14 @@ export_job_run(struct runner *rn, struct runner_job *job)
 	buf_grow(&ru.out.data, (size_t)rn->cfg->export.chunk_bytes + 65536);
 	ru.bytes_taken = job->ubytes;	/* max_bytes bounds the content */
 	end = now + (job->seconds_left > 0 ? job->seconds_left : 0);
-	ru.deadline.tv_sec = (time_t)end;
-	ru.deadline.tv_nsec = (long)((end - (double)(time_t)end) * 1e9);
-	clock_gettime(CLOCK_MONOTONIC, &ru.last_beat);
+	ru.deadline = end;
+	ru.last_beat = mono_now();
 	ru.sha = xnonnull(EVP_MD_CTX_new());
 	if (EVP_DigestInit_ex(ru.sha, EVP_sha256(), NULL) != 1) {
-		log_error("cannot start a SHA-256 digest (OpenSSL)");
+		char sslerr[256];
+
+		log_error("cannot start a SHA-256 digest: %s",
+		    ssl_error_text(sslerr, sizeof(sslerr)));
 		r = RUN_ERROR;
 		goto out;
 	}

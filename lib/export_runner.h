@@ -115,4 +115,22 @@ enum run_result export_job_run(struct runner *rn, struct runner_job *job);
 
 void	runner_job_free(struct runner_job *job);
 
+/*
+ * The pure parts of a run, for tests:
+ *
+ * runner_row_parse: one COPY line of the export's query (its fields in
+ * EXPORT_COPY's order) as an export_row pointing into line, which is
+ * rewritten in place (lib/pgcopy.h). 0, or -1 when it is not such a line
+ * (wrong field count, malformed, a NULL id).
+ *
+ * runner_filter_params: the query parameters of a job's stored filters:
+ * *actions the "actions" array as JSON text (caller frees; NULL: any
+ * action), actor the "actor_id" ("": any). 0, or -1 with the cause in err
+ * (export_filters_load()).
+ */
+struct export_row;
+int	runner_row_parse(char *line, size_t len, struct export_row *row);
+int	runner_filter_params(const char *filters, char **actions, char *actor,
+	    size_t actorsz, char *err, size_t errsz);
+
 #endif

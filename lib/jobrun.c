@@ -7,20 +7,14 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "events.h"
 #include "log.h"
 #include "metrics.h"
 #include "stop.h"
+#include "xalloc.h"
+#include "xjson.h"
 
-static double
-elapsed(const struct timespec *since)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - since->tv_sec) +
-	    (double)(now.tv_nsec - since->tv_nsec) / 1e9;
-}
 
 int
 jobrun_begin(struct jobrun *jr, const char *job, const char *lock_name,
@@ -35,7 +29,7 @@ jobrun_begin(struct jobrun *jr, const char *job, const char *lock_name,
 	jr->cfg = cfg;
 	jr->textfile_dir = textfile_dir;
 	jr->counts = json_object();
-	clock_gettime(CLOCK_MONOTONIC, &jr->started);
+	jr->started = mono_now();
 	jr->last_beat = jr->started;
 	lock_owner_self(&jr->me, job);
 	/* before the lock: from here on a stop releases what it took */
@@ -102,7 +96,7 @@ beat(struct jobrun *jr)
 		return -1;
 	}
 	if (st == LOCK_OK)
-		clock_gettime(CLOCK_MONOTONIC, &jr->last_beat);
+		jr->last_beat = mono_now();
 	else
 		log_warn("lock %s heartbeat failed: %s", jr->lease.name,
 		    jr->db.errmsg);
@@ -126,7 +120,7 @@ jobrun_tick(struct jobrun *jr)
 {
 	if (jr->lost || jobrun_stopping(jr))
 		return -1;
-	if (elapsed(&jr->last_beat) < jr->cfg->locks.heartbeat_seconds)
+	if (mono_now() - jr->last_beat < jr->cfg->locks.heartbeat_seconds)
 		return 0;
 	return beat(jr);
 }
@@ -147,7 +141,7 @@ jobrun_count(struct jobrun *jr, const char *key, long long n)
 	json_t *v = json_object_get(jr->counts, key);
 	json_int_t cur = v ? json_integer_value(v) : 0;
 
-	json_object_set_new(jr->counts, key, json_integer(cur + n));
+	xjson_set(jr->counts, key, json_integer(cur + n));
 }
 
 /* The run's outcome, in one transaction: job_run row and ops_event. */
@@ -155,8 +149,9 @@ static int
 record_run(struct jobrun *jr, const char *error, double duration)
 {
 	char id[24], dur[32];
-	char *counts = json_dumps(jr->counts, JSON_COMPACT | JSON_SORT_KEYS);
-	json_t *data = json_pack("{s:s, s:s, s:i, s:f, s:O, s:I}", "job",
+	char *counts = xnonnull(json_dumps(jr->counts, JSON_COMPACT |
+	    JSON_SORT_KEYS));
+	json_t *data = xjson_pack("{s:s, s:s, s:i, s:f, s:O, s:I}", "job",
 	    jr->job, "host", jr->me.host, "pid", jr->me.pid,
 	    "duration_seconds", duration, "counts", jr->counts,
 	    "fencing_token", (json_int_t)jr->lease.token);
@@ -168,17 +163,17 @@ record_run(struct jobrun *jr, const char *error, double duration)
 	int rc = -1;
 
 	if (error) {
-		json_object_set_new(data, "error", json_string(error));
-		json_object_set_new(data, "reason", json_string(jr->stopped ?
+		xjson_set(data, "error", json_string(error));
+		xjson_set(data, "reason", json_string(jr->stopped ?
 		    JOBRUN_REASON_TERMINATED : jr->lost ? "lock_lost" :
 		    "error"));
 		if (jr->stopped)
-			json_object_set_new(data, "signal",
+			xjson_set(data, "signal",
 			    json_string(stop_signal_name()));
 	}
 	snprintf(id, sizeof(id), "%lld", jr->run_id);
 	snprintf(dur, sizeof(dur), "%.6f", duration);
-	if (db_begin(&jr->db) == 0 && events_write(&jr->db, &ev) == 0) {
+	if (db_begin(&jr->db) == 0 && events_record(&jr->db, NULL, &ev) == 0) {
 		const char *p[] = { id, error ? "FAILED" : "SUCCEEDED", dur,
 		    counts, error };
 
@@ -195,10 +190,20 @@ record_run(struct jobrun *jr, const char *error, double duration)
 	return rc;
 }
 
+const char *
+jobrun_db_error(struct jobrun *jr, const char *what, const struct db *db)
+{
+	char why[1024];
+
+	snprintf(jr->error, sizeof(jr->error), "%s: %s", what,
+	    db_error_text(db, why, sizeof(why)));
+	return jr->error;
+}
+
 int
 jobrun_end(struct jobrun *jr, const char *error)
 {
-	double duration = elapsed(&jr->started);
+	double duration = mono_now() - jr->started;
 	char stopped[160];
 	int status;
 

@@ -48,10 +48,11 @@ struct jobrun {
 	bool			 lost;
 	bool			 stopped;	/* by a signal (jobrun_stopping) */
 	long long		 run_id;	/* job_run.id, or 0 */
-	struct timespec		 started;	/* CLOCK_MONOTONIC */
-	struct timespec		 last_beat;
+	double			 started;	/* mono_now() */
+	double			 last_beat;
 	json_t			*counts;	/* {"done": 3, ...} */
 	const char		*textfile_dir;	/* may be NULL */
+	char			 error[1024];	/* jobrun_db_error()'s text */
 };
 
 /*
@@ -76,6 +77,13 @@ int	jobrun_check(struct jobrun *jr);
 
 /* Add n to counter key. */
 void	jobrun_count(struct jobrun *jr, const char *key, long long n);
+
+/*
+ * "what: <db_error_text(db)>" for jobrun_end(), so that the job_run row
+ * and the log keep the database's SQLSTATE and message. Owned by jr.
+ */
+const char *jobrun_db_error(struct jobrun *jr, const char *what,
+	    const struct db *db);
 
 /*
  * Finish: error NULL means success. Returns the exit status (0 or 1; 143

@@ -15,25 +15,16 @@
 #include <strings.h>
 
 #include "buf.h"
+#include "bug.h"
 #include "log.h"
 #include "xalloc.h"
+#include "xpthread.h"
 
 #define JWKS_MAX_BYTES		(1024 * 1024)
 #define JWKS_TIMEOUT_MS		5000L
 #define JWKS_MAX_AGE_CAP	86400
 #define JWKS_WAIT_MS		1000L	/* a worker waits for its refresh */
 #define JWKS_BACKOFF_CAP	300	/* longest wait between failed tries */
-
-/*
- * The locks are used correctly (no recursion, no unlock of a lock not
- * held), so a failure means a broken process: stop (as on out of memory).
- */
-static void
-must(int rc)
-{
-	if (rc != 0)
-		abort();
-}
 
 static char *
 dup_or_null(const char *s)
@@ -322,11 +313,11 @@ install(struct jwks *j, struct auth_keyset *ks, time_t loaded_at)
 		log_warn("jwks %s: %zu key(s) of a kind this service does not "
 		    "use skipped (%s); the other keys are in use",
 		    source(j, where, sizeof(where)), n, skipped);
-	must(pthread_rwlock_wrlock(&j->lock));
+	xpthread(pthread_rwlock_wrlock(&j->lock));
 	old = j->ks;
 	j->ks = ks;
 	j->loaded_at = loaded_at;
-	must(pthread_rwlock_unlock(&j->lock));
+	xpthread(pthread_rwlock_unlock(&j->lock));
 	auth_keyset_free(old);
 }
 
@@ -388,10 +379,9 @@ jwks_open(struct jwks **out, const struct jwks_config *cfg, bool strict,
 	j->max_age = cfg->max_age_seconds > 0 ? cfg->max_age_seconds : 300;
 	j->max_stale = cfg->max_stale_seconds > 0 ? cfg->max_stale_seconds :
 	    86400;
-	if (pthread_rwlock_init(&j->lock, NULL) != 0 ||
-	    pthread_mutex_init(&j->m, NULL) != 0 ||
-	    pthread_cond_init(&j->cv, NULL) != 0)
-		abort();
+	xpthread(pthread_rwlock_init(&j->lock, NULL));
+	xpthread(pthread_mutex_init(&j->m, NULL));
+	xpthread(pthread_cond_init(&j->cv, NULL));
 	if (j->url && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		snprintf(err, errsz, "cannot initialise libcurl");
 		jwks_close(j);
@@ -549,7 +539,7 @@ jwks_refresher(void *arg)
 
 	if (!rotates(j))
 		return NULL;
-	must(pthread_mutex_lock(&j->m));
+	xpthread(pthread_mutex_lock(&j->m));
 	j->running = true;
 	while (!j->stop) {
 		struct buf text = BUF_INIT;
@@ -561,7 +551,7 @@ jwks_refresher(void *arg)
 			int w = wait_until(j, j->next_at, 0);
 
 			if (w != 0 && w != ETIMEDOUT && w != EINTR)
-				abort();
+				BUG("pthread_cond_timedwait: %s", strerror(w));
 			continue;
 		}
 		why = j->asked ? j->asked_why : j->failures > 0 ? "retry" :
@@ -569,7 +559,7 @@ jwks_refresher(void *arg)
 		j->asked = false;
 		j->busy = true;
 		j->last_try = now;
-		must(pthread_mutex_unlock(&j->m));
+		xpthread(pthread_mutex_unlock(&j->m));
 
 		/* the fetch, bounded by JWKS_TIMEOUT_MS, holds no lock */
 		rc = load(j, &ks, &max_age, &text, msg, sizeof(msg));
@@ -581,7 +571,7 @@ jwks_refresher(void *arg)
 		}
 		buf_free(&text);
 
-		must(pthread_mutex_lock(&j->m));
+		xpthread(pthread_mutex_lock(&j->m));
 		j->busy = false;
 		j->done++;
 		if (rc == 0) {
@@ -602,10 +592,10 @@ jwks_refresher(void *arg)
 			    "keeping the current keys, next try in %d s",
 			    source(j, where, sizeof(where)), why, msg, backoff);
 		}
-		must(pthread_cond_broadcast(&j->cv));
+		xpthread(pthread_cond_broadcast(&j->cv));
 	}
 	j->running = false;
-	must(pthread_mutex_unlock(&j->m));
+	xpthread(pthread_mutex_unlock(&j->m));
 	return NULL;
 }
 
@@ -615,10 +605,10 @@ jwks_stop(struct jwks *j)
 	if (j == NULL)
 		return;
 	atomic_store(&j->quit, true);
-	must(pthread_mutex_lock(&j->m));
+	xpthread(pthread_mutex_lock(&j->m));
 	j->stop = true;
-	must(pthread_cond_broadcast(&j->cv));
-	must(pthread_mutex_unlock(&j->m));
+	xpthread(pthread_cond_broadcast(&j->cv));
+	xpthread(pthread_mutex_unlock(&j->m));
 }
 
 /*
@@ -636,26 +626,26 @@ ask(struct jwks *j, time_t now, const char *why)
 	unsigned long before;
 	bool got = false;
 
-	must(pthread_mutex_lock(&j->m));
+	xpthread(pthread_mutex_lock(&j->m));
 	if (!j->running || j->stop || j->busy || j->asked ||
 	    now < j->last_try + j->min_refresh) {
-		must(pthread_mutex_unlock(&j->m));
+		xpthread(pthread_mutex_unlock(&j->m));
 		return false;
 	}
 	j->asked = true;
 	j->asked_why = why;
 	before = j->done;
-	must(pthread_cond_broadcast(&j->cv));
+	xpthread(pthread_cond_broadcast(&j->cv));
 	while (j->done == before && !j->stop) {
 		int w = wait_until(j, 0, JWKS_WAIT_MS);
 
 		if (w == ETIMEDOUT)
 			break;
 		if (w != 0 && w != EINTR)
-			abort();
+			BUG("pthread_cond_timedwait: %s", strerror(w));
 	}
 	got = j->done != before;
-	must(pthread_mutex_unlock(&j->m));
+	xpthread(pthread_mutex_unlock(&j->m));
 	return got;
 }
 
@@ -666,14 +656,14 @@ verify_now(struct jwks *j, const struct auth_policy *pol, const char *token,
 {
 	enum auth_result r;
 
-	must(pthread_rwlock_rdlock(&j->lock));
+	xpthread(pthread_rwlock_rdlock(&j->lock));
 	*age = j->ks ? now - j->loaded_at : -1;
 	if (j->ks == NULL || (rotates(j) && now - j->loaded_at > j->max_stale)) {
 		memset(out, 0, sizeof(*out));
 		r = AUTH_ERR_UNAVAILABLE;
 	} else
 		r = auth_verify(j->ks, pol, token, now, out);
-	must(pthread_rwlock_unlock(&j->lock));
+	xpthread(pthread_rwlock_unlock(&j->lock));
 	return r;
 }
 
@@ -690,10 +680,10 @@ jwks_verify(struct jwks *j, const struct auth_policy *pol, const char *token,
 	if (r == AUTH_ERR_UNAVAILABLE) {
 		bool first;
 
-		must(pthread_mutex_lock(&j->m));
+		xpthread(pthread_mutex_lock(&j->m));
 		first = !j->stale_logged;
 		j->stale_logged = true;
-		must(pthread_mutex_unlock(&j->m));
+		xpthread(pthread_mutex_unlock(&j->m));
 		if (first && age >= 0)
 			log_error("the JWT keys were fetched %lld s ago, more "
 			    "than auth.jwks_max_stale_seconds (%d), and cannot "
@@ -725,10 +715,10 @@ jwks_status(struct jwks *j, time_t now, long long *age)
 	*age = -1;
 	if (j == NULL || !rotates(j))
 		return -1;
-	must(pthread_rwlock_rdlock(&j->lock));
+	xpthread(pthread_rwlock_rdlock(&j->lock));
 	if (j->ks != NULL)
 		*age = (long long)(now - j->loaded_at);
 	usable = j->ks != NULL && now - j->loaded_at <= j->max_stale;
-	must(pthread_rwlock_unlock(&j->lock));
+	xpthread(pthread_rwlock_unlock(&j->lock));
 	return usable;
 }

@@ -87,15 +87,78 @@ enum lock_release_result {
 };
 
 /*
+ * What a force-release did and found. The strings are owned by the struct
+ * (free with lock_release_free()); any of them may be NULL. Callers
+ * serialise it: fcgi/h_locks.c to the API's JSON, opsctl to a sentence.
+ */
+struct lock_release {
+	char		*name;
+	bool		 released;	/* false: it was already free */
+	enum lock_state	 state_before;
+	/* the holder before the release (all NULL / 0 when it was free) */
+	char		*prev_holder;
+	char		*prev_host;	/* NULL when the row had none */
+	int		 prev_pid;
+	long long	 prev_token;
+	double		 prev_heartbeat_age;	/* seconds, ms precision */
+	/* the lock after it */
+	long long	 token;
+	char		*released_at;		/* RFC 3339 */
+	char		*release_reason;
+	char		*released_by;
+};
+
+void	lock_release_free(struct lock_release *rel);
+
+/*
+ * What force-releasing row r (in state st) did: a held row was revoked to
+ * new_token at released_at, with release_reason "force: <reason>" by
+ * actor; a free row keeps its last release. Pure (no database).
+ */
+void	lock_release_fill(struct lock_release *out, const struct lock_row *r,
+	    enum lock_state st, const char *reason, const char *actor,
+	    long long new_token, const char *released_at);
+
+/*
  * Force-release lock name with the operator's reason (check it with
- * lock_reason_valid() first). On RELEASED and ALREADY_FREE *result (may be
- * NULL) is {"name","released","already_free","state_before","previous":
- * {holder, holder_host, holder_pid, fencing_token, heartbeat_age_seconds},
- * "fencing_token","released_at","release_reason","released_by"}.
+ * lock_reason_valid() first). On RELEASED and ALREADY_FREE *out (may be
+ * NULL) says what was done; free it with lock_release_free().
  */
 enum lock_release_result lockadmin_force_release(struct db *db,
 	    int stale_after, const struct sanitize_rules *rules,
 	    const char *name, const char *reason, const struct lock_actor *who,
-	    json_t **result);
+	    struct lock_release *out);
+
+/*
+ * The one take-over of a lock (the operator's force-release, the healer's
+ * recovery), in one transaction on db (none open): begin, ops->prepare
+ * (may be NULL), read the row with lock_mode ("FOR UPDATE" or "FOR UPDATE
+ * SKIP LOCKED"), ops->judge (1 take it, 0 leave it, -1 fail; it writes the
+ * release reason), lock_revoke() to by when the row is held, ops->record
+ * (the events, with the new token) and commit; then ops->done (may be
+ * NULL) while the row can still be read. Anything else rolls back.
+ */
+struct lock_take_ops {
+	int	(*prepare)(void *arg, struct db *db);
+	int	(*judge)(void *arg, const struct lock_row *r, char *reason,
+		    size_t reasonsz);
+	int	(*record)(void *arg, struct db *db, const struct lock_row *r,
+		    long long new_token, const char *released_at);
+	void	(*done)(void *arg, const struct lock_row *r,
+		    long long new_token, const char *released_at);
+};
+
+enum lock_take_result {
+	LOCKTAKE_TAKEN,		/* revoked (when held), recorded, committed */
+	LOCKTAKE_NO_ROW,	/* no such lock; with SKIP LOCKED also: the
+				 * row is locked by a transaction in progress */
+	LOCKTAKE_LEFT,		/* judge left it */
+	LOCKTAKE_BUSY,		/* lock_timeout ran out (55P03) */
+	LOCKTAKE_FAILED		/* the database (db->err), prepare or record */
+};
+
+enum lock_take_result lockadmin_take(struct db *db, const char *name,
+	    const char *lock_mode, const char *by,
+	    const struct lock_take_ops *ops, void *arg);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include "events.h"
 #include "log.h"
+#include "xjson.h"
 
 /* Classify a row as the healer sees it (with a look at /proc). */
 static enum lock_state
@@ -52,7 +53,7 @@ static json_t *
 heal_data(const struct lockheal *h, const struct lock_row *r,
     enum lock_state st, const char *why, long long new_token)
 {
-	json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I, "
+	json_t *d = xjson_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I, "
 	    "s:f, s:f, s:f, s:s, s:s}",
 	    "name", r->name, "state", lock_state_name(st),
 	    "reason", lock_state_reason(st), "why", why,
@@ -64,9 +65,9 @@ heal_data(const struct lockheal *h, const struct lock_row *r,
 	    "held_for_seconds", ms(r->now - r->acquired_epoch),
 	    "healer", h->me->holder, "healer_host", h->me->host);
 
-	json_object_set_new(d, "old_boot_id", r->boot_id ?
+	xjson_set(d, "old_boot_id", r->boot_id ?
 	    json_string(r->boot_id) : json_null());
-	json_object_set_new(d, "old_started_at", r->started_at >= 0 ?
+	xjson_set(d, "old_started_at", r->started_at >= 0 ?
 	    json_integer(r->started_at) : json_null());
 	return d;
 }
@@ -82,18 +83,11 @@ heal_record(struct lockheal *h, const char *name, json_t *data)
 	struct ops_event recovered = {
 		.type = "SCHEDULER_LOCK_RECOVERED", .severity = "info",
 		.source = LOCKHEAL_SOURCE, .subject_type = "scheduler_lock",
-		.subject_id = name, .data = data
-	};
-	struct audit_entry ae = {
-		.tenant_id = EVENTS_SYSTEM_TENANT, .actor_id = LOCKHEAL_ACTOR,
-		.action = "SCHEDULER_LOCK_RECOVERED",
-		.target_type = "scheduler_lock", .target_id = name,
-		.payload = data
+		.subject_id = name, .data = data, .actor_id = LOCKHEAL_ACTOR
 	};
 
-	if (events_write(h->db, &detected) != 0 ||
-	    events_write(h->db, &recovered) != 0 ||
-	    audit_write(h->db, h->rules, &ae) != 0)
+	if (events_record(h->db, h->rules, &detected) != 0 ||
+	    events_record(h->db, h->rules, &recovered) != 0)
 		return -1;
 	return 0;
 }
@@ -110,83 +104,112 @@ fence_check(struct lockheal *h)
 	return ls == LOCK_DBERR ? -1 : ls == LOCK_OK;
 }
 
-/*
- * Recover name in one transaction after re-checking it under FOR UPDATE.
- * 1 recovered, 0 skipped (busy row, or no longer stuck), -1 failure.
- */
+/* One recovery in progress: what the take-over's steps share. */
+struct heal {
+	struct lockheal	*h;
+	enum lock_state	 st;
+	const char	*why;
+};
+
+/* The fence first: is the healer's own lock still ours? */
 static int
-recover(struct lockheal *h, const char *name)
+heal_prepare(void *arg, struct db *db)
 {
-	struct lock_rows rows;
-	const struct lock_row *r;
-	enum lock_state st;
-	const char *why = "";
-	char reason[64];
-	long long new_token;
-	json_t *data;
+	struct heal *he = arg;
 	int fc;
 
-	if (db_begin(h->db) != 0)
-		return -1;
-	if ((fc = fence_check(h)) != 1) {
-		db_rollback(h->db);
-		if (fc == 0) {
-			h->lost = true;
-			log_error("the healer's lock %s was taken over (our token "
-			    "%lld is no longer current): stopping without "
-			    "writing anything more", h->fence_name,
-			    h->fence_token);
-		}
-		return -1;
+	(void)db;
+	if ((fc = fence_check(he->h)) == 1)
+		return 0;
+	if (fc == 0) {
+		he->h->lost = true;
+		log_error("the healer's lock %s was taken over (our token %lld "
+		    "is no longer current): stopping without writing anything "
+		    "more", he->h->fence_name, he->h->fence_token);
 	}
-	if (lockadmin_load(h->db, name, "FOR UPDATE SKIP LOCKED", &rows) != 0) {
-		db_rollback(h->db);
-		return -1;
-	}
-	if (rows.n == 0) {
-		lock_rows_free(&rows);
-		db_rollback(h->db);
-		log_warn("lock %s is locked by a transaction in progress (a "
-		    "fenced write of its holder, or an operator): skipped, "
-		    "retried on the next run", name);
+	return -1;
+}
+
+/* Still stuck now that the row is locked? */
+static int
+heal_judge(void *arg, const struct lock_row *r, char *reason, size_t sz)
+{
+	struct heal *he = arg;
+
+	he->why = "";
+	he->st = classify(he->h, r, &he->why);
+	if (!lock_state_recoverable(he->st)) {
+		log_info("lock %s is %s now: left alone", r->name,
+		    lock_state_name(he->st));
 		return 0;
 	}
-	r = &rows.rows[0];
-	st = classify(h, r, &why);
-	if (!lock_state_recoverable(st)) {
-		lock_rows_free(&rows);
-		db_rollback(h->db);
-		log_info("lock %s is %s now: left alone", name,
-		    lock_state_name(st));
-		return 0;
-	}
-	snprintf(reason, sizeof(reason), "healed: %s", lock_state_reason(st));
-	if (lock_revoke(h->db, name, r->token, reason, h->me->holder,
-	    &new_token, NULL, 0) != LOCK_OK) {
-		lock_rows_free(&rows);
-		db_rollback(h->db);
-		return -1;
-	}
-	data = heal_data(h, r, st, why, new_token);
-	if (heal_record(h, name, data) != 0 || db_commit(h->db) != 0) {
-		json_decref(data);
-		lock_rows_free(&rows);
-		db_rollback(h->db);
-		return -1;
-	}
+	snprintf(reason, sz, "healed: %s", lock_state_reason(he->st));
+	return 1;
+}
+
+static int
+heal_take_record(void *arg, struct db *db, const struct lock_row *r,
+    long long new_token, const char *released_at)
+{
+	struct heal *he = arg;
+	json_t *data = heal_data(he->h, r, he->st, he->why, new_token);
+	int rc;
+
+	(void)db;
+	(void)released_at;
+	rc = heal_record(he->h, r->name, data);
 	json_decref(data);
+	return rc;
+}
+
+static void
+heal_done(void *arg, const struct lock_row *r, long long new_token,
+    const char *released_at)
+{
+	struct heal *he = arg;
+	struct lockheal *h = he->h;
+
+	(void)released_at;
 	log_warn("recovered lock %s: %s (%s); it was held by %s on %s, pid %d, "
-	    "last heartbeat %.1f s ago; token %lld -> %lld", name,
-	    lock_state_name(st), why, r->holder, r->host ? r->host : "?",
-	    r->pid, lock_row_heartbeat_age(r), r->token, new_token);
-	switch (st) {
+	    "last heartbeat %.1f s ago; token %lld -> %lld", r->name,
+	    lock_state_name(he->st), he->why, r->holder,
+	    r->host ? r->host : "?", r->pid, lock_row_heartbeat_age(r),
+	    r->token, new_token);
+	switch (he->st) {
 	case LOCK_STATE_STALE:		h->stale++; break;
 	case LOCK_STATE_EXPIRED:	h->expired++; break;
 	default:			h->orphaned++; break;
 	}
 	h->recovered++;
-	lock_rows_free(&rows);
-	return 1;
+}
+
+/*
+ * Recover name in one transaction after re-checking it under FOR UPDATE
+ * (lockadmin_take()). 1 recovered, 0 skipped (busy row, or no longer
+ * stuck), -1 failure.
+ */
+static int
+recover(struct lockheal *h, const char *name)
+{
+	static const struct lock_take_ops ops = {
+		heal_prepare, heal_judge, heal_take_record, heal_done
+	};
+	struct heal he = { h, LOCK_STATE_FREE, "" };
+
+	switch (lockadmin_take(h->db, name, "FOR UPDATE SKIP LOCKED",
+	    h->me->holder, &ops, &he)) {
+	case LOCKTAKE_TAKEN:
+		return 1;
+	case LOCKTAKE_NO_ROW:
+		log_warn("lock %s is locked by a transaction in progress (a "
+		    "fenced write of its holder, or an operator): skipped, "
+		    "retried on the next run", name);
+		return 0;
+	case LOCKTAKE_LEFT:
+		return 0;
+	default:
+		return -1;
+	}
 }
 
 int
@@ -328,7 +351,7 @@ lockheal_close_runs(struct lockheal *h)
 	}
 	n = PQntuples(res);
 	for (int i = 0; i < n; i++) {
-		json_t *data = json_pack("{s:s, s:s, s:i, s:I, s:I, s:f, s:s, "
+		json_t *data = xjson_pack("{s:s, s:s, s:i, s:I, s:I, s:f, s:s, "
 		    "s:s, s:s, s:o}", "job", PQgetvalue(res, i, 1), "host",
 		    PQgetvalue(res, i, 2), "pid",
 		    (int)strtol(PQgetvalue(res, i, 3), NULL, 10), "run_id",
@@ -343,7 +366,7 @@ lockheal_close_runs(struct lockheal *h)
 			.source = LOCKHEAL_SOURCE, .subject_type = "job",
 			.subject_id = PQgetvalue(res, i, 1), .data = data
 		};
-		int rc = events_write(h->db, &ev);
+		int rc = events_record(h->db, NULL, &ev);
 
 		json_decref(data);
 		if (rc != 0) {

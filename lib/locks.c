@@ -124,15 +124,6 @@ lock_owner_self(struct lock_owner *o, const char *binary)
 	    o->pid);
 }
 
-/* Rows a command touched (PQcmdTuples is "" for some commands). */
-static int
-atoi_safe_tuples(PGresult *res)
-{
-	const char *s = PQcmdTuples(res);
-
-	return *s ? (int)strtol(s, NULL, 10) : 0;
-}
-
 static void
 describe_holder(struct db *db, const char *name, char *busy, size_t busysz)
 {
@@ -206,19 +197,14 @@ lock_heartbeat(struct db *db, const struct lock_lease *l)
 {
 	char tok[24], lease[16];
 	const char *p[] = { l->name, tok, lease };
-	PGresult *res;
-	int n;
+	long long n;
 
 	snprintf(tok, sizeof(tok), "%lld", l->token);
 	snprintf(lease, sizeof(lease), "%d", l->lease_seconds);
-	res = db_query(db, "UPDATE tb_scheduler_lock SET heartbeat_at = now(), "
-	    "lease_until = now() + $3 * interval '1 second' WHERE "
+	n = db_exec_rows(db, "UPDATE tb_scheduler_lock SET heartbeat_at = "
+	    "now(), lease_until = now() + $3 * interval '1 second' WHERE "
 	    LOCK_CURRENT_SQL(1, 2), 3, p);
-	if (res == NULL)
-		return LOCK_DBERR;
-	n = atoi_safe_tuples(res);
-	PQclear(res);
-	return n == 1 ? LOCK_OK : LOCK_LOST;
+	return n < 0 ? LOCK_DBERR : n == 1 ? LOCK_OK : LOCK_LOST;
 }
 
 enum lock_status
@@ -226,21 +212,16 @@ lock_release(struct db *db, const struct lock_lease *l)
 {
 	char tok[24];
 	const char *p[] = { l->name, tok };
-	PGresult *res;
-	int n;
+	long long n;
 
 	snprintf(tok, sizeof(tok), "%lld", l->token);
-	res = db_query(db, "UPDATE tb_scheduler_lock SET holder = NULL, "
+	n = db_exec_rows(db, "UPDATE tb_scheduler_lock SET holder = NULL, "
 	    "holder_host = NULL, holder_pid = NULL, holder_started_at = NULL, "
 	    "holder_boot_id = NULL, acquired_at = NULL, heartbeat_at = NULL, "
 	    "lease_until = NULL, released_at = now(), release_reason = "
 	    "'released', released_by = holder WHERE " LOCK_CURRENT_SQL(1, 2),
 	    2, p);
-	if (res == NULL)
-		return LOCK_DBERR;
-	n = atoi_safe_tuples(res);
-	PQclear(res);
-	return n == 1 ? LOCK_OK : LOCK_LOST;
+	return n < 0 ? LOCK_DBERR : n == 1 ? LOCK_OK : LOCK_LOST;
 }
 
 enum lock_status

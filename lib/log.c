@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "utf8.h"
 
 /*
  * Written once by log_init() from main() before threads exist, read-only
@@ -91,6 +92,37 @@ text_append(struct buf *b, const char *s)
 	buf_append(b, run, (size_t)(p - run));
 }
 
+/*
+ * s as a JSON string: a byte that does not start a well-formed UTF-8
+ * sequence (lib/utf8.h) is written as the text \xHH, so jansson, which
+ * refuses invalid UTF-8, never drops the field. NULL only out of memory.
+ */
+static json_t *
+json_text(const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s), i = 0, k;
+	struct buf b = BUF_INIT;
+	json_t *j;
+
+	while (i < n) {
+		if ((k = utf8_decode(p + i, n - i, NULL)) > 0) {
+			buf_append(&b, p + i, k);
+			i += k;
+		} else {
+			char e[4] = { '\\', 'x', hex[p[i] >> 4],
+			    hex[p[i] & 0xf] };
+
+			buf_append(&b, e, sizeof(e));
+			i++;
+		}
+	}
+	j = json_stringn(buf_str(&b), b.len);
+	buf_free(&b);
+	return j;
+}
+
 void
 log_kv(enum log_level lv, const char *key, const char *val, const char *fmt, ...)
 {
@@ -119,21 +151,29 @@ log_kv(enum log_level lv, const char *key, const char *val, const char *fmt, ...
 		buf_appendc(&line, '\n');
 	} else {
 		json_t *o = json_object();
-		char *s;
+		char *s = NULL;
 
-		json_object_set_new(o, "ts", json_string(ts));
-		json_object_set_new(o, "level", json_string(level_names[lv]));
-		json_object_set_new(o, "binary",
-		    json_string(log_settings.binary));
-		if (key && val)
-			json_object_set_new(o, key, json_string(val));
-		json_object_set_new(o, "msg", json_string(buf_str(&msg)));
-		s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		/* no xjson here: a BUG() would log again */
+		if (o && json_object_set_new(o, "ts", json_string(ts)) == 0 &&
+		    json_object_set_new(o, "level",
+		    json_string(level_names[lv])) == 0 &&
+		    json_object_set_new(o, "binary",
+		    json_text(log_settings.binary)) == 0 &&
+		    (key == NULL || val == NULL ||
+		    json_object_set_new(o, key, json_text(val)) == 0) &&
+		    json_object_set_new(o, "msg", json_text(buf_str(&msg))) == 0)
+			s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 		json_decref(o);
 		if (s) {
 			buf_appends(&line, s);
 			buf_appendc(&line, '\n');
 			free(s);
+		} else {
+			/* out of memory, or a key that is not UTF-8 */
+			buf_appendf(&line, "%s %s %s: ", ts,
+			    log_settings.binary, level_names[lv]);
+			text_append(&line, buf_str(&msg));
+			buf_appendc(&line, '\n');
 		}
 	}
 	if (write(STDERR_FILENO, line.data, line.len) < 0) {

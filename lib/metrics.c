@@ -6,9 +6,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "lockadmin.h"
 #include "lockstate.h"
 #include "storage.h"
+#include "xjson.h"
 
 /* The five export states, zeros included in every answer. */
 static const char *const export_states[] = {
@@ -22,15 +24,6 @@ static const char *const export_states[] = {
 
 /* The recovery reasons, zeros included so that increase() sees the first. */
 static const char *const heal_reasons[] = { "expired", "orphaned", "stale" };
-
-static double
-mono_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static double
 round3(double v)
@@ -173,14 +166,14 @@ static int
 snapshot_take(struct db *db, struct snapshot *s, bool for_status)
 {
 	const char *jobs_p[] = { KNOWN_JOBS }, *events_p[] = { EVENT_KINDS };
-	double t0 = mono_seconds();
+	double t0 = mono_now();
 
 	memset(s, 0, sizeof(*s));
 	s->health = db_query(db, "SELECT current_setting('server_version'), "
 	    DB_SQL_RFC3339("statement_timestamp()"), 0, NULL);
 	if (s->health == NULL)
 		return -1;
-	s->latency_ms = (mono_seconds() - t0) * 1000.0;
+	s->latency_ms = (mono_now() - t0) * 1000.0;
 	if (db_exec(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0,
 	    NULL) != 0)
 		goto fail;
@@ -223,9 +216,9 @@ status_exports(const struct snapshot *s)
 	json_t *by = json_object();
 
 	for (size_t i = 0; i < NSTATES; i++)
-		json_object_set_new(by, export_states[i], json_integer(
+		xjson_set(by, export_states[i], json_integer(
 		    strtoll(PQgetvalue(s->exports, 0, (int)i), NULL, 10)));
-	return json_pack("{s:o, s:o, s:I}", "by_state", by,
+	return xjson_pack("{s:o, s:o, s:I}", "by_state", by,
 	    "oldest_pending_age_seconds", col_json_real(s->exports, 0, 5),
 	    "spool_bytes", (json_int_t)s->spool_bytes);
 }
@@ -238,7 +231,7 @@ status_hosts(const struct snapshot *s, const char *job)
 	for (int i = 0; i < PQntuples(s->hosts); i++) {
 		if (strcmp(PQgetvalue(s->hosts, i, 0), job) != 0)
 			continue;
-		json_array_append_new(a, json_pack("{s:o, s:o, s:o, s:o}",
+		xjson_push(a, xjson_pack("{s:o, s:o, s:o, s:o}",
 		    "host", col_json_str(s->hosts, i, 1),
 		    "last_status", col_json_str(s->hosts, i, 2),
 		    "last_run_at", col_json_str(s->hosts, i, 3),
@@ -258,7 +251,7 @@ status_jobs(const struct snapshot *s)
 		    *failed = json_null();
 
 		if (!PQgetisnull(res, i, 1))
-			last_run = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, "
+			last_run = xjson_pack("{s:o, s:o, s:o, s:o, s:o, s:o, "
 			    "s:o}", "status", col_json_str(res, i, 1),
 			    "started_at", col_json_str(res, i, 2),
 			    "finished_at", col_json_str(res, i, 3),
@@ -268,16 +261,16 @@ status_jobs(const struct snapshot *s)
 			    "duration_seconds", col_json_real(res, i, 6),
 			    "error", col_json_str(res, i, 7));
 		if (!PQgetisnull(res, i, 8))
-			ok = json_pack("{s:o, s:o, s:o}",
+			ok = xjson_pack("{s:o, s:o, s:o}",
 			    "finished_at", col_json_str(res, i, 8),
 			    "host", col_json_str(res, i, 10),
 			    "duration_seconds", col_json_real(res, i, 11));
 		if (!PQgetisnull(res, i, 12))
-			failed = json_pack("{s:o, s:o, s:o}",
+			failed = xjson_pack("{s:o, s:o, s:o}",
 			    "finished_at", col_json_str(res, i, 12),
 			    "host", col_json_str(res, i, 14),
 			    "error", col_json_str(res, i, 15));
-		json_array_append_new(a, json_pack("{s:s, s:o, s:o, s:o, s:o, "
+		xjson_push(a, xjson_pack("{s:s, s:o, s:o, s:o, s:o, "
 		    "s:o}", "job", PQgetvalue(res, i, 0), "last_run", last_run,
 		    "last_success", ok, "last_failure", failed,
 		    "last_duration_seconds", col_json_real(res, i, 16),
@@ -296,9 +289,9 @@ metrics_status_json(struct db *db, const struct ops_config *cfg)
 		return NULL;
 	locks = json_array();
 	for (int i = 0; i < s.locks.n; i++)
-		json_array_append_new(locks, lock_row_json(&s.locks.rows[i],
+		xjson_push(locks, lock_row_json(&s.locks.rows[i],
 		    api_state(&s.locks.rows[i], cfg->locks.stale_after_seconds)));
-	out = json_pack("{s:s, s:{s:b, s:f, s:s}, s:o, s:{s:i, s:i, s:i, s:o}, "
+	out = xjson_pack("{s:s, s:{s:b, s:f, s:s}, s:o, s:{s:i, s:i, s:i, s:o}, "
 	    "s:o}",
 	    "checked_at", PQgetvalue(s.health, 0, 1),
 	    "database", "ok", 1, "latency_ms", round3(s.latency_ms),

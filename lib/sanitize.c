@@ -5,12 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "bug.h"
 #include "digest.h"
 #include "log.h"
 #include "swar.h"
 #include "utf8.h"
 #include "xalloc.h"
+#include "xjson.h"
 
 /*
  * The built-in secret words, already normalized (lower case, no '_', '-',
@@ -221,21 +222,6 @@ sanitize_extra_key_valid(const char *key)
 		if (norm_tab[(unsigned char)*key] >> 8)
 			return true;
 	return false;
-}
-
-struct sanitize_rules *
-sanitize_rules_from_config(const struct ops_config *cfg)
-{
-	struct sanitize_rules *r;
-
-	r = sanitize_rules_new((const char *const *)cfg->sanitizer.extra_keys,
-	    cfg->sanitizer.n_extra_keys);
-	if (r == NULL)
-		log_error("cannot build the sanitizer rules: an entry of "
-		    "sanitizer.extra_keys is empty once '_', '-' and '.' are "
-		    "removed; fix the key in %s", cfg->path ? cfg->path :
-		    "the configuration");
-	return r;
 }
 
 void
@@ -970,7 +956,8 @@ san_object(const struct sanitize_rules *r, json_t *obj, size_t depth)
 			child = san_value(r, json_object_iter_value(it),
 			    depth + 1);
 		if (json_object_setn_new_nocheck(o, key, klen, child) == -1)
-			abort();
+			BUG("copying the key \"%.*s\" failed (out of memory)",
+			    (int)klen, key);
 	}
 	return o;
 }
@@ -982,9 +969,7 @@ san_array(const struct sanitize_rules *r, json_t *arr, size_t depth)
 	size_t i, n = json_array_size(arr);
 
 	for (i = 0; i < n; i++)
-		if (json_array_append_new(a, san_value(r,
-		    json_array_get(arr, i), depth + 1)) == -1)
-			abort();
+		xjson_push(a, san_value(r, json_array_get(arr, i), depth + 1));
 	return a;
 }
 

@@ -84,13 +84,8 @@ struct sanitize_rules *sanitize_rules_new(const char *const *extra_keys,
  */
 bool	 sanitize_extra_key_valid(const char *key);
 
-/*
- * The one place a binary builds its rules: sanitize_rules_new() over
- * cfg->sanitizer.extra_keys. Returns NULL after logging an error when the
- * keys are invalid; every caller must check and stop.
- */
-struct ops_config;
-struct sanitize_rules *sanitize_rules_from_config(const struct ops_config *cfg);
+/* A binary builds its rules from its config with
+ * sanitize_rules_from_config() (config.h): config sits above sanitize. */
 void	 sanitize_rules_free(struct sanitize_rules *r);
 
 /*

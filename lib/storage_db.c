@@ -180,18 +180,11 @@ spool_delete_chunks(struct db *db, const char *job_id, int batch)
 {
 	char b[16];
 	const char *p[] = { job_id, b };
-	PGresult *res;
-	long long n;
 
 	snprintf(b, sizeof(b), "%d", batch);
-	res = db_query(db, "DELETE FROM tb_audit_export_chunk WHERE job_id = $1 "
-	    "AND seq IN (SELECT seq FROM tb_audit_export_chunk WHERE job_id = $1 "
-	    "ORDER BY seq LIMIT $2)", 2, p);
-	if (res == NULL)
-		return -1;
-	n = strtoll(PQcmdTuples(res), NULL, 10);
-	PQclear(res);
-	return n;
+	return db_exec_rows(db, "DELETE FROM tb_audit_export_chunk WHERE "
+	    "job_id = $1 AND seq IN (SELECT seq FROM tb_audit_export_chunk "
+	    "WHERE job_id = $1 ORDER BY seq LIMIT $2)", 2, p);
 }
 
 static long long

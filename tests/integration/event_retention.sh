@@ -77,4 +77,14 @@ age=$(curl -s "$STACK_URL/metrics" | awk '$1 == "ops_event_oldest_age_seconds" {
 ret=$(curl -s "$STACK_URL/metrics" | awk '$1 == "ops_event_retention_seconds" {print $2}')
 expect_eq "ops_event_retention_seconds is 90 days in ops-fcgi's config" 7776000 "$ret"
 check "ops_event_oldest_age_seconds is below the retention after the purge" [ "${age:-999999999}" -lt 2592000 ]
+# a purge the database refuses: the job_run row keeps the SQLSTATE and message
+sql "INSERT INTO ops_event (occurred_at, event_type, severity, source) VALUES (now() - interval '40 days', 'EXPORT_FAILED', 'info', 'test');
+     REVOKE DELETE ON ops_event FROM ops_jobs" >/dev/null
+"$BIN/ops-export-cleaner" --config "$STACK_CONFIG" >/dev/null 2>&1
+rc=$?
+sql "GRANT DELETE ON ops_event TO ops_jobs" >/dev/null
+expect_eq "the cleaner fails when it may not delete events" 1 "$rc"
+expect_eq "its job_run row says why: the SQLSTATE and the server's message" \
+	"FAILED|purging old events failed: sqlstate 42501: permission denied for table ops_event" \
+	"$(sql "SELECT status, error FROM job_run WHERE job = 'ops-export-cleaner' ORDER BY id DESC LIMIT 1")"
 finish

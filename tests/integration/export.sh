@@ -101,6 +101,23 @@ create "$OPS" "$(body acme jsonl)"
 expect_error "OPS_ADMIN may not create exports" 403 FORBIDDEN
 expect_eq "no job was created by refused requests" "$jobs_before" "$(sql "SELECT count(*) FROM tb_audit_export_job")"
 
+# --- stored filters this server cannot read: an error with its cause, never "{}" ---
+# (jsonb keeps a 30-digit integer; jansson refuses it. Read as no filters, the runner
+# would export rows the job did not ask for.)
+BAD=$(sql "INSERT INTO tb_audit_export_job (tenant_id, requested_by, format, range_from, range_to, filters,
+	max_rows, max_bytes, max_duration_seconds)
+	VALUES ('badfilters', 'root-1', 'jsonl', '$RANGE_FROM', '$RANGE_TO', '{\"actor_id\": \"x\", \"n\": 100000000000000000000000000000}',
+	10, 1000000, 60) RETURNING id")
+api GET "/api/ops/audit-exports/$BAD" "$SUPER"
+expect_error "a job whose stored filters cannot be read is not shown with empty filters" 500 INTERNAL_ERROR
+expect_contains "ops-fcgi logs the cause with the job id" "cannot show export job: the job's stored filters cannot be read: too big integer" \
+	"$(grep -F "$BAD" "$DIR/ops-fcgi.log")"
+runner >/dev/null 2>"$DIR/runner-badfilters.err"
+expect_eq "the runner fails that job with the cause instead of exporting unfiltered" \
+	"FAILED|EXPORT_SOURCE_INVALID|the job's stored filters cannot be read: too big integer" \
+	"$(sql "SELECT state, error_code, split_part(error_message, ' (', 1) FROM tb_audit_export_job WHERE id = '$BAD'")"
+sql "DELETE FROM tb_audit_export_job WHERE id = '$BAD'" >/dev/null
+
 # --- the whole flow, jsonl and csv ------------------------------------------------
 flow() {  # flow FORMAT
 	local fmt=$1 id state out sha etag len rows dbrows

@@ -153,6 +153,19 @@ expect_eq "ops-fcgi exits 0 on SIGTERM" 0 "$rc"
 rm -f "$DIR/ops-fcgi.pid"
 stack_fcgi_start "$DIR"
 
+# --- a worker thread that cannot start: the cause is said, the started ones stop ---
+# 64 MiB thread stacks under a 1.5 GiB address-space limit: a few of the 256
+# workers start, then pthread_create fails with EAGAIN.
+sed -e 's|socket_path: .*|socket_path: '"$DIR"'/run/threads.sock|' -e 's|threads: .*|threads: 256|' \
+	"$STACK_CONFIG" >"$DIR/threads.yaml"
+out=$( (ulimit -s 65536; ulimit -v 1572864; timeout 30 "$BIN/ops-fcgi" --config "$DIR/threads.yaml") 2>&1)
+rc=$?
+expect_eq "ops-fcgi exits 1 when a worker thread cannot start (not killed by the timeout)" 1 "$rc"
+expect_match "it says which worker, why (the errno text) and what to do" \
+	"cannot start worker thread [0-9]+ of 256: Resource temporarily unavailable; stopping the [0-9]+ started and exiting: lower fcgi.threads" "$out"
+expect_contains "it stops the started workers before exiting" "stopped: not every worker started" "$out"
+check "and removes its socket" test ! -e "$DIR/run/threads.sock"
+
 # --- inherited sockets: spawn-fcgi (fd 0) and systemd socket activation ----------
 grep -v 'socket_path:' "$STACK_CONFIG" >"$DIR/inherit.yaml"
 stack_fcgi_stop "$DIR"

@@ -210,6 +210,20 @@ expect_eq "same effect and events as the API, actor opsctl:<user>" "8|f|force: r
 	        (SELECT count(*) FROM audit_log WHERE action = 'SCHEDULER_LOCK_FORCE_RELEASED' AND target_id = 'report-job' AND actor_id LIKE '$ACTOR%')
 	        FROM tb_scheduler_lock WHERE name = 'report-job'")"
 
+# A held row without a holder host (written before the held-check constraint,
+# or by hand): opsctl says so instead of passing a NULL to printf ("(null)").
+sql "ALTER TABLE tb_scheduler_lock DROP CONSTRAINT scheduler_lock_held_check" >/dev/null
+sql "INSERT INTO tb_scheduler_lock (name, holder, holder_host, holder_pid, fencing_token, acquired_at, heartbeat_at, lease_until)
+     VALUES ('hostless-job', 'hostless-job:x:98', NULL, 98, 3, now() - interval '20 seconds', now() - interval '10 seconds', now() + interval '1 hour')" >/dev/null
+OUT=$("$BIN/opsctl" "${CFG[@]}" lock-release hostless-job --reason "holder host was never recorded" 2>&1)
+expect_eq "opsctl lock-release of a lock without a holder host exits 0" 0 "$?"
+expect_contains "it names the unknown host, never (null)" "held by hostless-job:x:98 on an unknown host, pid 98); fencing token 3 -> 4" "$OUT"
+sql "DELETE FROM tb_scheduler_lock WHERE name = 'hostless-job'" >/dev/null
+sql "ALTER TABLE tb_scheduler_lock ADD CONSTRAINT scheduler_lock_held_check CHECK (
+	(holder IS NULL) = (holder_host IS NULL) AND (holder IS NULL) = (holder_pid IS NULL)
+	AND (holder IS NULL) = (acquired_at IS NULL) AND (holder IS NULL) = (heartbeat_at IS NULL)
+	AND (holder IS NULL) = (lease_until IS NULL))" >/dev/null
+
 # --- SIGKILL: the holder dies; the healer recovers it as ORPHANED ---------------------------
 new_export; JOB_KILL=$JOB
 check "an export job for the runner" test -n "$JOB_KILL"

@@ -127,6 +127,9 @@ test_errors(void **state)
 	expect_error("fcgi:\n  threads: \"4\"\n", 2, "must be an integer");
 	expect_error("export:\n  colour: blue\n", 2, "unknown key export.colour");
 	expect_error("exports:\n  ttl_hours: 3\n", 1, "unknown section exports");
+	/* the list comes from the key table, in its order */
+	expect_error("exports:\n  ttl_hours: 3\n", 1, "(expected one of database, "
+	    "fcgi, auth, export, locks, events, sanitizer, ");
 	expect_error("export:\n  ttl_hours: 3\n  ttl_hours: 4\n", 3,
 	    "duplicate key export.ttl_hours");
 	expect_error("export: 3\n", 1, "section export must be a mapping");

@@ -106,12 +106,39 @@ test_json_one_line(void **state)
 	free(out);
 }
 
+/*
+ * Invalid UTF-8 (a byte from a client, a truncated sequence) must not cost
+ * the JSON line its "msg" (jansson refuses such a string): each byte that
+ * does not start a well-formed sequence is written as \xHH, the valid
+ * characters around it are kept.
+ */
+static void
+test_json_invalid_utf8(void **state)
+{
+	json_error_t jerr;
+	json_t *o;
+	char *out;
+
+	(void)state;
+	out = capture(LOG_FORMAT_JSON, "sub", "bob\xff", "caf\xe9 and \xc3\xa9 "
+	    "and a cut \xe2\x82");
+	o = json_loads(out, 0, &jerr);
+	assert_non_null(o);
+	assert_string_equal(json_string_value(json_object_get(o, "msg")),
+	    "caf\\xe9 and \xc3\xa9 and a cut \\xe2\\x82");
+	assert_string_equal(json_string_value(json_object_get(o, "sub")),
+	    "bob\\xff");
+	json_decref(o);
+	free(out);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_text_forgery),
 		cmocka_unit_test(test_json_one_line),
+		cmocka_unit_test(test_json_invalid_utf8),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
