@@ -41,6 +41,14 @@ expect_eq "audit_log is intact (the 3 rows seeded)" 3 "$(sql "SELECT count(*) FR
 api GET "/api/ops/audit-exports?tenant_id=acme&cursor=1%27%20OR%201%3D1--" "$AUD"
 expect_error "a cursor shaped as an injection" 400 VALIDATION_FAILED
 
+# what held, kept as a test: export creation is rate limited per address
+# (nginx limit_req, 5/s, burst 20), before anything reaches ops-fcgi.
+args=()
+for _ in $(seq 1 40); do args+=(-o /dev/null "$STACK_URL/api/ops/audit-exports"); done
+codes=$(curl -s --parallel --parallel-max 40 -X POST -H 'Content-Type: application/json' -d '{}' \
+	-w '%{http_code}\n' "${args[@]}")
+check "40 creations at once from one address: some get 429 ($(grep -c '^429$' <<<"$codes") of 40)" grep -q '^429$' <<<"$codes"
+
 # defect 5: -4294967196 narrowed through (int) was 100
 for l in -4294967196 4294967297 99999999999999999999 ' 5' '+5' 0 201; do
 	api GET "/api/ops/audit-exports?limit=$(jq -rn --arg v "$l" '$v|@uri')" "$ACME"
