@@ -424,8 +424,8 @@ download_stream(struct request *r, const struct export_file *f,
 			break;
 		}
 	}
-	/* the reader holds the connection (a read-only transaction) until
-	 * it is closed: close it before anything else */
+	/* the reader holds the current chunk's result: free it before
+	 * anything else (no transaction is open: lib/storage_db.c) */
 	st->close_reader(rd);
 	if (corrupt_seq >= 0)
 		export_record_corrupt(r->db, f, corrupt_seq, r->request_id);
