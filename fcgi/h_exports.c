@@ -277,11 +277,11 @@ signed_query_canonical(const char *q)
 /*
  * A signed download URL (by, expires, sig in the query) stands in for the
  * bearer token: the signature covers job id, requester and expiry, so it
- * is checked before anything is looked up. Fills sub_out; 0, or -1 after
- * answering 401.
+ * is checked before anything is looked up. True and sub_out filled when
+ * the query is a valid signed URL for job id.
  */
-static int
-download_signed_check(struct request *r, const char *id, char *sub_out,
+static bool
+download_signed_valid(struct request *r, const char *id, char *sub_out,
     size_t subsz)
 {
 	char by[AUTH_MAX_SUB + 1], sig[80];
@@ -294,11 +294,56 @@ download_signed_check(struct request *r, const char *id, char *sub_out,
 	    export_download_url_verify(r->app->cfg, id, by, exp, sig,
 	    time(NULL))) {
 		snprintf(sub_out, subsz, "%s", by);
-		return 0;
+		return true;
 	}
+	return false;
+}
+
+/* download_signed_valid(), or -1 after answering 401 */
+static int
+download_signed_check(struct request *r, const char *id, char *sub_out,
+    size_t subsz)
+{
+	if (download_signed_valid(r, id, sub_out, subsz))
+		return 0;
 	resp_error(r, "AUTH_INVALID_TOKEN", "the download link is invalid or "
 	    "has expired: poll the job for a fresh download_url", NULL);
 	return -1;
+}
+
+/*
+ * nginx's check before it counts a download (nginx/ops-locations.conf: an
+ * auth_request subrequest with the FastCGI parameter OPS_DOWNLOAD_CHECK,
+ * which no client can set). Always 204, so that nginx goes on to the
+ * download itself either way; with a verified identity (a valid signed URL
+ * for this job, or a valid bearer token) the answer carries
+ * X-Ops-Download-Key: the SHA-256 of that subject, the key nginx's
+ * limit_conn counts by (fixed length, no name in nginx's memory). Without
+ * it nginx counts nothing, and the download request itself gets its 401
+ * from h_export_download() at once. Nothing is looked up in the database.
+ */
+static void
+download_check(struct request *r)
+{
+	const char *h = request_param(r, "HTTP_AUTHORIZATION");
+	char sub[AUTH_MAX_SUB + 1], probe[8], key[65];
+	const char *who = NULL;
+	struct buf hd = BUF_INIT;
+
+	if (request_query(r, "sig", probe, sizeof(probe)) != 0) {
+		if (download_signed_valid(r, r->params[0], sub, sizeof(sub)))
+			who = sub;
+	} else if (h != NULL && strncasecmp(h, "Bearer ", 7) == 0 &&
+	    jwks_verify(r->app->keys, &r->app->policy, h + 7, time(NULL),
+	    &r->who) == AUTH_OK) {
+		who = r->who.sub;
+	}
+	if (who != NULL) {
+		digest_sha256_hex(who, strlen(who), key);
+		buf_appendf(&hd, "X-Ops-Download-Key: %s\r\n", key);
+	}
+	(void)resp_begin(r, 204, hd.len ? hd.data : NULL);
+	buf_free(&hd);
 }
 
 static int
@@ -341,6 +386,7 @@ download_stream(struct request *r, const struct export_file *f,
 	FCGX_Stream *out = NULL;
 	char fname[256], digest[65];
 	int rc, corrupt_seq = -1;
+	bool whole = false;
 
 	export_filename(f, fname, sizeof(fname));
 	buf_appendf(&h, "Content-Type: %s\r\n", export_content_type(f));
@@ -380,11 +426,13 @@ download_stream(struct request *r, const struct export_file *f,
 		if (from <= to && FCGX_PutStr((const char *)c.data + (from -
 		    cstart), (int)(to - from + 1), out) < 0)
 			break;	/* the client went away */
-		if (cend >= last)
+		if (cend >= last) {
+			whole = true;
 			break;
+		}
 	}
-	/* the reader holds the connection (a read-only transaction) until
-	 * it is closed: close it before anything else */
+	/* the reader holds the current chunk's result: free it before
+	 * anything else (no transaction is open: lib/storage_db.c) */
 	st->close_reader(rd);
 	if (corrupt_seq >= 0)
 		export_record_corrupt(r->db, f, corrupt_seq, r->request_id);
@@ -402,6 +450,11 @@ download_stream(struct request *r, const struct export_file *f,
 	} else if (rc < 0) {
 		log_kv(LOG_ERROR, "job_id", f->id, "download cut short: the "
 		    "database failed while streaming");
+	} else if (rc == 0 && !whole) {
+		/* each chunk is read on its own (lib/storage_db.c): the
+		 * cleaner purged this export since the download started */
+		log_kv(LOG_ERROR, "job_id", f->id, "download cut short: the "
+		    "export's chunks were purged while it streamed (it expired)");
 	}
 	buf_free(&h);
 }
@@ -417,6 +470,10 @@ h_export_download(struct request *r)
 	bool signed_url;
 	int rng;
 
+	if (request_param(r, "OPS_DOWNLOAD_CHECK") != NULL) {
+		download_check(r);
+		return;
+	}
 	signed_url = request_query(r, "sig", probe, sizeof(probe)) != 0;
 	if (signed_url) {
 		if (download_signed_check(r, r->params[0], sub, sizeof(sub)) != 0)

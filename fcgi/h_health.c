@@ -70,6 +70,8 @@ h_metrics(struct request *r)
 	/* on a database failure the body says ops_database_up 0: still 200 */
 	(void)metrics_prometheus(r->db, r->app->cfg, &out);
 	jwks_metrics(r, &out);
+	/* host-local, answered whatever the database's state */
+	metrics_download_spool(r->app->cfg->export.download_spool_dir, &out);
 	resp_text(r, 200, "text/plain; version=0.0.4; charset=utf-8",
 	    buf_str(&out), out.len);
 	buf_free(&out);

@@ -290,6 +290,7 @@ status_text(int status)
 	switch (status) {
 	case 200: return "OK";
 	case 202: return "Accepted";
+	case 204: return "No Content";
 	case 206: return "Partial Content";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";

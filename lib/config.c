@@ -103,6 +103,8 @@ static const struct config_key config_keys[] = {
 	{ "export", "download_url_ttl_seconds", T_INT, O(export.download_url_ttl_seconds), 10, 3600, "300", NULL, NULL },
 	{ "export", "poll_retry_after_seconds", T_INT, O(export.poll_retry_after_seconds), 1, 300, "2", NULL, NULL },
 	{ "export", "max_downloads_per_identity", T_INT, O(export.max_downloads_per_identity), 1, 1000, "4", NULL, NULL },
+	{ "export", "max_downloads_total", T_INT, O(export.max_downloads_total), 1, 100000, "64", NULL, NULL },
+	{ "export", "download_spool_dir", T_STR, O(export.download_spool_dir), 0, 0, "/var/spool/ops-download", NULL, NULL },
 
 	{ "locks", "heartbeat_seconds", T_INT, O(locks.heartbeat_seconds), 1, 600, "10", NULL, NULL },
 	{ "locks", "stale_after_seconds", T_INT, O(locks.stale_after_seconds), 2, 3600, "30", NULL, NULL },

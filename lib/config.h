@@ -93,6 +93,10 @@ struct ops_config {
 		int	 poll_retry_after_seconds;
 		/* enforced by nginx (limit_conn), see docs/export.md */
 		int	 max_downloads_per_identity;
+		int	 max_downloads_total;
+		/* nginx's fastcgi_temp_path for downloads: /metrics reports
+		 * its free space */
+		char	*download_spool_dir;
 	} export;
 
 	struct {

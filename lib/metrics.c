@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sys/statvfs.h>
 #include <string.h>
 #include <time.h>
 
@@ -500,4 +501,26 @@ metrics_prometheus(struct db *db, const struct ops_config *cfg,
 	prom_jobs(out, &s);
 	snapshot_free(&s);
 	return 0;
+}
+
+void
+metrics_download_spool(const char *dir, struct buf *out)
+{
+	struct statvfs sv;
+	bool up = dir != NULL && *dir != '\0' && statvfs(dir, &sv) == 0;
+
+	family(out, "ops_download_spool_up", "gauge",
+	    "Whether the responder could read the filesystem of nginx's "
+	    "download spool (export.download_spool_dir).");
+	buf_appendf(out, "ops_download_spool_up %d\n", up ? 1 : 0);
+	if (!up)
+		return;
+	family(out, "ops_download_spool_free_bytes", "gauge",
+	    "Bytes free for nginx's download temp files (statvfs f_bavail).");
+	buf_appendf(out, "ops_download_spool_free_bytes %.17g\n",
+	    (double)sv.f_bavail * (double)sv.f_frsize);
+	family(out, "ops_download_spool_size_bytes", "gauge",
+	    "Size of the filesystem of nginx's download spool.");
+	buf_appendf(out, "ops_download_spool_size_bytes %.17g\n",
+	    (double)sv.f_blocks * (double)sv.f_frsize);
 }

@@ -37,6 +37,15 @@ int	 metrics_prometheus(struct db *db, const struct ops_config *cfg,
 	    struct buf *out);
 
 /*
+ * Append the download spool's numbers, read on this host (not from the
+ * database): ops_download_spool_up (1 when statvfs(dir) worked), and then
+ * ops_download_spool_free_bytes (available to unprivileged users, as nginx's
+ * workers are) and ops_download_spool_size_bytes. dir is
+ * export.download_spool_dir, nginx's fastcgi_temp_path for downloads.
+ */
+void	 metrics_download_spool(const char *dir, struct buf *out);
+
+/*
  * Append v as a label value of the text format: backslash, double quote and
  * line feed escaped as \\, \" and \n; everything else (UTF-8) as is.
  */

@@ -80,12 +80,17 @@ spool_close_writer(struct storage_writer *w)
 }
 
 /*
- * A reader fetches one chunk per statement, all inside one read-only
- * REPEATABLE READ transaction. No statement lasts longer than reading one
- * chunk, so statement_timeout never cuts a download whatever the file's
- * size or the client's speed; the snapshot keeps every chunk readable to the
- * end even if the cleaner deletes them meanwhile; and close_reader ends the
- * transaction, so the connection is idle again the moment a download stops.
+ * A reader fetches one chunk per statement, each statement its own
+ * transaction: the reader holds no transaction and no snapshot between two
+ * chunks. So neither statement_timeout nor idle_in_transaction_session_timeout
+ * can cut a download whatever the file's size or the client's speed (when
+ * nginx cannot spool, ops-fcgi waits for the client between two chunks for
+ * as long as the client takes), no slow client holds back VACUUM's horizon
+ * or pins a pooled server connection, and the connection is idle again the
+ * moment a download stops. The chunks of a DONE job never change; the one
+ * thing that can happen between two chunks is the cleaner purging an export
+ * that expired meanwhile: the next read then finds no chunk, which the caller
+ * treats as a cut (docs/export.md, "Downloads").
  */
 static int
 spool_open_reader(struct db *db, const char *job_id, long long from_offset,
@@ -99,16 +104,12 @@ spool_open_reader(struct db *db, const char *job_id, long long from_offset,
 
 	*out = NULL;
 	snprintf(off, sizeof(off), "%lld", from_offset);
-	if (db_exec(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0,
-	    NULL) != 0)
-		return -1;
 	res = db_query(db, "SELECT coalesce(max(seq), 0) FROM "
 	    "tb_audit_export_chunk WHERE job_id = $1 AND byte_offset <= $2",
 	    2, p);
 	if (res == NULL) {
 		log_error("reading export chunks of job %s: %s", job_id,
 		    db->errmsg);
-		db_rollback(db);
 		return -1;
 	}
 	seq = strtol(PQgetvalue(res, 0, 0), NULL, 10);
@@ -171,7 +172,6 @@ spool_close_reader(struct storage_reader *r)
 	if (r == NULL)
 		return;
 	PQclear(r->res);
-	db_rollback(r->db);	/* read only: nothing to keep */
 	free(r);
 }
 

@@ -48,8 +48,10 @@ stack_random_secret() {
 
 stack_write_config() {
 	local dir=$1 port=$2 locks_hb="  heartbeat_seconds: 5" pooled=""
+	local spool="  download_spool_dir: $dir/download-spool"
 	# STACK_LOCKS_EXTRA may set its own heartbeat (a key may appear once)
 	[[ "${STACK_LOCKS_EXTRA:-}" == *heartbeat_seconds* ]] && locks_hb=""
+	[[ "${STACK_EXPORT_EXTRA:-}" == *download_spool_dir* ]] && spool=""
 	# PgBouncer 1.18 in transaction mode holds no prepared statements
 	[ "${STACK_POOLER:-}" = pgbouncer ] &&
 		[[ "${STACK_DATABASE_EXTRA:-}" != *prepared_statements* ]] &&
@@ -73,6 +75,7 @@ auth:
 ${STACK_AUTH_EXTRA:-}
 export:
   download_secret_file: $dir/download.secret
+$spool
 ${STACK_EXPORT_EXTRA:-}
 locks:
 $locks_hb
@@ -178,16 +181,21 @@ stack_fcgi_stop() {
 	rm -f "$dir/ops-fcgi.pid"
 }
 
-# stack_nginx_limits DIR FILE: write the stack's export.max_downloads_per_identity
-# and export.max_bytes_cap (when ops.yaml sets them) into nginx's download
-# limits, so that nginx enforces what the config says.
+# stack_nginx_limits DIR FILE: write the stack's export.max_downloads_per_identity,
+# export.max_downloads_total, export.max_bytes_cap (when ops.yaml sets them)
+# and export.download_spool_dir into nginx's download config, so that nginx
+# enforces what the config says.
 stack_nginx_limits() {
-	local cap bytes
+	local cap total bytes spool
 	cap=$(sed -n 's/^  max_downloads_per_identity: *\([0-9]*\) *$/\1/p' "$1/ops.yaml")
+	total=$(sed -n 's/^  max_downloads_total: *\([0-9]*\) *$/\1/p' "$1/ops.yaml")
 	# 2GiB -> 2g, 512MiB -> 512m, 4096 or 4096B -> 4096 (nginx's units)
 	bytes=$(sed -n 's/^  max_bytes_cap: *"\{0,1\}\([0-9][0-9]*\) *\([KMG]\{0,1\}\)\(iB\|B\)\{0,1\}"\{0,1\} *$/\1\2/p' "$1/ops.yaml" | tr KMG kmg)
-	[ -n "$cap" ] && sed -i "s/^limit_conn \(ops_download_[a-z]*\) [0-9]*;/limit_conn \1 $cap;/" "$2"
+	spool=$(sed -n 's/^  download_spool_dir: *"\{0,1\}\([^"]*\)"\{0,1\} *$/\1/p' "$1/ops.yaml")
+	[ -n "$cap" ] && sed -i "s/^limit_conn ops_download_subject [0-9]*;/limit_conn ops_download_subject $cap;/" "$2"
+	[ -n "$total" ] && sed -i "s/^limit_conn ops_download_all [0-9]*;/limit_conn ops_download_all $total;/" "$2"
 	[ -n "$bytes" ] && sed -i "s/^fastcgi_max_temp_file_size .*;/fastcgi_max_temp_file_size $bytes;/" "$2"
+	[ -n "$spool" ] && sed -i "s|^fastcgi_temp_path .*;|fastcgi_temp_path $spool;|" "$2"
 	return 0
 }
 

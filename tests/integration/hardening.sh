@@ -22,6 +22,33 @@ ACME=$(mint alice acme '["TENANT_ADMIN"]')
 api GET "/api/ops/audit-exports" "$ACME"
 expect_eq "a plain token lists exports" 200 "$CODE"
 
+# what held in issue 20's review, kept as a test: SQL is parameterized.
+# Filter values and a cursor shaped as SQL injections are data: the export
+# matches no row (they are literal values) and nothing else happens.
+sql "INSERT INTO audit_log (tenant_id, occurred_at, actor_id, action, target_type, target_id, payload)
+     SELECT 'acme', timestamptz '2026-10-01T00:00:00Z' + g * interval '1 minute', 'bob', 'doc.read', 'doc', 'd' || g, '{}'
+     FROM generate_series(1, 3) g" >/dev/null
+AUD=$(mint auditor "" '["AUDITOR"]')
+api POST /api/ops/audit-exports "$AUD" -H 'Content-Type: application/json' \
+	-d "{\"tenant_id\":\"acme\",\"from\":\"2026-10-01T00:00:00Z\",\"to\":\"2026-10-02T00:00:00Z\",\"format\":\"jsonl\",
+	     \"actor_id\":\"x' OR '1'='1\",\"actions\":[\"a'); DROP TABLE audit_log; --\"]}"
+expect_eq "an export whose filters are SQL injections is accepted as data" 202 "$CODE"
+INJ=$(jq -r '.id // empty' <<<"$BODY")
+"$BIN/ops-export-runner" --config "$STACK_CONFIG" >"$DIR/runner.log" 2>&1
+expect_eq "it runs, and matches none of the tenant's rows" "DONE 0" \
+	"$(sql "SELECT state || ' ' || coalesce(total_rows, -1) FROM tb_audit_export_job WHERE id = '$INJ'")"
+expect_eq "audit_log is intact (the 3 rows seeded)" 3 "$(sql "SELECT count(*) FROM audit_log WHERE tenant_id = 'acme' AND actor_id = 'bob'")"
+api GET "/api/ops/audit-exports?tenant_id=acme&cursor=1%27%20OR%201%3D1--" "$AUD"
+expect_error "a cursor shaped as an injection" 400 VALIDATION_FAILED
+
+# what held, kept as a test: export creation is rate limited per address
+# (nginx limit_req, 5/s, burst 20), before anything reaches ops-fcgi.
+args=()
+for _ in $(seq 1 40); do args+=(-o /dev/null "$STACK_URL/api/ops/audit-exports"); done
+codes=$(curl -s --parallel --parallel-max 40 -X POST -H 'Content-Type: application/json' -d '{}' \
+	-w '%{http_code}\n' "${args[@]}")
+check "40 creations at once from one address: some get 429 ($(grep -c '^429$' <<<"$codes") of 40)" grep -q '^429$' <<<"$codes"
+
 # defect 5: -4294967196 narrowed through (int) was 100
 for l in -4294967196 4294967297 99999999999999999999 ' 5' '+5' 0 201; do
 	api GET "/api/ops/audit-exports?limit=$(jq -rn --arg v "$l" '$v|@uri')" "$ACME"
