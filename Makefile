@@ -188,7 +188,7 @@ $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJ)
 
 # the Notion harnesses also link the Notion component
 FUZZ_NOTION_OBJ := $(NOTION_SRC:%.c=$(FUZZ_BUILD)/%.o)
-$(FUZZ_NOTION_OBJ) $(FUZZ_BUILD)/tests/fuzz/fuzz_notion%.o: FUZZ_CFLAGS += -Inotion
+$(FUZZ_NOTION_OBJ) $(FUZZ_BUILD)/tests/fuzz/fuzz_notion.o: FUZZ_CFLAGS += -Inotion
 $(FUZZ_BUILD)/fuzz_notion $(FUZZ_BUILD)/fuzz_notion_blocks: $(FUZZ_NOTION_OBJ)
 
 # the Markdown harness also links the sync's blocks.c and cmark-gfm

@@ -22,9 +22,9 @@
  * Open path beneath the directory dirfd, never leaving it: openat2(2) with
  * RESOLVE_BENEATH (no absolute path, no ".." above dirfd) and
  * RESOLVE_NO_SYMLINKS (no symbolic link in any component, magic links of
- * /proc included). Where the kernel has no openat2 (before Linux 5.6:
- * ENOSYS) the same rules are kept by walking the path one component at a
- * time with O_NOFOLLOW. -1 with errno: ELOOP a symbolic link, EXDEV out of
+ * /proc included). Where openat2 is missing (before Linux 5.6: ENOSYS) or
+ * filtered (seccomp: EPERM) the same rules are kept by walking the path
+ * one component at a time with O_NOFOLLOW. -1 with errno: ELOOP a symbolic link, EXDEV out of
  * the root, or open's own.
  */
 static int
@@ -41,7 +41,9 @@ open_beneath(int dirfd, const char *path)
 	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
 	    RESOLVE_NO_MAGICLINKS;
 	fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
-	if (fd >= 0 || errno != ENOSYS)
+	/* ENOSYS: no openat2; EPERM: a seccomp filter refusing it (systemd's
+	 * SystemCallErrorNumber=EPERM), never an answer for these flags */
+	if (fd >= 0 || (errno != ENOSYS && errno != EPERM))
 		return (int)fd;
 	if (*p == '/') {
 		errno = EXDEV;
