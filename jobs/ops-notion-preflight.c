@@ -107,7 +107,7 @@ main(int argc, char **argv)
 	cli.deadline_s = 60;
 	cli.deadline_max = 3600;
 	if ((rc = notioncli_parse(&cli, argc, argv)) != 0 ||
-	    (rc = notioncli_settings(&cli, now)) != 0)
+	    (rc = notioncli_settings(&cli, now, NULL)) != 0)
 		return rc == 1 ? 0 : EXIT_USAGE;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fputs(PROG ": cannot initialize libcurl\n", stderr);

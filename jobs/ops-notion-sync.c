@@ -451,34 +451,24 @@ emit(const struct run *run)
 		write_step_summary(run);
 }
 
+/* cfg: --config's core sections (the database for the job frame), if any */
 static int
-run_main(struct settings *s, time_t now)
+run_main(struct settings *s, struct ops_config *cfg, time_t now)
 {
 	struct manifest m;
 	struct sync_doc docs[MANIFEST_MAX_DOCS];
 	struct run run;
-	struct ops_config cfg;
 	struct jobrun jr;
 	char err[512];
-	int have_cfg = 0, use_db, status;
+	int use_db, status;
 
 	memset(docs, 0, sizeof(docs));
-	/* --config: the database for the job frame (the core's sections) */
-	if (s->cli.job.config_path != NULL) {
-		if (config_load(&cfg, s->cli.job.config_path, err,
-		    sizeof(err)) != 0) {
-			notioncli_error(&s->cli, "config %s", err);
-			return EXIT_USAGE;
-		}
-		have_cfg = 1;
-	}
-	use_db = have_cfg && cfg.database.url && *cfg.database.url &&
-	    !s->dry_run;
+	use_db = s->cli.have_config && cfg->database.url &&
+	    *cfg->database.url && !s->dry_run;
 	if (manifest_load(&m, s->manifest[0] == '/' ? AT_FDCWD : s->rootfd,
 	    s->manifest, err, sizeof(err)) == -1) {
 		notioncli_error(&s->cli, "manifest %s", err);
-		status = EXIT_USAGE;
-		goto out_cfg;
+		return EXIT_USAGE;
 	}
 	memset(&run, 0, sizeof(run));
 	run.s = s;
@@ -490,7 +480,7 @@ run_main(struct settings *s, time_t now)
 		goto out;
 	}
 	find_commit(s, run.commit, sizeof(run.commit));
-	if (use_db && (status = jobrun_begin(&jr, PROG, PROG, &cfg,
+	if (use_db && (status = jobrun_begin(&jr, PROG, PROG, cfg,
 	    s->cli.job.textfile_dir)) != 0)
 		goto out;
 
@@ -514,9 +504,6 @@ out:
 	for (size_t i = 0; i < m.ndocs; i++)
 		json_decref(docs[i].blocks);
 	manifest_free(&m);
-out_cfg:
-	if (have_cfg)
-		config_free(&cfg);
 	return status;
 }
 
@@ -524,6 +511,7 @@ int
 main(int argc, char **argv)
 {
 	struct settings s;
+	struct ops_config cfg;
 	time_t now = time(NULL);
 	int rc;
 
@@ -555,7 +543,7 @@ main(int argc, char **argv)
 		    strerror(errno));
 		return EXIT_USAGE;
 	}
-	if ((rc = notioncli_settings(&s.cli, now)) != 0) {
+	if ((rc = notioncli_settings(&s.cli, now, &cfg)) != 0) {
 		close(s.rootfd);
 		return rc == 1 ? 0 : EXIT_USAGE;
 	}
@@ -563,9 +551,11 @@ main(int argc, char **argv)
 		fputs(PROG ": cannot initialize libcurl\n", stderr);
 		rc = 1;
 	} else {
-		rc = run_main(&s, now);
+		rc = run_main(&s, &cfg, now);
 		curl_global_cleanup();
 	}
+	if (s.cli.have_config)
+		config_free(&cfg);
 	notioncli_free(&s.cli);
 	close(s.rootfd);
 	return rc;

@@ -119,16 +119,33 @@ notioncli_parse(struct notioncli *c, int argc, char **argv)
 }
 
 int
-notioncli_settings(struct notioncli *c, time_t now)
+notioncli_settings(struct notioncli *c, time_t now, struct ops_config *cfg)
 {
+	struct ops_config own;
 	char err[512];
 
+	/* the whole file: the core's sections as the core reads them */
+	if (c->job.config_path != NULL) {
+		if (config_load(&own, c->job.config_path, err,
+		    sizeof(err)) != 0)
+			return notioncli_error(c, "config %s", err);
+		if (cfg != NULL && !c->check_config) {
+			*cfg = own;
+			c->have_config = 1;
+		} else {
+			config_free(&own);
+		}
+	}
 	if (notion_settings_load(&c->settings, c->job.config_path, now, err,
-	    sizeof(err)) == -1)
+	    sizeof(err)) == -1) {
+		if (c->have_config)
+			config_free(cfg);
+		c->have_config = 0;
 		return notioncli_error(c, "%s", err);
+	}
 	if (!c->check_config)
 		return 0;
-	printf("%s: the notion settings are valid (%s and the environment)\n",
+	printf("%s: the settings are valid (%s and the environment)\n",
 	    c->prog, c->job.config_path ? c->job.config_path : "no file");
 	notioncli_free(c);
 	return 1;

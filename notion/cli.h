@@ -9,7 +9,8 @@
  *               --textfile-dir, --help, --version); a bad value is a usage
  *               error: one line "PROG: ..." on stderr (exit 2 is main's).
  *   settings    --config's notion: section under NOTION_* into
- *               c->settings, read once (notion_settings_load()).
+ *               c->settings, read once (notion_settings_load()); the
+ *               file's core sections are checked too (config_load()).
  *   token       its fingerprint into the report, or its finding
  *               (notioncli_token()).
  *   client      the libcurl transport and the client options every run
@@ -30,6 +31,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "config.h"
 #include "jobcli.h"
 #include "notion.h"
 
@@ -67,6 +69,7 @@ struct notioncli {
 	const char		*cacert;
 	enum notioncli_format	 format;
 	int			 check_config;
+	int			 have_config;	/* *cfg of notioncli_settings() */
 	struct notion_settings	 settings;	/* by notioncli_settings() */
 	/* the merged option table */
 	struct option		 opts[NOTIONCLI_MAX_OPTIONS];
@@ -84,11 +87,15 @@ int	notioncli_error(const struct notioncli *c, const char *fmt, ...)
 int	notioncli_parse(struct notioncli *c, int argc, char **argv);
 
 /*
- * Read the settings (--config's notion: section, NOTION_*) into
- * c->settings. 0, or -1 (reported). With --check-config, say so on stdout
- * and return 1: the run is over.
+ * Read the settings into c->settings: with --config the whole file is
+ * checked, its core sections by config_load() (into *cfg when cfg is not
+ * NULL: c->have_config is then set and the caller config_free()s it) and
+ * its notion: section by notion_settings_load(); then NOTION_*. 0, or -1
+ * (reported). With --check-config, say so on stdout and return 1: the run
+ * is over.
  */
-int	notioncli_settings(struct notioncli *c, time_t now);
+int	notioncli_settings(struct notioncli *c, time_t now,
+	    struct ops_config *cfg);
 
 /* Free c->settings (the token is wiped). */
 void	notioncli_free(struct notioncli *c);
