@@ -20,7 +20,7 @@
 # built with clang against the library's objects rebuilt for fuzzing.
 
 CC      ?= cc
-PKGS    := fcgi libpq jansson libcurl openssl yaml-0.1
+PKGS    := fcgi libpq jansson libcurl openssl yaml-0.1 zlib libzstd
 
 ifeq ($(SAN),1)
 BUILD   := build/asan
