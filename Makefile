@@ -10,9 +10,11 @@
 #   make fuzz       build the libFuzzer harnesses and run each FUZZ_SECONDS
 #   make fuzzers    only build them (build/fuzz/fuzz_NAME)
 #
-# Sources are found by wildcard: lib/*.c is the core library, fcgi/*.c is
-# ops-fcgi, every jobs/<name>.c is bin/<name>, every tests/unit/test_*.c is a
-# cmocka suite linked against the core library, every tests/tools/<name>.c
+# Sources are found by wildcard: lib/*.c is the core library, notion/*.c the
+# Notion component (linked only by ops-notion-preflight, ops-notion-sync and
+# their tests), fcgi/*.c is ops-fcgi, every jobs/<name>.c is bin/<name>,
+# every tests/unit/test_*.c is a cmocka suite linked against the core
+# library (test_notion also against the Notion one), every tests/tools/<name>.c
 # is a test driver build/tools/<name> (never installed, never in bin/).
 # Every tests/fuzz/fuzz_<name>.c is a libFuzzer harness build/fuzz/fuzz_<name>
 # built with clang against the library's objects rebuilt for fuzzing.
@@ -57,6 +59,9 @@ LDLIBS  := $(PKG_LIBS) -lm
 LIB_SRC  := $(wildcard lib/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB_A    := $(BUILD)/libops.a
+NOTION_SRC := $(wildcard notion/*.c)
+NOTION_OBJ := $(NOTION_SRC:%.c=$(BUILD)/%.o)
+NOTION_A := $(BUILD)/libnotion.a
 FCGI_SRC := $(wildcard fcgi/*.c)
 FCGI_OBJ := $(FCGI_SRC:%.c=$(BUILD)/%.o)
 JOB_SRC  := $(wildcard jobs/*.c)
@@ -82,7 +87,7 @@ CMARK_LIBS := $(shell pkg-config --libs libcmark-gfm) -lcmark-gfm-extensions
 # the objects whose source mentions OPS_VERSION depend on it (so --version
 # is never stale and a new commit rebuilds a few files, not all).
 VERSION_H := build/version.h
-VERSION_USERS := $(patsubst %.c,$(BUILD)/%.o,$(shell grep -l OPS_VERSION lib/*.c fcgi/*.c jobs/*.c 2>/dev/null))
+VERSION_USERS := $(patsubst %.c,$(BUILD)/%.o,$(shell grep -l OPS_VERSION lib/*.c notion/*.c fcgi/*.c jobs/*.c 2>/dev/null))
 $(VERSION_USERS): $(VERSION_H)
 $(VERSION_USERS): CFLAGS += -include $(VERSION_H)
 $(VERSION_H): FORCE
@@ -125,24 +130,49 @@ $(LIB_A): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+# the Notion component: its own archive, for its two binaries and tests only
+NOTION_USERS := $(NOTION_OBJ) $(BUILD)/jobs/ops-notion-preflight.o \
+                $(BUILD)/jobs/ops-notion-sync.o $(NSYNC_OBJ) \
+                $(BUILD)/tests/unit/test_notion.o $(BUILD)/tests/unit/test_stop.o
+$(NOTION_USERS): CFLAGS += -Inotion
+
+$(NOTION_A): $(NOTION_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
 bin/ops-fcgi: $(FCGI_OBJ) $(LIB_A)
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(NSYNC_OBJ) $(BUILD)/jobs/ops-notion-sync.o: CFLAGS += -Ijobs/notion_sync $(CMARK_CFLAGS)
 
-bin/ops-notion-sync: $(BUILD)/jobs/ops-notion-sync.o $(NSYNC_OBJ) $(LIB_A)
+bin/ops-notion-sync: $(BUILD)/jobs/ops-notion-sync.o $(NSYNC_OBJ) $(NOTION_A) $(LIB_A)
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CMARK_LIBS)
+
+bin/ops-notion-preflight: $(BUILD)/jobs/ops-notion-preflight.o $(NOTION_A) $(LIB_A)
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 bin/%: $(BUILD)/jobs/%.o $(LIB_A)
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+define LINK_UNIT
+@mkdir -p $(dir $@)
+@pkg-config --exists cmocka || { echo "missing pkg-config package: cmocka; install libcmocka-dev (scripts/bootstrap installs everything)" >&2; exit 1; }
+$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CMOCKA_LIBS)
+endef
+
 $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(FCGI_LIB_OBJ) $(LIB_A)
-	@mkdir -p $(dir $@)
-	@pkg-config --exists cmocka || { echo "missing pkg-config package: cmocka; install libcmocka-dev (scripts/bootstrap installs everything)" >&2; exit 1; }
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CMOCKA_LIBS)
+	$(LINK_UNIT)
+
+# the unit suites of the Notion component link its archive too (test_stop:
+# the stoppable transport the Notion binaries put in front of libcurl)
+$(BUILD)/tests/test_notion: $(BUILD)/tests/unit/test_notion.o $(NOTION_A) $(LIB_A)
+	$(LINK_UNIT)
+$(BUILD)/tests/test_stop: $(BUILD)/tests/unit/test_stop.o $(NOTION_A) $(LIB_A)
+	$(LINK_UNIT)
 
 $(BUILD)/tools/%: $(BUILD)/tests/tools/%.o $(LIB_A)
 	@mkdir -p $(dir $@)
@@ -159,8 +189,13 @@ $(FUZZ_BUILD)/%.o: %.c
 $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJ)
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LDLIBS) -pthread
 
+# the Notion harnesses also link the Notion component
+FUZZ_NOTION_OBJ := $(NOTION_SRC:%.c=$(FUZZ_BUILD)/%.o)
+$(FUZZ_NOTION_OBJ) $(FUZZ_BUILD)/tests/fuzz/fuzz_notion.o: FUZZ_CFLAGS += -Inotion
+$(FUZZ_BUILD)/fuzz_notion $(FUZZ_BUILD)/fuzz_notion_blocks: $(FUZZ_NOTION_OBJ)
+
 # the Markdown harness also links the sync's blocks.c and cmark-gfm
-$(FUZZ_BUILD)/jobs/notion_sync/%.o $(FUZZ_BUILD)/tests/fuzz/fuzz_notion_blocks.o: FUZZ_CFLAGS += -Ijobs/notion_sync $(CMARK_CFLAGS)
+$(FUZZ_BUILD)/jobs/notion_sync/%.o $(FUZZ_BUILD)/tests/fuzz/fuzz_notion_blocks.o: FUZZ_CFLAGS += -Inotion -Ijobs/notion_sync $(CMARK_CFLAGS)
 $(FUZZ_BUILD)/fuzz_notion_blocks: $(FUZZ_BUILD)/jobs/notion_sync/blocks.o
 $(FUZZ_BUILD)/fuzz_notion_blocks: LDLIBS += $(CMARK_LIBS)
 
@@ -218,8 +253,8 @@ bench-multihost: bootstrap
 clean:
 	rm -rf build bin
 
--include $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_SRC:%.c=$(FUZZ_BUILD)/%.d)
--include $(LIB_OBJ:.o=.d) $(FCGI_OBJ:.o=.d) $(JOB_SRC:%.c=$(BUILD)/%.d) $(NSYNC_SRC:%.c=$(BUILD)/%.d) $(UNIT_SRC:%.c=$(BUILD)/%.d) $(TOOL_SRC:%.c=$(BUILD)/%.d)
+-include $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_NOTION_OBJ:.o=.d) $(FUZZ_SRC:%.c=$(FUZZ_BUILD)/%.d)
+-include $(LIB_OBJ:.o=.d) $(NOTION_OBJ:.o=.d) $(FCGI_OBJ:.o=.d) $(JOB_SRC:%.c=$(BUILD)/%.d) $(NSYNC_SRC:%.c=$(BUILD)/%.d) $(UNIT_SRC:%.c=$(BUILD)/%.d) $(TOOL_SRC:%.c=$(BUILD)/%.d)
 
 # --- make install / make uninstall (DESTDIR, PREFIX, BINDIR, ...): the
 # layout is scripts/install's, documented in docs/install.md.

@@ -3,8 +3,9 @@
  * 13; docs/notion-sync.md).
  *
  * A run: read the manifest (docs/notion-sync.yaml) and render every
- * document (jobs/notion_sync/blocks.c); run the preflight's checks through
- * the shared client (lib/notion.h) on users/me, every page and the
+ * document (jobs/notion_sync/blocks.c), every file read beneath --root (no
+ * symbolic link, nothing outside: read_file_max()); run the preflight's
+ * checks through the Notion component (notion/notion.h) on users/me, every page and the
  * database, with the same NOTION_AUTH_* codes and exits (10..19); check the
  * database's properties and read its rows; then replace the page of each
  * document whose SHA-256 differs from its row's (jobs/notion_sync/publish.c)
@@ -16,7 +17,9 @@
  * it runs alone. Exit: 0, 1 (the database failed), 2 usage or
  * configuration, 10..19 NOTION_AUTH_*, 75 the lock is held elsewhere.
  *
- * main owns the token buffer: wiped before exit, never printed.
+ * The settings own the token: wiped before exit (notioncli_free()), never
+ * printed, never put into the environment (a child such as git rev-parse
+ * inherits no token).
  *
  * SIGTERM/SIGINT (docs/notion-sync.md, "Stopping"): no new request starts,
  * except those that finish the page being replaced (never left
@@ -25,6 +28,7 @@
  */
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,13 +38,13 @@
 
 #include "blocks.h"
 #include "buf.h"
+#include "cli.h"
 #include "config.h"
 #include "digest.h"
 #include "jobrun.h"
 #include "log.h"
 #include "manifest.h"
 #include "notion.h"
-#include "notioncli.h"
 #include "publish.h"
 #include "stop.h"
 #include "xalloc.h"
@@ -59,46 +63,44 @@ struct settings {
 	const char		*commit;
 	long			 max_rps;
 	int			 dry_run;
+	int			 rootfd;	/* --root, every read beneath */
 };
 
-static void
-usage(FILE *f)
-{
-	fprintf(f,
-	    "usage: " PROG " [--dry-run] [--format text|json|github]\n"
-	    "       [--manifest FILE] [--root DIR] [--cacert FILE]\n"
-	    "       [--timeout SECONDS] [--deadline SECONDS] [--max-rps N]\n"
-	    "       [--commit SHA] [--config PATH] [--textfile-dir DIR]\n"
-	    "       " PROG " --render FILE | --list-codes | --help | --version\n"
-	    "\n"
-	    "Publishes the documents of the manifest to their Notion pages and\n"
-	    "one metadata row each, after the preflight's checks (fails closed).\n"
-	    "An unchanged document is not written at all.\n"
-	    "\n"
-	    "  --dry-run         say what would change; write nothing\n"
-	    "  --format FMT      text (default), json or github (annotations)\n"
-	    "  --manifest FILE   default " DEFAULT_MANIFEST " (under --root)\n"
-	    "  --root DIR        the repository checkout (default .)\n"
-	    "  --cacert FILE     also trust the CA certificates in FILE (PEM)\n"
-	    "  --timeout SECS    per request (default 10)\n"
-	    "  --deadline SECS   whole run, retries included (default 900)\n"
-	    "  --max-rps N       requests per second, 1..50 (default 3, Notion's\n"
-	    "                    average limit: raise it only for a test server)\n"
-	    "  --commit SHA      the commit recorded (default $GITHUB_SHA, else\n"
-	    "                    git rev-parse HEAD)\n"
-	    "  --config PATH     ops config: notion: keys; a database makes the\n"
-	    "                    run take the ops-notion-sync lock and record it\n"
-	    "  --textfile-dir D  with --config: write D/" PROG ".prom\n"
-	    "  --render FILE     print the Notion blocks of a Markdown file\n"
-	    "  --list-codes      print CODE<TAB>EXIT<TAB>cause for every code\n"
-	    "\n"
-	    "environment: NOTION_TOKEN or NOTION_TOKEN_FILE, NOTION_API_BASE,\n"
-	    "NOTION_VERSION, NOTION_TOKEN_ISSUED_AT, NOTION_TOKEN_ROTATE_DAYS,\n"
-	    "NOTION_TOKEN_WARN_DAYS, and the $VARIABLES the manifest names\n"
-	    "exit: 0 ok, 1 database failure, 2 usage, 10..19 NOTION_AUTH_*,\n"
-	    "75 another run holds the lock\n"
-	    "docs: docs/notion-sync.md; runbook: " NOTION_RUNBOOK "\n");
-}
+#define SUMMARY \
+	"Publishes the documents of the manifest to their Notion pages and\n" \
+	"one metadata row each, after the preflight's checks (fails closed).\n" \
+	"An unchanged document is not written at all. A database in --config\n" \
+	"makes the run take the ops-notion-sync lock and record it."
+
+#define USAGE \
+	"  --dry-run            say what would change; write nothing\n" \
+	"  --format FMT         text (default), json or github (annotations)\n" \
+	"  --manifest FILE      default " DEFAULT_MANIFEST " (under --root)\n" \
+	"  --root DIR           the repository checkout (default .); every\n" \
+	"                       file is read beneath it, never through a link\n" \
+	"  --cacert FILE        also trust the CA certificates in FILE (PEM)\n" \
+	"  --timeout SECS       per request (default 10)\n" \
+	"  --deadline SECS      whole run, retries included (default 900)\n" \
+	"  --max-rps N          requests per second, 1..50 (default 3, " \
+	"Notion's\n" \
+	"                       average limit: raise it only for a test " \
+	"server)\n" \
+	"  --commit SHA         the commit recorded (default $GITHUB_SHA, else\n" \
+	"                       git rev-parse HEAD)\n" \
+	"  --render FILE        print the Notion blocks of a Markdown file\n" \
+	"  --check-config       check the settings (--config's notion:, the\n" \
+	"                       environment), send nothing\n" \
+	"  --list-codes         print CODE<TAB>EXIT<TAB>cause for every code\n" \
+	"  --config-keys        print the notion: keys of the config file\n"
+
+#define EPILOG \
+	"environment: NOTION_TOKEN or NOTION_TOKEN_FILE, NOTION_API_BASE,\n" \
+	"NOTION_VERSION, NOTION_TOKEN_ISSUED_AT, NOTION_TOKEN_ROTATE_DAYS,\n" \
+	"NOTION_TOKEN_WARN_DAYS (they win over --config's notion: section),\n" \
+	"and the $VARIABLES the manifest names\n" \
+	"exit: 0 ok, 1 database failure, 2 usage, 10..19 NOTION_AUTH_*,\n" \
+	"75 another run holds the lock\n" \
+	"docs: docs/notion-sync.md; runbook: " NOTION_RUNBOOK
 
 enum { O_MANIFEST = NOTIONCLI_O_OWN, O_ROOT, O_DRY, O_RPS, O_COMMIT,
     O_RENDER };
@@ -153,7 +155,8 @@ render(const struct notioncli *cli, const char *path)
 	json_t *blocks;
 	int rc = EXIT_USAGE;
 
-	if (read_file_max(path, MANIFEST_SOURCE_MAX, &md, err, sizeof(err)) ==
+	if (read_file_max(AT_FDCWD, path, MANIFEST_SOURCE_MAX, &md, err,
+	    sizeof(err)) ==
 	    0 && (blocks = blocks_from_markdown(md.data ? md.data : "", md.len,
 	    err, sizeof(err))) != NULL) {
 		if (json_dumpf(blocks, stdout, JSON_INDENT(2)) == 0 &&
@@ -189,16 +192,17 @@ find_commit(const struct settings *s, char *out, size_t outsz)
 
 /* Read and render every document; the OpenAPI version. 0 or -1. */
 static int
-prepare(const struct notioncli *cli, const struct manifest *m,
+prepare(const struct settings *s, const struct manifest *m,
     struct sync_doc *docs, char *version, size_t versionsz)
 {
+	const struct notioncli *cli = &s->cli;
 	const char *openapi = DEFAULT_OPENAPI;
 	char err[512];
 
 	for (size_t i = 0; i < m->ndocs; i++)
 		if (m->docs[i].routes)
 			openapi = m->docs[i].source;
-	if (openapi_read(openapi, version, versionsz, NULL, err,
+	if (openapi_read(s->rootfd, openapi, version, versionsz, NULL, err,
 	    sizeof(err)) == -1)
 		return notioncli_error(cli, "%s", err);
 	for (size_t i = 0; i < m->ndocs; i++) {
@@ -209,11 +213,11 @@ prepare(const struct notioncli *cli, const struct manifest *m,
 		d->m = &m->docs[i];
 		d->state = DOC_NOT_REACHED;
 		if (d->m->routes)
-			rc = openapi_read(d->m->source, NULL, 0, &md, err,
-			    sizeof(err));
-		else
-			rc = read_file_max(d->m->source, MANIFEST_SOURCE_MAX,
+			rc = openapi_read(s->rootfd, d->m->source, NULL, 0,
 			    &md, err, sizeof(err));
+		else
+			rc = read_file_max(s->rootfd, d->m->source,
+			    MANIFEST_SOURCE_MAX, &md, err, sizeof(err));
 		if (rc == 0) {
 			digest_sha256_hex(md.data ? md.data : "", md.len,
 			    d->sha);
@@ -242,7 +246,7 @@ struct run {
 
 /* The checks, the rows, the pages. Findings go to run->r. */
 static void
-sync_all(struct run *run, const char *token, time_t now)
+sync_all(struct run *run, time_t now)
 {
 	struct settings *s = run->s;
 	struct notion_target targets[NOTION_MAX_TARGETS];
@@ -266,7 +270,7 @@ sync_all(struct run *run, const char *token, time_t now)
 	}
 	targets[nt].kind = NOTION_KIND_DATABASE;
 	memcpy(targets[nt++].id, run->m->database, sizeof(targets[0].id));
-	notioncli_options(&s->cli, token, &o);
+	notioncli_options(&s->cli, &o);
 	o.targets = targets;
 	o.ntargets = nt;
 	o.max_retries = 5;
@@ -282,9 +286,10 @@ sync_all(struct run *run, const char *token, time_t now)
 	notion_format_time(now, p.synced_at, sizeof(p.synced_at));
 
 	notion_check_api_client(&c, &run->r);
-	if (s->cli.env.rotation)
-		notion_check_rotation(&run->r, s->cli.env.issued,
-		    s->cli.env.rotate_days, s->cli.env.warn_days, now);
+	if (s->cli.settings.rotation)
+		notion_check_rotation(&run->r, s->cli.settings.issued,
+		    s->cli.settings.rotate_days, s->cli.settings.warn_days,
+		    now);
 	if (notion_report_code(&run->r) != NOTION_OK ||
 	    publish_check_database(&p) == -1 ||
 	    publish_read_rows(&p, run->docs, run->m->ndocs) == -1)
@@ -413,7 +418,7 @@ md_cell(struct buf *out, const char *s)
 
 /* --format github: the job summary ($GITHUB_STEP_SUMMARY), if any. */
 static void
-write_step_summary(const struct run *run, const struct buf *tok)
+write_step_summary(const struct run *run)
 {
 	enum notion_code code = notion_report_code(&run->r);
 	struct buf md = BUF_INIT;
@@ -441,12 +446,12 @@ write_step_summary(const struct run *run, const struct buf *tok)
 		md_cell(&md, run->r.findings[i].message);
 	}
 	buf_appendc(&md, '\n');
-	notioncli_step_summary(&md, tok, &run->r);
+	notioncli_step_summary(&run->s->cli, &md, &run->r);
 	buf_free(&md);
 }
 
 static void
-emit(const struct run *run, const struct buf *tok)
+emit(const struct run *run)
 {
 	struct buf out = BUF_INIT;
 
@@ -454,57 +459,49 @@ emit(const struct run *run, const struct buf *tok)
 		format_json(run, &out);
 	else
 		format_text(run, &out, run->s->cli.format == NOTIONCLI_GITHUB);
-	if (notioncli_write(&out, tok, &run->r) == -1)
+	if (notioncli_write(&run->s->cli, &out, &run->r) == -1)
 		log_error("cannot write the result to stdout");
 	buf_free(&out);
 	if (run->s->cli.format == NOTIONCLI_GITHUB)
-		write_step_summary(run, tok);
+		write_step_summary(run);
 }
 
+/* cfg: --config's core sections (the database for the job frame), if any */
 static int
-run_main(struct settings *s, time_t now)
+run_main(struct settings *s, struct ops_config *cfg, time_t now)
 {
 	struct manifest m;
 	struct sync_doc docs[MANIFEST_MAX_DOCS];
 	struct run run;
-	struct ops_config cfg;
 	struct jobrun jr;
-	struct buf tok = BUF_INIT;
 	char err[512];
-	int have_cfg, use_db, status;
+	int use_db, status;
 
 	memset(docs, 0, sizeof(docs));
-	/* --config: the notion: keys, and the database for the job frame */
-	if ((have_cfg = notioncli_config(&s->cli, &cfg)) == -1)
-		return EXIT_USAGE;
-	use_db = have_cfg && cfg.database.url && *cfg.database.url &&
-	    !s->dry_run;
-	if (notioncli_env(&s->cli, now) == -1) {
-		status = EXIT_USAGE;
-		goto out_cfg;
-	}
-	if (manifest_load(&m, s->manifest, err, sizeof(err)) == -1) {
+	use_db = s->cli.have_config && cfg->database.url &&
+	    *cfg->database.url && !s->dry_run;
+	if (manifest_load(&m, s->manifest[0] == '/' ? AT_FDCWD : s->rootfd,
+	    s->manifest, err, sizeof(err)) == -1) {
 		notioncli_error(&s->cli, "manifest %s", err);
-		status = EXIT_USAGE;
-		goto out_cfg;
+		return EXIT_USAGE;
 	}
 	memset(&run, 0, sizeof(run));
 	run.s = s;
 	run.m = &m;
 	run.docs = docs;
 	notion_report_init(&run.r);
-	if (prepare(&s->cli, &m, docs, run.version, sizeof(run.version)) == -1) {
+	if (prepare(s, &m, docs, run.version, sizeof(run.version)) == -1) {
 		status = EXIT_USAGE;
 		goto out;
 	}
 	find_commit(s, run.commit, sizeof(run.commit));
-	if (use_db && (status = jobrun_begin(&jr, PROG, PROG, &cfg,
-	    s->cli.textfile_dir)) != 0)
+	if (use_db && (status = jobrun_begin(&jr, PROG, PROG, cfg,
+	    s->cli.job.textfile_dir)) != 0)
 		goto out;
 
-	if (notioncli_token(&tok, &run.r) == NOTION_OK)
-		sync_all(&run, buf_str(&tok), now);
-	emit(&run, &tok);
+	if (notioncli_token(&s->cli, &run.r) == NOTION_OK)
+		sync_all(&run, now);
+	emit(&run);
 	status = notion_report_exit(&run.r);
 	if (stop_requested() != 0) {
 		log_warn("%s received: stopped after %zu page(s) replaced; "
@@ -527,14 +524,10 @@ run_main(struct settings *s, time_t now)
 		if (st != 0 && (status == 0 || jr.stopped))
 			status = st;
 	}
-	notioncli_token_wipe(&tok);
 out:
 	for (size_t i = 0; i < m.ndocs; i++)
 		json_decref(docs[i].blocks);
 	manifest_free(&m);
-out_cfg:
-	if (have_cfg)
-		config_free(&cfg);
 	return status;
 }
 
@@ -542,15 +535,19 @@ int
 main(int argc, char **argv)
 {
 	struct settings s;
+	struct ops_config cfg;
+	time_t now = time(NULL);
 	int rc;
 
 	log_init(PROG, LOG_INFO, LOG_FORMAT_JSON);
 	memset(&s, 0, sizeof(s));
 	s.cli.prog = PROG;
+	s.cli.summary = SUMMARY;
+	s.cli.usage = USAGE;
+	s.cli.epilog = EPILOG;
 	s.cli.timeout_s = 10;
 	s.cli.deadline_s = 900;
 	s.cli.deadline_max = 7200;
-	s.cli.usage = usage;
 	s.cli.own = own_options;
 	s.cli.on_own = own_option;
 	s.cli.ctx = &s;
@@ -565,15 +562,28 @@ main(int argc, char **argv)
 	}
 	if (s.render)
 		return render(&s.cli, s.render);
+	if ((s.rootfd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		notioncli_error(&s.cli, "--root %s: %s", s.root ? s.root : ".",
+		    strerror(errno));
+		return EXIT_USAGE;
+	}
+	if ((rc = notioncli_settings(&s.cli, now, &cfg)) != 0) {
+		close(s.rootfd);
+		return rc == 1 ? 0 : EXIT_USAGE;
+	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fputs(PROG ": cannot initialize libcurl\n", stderr);
-		return 1;
-	}
-	if (stop_install() != 0) {
+		rc = 1;
+	} else if (stop_install() != 0) {
 		curl_global_cleanup();
-		return 1;
+		rc = 1;
+	} else {
+		rc = run_main(&s, &cfg, now);
+		curl_global_cleanup();
 	}
-	rc = run_main(&s, time(NULL));
-	curl_global_cleanup();
+	if (s.cli.have_config)
+		config_free(&cfg);
+	notioncli_free(&s.cli);
+	close(s.rootfd);
 	return rc;
 }

@@ -16,26 +16,6 @@
 #include "secretfile.h"
 #include "xalloc.h"
 
-enum key_type {
-	T_STR,		/* plain string */
-	T_SECRET,	/* string; also KEY_file; never printed */
-	T_INT,		/* int within [min, max] */
-	T_LLONG,	/* long long within [min, max] */
-	T_BYTES,	/* long long, accepts KiB/MiB/GiB suffixes */
-	T_STRLIST	/* sequence of strings */
-};
-
-struct config_key {
-	const char	*section;
-	const char	*name;
-	enum key_type	 type;
-	size_t		 off;
-	long long	 min, max;
-	const char	*def;		/* default, parsed like a file value */
-	const char	*env;		/* environment override, or NULL */
-	const char	*choices;	/* "a|b|c" for enumerated strings */
-};
-
 #define O(f)	offsetof(struct ops_config, f)
 #define KIB	1024LL
 #define MIB	(1024LL * 1024)
@@ -114,29 +94,53 @@ static const struct config_key config_keys[] = {
 
 	{ "sanitizer", "extra_keys", T_STRLIST, O(sanitizer.extra_keys), 0, 0, NULL, NULL, NULL },
 
-	{ "notion", "api_base", T_STR, O(notion.api_base), 0, 0, "https://api.notion.com", "NOTION_API_BASE", NULL },
-	{ "notion", "version", T_STR, O(notion.version), 0, 0, "2022-06-28", "NOTION_VERSION", NULL },
-	{ "notion", "targets", T_STR, O(notion.targets), 0, 0, NULL, "NOTION_PREFLIGHT_TARGETS", NULL },
-	{ "notion", "token", T_SECRET, O(notion.token), 0, 0, NULL, "NOTION_TOKEN", NULL },
-	{ "notion", "token_issued_at", T_STR, O(notion.token_issued_at), 0, 0, NULL, "NOTION_TOKEN_ISSUED_AT", NULL },
-	{ "notion", "token_rotate_days", T_INT, O(notion.token_rotate_days), 0, 3650, "0", "NOTION_TOKEN_ROTATE_DAYS", NULL },
-	{ "notion", "token_warn_days", T_INT, O(notion.token_warn_days), 0, 3650, "14", "NOTION_TOKEN_WARN_DAYS", NULL },
-
 	{ "log", "level", T_STR, O(log.level), 0, 0, "info", "OPS_LOG_LEVEL", "debug|info|warn|error" },
 	{ "log", "format", T_STR, O(log.format), 0, 0, "json", "OPS_LOG_FORMAT", "json|text" },
 };
 
 #define NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
 
+static const char *const config_sections[] = {
+	"database", "fcgi", "auth", "export", "locks", "events", "sanitizer",
+	"log"
+};
+
 /*
- * The sections are those of config_keys, in its order (a section's keys
- * are contiguous): the table is the one list of them.
+ * Top-level sections other components own and parse themselves
+ * (config_section_load()): config_load() skips them without looking inside.
  */
+static const char *const config_foreign_sections[] = { "notion" };
+
+#define NSECTIONS	(sizeof(config_sections) / sizeof(config_sections[0]))
+#define NFOREIGN	(sizeof(config_foreign_sections) / \
+			    sizeof(config_foreign_sections[0]))
+#define MAX_KEYS	128	/* of one table */
+
+/* What one load parses: the core's table, or one component's section. */
+struct schema {
+	const char *const	*sections;	/* parsed */
+	size_t			 nsections;
+	const char *const	*skipped;	/* NULL: every other one */
+	size_t			 nskipped;
+	const struct config_key	*keys;
+	size_t			 nkeys;
+	int			(*check)(const struct config_key *k,
+				    const char *val, char *err, size_t errsz);
+	const char *const	*own_env;	/* not applied here */
+};
+
+static const struct schema core_schema = {
+	config_sections, NSECTIONS, config_foreign_sections, NFOREIGN,
+	config_keys, NKEYS, NULL, NULL
+};
+
 static bool
-section_starts(size_t i)
+env_is_own(const struct schema *sc, const char *name)
 {
-	return i == 0 ||
-	    strcmp(config_keys[i].section, config_keys[i - 1].section) != 0;
+	for (size_t i = 0; sc->own_env && sc->own_env[i]; i++)
+		if (strcmp(sc->own_env[i], name) == 0)
+			return true;
+	return false;
 }
 
 const char *
@@ -152,7 +156,7 @@ config_resolve_path(const char *explicit_path)
 }
 
 static const char *
-type_name(enum key_type t)
+type_name(enum config_key_type t)
 {
 	switch (t) {
 	case T_STR:	return "string";
@@ -221,6 +225,17 @@ choice_ok(const char *choices, const char *v)
 	return false;
 }
 
+/* Free a string value; a secret is overwritten first. */
+static void
+free_value(const struct config_key *k, char **p)
+{
+	if (k->type == T_SECRET)
+		secret_free(*p);	/* wiped before its memory goes back */
+	else
+		free(*p);
+	*p = NULL;
+}
+
 static void
 free_strlist(char ***list, size_t *n)
 {
@@ -237,8 +252,8 @@ free_strlist(char ***list, size_t *n)
  * message (without location) in err.
  */
 static int
-key_set(struct ops_config *cfg, const struct config_key *k, const char *val,
-    bool quoted, char *err, size_t errsz)
+key_set(const struct schema *sc, void *cfg, const struct config_key *k,
+    const char *val, bool quoted, char *err, size_t errsz)
 {
 	char *base = (char *)cfg + k->off;
 	long long v;
@@ -253,11 +268,9 @@ key_set(struct ops_config *cfg, const struct config_key *k, const char *val,
 			    k->section, k->name, k->choices, val);
 			return -1;
 		}
-		if (k->type == T_SECRET)
-			secret_free(*dst);
-		else
-			free(*dst);
-		*dst = NULL;
+		if (sc->check && *val && sc->check(k, val, err, errsz) != 0)
+			return -1;
+		free_value(k, dst);
 		if (*val == '\0' && k->def == NULL)
 			return 0;	/* empty: unset */
 		*dst = xstrdup(val);
@@ -299,13 +312,14 @@ key_set(struct ops_config *cfg, const struct config_key *k, const char *val,
 }
 
 static const struct config_key *
-key_find(const char *section, const char *name, bool *is_file)
+key_find(const struct schema *sc, const char *section, const char *name,
+    bool *is_file)
 {
 	size_t nlen = strlen(name);
 
 	*is_file = false;
-	for (size_t i = 0; i < NKEYS; i++) {
-		const struct config_key *k = &config_keys[i];
+	for (size_t i = 0; i < sc->nkeys; i++) {
+		const struct config_key *k = &sc->keys[i];
 
 		if (strcmp(k->section, section) != 0)
 			continue;
@@ -321,40 +335,25 @@ key_find(const char *section, const char *name, bool *is_file)
 	return NULL;
 }
 
-/* The index of section s among the sections, or -1 when unknown. */
+/* The index of s in list, or -1. */
 static int
-section_index(const char *s)
+section_index(const char *const *list, size_t n, const char *s)
 {
-	int n = 0;
-
-	for (size_t i = 0; i < NKEYS; i++) {
-		if (!section_starts(i))
-			continue;
-		if (strcmp(config_keys[i].section, s) == 0)
-			return n;
-		n++;
-	}
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(list[i], s) == 0)
+			return (int)i;
 	return -1;
-}
-
-/* "database, fcgi, ..." into b. */
-static void
-section_list(struct buf *b)
-{
-	for (size_t i = 0; i < NKEYS; i++)
-		if (section_starts(i))
-			buf_appendf(b, "%s%s", b->len ? ", " : "",
-			    config_keys[i].section);
 }
 
 /* The YAML walk: a small state carried through the event loop. */
 struct yaml_walk {
 	yaml_parser_t	 parser;
+	const struct schema *sc;
 	const char	*path;
 	char		*err;
 	size_t		 errsz;
-	bool		 seen[NKEYS];
-	size_t		 line[NKEYS];	/* where each seen key is, from 1 */
+	bool		 seen[MAX_KEYS];
+	size_t		 line[MAX_KEYS]; /* where each seen key is, from 1 */
 };
 
 static int
@@ -413,8 +412,7 @@ scalar_is_null(const yaml_event_t *ev)
 }
 
 static int
-walk_strlist(struct yaml_walk *w, struct ops_config *cfg,
-    const struct config_key *k)
+walk_strlist(struct yaml_walk *w, void *cfg, const struct config_key *k)
 {
 	char ***list = (char ***)(void *)((char *)cfg + k->off);
 	/* a T_STRLIST field is always followed by its size_t count */
@@ -436,7 +434,8 @@ walk_strlist(struct yaml_walk *w, struct ops_config *cfg,
 			yaml_event_delete(&ev);
 			return -1;
 		}
-		if (k->off == O(sanitizer.extra_keys) &&
+		if (w->sc->keys == config_keys &&
+		    k->off == O(sanitizer.extra_keys) &&
 		    !sanitize_extra_key_valid((char *)ev.data.scalar.value)) {
 			walk_error(w, &ev, "%s.%s: \"%s\" is empty once '_', "
 			    "'-' and '.' are removed and would match every "
@@ -454,7 +453,7 @@ walk_strlist(struct yaml_walk *w, struct ops_config *cfg,
 
 /* Parse one key: value inside a section mapping; ev is the key scalar. */
 static int
-walk_key(struct yaml_walk *w, struct ops_config *cfg, const char *section,
+walk_key(struct yaml_walk *w, void *cfg, const char *section,
     const yaml_event_t *kev)
 {
 	const char *name = (const char *)kev->data.scalar.value;
@@ -464,12 +463,12 @@ walk_key(struct yaml_walk *w, struct ops_config *cfg, const char *section,
 	bool is_file;
 	int rc = -1;
 
-	if ((k = key_find(section, name, &is_file)) == NULL)
+	if ((k = key_find(w->sc, section, name, &is_file)) == NULL)
 		return walk_error(w, kev, "unknown key %s.%s", section, name);
-	if (w->seen[k - config_keys])
+	if (w->seen[k - w->sc->keys])
 		return walk_error(w, kev, "duplicate key %s.%s", section, name);
-	w->seen[k - config_keys] = true;
-	w->line[k - config_keys] = kev->start_mark.line + 1;
+	w->seen[k - w->sc->keys] = true;
+	w->line[k - w->sc->keys] = kev->start_mark.line + 1;
 	if (walk_next(w, &ev) != 0)
 		return -1;
 	if (k->type == T_STRLIST) {
@@ -494,11 +493,11 @@ walk_key(struct yaml_walk *w, struct ops_config *cfg, const char *section,
 			rc = walk_error(w, &ev, "%s.%s_file: %s", section,
 			    k->name, msg);
 		} else {
-			secret_free(*dst);
+			free_value(k, dst);
 			*dst = secret;
 			rc = 0;
 		}
-	} else if (key_set(cfg, k, (const char *)ev.data.scalar.value,
+	} else if (key_set(w->sc, cfg, k, (const char *)ev.data.scalar.value,
 	    ev.data.scalar.style != YAML_PLAIN_SCALAR_STYLE, msg,
 	    sizeof(msg)) != 0) {
 		rc = walk_error(w, &ev, "%s", msg);
@@ -510,7 +509,7 @@ walk_key(struct yaml_walk *w, struct ops_config *cfg, const char *section,
 }
 
 static int
-walk_section(struct yaml_walk *w, struct ops_config *cfg, const char *section)
+walk_section(struct yaml_walk *w, void *cfg, const char *section)
 {
 	yaml_event_t ev;
 
@@ -535,10 +534,46 @@ walk_section(struct yaml_walk *w, struct ops_config *cfg, const char *section)
 	}
 }
 
+/* Skip the value of a section another component owns; ev is its first. */
 static int
-walk_root(struct yaml_walk *w, struct ops_config *cfg)
+walk_skip(struct yaml_walk *w, yaml_event_t *ev)
 {
-	bool seen_section[NKEYS];
+	size_t depth = 0;
+
+	for (;;) {
+		if (ev->type == YAML_MAPPING_START_EVENT ||
+		    ev->type == YAML_SEQUENCE_START_EVENT)
+			depth++;
+		else if (ev->type == YAML_MAPPING_END_EVENT ||
+		    ev->type == YAML_SEQUENCE_END_EVENT)
+			depth--;
+		yaml_event_delete(ev);
+		if (depth == 0)
+			return 0;
+		if (walk_next(w, ev) != 0)
+			return -1;
+	}
+}
+
+/* "database, fcgi, ..., log": the sections the schema parses. */
+static void
+section_list(const struct schema *sc, char *out, size_t outsz)
+{
+	struct buf b = BUF_INIT;
+
+	for (size_t i = 0; i < sc->nsections; i++)
+		buf_appendf(&b, "%s%s", i ? ", " : "", sc->sections[i]);
+	for (size_t i = 0; i < sc->nskipped; i++)
+		buf_appendf(&b, ", %s", sc->skipped[i]);
+	snprintf(out, outsz, "%s", buf_str(&b));
+	buf_free(&b);
+}
+
+static int
+walk_root(struct yaml_walk *w, void *cfg)
+{
+	const struct schema *sc = w->sc;
+	bool seen_section[NSECTIONS + NFOREIGN];
 	yaml_event_t ev;
 	int depth_ok = 0, rc = 0;
 
@@ -566,8 +601,9 @@ walk_root(struct yaml_walk *w, struct ops_config *cfg)
 			break;
 		case YAML_SCALAR_EVENT: {
 			const char *name = (const char *)ev.data.scalar.value;
+			char list[256];
 			yaml_event_t sev;
-			int si;
+			int si, ki, slot;
 
 			if (!depth_ok) {
 				if (scalar_is_null(&ev))
@@ -576,24 +612,31 @@ walk_root(struct yaml_walk *w, struct ops_config *cfg)
 				    "a mapping of sections");
 				break;
 			}
-			if ((si = section_index(name)) < 0) {
-				struct buf known = BUF_INIT;
-
-				section_list(&known);
+			/* slot: ours first, then the ones we skip */
+			si = section_index(sc->sections, sc->nsections, name);
+			ki = sc->skipped == NULL ? -1 :
+			    section_index(sc->skipped, sc->nskipped, name);
+			if (si < 0 && sc->skipped != NULL && ki < 0) {
+				section_list(sc, list, sizeof(list));
 				rc = walk_error(w, &ev, "unknown section %s "
-				    "(expected one of %s)", name,
-				    buf_str(&known));
-				buf_free(&known);
+				    "(expected one of %s)", name, list);
 				break;
 			}
-			if (seen_section[si]) {
+			slot = si >= 0 ? si : ki >= 0 ?
+			    (int)sc->nsections + ki : -1;
+			if (slot >= 0 && seen_section[slot]) {
 				rc = walk_error(w, &ev, "duplicate section %s",
 				    name);
 				break;
 			}
-			seen_section[si] = true;
+			if (slot >= 0)
+				seen_section[slot] = true;
 			if (walk_next(w, &sev) != 0) {
 				rc = -1;
+				break;
+			}
+			if (si < 0) {	/* another component's */
+				rc = walk_skip(w, &sev);
 				break;
 			}
 			if (sev.type == YAML_SCALAR_EVENT && scalar_is_null(&sev)) {
@@ -648,18 +691,19 @@ check_file_relations(struct yaml_walk *w, const struct ops_config *cfg)
 }
 
 static int
-apply_env(struct ops_config *cfg, char *err, size_t errsz)
+apply_env(const struct schema *sc, void *cfg, char *err, size_t errsz)
 {
 	char name[128], msg[400];
 
-	for (size_t i = 0; i < NKEYS; i++) {
-		const struct config_key *k = &config_keys[i];
+	for (size_t i = 0; i < sc->nkeys; i++) {
+		const struct config_key *k = &sc->keys[i];
 		const char *v;
 
-		if (k->env == NULL)
+		if (k->env == NULL || env_is_own(sc, k->env))
 			continue;
 		if ((v = getenv(k->env)) != NULL && *v) {
-			if (key_set(cfg, k, v, false, msg, sizeof(msg)) != 0) {
+			if (key_set(sc, cfg, k, v, false, msg, sizeof(msg)) !=
+			    0) {
 				snprintf(err, errsz, "environment %s: %s",
 				    k->env, msg);
 				return -1;
@@ -676,7 +720,7 @@ apply_env(struct ops_config *cfg, char *err, size_t errsz)
 				    msg);
 				return -1;
 			}
-			secret_free(*dst);
+			free_value(k, dst);
 			*dst = secret;
 		}
 	}
@@ -720,36 +764,55 @@ check_relations(const struct ops_config *cfg, const char *where, char *err,
 }
 
 static void
-apply_defaults(struct ops_config *cfg)
+apply_defaults(const struct schema *sc, void *cfg)
 {
 	char msg[256];
 
-	for (size_t i = 0; i < NKEYS; i++)
-		if (config_keys[i].def != NULL &&
-		    key_set(cfg, &config_keys[i], config_keys[i].def, false,
+	for (size_t i = 0; i < sc->nkeys; i++)
+		if (sc->keys[i].def != NULL &&
+		    key_set(sc, cfg, &sc->keys[i], sc->keys[i].def, false,
 		    msg, sizeof(msg)) != 0)
 			BUG("the default of %s.%s is out of its own range: %s",
 			    config_keys[i].section, config_keys[i].name, msg);
 }
 
-int
-config_load(struct ops_config *cfg, const char *path, char *err, size_t errsz)
+static void
+schema_free(const struct schema *sc, void *cfg)
+{
+	for (size_t i = 0; i < sc->nkeys; i++) {
+		const struct config_key *k = &sc->keys[i];
+
+		if (k->type == T_STR || k->type == T_SECRET)
+			free_value(k, (char **)(void *)((char *)cfg + k->off));
+	}
+}
+
+/*
+ * Defaults, then the file's sections of sc, then the environment. file
+ * relations are checked with the walk (they name lines) when file_check is
+ * given. 0, or -1 with err and cfg's strings freed.
+ */
+static int
+schema_load(const struct schema *sc, void *cfg, const char *path,
+    int (*file_check)(struct yaml_walk *, const void *), char *err,
+    size_t errsz)
 {
 	struct yaml_walk w;
 	FILE *f = NULL;
 	int rc = 0;
 
-	memset(cfg, 0, sizeof(*cfg));
-	apply_defaults(cfg);
+	if (sc->nkeys > MAX_KEYS)
+		abort();	/* raise MAX_KEYS */
+	apply_defaults(sc, cfg);
 	if (path != NULL) {
 		if ((f = fopen(path, "re")) == NULL) {
 			snprintf(err, errsz, "%s: cannot open: %s", path,
 			    strerror(errno));
-			config_free(cfg);
+			schema_free(sc, cfg);
 			return -1;
 		}
-		cfg->path = xstrdup(path);
 		memset(&w, 0, sizeof(w));
+		w.sc = sc;
 		w.path = path;
 		w.err = err;
 		w.errsz = errsz;
@@ -757,18 +820,63 @@ config_load(struct ops_config *cfg, const char *path, char *err, size_t errsz)
 			BUG("yaml_parser_initialize failed (out of memory)");
 		yaml_parser_set_input_file(&w.parser, f);
 		rc = walk_root(&w, cfg);
-		if (rc == 0)
-			rc = check_file_relations(&w, cfg);
+		if (rc == 0 && file_check != NULL)
+			rc = file_check(&w, cfg);
 		yaml_parser_delete(&w.parser);
 		fclose(f);
 	}
 	if (rc == 0)
-		rc = apply_env(cfg, err, errsz);
-	if (rc == 0)
-		rc = check_relations(cfg, path ? path : "config", err, errsz);
+		rc = apply_env(sc, cfg, err, errsz);
 	if (rc != 0)
-		config_free(cfg);
+		schema_free(sc, cfg);
 	return rc;
+}
+
+static int
+core_file_check(struct yaml_walk *w, const void *cfg)
+{
+	return check_file_relations(w, cfg);
+}
+
+int
+config_load(struct ops_config *cfg, const char *path, char *err, size_t errsz)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	if (schema_load(&core_schema, cfg, path, core_file_check, err,
+	    errsz) != 0) {
+		config_free(cfg);
+		return -1;
+	}
+	if (path != NULL)
+		cfg->path = xstrdup(path);
+	if (check_relations(cfg, path ? path : "config", err, errsz) != 0) {
+		config_free(cfg);
+		return -1;
+	}
+	return 0;
+}
+
+int
+config_section_load(const struct config_section *s, void *base,
+    const char *path, char *err, size_t errsz)
+{
+	const char *const names[] = { s->name };
+	struct schema sc = {
+		names, 1, NULL, 0, s->keys, s->nkeys, s->check, s->own_env
+	};
+
+	return schema_load(&sc, base, path, NULL, err, errsz);
+}
+
+void
+config_section_free(const struct config_section *s, void *base)
+{
+	const char *const names[] = { s->name };
+	struct schema sc = {
+		names, 1, NULL, 0, s->keys, s->nkeys, s->check, s->own_env
+	};
+
+	schema_free(&sc, base);
 }
 
 int
@@ -883,31 +991,17 @@ download_verify_check(const struct ops_config *cfg, const char *where,
 void
 config_free(struct ops_config *cfg)
 {
-	for (size_t i = 0; i < NKEYS; i++) {
-		const struct config_key *k = &config_keys[i];
-		char *base = (char *)cfg + k->off;
-
-		if (k->type == T_STR || k->type == T_SECRET) {
-			char **p = (char **)(void *)base;
-
-			/* a secret is wiped before its memory goes back */
-			if (k->type == T_SECRET)
-				secret_free(*p);
-			else
-				free(*p);
-			*p = NULL;
-		}
-	}
+	schema_free(&core_schema, cfg);
 	free_strlist(&cfg->sanitizer.extra_keys, &cfg->sanitizer.n_extra_keys);
 	free(cfg->path);
 	cfg->path = NULL;
 }
 
-void
-config_print_keys(FILE *out)
+static void
+print_keys(FILE *out, const struct config_key *keys, size_t nkeys)
 {
-	for (size_t i = 0; i < NKEYS; i++) {
-		const struct config_key *k = &config_keys[i];
+	for (size_t i = 0; i < nkeys; i++) {
+		const struct config_key *k = &keys[i];
 		char range[64] = "-";
 
 		if (k->type == T_INT || k->type == T_LLONG || k->type == T_BYTES)
@@ -919,6 +1013,18 @@ config_print_keys(FILE *out)
 		    type_name(k->type), k->def ? (*k->def ? k->def : "\"\"") :
 		    "-", range, k->env ? k->env : "-");
 	}
+}
+
+void
+config_print_keys(FILE *out)
+{
+	print_keys(out, config_keys, NKEYS);
+}
+
+void
+config_section_print_keys(const struct config_section *s, FILE *out)
+{
+	print_keys(out, s->keys, s->nkeys);
 }
 
 struct sanitize_rules *

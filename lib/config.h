@@ -2,17 +2,24 @@
  * config: the one YAML configuration file, parsed into a typed struct.
  *
  * The file has fixed sections (database, fcgi, auth, export, locks, events,
- * sanitizer, notion, log). Every key is described once, in the table in
- * config.c; that table drives parsing, defaults, range checks, environment
- * overrides, `opsctl config-keys` and the documentation check.
+ * sanitizer, log). Every key is described once, in the table in config.c;
+ * that table drives parsing, defaults, range checks, environment overrides,
+ * `opsctl config-keys` and the documentation check.
+ *
+ * Another component may keep its settings in the same file under a
+ * top-level section of its own (notion: is the Notion component's,
+ * notion/settings.c): config_load() skips such a section without looking
+ * inside, and the component parses it with config_section_load() and a key
+ * table of its own, with the same rules and file:line errors.
  *
  * Errors name file:line and what was expected:
  *   ops.yaml:14: export.ttl_hours must be between 1 and 720, got 0
  *
- * Secrets (database.url, database.migrate_url, auth.hs256_secret, export.download_secret,
- * notion.token) may also be given as KEY_file: a path whose content is the
- * secret (one trailing newline stripped). Environment variables override the
- * file (see config_key.env); ENV_FILE works the same way for secrets.
+ * Secrets (database.url, database.migrate_url, auth.hs256_secret,
+ * export.download_secret, ...) may also be given as KEY_file: a path whose
+ * content is the secret (one trailing newline stripped). Environment
+ * variables override the file (see config_key.env); ENV_FILE works the same
+ * way for secrets. A secret's memory is overwritten when it is freed.
  *
  * Ownership: config_load() fills a struct ops_config whose strings are owned
  * by it; config_free() releases them. A loaded config is immutable and may be
@@ -115,16 +122,6 @@ struct ops_config {
 	} sanitizer;
 
 	struct {
-		char	*api_base;
-		char	*version;
-		char	*targets;
-		char	*token;		/* secret */
-		char	*token_issued_at;
-		int	 token_rotate_days;
-		int	 token_warn_days;
-	} notion;
-
-	struct {
 		char	*level;
 		char	*format;
 	} log;
@@ -161,6 +158,62 @@ int	config_require(const struct ops_config *cfg, int need, char *err,
  * (used by `opsctl config-keys` and the spec consistency check).
  */
 void	config_print_keys(FILE *out);
+
+/*
+ * A key table: how config_load() describes its own keys, and how a
+ * component describes the keys of its section (config_section_load()).
+ */
+enum config_key_type {
+	T_STR,		/* plain string */
+	T_SECRET,	/* string; also KEY_file; never printed; wiped */
+	T_INT,		/* int within [min, max] */
+	T_LLONG,	/* long long within [min, max] */
+	T_BYTES,	/* long long, accepts KiB/MiB/GiB suffixes */
+	T_STRLIST	/* sequence of strings */
+};
+
+struct config_key {
+	const char		*section;
+	const char		*name;
+	enum config_key_type	 type;
+	size_t			 off;	/* of the field in the struct */
+	long long		 min, max;
+	const char		*def;	/* default, parsed like a file value */
+	const char		*env;	/* environment override, or NULL */
+	const char		*choices;	/* "a|b|c" for enumerated strings */
+};
+
+/*
+ * One top-level section another component owns (notion:). check, if not
+ * NULL, is called for every non-empty string value (default, file,
+ * environment) and returns -1 with a message without location, which the
+ * loader then prefixes with file:line or the environment variable.
+ * own_env (NULL-terminated, or NULL) names environment variables the
+ * component reads itself, with rules of its own: config_section_load()
+ * leaves them (and their _FILE forms) alone; they are still printed.
+ */
+struct config_section {
+	const char		*name;
+	const struct config_key	*keys;
+	size_t			 nkeys;
+	int			(*check)(const struct config_key *k,
+				    const char *val, char *err, size_t errsz);
+	const char *const	*own_env;
+};
+
+/*
+ * Load section s of the file at path (NULL: defaults and environment only)
+ * into the struct at base, which the caller has zeroed: defaults, then the
+ * file's s->name: section (every other section is skipped: config_load()
+ * checks those), then each key's environment variable (and ENV_FILE for a
+ * secret). The rules and errors are config_load()'s. Returns 0, or -1 with
+ * one line in err and base's strings freed. Free with config_section_free().
+ */
+int	config_section_load(const struct config_section *s, void *base,
+	    const char *path, char *err, size_t errsz);
+void	config_section_free(const struct config_section *s, void *base);
+/* config_print_keys() for the keys of s. */
+void	config_section_print_keys(const struct config_section *s, FILE *out);
 
 /* Parse "512", "512KiB", "512 MiB", "2GiB" into bytes; -1 on error. */
 int	config_parse_bytes(const char *s, long long *out);

@@ -15,19 +15,21 @@ static void
 usage(const struct jobcli *cli, FILE *out)
 {
 	fprintf(out, "usage: %s [--config PATH] [--textfile-dir DIR] "
-	    "[options]\n\n%s\n\n"
-	    "  --config PATH        config file (default $OPS_CONFIG, then %s)\n"
-	    "  --textfile-dir DIR   also write DIR/%s.prom for node_exporter\n"
-	    "%s"
-	    "  --help, --version\n\n"
-	    "exit status: 0 success, 1 failure, 2 usage or configuration "
-	    "error, 75 another instance holds the lock\n",
-	    cli->binary, cli->summary, CONFIG_DEFAULT_PATH, cli->binary,
-	    cli->extra_usage ? cli->extra_usage : "");
+	    "[options]\n\n%s\n\n", cli->binary, cli->summary);
+	if (cli->config_optional)
+		fprintf(out, "  --config PATH        config file (optional)\n");
+	else
+		fprintf(out, "  --config PATH        config file (default "
+		    "$OPS_CONFIG, then %s)\n", CONFIG_DEFAULT_PATH);
+	fprintf(out, "  --textfile-dir DIR   also write DIR/%s.prom for "
+	    "node_exporter\n%s  --help, --version\n\n%s\n", cli->binary,
+	    cli->extra_usage ? cli->extra_usage : "", cli->epilog ?
+	    cli->epilog : "exit status: 0 success, 1 failure, 2 usage or "
+	    "configuration error, 75 another instance holds the lock");
 }
 
-void
-jobcli_start(struct jobcli *cli, int argc, char **argv, struct ops_config *cfg)
+int
+jobcli_parse(struct jobcli *cli, int argc, char **argv)
 {
 	static const struct option base[] = {
 		{ "config", required_argument, NULL, OPT_CONFIG },
@@ -37,8 +39,7 @@ jobcli_start(struct jobcli *cli, int argc, char **argv, struct ops_config *cfg)
 	};
 	struct option opts[32];
 	size_t n = 0;
-	char err[512];
-	int ch;
+	int ch, rc;
 
 	for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++)
 		opts[n++] = base[i];
@@ -56,21 +57,38 @@ jobcli_start(struct jobcli *cli, int argc, char **argv, struct ops_config *cfg)
 			break;
 		case OPT_HELP:
 			usage(cli, stdout);
-			exit(0);
+			return 1;
 		case OPT_VERSION:
 			printf("%s %s\n", cli->binary, OPS_VERSION);
-			exit(0);
+			return 1;
 		default:
-			if (ch == '?' || cli->on_option == NULL ||
-			    cli->on_option(ch, optarg, cli->ctx) != 0) {
+			rc = ch == '?' || cli->on_option == NULL ? -1 :
+			    cli->on_option(ch, optarg, cli->ctx);
+			if (rc == 1)
+				return 1;
+			if (rc != 0) {
 				usage(cli, stderr);
-				exit(2);
+				return -1;
 			}
 		}
 	}
 	if (optind != argc) {
 		fprintf(stderr, "%s: unexpected argument %s\n", cli->binary,
 		    argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+void
+jobcli_start(struct jobcli *cli, int argc, char **argv, struct ops_config *cfg)
+{
+	char err[512];
+
+	switch (jobcli_parse(cli, argc, argv)) {
+	case 1:
+		exit(0);
+	case -1:
 		exit(2);
 	}
 	if (config_load(cfg, config_resolve_path(cli->config_path), err,

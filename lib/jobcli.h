@@ -6,9 +6,11 @@
  *   --help, --version
  *
  * plus the binary's own options, given as a getopt_long table whose
- * handler is called for each of them. jobcli_start() also loads and checks
- * the config and starts logging; it exits 0 for --help/--version and 2 on a
- * usage or configuration error, after one clear line on stderr.
+ * handler is called for each of them. jobcli_parse() only parses (the
+ * Notion binaries, whose config is optional, use it alone);
+ * jobcli_start() also loads and checks the config and starts logging; it
+ * exits 0 for --help/--version and 2 on a usage or configuration error,
+ * after one clear line on stderr.
  */
 #ifndef OPS_JOBCLI_H
 #define OPS_JOBCLI_H
@@ -21,8 +23,11 @@ struct jobcli {
 	const char		*binary;
 	const char		*summary;	/* one paragraph for --help */
 	const char		*extra_usage;	/* lines for the extra options */
+	const char		*epilog;	/* NULL: the jobs' exit codes */
+	int			 config_optional; /* no default path */
 	const struct option	*extra;		/* may be NULL */
-	/* called for each extra option; return -1 on a bad value */
+	/* called for each extra option; return -1 on a bad value (after
+	 * one line on stderr), 1 when the run is over (it printed) */
 	int			(*on_option)(int opt, const char *arg, void *ctx);
 	void			*ctx;
 	/* results */
@@ -30,7 +35,14 @@ struct jobcli {
 	const char		*textfile_dir;
 };
 
-/* Parse argv, load cfg (CONFIG_NEED_DATABASE), log_init. */
+/*
+ * Parse argv: 0 to go on, 1 when the run is over (--help, --version or an
+ * extra option printed what was asked), -1 on a usage error (reported on
+ * stderr). Option values below 1000 are the extra options'.
+ */
+int	jobcli_parse(struct jobcli *cli, int argc, char **argv);
+
+/* jobcli_parse(), load cfg (CONFIG_NEED_DATABASE), log_init. */
 void	jobcli_start(struct jobcli *cli, int argc, char **argv,
 	    struct ops_config *cfg);
 

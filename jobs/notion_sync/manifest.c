@@ -5,56 +5,154 @@
 #include "manifest.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "xalloc.h"
 
+/*
+ * Open path beneath the directory dirfd, never leaving it: openat2(2) with
+ * RESOLVE_BENEATH (no absolute path, no ".." above dirfd) and
+ * RESOLVE_NO_SYMLINKS (no symbolic link in any component, magic links of
+ * /proc included). Where openat2 is missing (before Linux 5.6: ENOSYS) or
+ * filtered (seccomp: EPERM) the same rules are kept by walking the path
+ * one component at a time with O_NOFOLLOW. -1 with errno: ELOOP a symbolic link, EXDEV out of
+ * the root, or open's own.
+ */
+static int
+open_beneath(int dirfd, const char *path)
+{
+	struct open_how how;
+	char part[PATH_MAX];
+	const char *p = path;
+	long fd;
+	int cur = dirfd;
+
+	memset(&how, 0, sizeof(how));
+	how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+	    RESOLVE_NO_MAGICLINKS;
+	fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+	/* ENOSYS: no openat2; EPERM: a seccomp filter refusing it (systemd's
+	 * SystemCallErrorNumber=EPERM), never an answer for these flags */
+	if (fd >= 0 || (errno != ENOSYS && errno != EPERM))
+		return (int)fd;
+	if (*p == '/') {
+		errno = EXDEV;
+		return -1;
+	}
+	for (;;) {
+		size_t n = strcspn(p, "/");
+		int next;
+
+		if (n >= sizeof(part)) {
+			errno = ENAMETOOLONG;
+			break;
+		}
+		memcpy(part, p, n);
+		part[n] = '\0';
+		if (strcmp(part, "..") == 0) {
+			errno = EXDEV;
+			break;
+		}
+		if (p[n] == '\0') {
+			next = openat(cur, part, (int)how.flags | O_NOFOLLOW);
+			if (cur != dirfd)
+				close(cur);
+			return next;
+		}
+		next = openat(cur, n ? part : ".", O_PATH | O_DIRECTORY |
+		    O_NOFOLLOW | O_CLOEXEC);
+		if (next == -1 && errno == ENOTDIR)
+			errno = ELOOP;	/* a link to a directory, likely */
+		if (cur != dirfd)
+			close(cur);
+		if ((cur = next) == -1)
+			return -1;
+		p += n + 1;
+	}
+	if (cur != dirfd) {
+		int e = errno;
+
+		close(cur);
+		errno = e;
+	}
+	return -1;
+}
+
 int
-read_file_max(const char *path, size_t max, struct buf *out, char *err,
-    size_t errsz)
+read_file_max(int dirfd, const char *path, size_t max, struct buf *out,
+    char *err, size_t errsz)
 {
 	char chunk[65536];
-	FILE *f = fopen(path, "rb");
-	size_t n;
+	struct stat st;
+	ssize_t n;
+	int fd;
 
 	buf_reset(out);
-	if (f == NULL) {
-		snprintf(err, errsz, "cannot open %s: %s", path,
-		    strerror(errno));
+	if (dirfd == AT_FDCWD)
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	else
+		fd = open_beneath(dirfd, path);
+	if (fd == -1) {
+		if (dirfd != AT_FDCWD && errno == ELOOP)
+			snprintf(err, errsz, "%s is or passes through a symbolic "
+			    "link: refused, files are read only inside the "
+			    "repository root (--root); replace the link by the "
+			    "file itself", path);
+		else if (dirfd != AT_FDCWD && errno == EXDEV)
+			snprintf(err, errsz, "%s leaves the repository root "
+			    "(--root): refused", path);
+		else
+			snprintf(err, errsz, "cannot open %s: %s", path,
+			    strerror(errno));
 		return -1;
 	}
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		if (out->len + n > max) {
-			snprintf(err, errsz, "%s is larger than %zu bytes",
-			    path, max);
-			fclose(f);
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errsz, "%s is not a regular file: refused", path);
+		close(fd);
+		return -1;
+	}
+	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			snprintf(err, errsz, "cannot read %s: %s", path,
+			    strerror(errno));
+			close(fd);
 			return -1;
 		}
-		buf_append(out, chunk, n);
+		if (out->len + (size_t)n > max) {
+			snprintf(err, errsz, "%s is larger than %zu bytes",
+			    path, max);
+			close(fd);
+			return -1;
+		}
+		buf_append(out, chunk, (size_t)n);
 	}
-	if (ferror(f)) {
-		snprintf(err, errsz, "cannot read %s: %s", path,
-		    strerror(errno));
-		fclose(f);
-		return -1;
-	}
-	fclose(f);
+	close(fd);
 	return 0;
 }
 
 /* The document of the YAML file path. 0, or -1 with err. */
 static int
-yaml_load_file(const char *path, yaml_document_t *doc, char *err,
+yaml_load_file(int dirfd, const char *path, yaml_document_t *doc, char *err,
     size_t errsz)
 {
 	yaml_parser_t p;
 	struct buf text = BUF_INIT;
 	int rc = -1;
 
-	if (read_file_max(path, MANIFEST_SOURCE_MAX, &text, err, errsz) == -1)
+	if (read_file_max(dirfd, path, MANIFEST_SOURCE_MAX, &text, err,
+	    errsz) == -1)
 		return -1;
 	if (!yaml_parser_initialize(&p)) {
 		snprintf(err, errsz, "cannot set up the YAML parser");
@@ -173,7 +271,8 @@ load_doc(struct manifest *m, yaml_document_t *d, yaml_node_t *n,
 }
 
 int
-manifest_load(struct manifest *m, const char *path, char *err, size_t errsz)
+manifest_load(struct manifest *m, int dirfd, const char *path, char *err,
+    size_t errsz)
 {
 	yaml_document_t d;
 	yaml_node_t *root, *docs;
@@ -181,7 +280,7 @@ manifest_load(struct manifest *m, const char *path, char *err, size_t errsz)
 	int rc = -1;
 
 	memset(m, 0, sizeof(*m));
-	if (yaml_load_file(path, &d, err, errsz) == -1)
+	if (yaml_load_file(dirfd, path, &d, err, errsz) == -1)
 		return -1;
 	root = yaml_document_get_root_node(&d);
 	snprintf(where, sizeof(where), "%s: database", path);
@@ -276,14 +375,14 @@ route_rows(yaml_document_t *d, yaml_node_t *paths, struct buf *md)
 }
 
 int
-openapi_read(const char *path, char *version, size_t versionsz,
+openapi_read(int dirfd, const char *path, char *version, size_t versionsz,
     struct buf *md, char *err, size_t errsz)
 {
 	yaml_document_t d;
 	yaml_node_t *root, *paths;
 	const char *v, *title;
 
-	if (yaml_load_file(path, &d, err, errsz) == -1)
+	if (yaml_load_file(dirfd, path, &d, err, errsz) == -1)
 		return -1;
 	root = yaml_document_get_root_node(&d);
 	v = scalar(map_get(&d, map_get(&d, root, "info"), "version"));

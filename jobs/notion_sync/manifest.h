@@ -40,9 +40,15 @@ struct manifest {
 	size_t			 ndocs;
 };
 
+/*
+ * Files are read with read_file_max() under dirfd: the repository root
+ * (--root), or AT_FDCWD for a path the operator named (an absolute
+ * --manifest, --render FILE).
+ */
+
 /* Load and check path. 0, or -1 with one line in err ("FILE:LINE: ..."). */
-int	manifest_load(struct manifest *m, const char *path, char *err,
-	    size_t errsz);
+int	manifest_load(struct manifest *m, int dirfd, const char *path,
+	    char *err, size_t errsz);
 void	manifest_free(struct manifest *m);
 
 /*
@@ -50,11 +56,18 @@ void	manifest_free(struct manifest *m);
  * and, when md is not NULL, a Markdown route table (method, path, summary,
  * operationId) appended to md. 0, or -1 with one line in err.
  */
-int	openapi_read(const char *path, char *version, size_t versionsz,
-	    struct buf *md, char *err, size_t errsz);
+int	openapi_read(int dirfd, const char *path, char *version,
+	    size_t versionsz, struct buf *md, char *err, size_t errsz);
 
-/* Read a whole file of at most max bytes into out. 0 or -1 (err). */
-int	read_file_max(const char *path, size_t max, struct buf *out,
-	    char *err, size_t errsz);
+/*
+ * Read a whole file of at most max bytes into out. 0 or -1 (err). With
+ * dirfd the repository root (contract section 18: files read for
+ * publishing stay inside the repository), path must stay beneath it: it
+ * is refused, naming it, when it is absolute, climbs out with "..", is or
+ * passes through a symbolic link (even one pointing inside), or is not a
+ * regular file. AT_FDCWD reads path as given.
+ */
+int	read_file_max(int dirfd, const char *path, size_t max,
+	    struct buf *out, char *err, size_t errsz);
 
 #endif

@@ -62,10 +62,8 @@ call(struct publisher *p, const char *method, const char *path,
     const json_t *body, int not_idempotent, const char *label)
 {
 	struct notion_call nc;
-	struct notion_answer ans;
 	char *text = NULL;
 	json_t *answer;
-	json_error_t jerr;
 
 	memset(&nc, 0, sizeof(nc));
 	nc.method = method;
@@ -82,22 +80,25 @@ call(struct publisher *p, const char *method, const char *path,
 	if (method && strcmp(method, "GET") != 0 &&
 	    !(strcmp(method, "POST") == 0 && strstr(path, "/query")))
 		p->writes++;
-	if (notion_client_call(p->c, &nc, &ans, p->r) != NOTION_OK) {
-		free(text);
-		return NULL;
-	}
+	answer = notion_client_json(p->c, &nc, p->r);
 	free(text);
-	answer = json_loadb(p->c->http.body.data, p->c->http.body.len, 0,
-	    &jerr);
-	if (!json_is_object(answer)) {
-		notion_report_add(p->r, NOTION_AUTH_UNEXPECTED,
-		    p->c->http.status, p->c->http.request_id, label,
-		    "%s answered HTTP %ld with a body that is not a JSON "
-		    "object", label, p->c->http.status);
-		json_decref(answer);
-		return NULL;
-	}
 	return answer;
+}
+
+/* A paginated read (notion_client_each()) through p's client. */
+static int
+each_page(struct publisher *p, const char *method, const char *path,
+    const json_t *query, const char *label,
+    int (*each)(json_t *item, void *ctx), void *ctx)
+{
+	struct notion_call nc;
+
+	memset(&nc, 0, sizeof(nc));
+	nc.method = method;
+	nc.path = path;
+	nc.kind = NOTION_KIND_CALL;
+	nc.label = label;
+	return notion_client_each(p->c, &nc, query, p->r, each, ctx);
 }
 
 int
@@ -155,78 +156,46 @@ prop_text(const json_t *row, const char *name, char *out, size_t outsz)
 	buf_free(&b);
 }
 
-/*
- * The next page of a paginated answer: 1 with cursor set, 0 when there is
- * none, -1 (reported) when Notion's cursor does not fit, which would
- * otherwise page on from a cut cursor or stop early, silently.
- */
-static int
-next_cursor(struct publisher *p, json_t *ans, const char *label,
-    char *cursor, size_t cursorsz)
-{
-	const char *next = json_string_value(json_object_get(ans,
-	    "next_cursor"));
+struct rows_ctx {
+	struct sync_doc	*docs;
+	size_t		 n;
+};
 
-	if (!json_is_true(json_object_get(ans, "has_more")) || next == NULL)
+/* One row of the database: fill the doc it names (the first row wins). */
+static int
+take_row(json_t *row, void *ctx)
+{
+	struct rows_ctx *rc = ctx;
+	char name[256], id[NOTION_ID_LEN + 1];
+	const char *rid = json_string_value(json_object_get(row, "id"));
+
+	if (rid == NULL || notion_id_normalize(rid, id) == -1)
 		return 0;
-	if (strlen(next) >= cursorsz) {
-		notion_report_add(p->r, NOTION_AUTH_UNEXPECTED, 0, NULL, label,
-		    "%s answered a next_cursor of %zu bytes, longer than the "
-		    "%zu this client keeps", label, strlen(next), cursorsz - 1);
-		return -1;
+	prop_text(row, "Name", name, sizeof(name));
+	for (size_t k = 0; k < rc->n; k++) {
+		struct sync_doc *d = &rc->docs[k];
+
+		if (d->row_id[0] || strcmp(d->m->name, name) != 0)
+			continue;
+		memcpy(d->row_id, id, sizeof(id));
+		prop_text(row, "SHA-256", d->row_sha, sizeof(d->row_sha));
 	}
-	snprintf(cursor, cursorsz, "%s", next);
-	return 1;
+	return 0;
 }
 
 int
 publish_read_rows(struct publisher *p, struct sync_doc *docs, size_t n)
 {
-	char path[128], label[NOTION_LABEL_MAX], cursor[128] = "";
-	bool more = true;
+	struct rows_ctx ctx = { docs, n };
+	char path[128], label[NOTION_LABEL_MAX];
+	json_t *q = xnonnull(json_object());
 	int rc;
 
 	snprintf(path, sizeof(path), "/v1/databases/%s/query", p->database);
 	snprintf(label, sizeof(label), "database:%s query", p->database);
-	while (more) {
-		json_t *q = json_object(), *ans, *rows, *row;
-		size_t i;
-
-		oom_check(q);
-		xjson_set(q, "page_size", json_integer(100));
-		if (cursor[0])
-			xjson_set(q, "start_cursor",
-			    json_string(cursor));
-		ans = call(p, "POST", path, q, 0, label);
-		json_decref(q);
-		if (ans == NULL)
-			return -1;
-		rows = json_object_get(ans, "results");
-		json_array_foreach(rows, i, row) {
-			char name[256], id[NOTION_ID_LEN + 1];
-			const char *rid = json_string_value(json_object_get(row,
-			    "id"));
-
-			if (rid == NULL || notion_id_normalize(rid, id) == -1)
-				continue;
-			prop_text(row, "Name", name, sizeof(name));
-			for (size_t k = 0; k < n; k++) {
-				/* the first row of a name wins */
-				if (docs[k].row_id[0] ||
-				    strcmp(docs[k].m->name, name) != 0)
-					continue;
-				memcpy(docs[k].row_id, id, sizeof(id));
-				prop_text(row, "SHA-256", docs[k].row_sha,
-				    sizeof(docs[k].row_sha));
-			}
-		}
-		rc = next_cursor(p, ans, label, cursor, sizeof(cursor));
-		json_decref(ans);
-		if (rc < 0)
-			return -1;
-		more = rc == 1;
-	}
-	return 0;
+	rc = each_page(p, "POST", path, q, label, take_row, &ctx);
+	json_decref(q);
+	return rc;
 }
 
 static json_t *
@@ -309,42 +278,30 @@ write_row(struct publisher *p, struct sync_doc *d, json_t *props)
 	return ans ? 0 : -1;
 }
 
+/* One block of the page: its id, unless it is a child page or database. */
+static int
+take_block(json_t *b, void *ctx)
+{
+	json_t *ids = ctx;
+	const char *type = json_string_value(json_object_get(b, "type"));
+	const char *id = json_string_value(json_object_get(b, "id"));
+
+	if (id != NULL && !(type && (strcmp(type, "child_page") == 0 ||
+	    strcmp(type, "child_database") == 0)))
+		xjson_push(ids, json_string(id));
+	return 0;
+}
+
 /* Step 1: the ids of the page's blocks, child pages and databases left out. */
 static int
 list_blocks(struct publisher *p, const char *page, json_t *ids)
 {
-	char path[256], label[NOTION_LABEL_MAX], cursor[128] = "";
-	bool more = true;
-	int rc;
+	char path[256], label[NOTION_LABEL_MAX];
 
 	notion_target_label(NOTION_KIND_PAGE, page, label, sizeof(label));
-	while (more) {
-		json_t *ans, *b;
-		size_t i;
-
-		snprintf(path, sizeof(path), "/v1/blocks/%s/children?page_size="
-		    "100%s%s", page, cursor[0] ? "&start_cursor=" : "", cursor);
-		if ((ans = call(p, "GET", path, NULL, 0, label)) == NULL)
-			return -1;
-		json_array_foreach(json_object_get(ans, "results"), i, b) {
-			const char *type = json_string_value(json_object_get(b,
-			    "type"));
-			const char *id = json_string_value(json_object_get(b,
-			    "id"));
-
-			if (id == NULL || (type && (strcmp(type,
-			    "child_page") == 0 || strcmp(type,
-			    "child_database") == 0)))
-				continue;
-			xjson_push(ids, json_string(id));
-		}
-		rc = next_cursor(p, ans, label, cursor, sizeof(cursor));
-		json_decref(ans);
-		if (rc < 0)
-			return -1;
-		more = rc == 1;
-	}
-	return 0;
+	snprintf(path, sizeof(path), "/v1/blocks/%s/children?page_size=100",
+	    page);
+	return each_page(p, "GET", path, NULL, label, take_block, ids);
 }
 
 /* Step 3. */

@@ -1,7 +1,7 @@
 /*
  * publish: write documents to Notion, for ops-notion-sync only.
  *
- * Every call goes through the shared client (lib/notion.h: pacer, retries,
+ * Every call goes through the shared client (notion/notion.h: pacer, retries,
  * classification); a failed call has added its finding to the report, and
  * the functions here then return -1 so that the run stops at once.
  *

@@ -1,5 +1,5 @@
 /*
- * fuzz_notion: how lib/notion reads what Notion (or anything in its place)
+ * fuzz_notion: how notion/ reads what Notion (or anything in its place)
  * answers, and the strings it reads from the environment.
  *
  * Input: byte 0 picks the kind of request (users/me, page, database, any

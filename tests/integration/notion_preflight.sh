@@ -356,7 +356,36 @@ expect_contains "--help shows usage" "usage: ops-notion-preflight" "$OUT"
 run -- --version
 expect_match "--version" "^ops-notion-preflight [^ ]+$" "$OUT"
 run -- --config /nonexistent/ops.yaml --list-codes
-expect_eq "--config is accepted (and ignored for now)" 0 "$RC"
+expect_eq "--list-codes reads no config" 0 "$RC"
+
+# --config: the notion: section of the ops config (the core skips it),
+# read once; the environment wins over it
+printf '%s\n' "$TOK_VALID" >"$TMP/token"
+cat >"$TMP/ops.yaml" <<EOF
+database:
+  url: "postgresql:///unused"
+notion:
+  api_base: "https://127.0.0.1:$PORT_TLS"
+  targets: "page:$PAGE_OK"
+  token_file: $TMP/token
+EOF
+before=$(wc -l <"$TMP/access.log")
+run -- "${CA[@]}" --config "$TMP/ops.yaml"
+expect_eq "--config: API base, targets and token_file from notion:, exit 0" 0 "$RC"
+expect_eq "... users/me and the page were checked" 2 "$(( $(wc -l <"$TMP/access.log") - before ))"
+run "NOTION_API_BASE=https://127.0.0.1:$PORT_CLOSED" -- "${CA[@]}" --config "$TMP/ops.yaml"
+expect_eq "--config: NOTION_API_BASE wins over notion.api_base (closed port: exit 17)" 17 "$RC"
+run NOTION_TOKEN="$TOK_INVALID" -- "${CA[@]}" --config "$TMP/ops.yaml"
+expect_eq "--config: NOTION_TOKEN wins over notion.token_file (exit 12)" 12 "$RC"
+before=$(wc -l <"$TMP/access.log")
+run -- --config "$TMP/ops.yaml" --check-config
+expect_eq "--check-config: valid settings, exit 0" 0 "$RC"
+expect_eq "... and not a request" "$before" "$(wc -l <"$TMP/access.log")"
+printf 'notion:\n  targets: "page:1234"\n' >"$TMP/bad.yaml"
+run -- --config "$TMP/bad.yaml" --check-config
+expect_eq "--check-config: a bad notion: value, exit 2" 2 "$RC"
+expect_contains "... named with file:line and key" "$TMP/bad.yaml:2: notion.targets: item 1" "$ERR"
+expect_eq "... on one line" 1 "$(grep -c . <<<"$ERR")"
 
 # formats
 run "$BASE" NOTION_TOKEN="$TOK_INVALID" GITHUB_STEP_SUMMARY="$TMP/summary.md" -- "${CA[@]}" --format github

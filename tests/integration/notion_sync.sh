@@ -370,6 +370,55 @@ else
 	expect_eq "without a config (CI): exit 0 and no event" "0 $before" "$RC $(sql "SELECT count(*) FROM ops_event")"
 fi
 
+# --- every file read for publishing stays inside --root (issue 20 L2) ---
+# A source that is (or passes through) a symbolic link is refused before
+# any request, naming it: here one to /proc/self/environ (which held
+# NOTION_TOKEN) and one through a linked directory.
+ln -s /proc/self/environ "$REPO/docs/environ.md"
+mkdir -p "$TMP/outside"
+printf '# Outside\n\nOUTSIDE-MARKER\n' >"$TMP/outside/doc.md"
+ln -s "$TMP/outside" "$REPO/docs/linked"
+for src in docs/environ.md docs/linked/doc.md; do
+	cat >"$REPO/docs/leak-sync.yaml" <<EOF
+database: \$TEST_DB
+documents:
+  - name: Leak
+    source: $src
+    page: $P_BIG
+EOF
+	m=$(mark)
+	run NOTION_TOKEN="$TOKEN" -- --manifest docs/leak-sync.yaml
+	expect_eq "a source linked out of --root ($src): refused, exit 2" 2 "$RC"
+	expect_contains "... the error names the file and says why" \
+	    "$src is or passes through a symbolic link: refused" "$ERR"
+	expect_eq "... and not a request to Notion" 0 \
+	    "$(tail -n +"$((m + 1))" "$TMP/requests.log" | grep -vc ' control$')"
+done
+expect_eq "nothing from outside --root reached Notion" 0 \
+    "$(state | grep -c -e TESTTOKEN -e OUTSIDE-MARKER)"
+
+# --- the token never travels through the environment (issue 20 L6) ---
+# The token comes from notion.token_file in --config; git rev-parse (the
+# commit, no --commit given) is a child of the sync: its environment must
+# not hold the token (it did when the config was exported with setenv).
+mkdir -p "$TMP/fakebin"
+cat >"$TMP/fakebin/git" <<EOF
+#!/bin/sh
+env >"$TMP/git.env"
+echo fedcba9876543210fedcba9876543210fedcba98
+EOF
+chmod +x "$TMP/fakebin/git"
+printf '%s\n' "$TOKEN" >"$TMP/notion.token"
+printf 'notion:\n  api_base: "%s"\n  token_file: %s\n' "$FAKE" "$TMP/notion.token" >"$TMP/notion.yaml"
+env -i PATH="$TMP/fakebin:$PATH" HOME="$TMP" TEST_DB="$DB" "$SYNC" --root "$REPO" \
+    --cacert "$TMP/ca.crt" --max-rps "$RPS" --timeout 5 --config "$TMP/notion.yaml" \
+    --dry-run >"$TMP/out" 2>"$TMP/err"
+RC=$?
+cat "$TMP/out" "$TMP/err" >>"$TMP/all-output"
+expect_eq "the token and API base from --config's notion: section: exit 0" 0 "$RC"
+expect_contains "... git rev-parse ran as a child (its commit is recorded)" "commit fedcba987654" "$(cat "$TMP/out")"
+expect_eq "... and its environment holds no token" "0" "$(grep -c TESTTOKEN "$TMP/git.env" 2>&1)"
+
 # --- the token never shows ---
 check "the token appears in no output" bash -c "! grep -q TESTTOKEN '$TMP/all-output'"
 

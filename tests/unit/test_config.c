@@ -69,8 +69,6 @@ test_defaults(void **state)
 	assert_int_equal(cfg.export.max_attempts, 3);
 	assert_int_equal(cfg.export.lease_seconds, 60);
 	assert_int_equal(cfg.auth.leeway_seconds, 60);
-	assert_string_equal(cfg.notion.api_base, "https://api.notion.com");
-	assert_string_equal(cfg.notion.version, "2022-06-28");
 	assert_null(cfg.database.url);
 	assert_int_equal(config_require(&cfg, CONFIG_NEED_DATABASE, err,
 	    sizeof(err)), -1);
@@ -207,23 +205,14 @@ test_env_and_file_secrets(void **state)
 	config_free(&cfg);
 	unsetenv("OPS_DATABASE_URL");
 
-	setenv("NOTION_TOKEN_FILE", secret, 1);
-	assert_int_equal(config_load(&cfg, NULL, err, sizeof(err)), 0);
-	assert_string_equal(cfg.notion.token, "from-file-secret");
-	config_free(&cfg);
-	unsetenv("NOTION_TOKEN_FILE");
-
-	setenv("NOTION_TOKEN_WARN_DAYS", "-3", 1);
-	assert_int_equal(config_load(&cfg, NULL, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "environment NOTION_TOKEN_WARN_DAYS"));
-	unsetenv("NOTION_TOKEN_WARN_DAYS");
-
 	snprintf(text, sizeof(text), "database:\n  url_file: /nonexistent/x\n");
 	unlink(path);
 	free(path);
 	path = write_tmp(text);
 	assert_int_equal(config_load(&cfg, path, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "cannot read secret file /nonexistent/x"));
+	/* the key is named as in the file, not "url_file_file" */
+	assert_non_null(strstr(err, ": database.url_file: "));
 	unlink(path);
 	unlink(secret);
 	free(path);
@@ -248,6 +237,45 @@ test_bytes(void **state)
 	assert_int_equal(config_parse_bytes("99999999999999999999GiB", &v), -1);
 }
 
+/*
+ * The notion: section is the Notion component's (notion/settings.c): the
+ * core skips it unread, so nothing in it (a token file that does not
+ * exist, values of any shape, the NOTION_* environment) can stop ops-fcgi
+ * or any other core binary. Other unknown sections are still refused.
+ */
+static void
+test_notion_section_skipped(void **state)
+{
+	struct ops_config cfg;
+	char err[512];
+	char *path = write_tmp(
+	    "notion:\n"
+	    "  token_file: /nonexistent/notion-token\n"
+	    "  api_base: http://not-loopback.example\n"
+	    "  targets: [page, {deep: [1, 2]}]\n"
+	    "  token_warn_days: -3\n"
+	    "database:\n"
+	    "  url: postgresql:///ops\n");
+
+	(void)state;
+	setenv("NOTION_TOKEN_WARN_DAYS", "-3", 1);
+	setenv("NOTION_TOKEN_FILE", "/nonexistent/notion-token", 1);
+	assert_int_equal(config_load(&cfg, path, err, sizeof(err)), 0);
+	assert_string_equal(cfg.database.url, "postgresql:///ops");
+	assert_int_equal(config_require(&cfg, CONFIG_NEED_DATABASE, err,
+	    sizeof(err)), 0);
+	config_free(&cfg);
+	unsetenv("NOTION_TOKEN_WARN_DAYS");
+	unsetenv("NOTION_TOKEN_FILE");
+	unlink(path);
+	free(path);
+
+	expect_error("notion: {}\nnotion: {}\n", 2, "duplicate section notion");
+	expect_error("notionx:\n  a: 1\n", 1, "unknown section notionx "
+	    "(expected one of database, fcgi, auth, export, locks, events, "
+	    "sanitizer, log, notion)");
+}
+
 int
 main(void)
 {
@@ -257,6 +285,7 @@ main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_auth_policy_keys),
 		cmocka_unit_test(test_env_and_file_secrets),
+		cmocka_unit_test(test_notion_section_skipped),
 		cmocka_unit_test(test_bytes),
 	};
 

@@ -1,6 +1,7 @@
 /*
- * Unit tests for lib/notion: catalog, validation, classification, rotation,
- * Retry-After, the retry loop (through a fake transport) and the formats.
+ * Unit tests for notion/ (the Notion component): catalog, validation,
+ * settings, classification, rotation, Retry-After, the retry loop and the
+ * paging loop (through fake transports) and the formats.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -1168,6 +1169,283 @@ test_classify_archived(void **state)
 	assert_non_null(strstr(ans.detail, "archived"));
 }
 
+/* paging: pages answered in turn by URL / body, see pfake_request */
+struct pfake {
+	int		 calls;
+	char		 seen[8][160];	/* url + " " + body */
+	const char	*pages[4];	/* the answers, in turn */
+};
+
+static int
+pfake_request(void *ctx, const char *method, const char *url,
+    const char *token, const char *body, size_t body_len, long timeout_ms,
+    struct notion_http *resp)
+{
+	struct pfake *f = ctx;
+
+	(void)method;
+	(void)token;
+	(void)timeout_ms;
+	if (f->calls < 8)
+		snprintf(f->seen[f->calls], sizeof(f->seen[0]), "%s %.*s", url,
+		    (int)body_len, body ? body : "");
+	resp->status = 200;
+	buf_appends(&resp->body, f->pages[f->calls < 4 ? f->calls : 3]);
+	f->calls++;
+	return 0;
+}
+
+static long long
+pfake_now(void *ctx)
+{
+	(void)ctx;
+	return 0;
+}
+
+static void
+pfake_sleep(void *ctx, long ms)
+{
+	(void)ctx;
+	(void)ms;
+}
+
+static int
+count_item(json_t *item, void *ctx)
+{
+	int *n = ctx;
+
+	if (json_integer_value(json_object_get(item, "n")) == *n + 1)
+		(*n)++;
+	return 0;
+}
+
+static int
+pfake_each(struct pfake *f, const json_t *query, int *n,
+    struct notion_report *r)
+{
+	struct notion_transport tr = { pfake_request, pfake_now, pfake_sleep,
+	    f };
+	struct notion_options o;
+	struct notion_client c;
+	struct notion_call call = { query ? "POST" : "GET", query ?
+	    "/v1/databases/d/query" : "/v1/blocks/b/children?page_size=100",
+	    NULL, 0, NOTION_KIND_CALL, NULL, "list", 0 };
+	int rc;
+
+	notion_options_init(&o);
+	o.token = TOKEN;
+	o.api_base = "https://api.example";
+	notion_report_init(r);
+	notion_client_init(&c, &o, &tr, 1445412480);
+	*n = 0;
+	rc = notion_client_each(&c, &call, query, r, count_item, n);
+	notion_client_free(&c);
+	return rc;
+}
+
+static void
+test_paging(void **state)
+{
+	struct pfake f = { 0, { "" }, {
+	    "{\"results\":[{\"n\":1},{\"n\":2}],\"has_more\":true,"
+	    "\"next_cursor\":\"c-2\"}",
+	    "{\"results\":[{\"n\":3}],\"has_more\":true,\"next_cursor\":\"c-3\"}",
+	    "{\"results\":[{\"n\":4}],\"has_more\":false,\"next_cursor\":null}",
+	    "{}" } };
+	struct notion_report r;
+	json_t *q = json_object();
+	int n;
+
+	(void)state;
+	/* GET: the cursor goes into the URL, every page's items are seen */
+	if (pfake_each(&f, NULL, &n, &r) != 0)
+		fail_msg("%s", r.findings[0].message);
+	assert_int_equal(n, 4);
+	assert_int_equal(f.calls, 3);
+	assert_string_equal(f.seen[0], "https://api.example/v1/blocks/b/"
+	    "children?page_size=100 ");
+	assert_string_equal(f.seen[2], "https://api.example/v1/blocks/b/"
+	    "children?page_size=100&start_cursor=c-3 ");
+	/* POST: the cursor goes into a copy of the query */
+	memset(&f.seen, 0, sizeof(f.seen));
+	f.calls = 0;
+	assert_int_equal(pfake_each(&f, q, &n, &r), 0);
+	assert_int_equal(n, 4);
+	assert_string_equal(f.seen[1], "https://api.example/v1/databases/d/"
+	    "query {\"page_size\":100,\"start_cursor\":\"c-2\"}");
+	assert_int_equal(json_object_size(q), 0);
+	/* a cursor too long to keep is a finding, not a silent stop */
+	f.calls = 0;
+	f.pages[0] = "{\"results\":[{\"n\":1}],\"has_more\":true,"
+	    "\"next_cursor\":\"" "0123456789012345678901234567890123456789"
+	    "0123456789012345678901234567890123456789"
+	    "0123456789012345678901234567890123456789"
+	    "0123456789\"}";
+	assert_int_equal(pfake_each(&f, NULL, &n, &r), -1);
+	assert_int_equal(notion_report_code(&r), NOTION_AUTH_UNEXPECTED);
+	assert_int_equal(f.calls, 1);
+	/* an answer that is not a JSON object */
+	f.calls = 0;
+	f.pages[0] = "[1]";
+	assert_int_equal(pfake_each(&f, NULL, &n, &r), -1);
+	assert_int_equal(notion_report_code(&r), NOTION_AUTH_UNEXPECTED);
+	json_decref(q);
+}
+
+/* settings: the notion: section under the environment, read once */
+
+static const char *const notion_vars[] = {
+	"NOTION_TOKEN", "NOTION_TOKEN_FILE", "NOTION_API_BASE",
+	"NOTION_VERSION", "NOTION_PREFLIGHT_TARGETS", "NOTION_TOKEN_ISSUED_AT",
+	"NOTION_TOKEN_ROTATE_DAYS", "NOTION_TOKEN_WARN_DAYS", NULL
+};
+
+static void
+clear_notion_env(void)
+{
+	for (size_t i = 0; notion_vars[i]; i++)
+		unsetenv(notion_vars[i]);
+}
+
+static char *
+write_file(const char *text)
+{
+	char *path = strdup("/tmp/test_notion_setXXXXXX");
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+static void
+test_settings_file(void **state)
+{
+	struct notion_settings s;
+	char err[512], text[512], *tok, *path;
+
+	(void)state;
+	clear_notion_env();
+	tok = write_file(TOKEN "\n");
+	snprintf(text, sizeof(text),
+	    "database:\n  url: postgresql:///ops\n"
+	    "notion:\n"
+	    "  api_base: https://api.example/\n"
+	    "  targets: page:" ID1 "\n"
+	    "  token_file: %s\n"
+	    "  token_issued_at: 2026-01-01\n"
+	    "  token_rotate_days: 90\n", tok);
+	path = write_file(text);
+	assert_int_equal(notion_settings_load(&s, path, 1767225600 + 86400,
+	    err, sizeof(err)), 0);
+	assert_string_equal(s.api_base, "https://api.example");
+	assert_string_equal(s.version, NOTION_DEFAULT_VERSION);
+	assert_int_equal(s.ntargets, 1);
+	assert_string_equal(s.targets[0].id, ID1D);
+	assert_int_equal(s.rotation, 1);
+	assert_int_equal(s.rotate_days, 90);
+	assert_int_equal(s.warn_days, 14);
+	assert_int_equal(s.token_code, NOTION_OK);
+	assert_string_equal(buf_str(&s.token), TOKEN);
+	/* nothing went into the environment (no setenv round trip) */
+	for (size_t i = 0; notion_vars[i]; i++)
+		assert_null(getenv(notion_vars[i]));
+	notion_settings_free(&s);
+	assert_int_equal(s.token.cap, 0);
+	assert_int_equal(s.token.len, 0);
+
+	/* the environment wins, the file fills the rest */
+	setenv("NOTION_API_BASE", "https://env.example", 1);
+	setenv("NOTION_TOKEN_FILE", tok, 1);
+	setenv("NOTION_TOKEN_WARN_DAYS", "3", 1);
+	assert_int_equal(notion_settings_load(&s, path, 1767225600, err,
+	    sizeof(err)), 0);
+	assert_string_equal(s.api_base, "https://env.example");
+	assert_int_equal(s.warn_days, 3);
+	assert_int_equal(s.ntargets, 1);
+	assert_string_equal(buf_str(&s.token), TOKEN);
+	notion_settings_free(&s);
+	clear_notion_env();
+	unlink(path);
+	free(path);
+	unlink(tok);
+	free(tok);
+}
+
+static void
+test_settings_errors(void **state)
+{
+	struct notion_settings s;
+	char err[512], *path;
+
+	(void)state;
+	clear_notion_env();
+	/* no file: the environment alone, defaults */
+	assert_int_equal(notion_settings_load(&s, NULL, 0, err, sizeof(err)),
+	    0);
+	assert_string_equal(s.api_base, NOTION_DEFAULT_API_BASE);
+	assert_int_equal(s.token_code, NOTION_AUTH_MISSING);
+	assert_int_equal(s.rotation, 0);
+	notion_settings_free(&s);
+
+	/* a bad value in the file names file:line and the key */
+	path = write_file("log:\n  level: info\nnotion:\n"
+	    "  api_base: http://api.notion.com\n");
+	assert_int_equal(notion_settings_load(&s, path, 0, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, ":4: notion.api_base: uses http://"));
+	unlink(path);
+	free(path);
+	path = write_file("notion:\n  tokn: x\n");
+	assert_int_equal(notion_settings_load(&s, path, 0, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, ":2: unknown key notion.tokn"));
+	unlink(path);
+	free(path);
+	path = write_file("notion:\n  token_file: /nonexistent/t\n");
+	assert_int_equal(notion_settings_load(&s, path, 0, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, ":2: notion.token_file: cannot read"));
+	unlink(path);
+	free(path);
+
+	/* the environment: named */
+	setenv("NOTION_TOKEN_WARN_DAYS", "-3", 1);
+	assert_int_equal(notion_settings_load(&s, NULL, 0, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, "environment NOTION_TOKEN_WARN_DAYS"));
+	unsetenv("NOTION_TOKEN_WARN_DAYS");
+	setenv("NOTION_VERSION", "2022-6-28", 1);
+	assert_int_equal(notion_settings_load(&s, NULL, 0, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, "environment NOTION_VERSION"));
+	unsetenv("NOTION_VERSION");
+	setenv("NOTION_TOKEN_ISSUED_AT", "2020-01-01", 1);
+	assert_int_equal(notion_settings_load(&s, NULL, 0, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, "or neither"));
+	unsetenv("NOTION_TOKEN_ISSUED_AT");
+
+	/* the token: findings, not load errors; both variables: refused */
+	setenv("NOTION_TOKEN", "", 1);
+	assert_int_equal(notion_settings_load(&s, NULL, 0, err, sizeof(err)),
+	    0);
+	assert_int_equal(s.token_code, NOTION_AUTH_MALFORMED);
+	notion_settings_free(&s);
+	setenv("NOTION_TOKEN_FILE", "/nonexistent/t", 1);
+	assert_int_equal(notion_settings_load(&s, NULL, 0, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, "not both"));
+	unsetenv("NOTION_TOKEN");
+	assert_int_equal(notion_settings_load(&s, NULL, 0, err, sizeof(err)),
+	    0);
+	assert_int_equal(s.token_code, NOTION_AUTH_MISSING);
+	assert_non_null(strstr(s.token_why, "NOTION_TOKEN_FILE"));
+	notion_settings_free(&s);
+	clear_notion_env();
+}
+
 int
 main(void)
 {
@@ -1200,6 +1478,9 @@ main(void)
 		cmocka_unit_test(test_client_write_retries),
 		cmocka_unit_test(test_client_errors),
 		cmocka_unit_test(test_classify_archived),
+		cmocka_unit_test(test_paging),
+		cmocka_unit_test(test_settings_file),
+		cmocka_unit_test(test_settings_errors),
 	};
 
 	log_init("test_notion", LOG_WARN, LOG_FORMAT_TEXT);	/* no retry chatter */

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "notion.h"
-#include "notioncli.h"
+#include "cli.h"
 #include "stop.h"
 
 static void

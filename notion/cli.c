@@ -1,4 +1,7 @@
-#include "notioncli.h"
+/*
+ * cli: what the two Notion binaries' mains share. See cli.h.
+ */
+#include "cli.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -8,8 +11,6 @@
 
 #include "log.h"
 #include "stop.h"
-
-#define MAX_OPTIONS	32
 
 int
 notioncli_error(const struct notioncli *c, const char *fmt, ...)
@@ -24,14 +25,6 @@ notioncli_error(const struct notioncli *c, const char *fmt, ...)
 	return -1;
 }
 
-/* An environment variable, NULL when unset or empty. */
-static const char *
-env(const char *name)
-{
-	const char *v = getenv(name);
-
-	return v && *v ? v : NULL;
-}
 
 static void
 list_codes(void)
@@ -45,10 +38,12 @@ list_codes(void)
 		    ci[i].cause);
 }
 
-/* One of the shared options: 0, 1 (the run is over) or -1. */
+/* One option (jobcli's on_option): 0, 1 (the run is over) or -1. */
 static int
-shared_option(struct notioncli *c, int opt, const char *arg)
+on_option(int opt, const char *arg, void *ctx)
 {
+	struct notioncli *c = ctx;
+
 	switch (opt) {
 	case NOTIONCLI_O_CACERT:
 		if (access(arg, R_OK) == -1)
@@ -78,21 +73,15 @@ shared_option(struct notioncli *c, int opt, const char *arg)
 			return notioncli_error(c, "--format must be text, json "
 			    "or github, got \"%.32s\"", arg);
 		return 0;
-	case NOTIONCLI_O_CONFIG:
-		c->config_path = arg;
-		return 0;
-	case NOTIONCLI_O_TEXTFILE:
-		c->textfile_dir = arg;
-		return 0;
-	case NOTIONCLI_O_HELP:
-		c->usage(stdout);
-		return 1;
-	case NOTIONCLI_O_VERSION:
-		printf("%s %s\n", c->prog, OPS_VERSION);
-		return 1;
 	case NOTIONCLI_O_LIST:
 		list_codes();
 		return 1;
+	case NOTIONCLI_O_KEYS:
+		notion_settings_print_keys(stdout);
+		return 1;
+	case NOTIONCLI_O_CHECK:
+		c->check_config = 1;
+		return 0;
 	}
 	return c->on_own(opt, arg, c->ctx);
 }
@@ -105,96 +94,82 @@ notioncli_parse(struct notioncli *c, int argc, char **argv)
 		{ "timeout", required_argument, NULL, NOTIONCLI_O_TIMEOUT },
 		{ "deadline", required_argument, NULL, NOTIONCLI_O_DEADLINE },
 		{ "format", required_argument, NULL, NOTIONCLI_O_FORMAT },
-		{ "config", required_argument, NULL, NOTIONCLI_O_CONFIG },
-		{ "textfile-dir", required_argument, NULL,
-		    NOTIONCLI_O_TEXTFILE },
-		{ "help", no_argument, NULL, NOTIONCLI_O_HELP },
-		{ "version", no_argument, NULL, NOTIONCLI_O_VERSION },
 		{ "list-codes", no_argument, NULL, NOTIONCLI_O_LIST },
+		{ "config-keys", no_argument, NULL, NOTIONCLI_O_KEYS },
+		{ "check-config", no_argument, NULL, NOTIONCLI_O_CHECK },
 	};
-	struct option opts[MAX_OPTIONS];
 	size_t n = 0;
-	int ch, rc;
 
 	for (size_t i = 0; i < sizeof(shared) / sizeof(shared[0]); i++)
-		opts[n++] = shared[i];
+		c->opts[n++] = shared[i];
 	for (size_t i = 0; c->own && c->own[i].name &&
-	    n < MAX_OPTIONS - 1; i++)
-		opts[n++] = c->own[i];
-	memset(&opts[n], 0, sizeof(opts[n]));
+	    n < NOTIONCLI_MAX_OPTIONS - 1; i++)
+		c->opts[n++] = c->own[i];
+	memset(&c->opts[n], 0, sizeof(c->opts[n]));
 
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-		if (ch == ':')
-			return notioncli_error(c, "%s needs a value (see "
-			    "--help)", argv[optind - 1]);
-		if (ch != '?') {
-			if ((rc = shared_option(c, ch, optarg)) != 0)
-				return rc;
-			continue;
-		}
-		/* optopt: a long option's value, a short one's char */
-		for (size_t i = 0; optopt > 0 && i < n; i++)
-			if (opts[i].val == optopt)
-				return notioncli_error(c, "%s takes no value "
-				    "(see --help)", argv[optind - 1]);
-		if (optopt > 0)
-			return notioncli_error(c, "unknown option -%c (see "
-			    "--help)", optopt);
-		return notioncli_error(c, "unknown option %s (see --help)",
-		    argv[optind - 1]);
-	}
-	if (optind < argc)
-		return notioncli_error(c, "unexpected argument \"%.64s\" (see "
-		    "--help)", argv[optind]);
-	return 0;
+	memset(&c->job, 0, sizeof(c->job));
+	c->job.binary = c->prog;
+	c->job.summary = c->summary;
+	c->job.extra_usage = c->usage;
+	c->job.epilog = c->epilog;
+	c->job.config_optional = 1;
+	c->job.extra = c->opts;
+	c->job.on_option = on_option;
+	c->job.ctx = c;
+	return jobcli_parse(&c->job, argc, argv);
 }
 
 int
-notioncli_config(const struct notioncli *c, struct ops_config *cfg)
+notioncli_settings(struct notioncli *c, time_t now, struct ops_config *cfg)
 {
+	struct ops_config own;
 	char err[512];
 
-	if (c->config_path == NULL)
+	/* the whole file: the core's sections as the core reads them */
+	if (c->job.config_path != NULL) {
+		if (config_load(&own, c->job.config_path, err,
+		    sizeof(err)) != 0)
+			return notioncli_error(c, "config %s", err);
+		if (cfg != NULL && !c->check_config) {
+			*cfg = own;
+			c->have_config = 1;
+		} else {
+			config_free(&own);
+		}
+	}
+	if (notion_settings_load(&c->settings, c->job.config_path, now, err,
+	    sizeof(err)) == -1) {
+		if (c->have_config)
+			config_free(cfg);
+		c->have_config = 0;
+		return notioncli_error(c, "%s", err);
+	}
+	if (!c->check_config)
 		return 0;
-	if (config_load(cfg, c->config_path, err, sizeof(err)) != 0)
-		return notioncli_error(c, "config %s", err);
-	notion_env_from_config(cfg);
+	printf("%s: the settings are valid (%s and the environment)\n",
+	    c->prog, c->job.config_path ? c->job.config_path : "no file");
+	notioncli_free(c);
 	return 1;
 }
 
-int
-notioncli_env(struct notioncli *c, time_t now)
+void
+notioncli_free(struct notioncli *c)
 {
-	char err[256];
-
-	if (notion_env_read(&c->env, now, err, sizeof(err)) == -1)
-		return notioncli_error(c, "%s", err);
-	return 0;
+	notion_settings_free(&c->settings);
 }
 
 enum notion_code
-notioncli_token(struct buf *tok, struct notion_report *r)
+notioncli_token(struct notioncli *c, struct notion_report *r)
 {
-	enum notion_code code;
-	char why[256];
+	const struct notion_settings *s = &c->settings;
 
-	code = notion_token_load(getenv("NOTION_TOKEN"),
-	    env("NOTION_TOKEN_FILE"), tok, why, sizeof(why));
-	if (tok->len > 0)
-		notion_fingerprint(tok->data, tok->len, r->fingerprint,
+	if (s->token.len > 0)
+		notion_fingerprint(s->token.data, s->token.len, r->fingerprint,
 		    sizeof(r->fingerprint));
-	if (code != NOTION_OK)
-		notion_report_add(r, code, 0, NULL, NULL, "%s", why);
-	return code;
-}
-
-void
-notioncli_token_wipe(struct buf *tok)
-{
-	if (tok->data)
-		explicit_bzero(tok->data, tok->cap);
-	buf_free(tok);
+	if (s->token_code != NOTION_OK)
+		notion_report_add(r, s->token_code, 0, NULL, NULL, "%s",
+		    s->token_why);
+	return s->token_code;
 }
 
 struct notion_curl *
@@ -205,7 +180,7 @@ notioncli_curl(const struct notioncli *c, struct notion_report *r,
 	char agent[128], err[256];
 
 	snprintf(agent, sizeof(agent), "%s/%s", c->prog, OPS_VERSION);
-	curl = notion_curl_new(c->cacert, c->env.version, agent, err,
+	curl = notion_curl_new(c->cacert, c->settings.version, agent, err,
 	    sizeof(err));
 	if (curl == NULL) {
 		notion_report_add(r, NOTION_AUTH_NETWORK, 0, NULL, NULL, "%s",
@@ -275,28 +250,29 @@ notioncli_stoppable(struct notioncli_stoppable *s,
 }
 
 void
-notioncli_options(const struct notioncli *c, const char *token,
-    struct notion_options *o)
+notioncli_options(const struct notioncli *c, struct notion_options *o)
 {
 	notion_options_init(o);
-	o->token = token;
-	o->api_base = c->env.api_base;
+	o->token = buf_str(&c->settings.token);
+	o->api_base = c->settings.api_base;
 	o->timeout_ms = c->timeout_s * 1000;
 	o->deadline_ms = c->deadline_s * 1000;
 }
 
 static void
-redact(struct buf *b, const struct buf *tok, const struct notion_report *r)
+redact(struct buf *b, const struct notioncli *c, const struct notion_report *r)
 {
+	const struct buf *tok = &c->settings.token;
+
 	if (tok->len >= 8)
 		notion_redact(b, tok->data, tok->len, r->fingerprint);
 }
 
 int
-notioncli_write(struct buf *out, const struct buf *tok,
+notioncli_write(const struct notioncli *c, struct buf *out,
     const struct notion_report *r)
 {
-	redact(out, tok, r);
+	redact(out, c, r);
 	if (fwrite(out->data, 1, out->len, stdout) != out->len ||
 	    fflush(stdout) == EOF)
 		return -1;
@@ -304,15 +280,15 @@ notioncli_write(struct buf *out, const struct buf *tok,
 }
 
 void
-notioncli_step_summary(struct buf *md, const struct buf *tok,
+notioncli_step_summary(const struct notioncli *c, struct buf *md,
     const struct notion_report *r)
 {
-	const char *path = env("GITHUB_STEP_SUMMARY");
+	const char *path = getenv("GITHUB_STEP_SUMMARY");
 	FILE *f;
 
-	if (path == NULL)
+	if (path == NULL || *path == '\0')
 		return;
-	redact(md, tok, r);
+	redact(md, c, r);
 	if ((f = fopen(path, "a")) == NULL) {
 		log_warn("cannot open GITHUB_STEP_SUMMARY %s: %s", path,
 		    strerror(errno));

@@ -13,18 +13,30 @@
  *
  *   catalog        the one table of codes: name, exit status, severity,
  *                  one-line cause, runbook anchor (notion_catalog()).
- *   validation     token, target ids, API base URL, dates and day counts.
- *   environment    NOTION_* variables and the config's notion: section
- *                  (notion_env_read(), notion_env_from_config()).
- *   classify       one HTTP answer (status, body, request id header) to a
- *                  code (notion_classify(), notion_classify_as()).
- *   rotation       deadline arithmetic given "now" (notion_rotation_check()).
- *   client         any call with pacing and bounded retries through a
- *                  struct notion_transport (notion_client_call()); the
- *                  preflight's checks on top (notion_check_api()); unit
+ * The component lives in notion/, beside the core (lib/), in its own
+ * archive (libnotion.a) that only these two binaries and their tests link;
+ * one file per concern:
+ *
+ *   codes.c        the catalog (name, exit status, severity, one-line
+ *                  cause, runbook anchor) and the report of a run's
+ *                  findings (notion_catalog(), notion_report_*()).
+ *   validate.c     token, target ids, API base URL, dates, day counts,
+ *                  Retry-After and the rotation arithmetic given "now".
+ *   settings.c     the notion: section of the config file and NOTION_*,
+ *                  read once (notion_settings_load()).
+ *   classify.c     one HTTP answer (status, body, request id header) to a
+ *                  code (notion_classify()).
+ *   client.c       any call with pacing and bounded retries through a
+ *                  struct notion_transport (notion_client_call()); unit
  *                  tests pass a fake transport, main the libcurl one.
- *   report/format  findings and their text, json, github and markdown forms.
- *   curl           the libcurl transport (TLS verification always on).
+ *   paging.c       the one loop over a paginated list
+ *                  (notion_client_each()).
+ *   preflight.c    the preflight's checks on top of the client
+ *                  (notion_check_api(), notion_check_rotation()).
+ *   format.c       findings as text, json, github and markdown.
+ *   curl.c         the libcurl transport (TLS verification always on).
+ *   cli.c          what the two binaries' mains share (cli.h).
+ *   text.c         copying untrusted text for display (notion_int.h).
  *
  * Ownership: every function that fills a caller's buffer truncates safely
  * (at a UTF-8 character boundary) and NUL-terminates. struct notion_report
@@ -42,10 +54,10 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "buf.h"
-#include "config.h"
 
 #define NOTION_DEFAULT_API_BASE	"https://api.notion.com"
 #define NOTION_DEFAULT_VERSION	"2022-06-28"
@@ -477,15 +489,52 @@ void	notion_curl_transport(struct notion_curl *c,
 void	notion_curl_free(struct notion_curl *c);
 
 /*
- * The environment of contract section 7, read the same way by the preflight
- * and the sync: NOTION_API_BASE (checked), NOTION_VERSION,
- * NOTION_PREFLIGHT_TARGETS, NOTION_TOKEN_ISSUED_AT with
- * NOTION_TOKEN_ROTATE_DAYS (both or neither) and NOTION_TOKEN_WARN_DAYS;
- * NOTION_TOKEN together with NOTION_TOKEN_FILE is refused. The token itself
- * is read by notion_token_load(). Returns 0, or -1 with one line in err
- * (a usage error).
+ * notion_client_call() whose answer must be a JSON object: returned (the
+ * caller decrefs), or NULL after a finding was added to r.
  */
-struct notion_env {
+json_t	*notion_client_json(struct notion_client *c,
+	    const struct notion_call *call, struct notion_report *r);
+
+/*
+ * Paging: the one loop over a paginated Notion list ("results", "has_more",
+ * "next_cursor"). call is made once per page. A GET (query NULL) gets the
+ * cursor appended to call->path as "&start_cursor=" (call->path holds the
+ * '?' and page_size); a POST (a database query) sends a copy of query
+ * with "page_size": 100 and "start_cursor" (call->body is ignored).
+ * each() is called for every element of "results" and returns 0 to go
+ * on, non-zero to stop (it reported why). Returns 0, or -1 when a call
+ * failed (its finding is in r), each() stopped, or Notion answered a
+ * cursor longer than this client keeps (NOTION_AUTH_UNEXPECTED).
+ */
+int	notion_client_each(struct notion_client *c,
+	    const struct notion_call *call, const json_t *query,
+	    struct notion_report *r, int (*each)(json_t *item, void *ctx),
+	    void *ctx);
+
+/*
+ * Settings: the notion: section of the ops config file (optional; the
+ * core's config_load() skips it) under the environment of contract section
+ * 7, read once, the same way by the preflight and the sync:
+ *
+ *   notion.api_base          NOTION_API_BASE (checked, trailing / dropped)
+ *   notion.version           NOTION_VERSION
+ *   notion.targets           NOTION_PREFLIGHT_TARGETS
+ *   notion.token[_file]      NOTION_TOKEN or NOTION_TOKEN_FILE (both
+ *                            variables at once are refused)
+ *   notion.token_issued_at   NOTION_TOKEN_ISSUED_AT   (both or neither:
+ *   notion.token_rotate_days NOTION_TOKEN_ROTATE_DAYS  the rotation policy)
+ *   notion.token_warn_days   NOTION_TOKEN_WARN_DAYS
+ *
+ * A variable that is set and not empty wins over the file (NOTION_TOKEN
+ * wins even when empty: that is a malformed token). Nothing is exported
+ * into the environment.
+ *
+ * Ownership: the struct owns the token (a secret) and wipes it in
+ * notion_settings_free(). A token problem is not a load error: token_code
+ * (NOTION_AUTH_MISSING or _MALFORMED) and token_why go into the run's
+ * report as a finding.
+ */
+struct notion_settings {
 	char			api_base[512];
 	char			version[16];
 	struct notion_target	targets[NOTION_MAX_TARGETS];
@@ -494,17 +543,23 @@ struct notion_env {
 	time_t			issued;
 	long			rotate_days;
 	long			warn_days;
+	struct buf		token;		/* secret */
+	enum notion_code	token_code;	/* NOTION_OK: token holds it */
+	char			token_why[256];
 };
 
-int	notion_env_read(struct notion_env *e, time_t now, char *err,
-	    size_t errsz);
-
 /*
- * --config: export the notion: section's values (see docs/config.md) as the
- * environment variables above, for each one the environment leaves unset:
- * the environment wins over the file. setenv() is main's business: call it
- * from main only, before any thread starts.
+ * Load path's notion: section (path NULL: the environment alone) and the
+ * environment into s. Returns 0 (free s with notion_settings_free()), or -1
+ * with one line in err ("ops.yaml:12: notion.api_base: ...", "environment
+ * NOTION_VERSION: ...": a usage error) and nothing to free.
  */
-void	notion_env_from_config(const struct ops_config *cfg);
+int	notion_settings_load(struct notion_settings *s, const char *path,
+	    time_t now, char *err, size_t errsz);
+/* Wipe the token and free it. */
+void	notion_settings_free(struct notion_settings *s);
+
+/* Every key of the notion: section as config_print_keys() prints them. */
+void	notion_settings_print_keys(FILE *out);
 
 #endif
