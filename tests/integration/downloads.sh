@@ -20,18 +20,13 @@
 #   - no signature or token in any log of the stack.
 # Runtime: about 40 s (about 75 s with both cores busy, stress-ng --cpu 2).
 . "$(dirname "$0")/../lib.sh"
-. "$ROOT/scripts/stack-lib.sh"
 
-DIR=$(mktemp -d /tmp/ops-downloads.XXXXXX)
-T_TMP=$DIR
-PORT=$(free_port)
+test_dir downloads
 C=$DIR/clients   # what the slow clients write
 mkdir -p "$C"
-cleanup() {
+suite_cleanup() {
 	for f in "$C"/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
-	stack_down "$DIR"; rm -rf "$DIR"
 }
-trap cleanup EXIT
 
 need_tools curl jq psql nginx sha256sum python3
 
@@ -45,8 +40,7 @@ STACK_EXPORT_EXTRA="  chunk_bytes: 256KiB
   download_url_ttl_seconds: 10
   max_active_per_tenant: 10
   max_downloads_per_identity: $CAP" \
-	stack_up "$DIR" "$PORT" || { not_ok "stack starts"; finish; }
-ok "stack starts (statement_timeout 2 s, download_url_ttl 10 s, cap $CAP)"
+	test_stack_up downloads "statement_timeout 2 s, download_url_ttl 10 s, cap $CAP"
 
 # --- nginx's limits come from the config ------------------------------------
 default_cap=$("$BIN/opsctl" config-keys | awk -F'\t' '$1 == "export.max_downloads_per_identity" { print $3 }')

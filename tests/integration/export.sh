@@ -2,25 +2,18 @@
 # Async audit export end to end, through nginx, with real runner processes
 # and real signals (SIGKILL, SIGSTOP/SIGCONT).
 . "$(dirname "$0")/../lib.sh"
-. "$ROOT/scripts/stack-lib.sh"
 
-DIR=$(mktemp -d /tmp/ops-export.XXXXXX)
-T_TMP=$DIR
-PORT=$(free_port)
 RUNNERS=()
-cleanup() {
+suite_cleanup() {
 	for p in "${RUNNERS[@]}"; do kill -CONT "$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null; done
-	stack_down "$DIR"; rm -rf "$DIR"
 }
-trap cleanup EXIT
 
 # small chunks and short leases so that faults happen mid-export in seconds
 STACK_EXPORT_EXTRA="  chunk_bytes: 4KiB
   lease_seconds: 5
   heartbeat_seconds: 2
   max_active_per_tenant: 30" \
-	stack_up "$DIR" "$PORT" || { not_ok "stack starts"; finish; }
-ok "stack starts"
+	test_stack_up export
 
 # --- data: acme (mixed rows, tricky values), globex, bulk (20k rows) -------
 sql "INSERT INTO audit_log (tenant_id, occurred_at, actor_id, action, target_type, target_id, ip, request_id, payload)

@@ -79,7 +79,7 @@ MINREF=2
 STACK_AUTH_EXTRA="  jwks_url: \"$URL\"
   jwks_ca_file: $T_TMP/ca.pem
   jwks_min_refresh_seconds: $MINREF" \
-	stack_up "$DIR" "$(free_port)" 2>"$T_TMP/stack.err" || { not_ok "stack up ($(tail -n 5 "$T_TMP/stack.err" | tr '\n' ' '))"; finish; }
+	stack_up "$DIR" "$(free_port)" 2>"$T_TMP/stack.err" || { not_ok "ops-fcgi starts with auth.jwks_url ($(tail -n 5 "$T_TMP/stack.err" | tr '\n' ' '))"; finish; }
 T_START=$SECONDS
 ok "ops-fcgi starts with auth.jwks_url (TLS verified against auth.jwks_ca_file)"
 expect_eq "it fetched the JWKS once at start" 1 "$(hits)"

@@ -6,18 +6,12 @@
 #
 # Locks are fast here: heartbeat 1 s, stale_after 3 s, lease 6 s.
 . "$(dirname "$0")/../lib.sh"
-. "$ROOT/scripts/stack-lib.sh"
 
-DIR=$(mktemp -d /tmp/ops-locks.XXXXXX)
-T_TMP=$DIR
-PORT=$(free_port)
 PIDS=()
-cleanup() {
+suite_cleanup() {
 	rm -f "$DIR/healer-loop.on"
 	for p in "${PIDS[@]}"; do kill -CONT "$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-	stack_down "$DIR"; rm -rf "$DIR"
 }
-trap cleanup EXIT
 
 STALE=3
 STACK_LOCKS_EXTRA="  heartbeat_seconds: 1
@@ -27,8 +21,7 @@ STACK_EXPORT_EXTRA="  chunk_bytes: 1KiB
   lease_seconds: 5
   heartbeat_seconds: 2
   max_active_per_tenant: 50" \
-	stack_up "$DIR" "$PORT" || { not_ok "stack starts"; finish; }
-ok "stack starts (locks: heartbeat 1 s, stale_after $STALE s, lease 6 s)"
+	test_stack_up locks "locks: heartbeat 1 s, stale_after $STALE s, lease 6 s"
 
 [ -x "$ROOT/build/tools/lock_race" ] || make -s -C "$ROOT" build/tools/lock_race >/dev/null
 HOST=$(hostname)

@@ -38,14 +38,14 @@ STACK_POOLER=pgbouncer STACK_EXPORT_EXTRA="  chunk_bytes: 4KiB
   max_active_per_tenant: 200" STACK_LOCKS_EXTRA="  heartbeat_seconds: 1
   stale_after_seconds: $STALE
   lease_seconds: 5" \
-	stack_up "$MH_DIR" "$PORT" 2>"$T_TMP/stack.err" || { not_ok "stack up ($(tail -n 5 "$T_TMP/stack.err" | tr '\n' ' '))"; finish; }
+	stack_up "$MH_DIR" "$PORT" 2>"$T_TMP/stack.err" || setup_failed "stack up ($(tail -n 5 "$T_TMP/stack.err" | tr '\n' ' '))"
 stack_fcgi_stop "$MH_DIR"   # the stack's own responder: the hosts bring theirs
 grep -q "url: \"$STACK_POOL_URL\"" "$STACK_CONFIG" && grep -q "migrate_url: \"$STACK_DB_URL\"" "$STACK_CONFIG"
 check "the binaries use PgBouncer, migrations the direct URL" test $? -eq 0
 
 mh_host_up a 2>>"$T_TMP/stack.err" && mh_host_up b 2>>"$T_TMP/stack.err" &&
-	mh_nginx "$PORT" a b 2>>"$T_TMP/stack.err" || { not_ok "hosts up ($(tail -n 5 "$T_TMP/stack.err" | tr '\n' ' '))"; finish; }
-ok "two hosts up, nginx upstream over both responders"
+	mh_nginx "$PORT" a b 2>>"$T_TMP/stack.err" || setup_failed "hosts up ($(tail -n 5 "$T_TMP/stack.err" | tr '\n' ' '))"
+setup_done "two hosts up, nginx upstream over both responders"
 
 # each host has its own hostname and process table
 expect_eq "host a's processes see hostname host-a" host-a "$(nsenter -t "$(cat "$MH_DIR/h-a/init.pid")" --uts hostname)"
