@@ -1,6 +1,7 @@
 # ops backend: one Makefile, pkg-config for every library.
 #
-#   make            build every binary into bin/
+#   make            build every binary into bin/ (the default goal: all)
+#   make V=1        the same, showing every command line in full
 #   make test       install what is missing, build, run every test suite
 #   make run        start the dev stack (PostgreSQL, ops-fcgi, nginx) under var/
 #   make stop       stop the dev stack
@@ -16,6 +17,22 @@
 # is a test driver build/tools/<name> (never installed, never in bin/).
 # Every tests/fuzz/fuzz_<name>.c is a libFuzzer harness build/fuzz/fuzz_<name>
 # built with clang against the library's objects rebuilt for fuzzing.
+
+# `make` with no goal builds everything: the first rule below is not all.
+.DEFAULT_GOAL := all
+
+# Quiet build (git's and kbuild's style): one line per file, `CC lib/foo.c`,
+# `AR build/libops.a`, `LD bin/opsctl`; V=1 prints the full command lines.
+# A compiler's or linker's own output (errors, warnings) shows either way;
+# `make -s` prints nothing but that.
+ifneq ($(V),1)
+ifeq ($(findstring s,$(firstword -$(MAKEFLAGS))),)
+QUIET_CC   = @echo '   CC $<';
+QUIET_AR   = @echo '   AR $@';
+QUIET_LD   = @echo '   LD $@';
+endif
+endif
+MAKEFLAGS += --no-print-directory
 
 CC      ?= cc
 PKGS    := fcgi libpq jansson libcurl openssl yaml-0.1
@@ -116,37 +133,37 @@ all: $(BINS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(QUIET_CC)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
 # unit tests may test fcgi/ modules (routing) too
 $(BUILD)/tests/unit/%.o: CFLAGS += -Ifcgi
 
 $(LIB_A): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	$(QUIET_AR)rm -f $@ && ar rcs $@ $^
 
 bin/ops-fcgi: $(FCGI_OBJ) $(LIB_A)
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(QUIET_LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(NSYNC_OBJ) $(BUILD)/jobs/ops-notion-sync.o: CFLAGS += -Ijobs/notion_sync $(CMARK_CFLAGS)
 
 bin/ops-notion-sync: $(BUILD)/jobs/ops-notion-sync.o $(NSYNC_OBJ) $(LIB_A)
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CMARK_LIBS)
+	$(QUIET_LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CMARK_LIBS)
 
 bin/%: $(BUILD)/jobs/%.o $(LIB_A)
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(QUIET_LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(FCGI_LIB_OBJ) $(LIB_A)
 	@mkdir -p $(dir $@)
 	@pkg-config --exists cmocka || { echo "missing pkg-config package: cmocka; install libcmocka-dev (scripts/bootstrap installs everything)" >&2; exit 1; }
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CMOCKA_LIBS)
+	$(QUIET_LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CMOCKA_LIBS)
 
 $(BUILD)/tools/%: $(BUILD)/tests/tools/%.o $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(QUIET_LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 tools: $(TOOL_BINS)
 
@@ -154,10 +171,10 @@ $(VERSION_USERS:$(BUILD)/%=$(FUZZ_BUILD)/%): $(VERSION_H)
 $(VERSION_USERS:$(BUILD)/%=$(FUZZ_BUILD)/%): FUZZ_CFLAGS += -include $(VERSION_H)
 $(FUZZ_BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+	$(QUIET_CC)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
 
 $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJ)
-	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LDLIBS) -pthread
+	$(QUIET_LD)$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LDLIBS) -pthread
 
 # the Markdown harness also links the sync's blocks.c and cmark-gfm
 $(FUZZ_BUILD)/jobs/notion_sync/%.o $(FUZZ_BUILD)/tests/fuzz/fuzz_notion_blocks.o: FUZZ_CFLAGS += -Ijobs/notion_sync $(CMARK_CFLAGS)
