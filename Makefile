@@ -2,9 +2,12 @@
 #
 #   make            build every binary into bin/ (the default goal: all)
 #   make V=1        the same, showing every command line in full
-#   make test       install what is missing, build, run every test suite
-#   make run        start the dev stack (PostgreSQL, ops-fcgi, nginx) under var/
-#   make stop       stop the dev stack
+#   make test       install what is missing (scripts/bootstrap test), build,
+#                   run every test suite
+#   make run        check the port, install what running needs (scripts/bootstrap
+#                   run), build, start the dev stack (PostgreSQL, ops-fcgi,
+#                   nginx) under var/
+#   make stop       stop the dev stack, whatever state its pid files are in
 #   make asan       build the unit tests with -fsanitize=address,undefined
 #   make tools      build the test drivers (tests/tools/*.c) into build/tools/
 #   make bench      run the benchmarks (not tests): poll, export, download
@@ -200,14 +203,19 @@ asan:
 unit-asan:
 	$(MAKE) SAN=1 unit
 
+# everything the tests and benchmarks need (a superset of `bootstrap run`)
 bootstrap:
-	scripts/bootstrap
+	scripts/bootstrap test
 
 test: bootstrap
 	$(MAKE) all tools
 	scripts/run-tests
 
-run: bootstrap
+# the port first: a busy one stops make run before anything is installed,
+# built or started
+run:
+	scripts/devstack preflight
+	scripts/bootstrap run
 	$(MAKE) all
 	scripts/devstack start
 
