@@ -336,7 +336,7 @@ stack_timers_stop() {
 stack_pid_dir() {
 	local cmd d
 	[[ "$1" =~ ^[0-9]+$ ]] || return 1
-	cmd=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null) || return 1
+	cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline") 2>/dev/null || return 1
 	for d in "$2" "$(readlink -m -- "$2")"; do
 		[[ "$cmd" == *"$d/"* ]] && { echo "$d"; return 0; }
 	done
@@ -379,7 +379,7 @@ stack_sweep() {
 		left+=("$pid")
 	done
 	[ "${#found[@]}" -eq 0 ] && return 0
-	stack_log "ended what was left of the stack in $dir: ${found[*]}"
+	stack_log "ended what was left of the stack in $1: ${found[*]}"
 	for _ in $(seq 1 100); do
 		for p in "${!left[@]}"; do
 			kill -0 "${left[$p]}" 2>/dev/null || unset 'left[p]'

@@ -155,6 +155,17 @@ expect_error() {
 
 # sql QUERY: run a query on the stack's database, unaligned output
 sql() { psql -X -qAt -v ON_ERROR_STOP=1 "$STACK_DB_URL" -c "$1"; }
+# seed_audit TENANT ROWS [VAR=VALUE...]: ROWS audit_log rows of TENANT from
+# tests/seed.sql, the one seed of the tests, benchmarks and make run (its
+# header lists the variables: from, step, per, words). Into $STACK_DB_URL,
+# or $SEED_DB_URL when set. 1 when psql fails (its error on stderr).
+seed_audit() {
+	local args=(-v "tenant=$1" -v "rows=$2") v
+	shift 2
+	for v in "$@"; do args+=(-v "$v"); done
+	psql -X -q -v ON_ERROR_STOP=1 "${args[@]}" -f "$ROOT/tests/seed.sql" \
+		"${SEED_DB_URL:-$STACK_DB_URL}" >/dev/null
+}
 # wait_sql SECONDS QUERY: until QUERY prints "t"; 1 when the deadline
 # passes. Wait for a condition like this, never for a fixed time.
 wait_sql() {

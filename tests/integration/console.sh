@@ -53,11 +53,8 @@ STACK_LOCKS_EXTRA="  stale_after_seconds: 600
   lease_seconds: 1200" \
 STACK_EXPORT_EXTRA="  max_active_per_tenant: 20" \
 	test_stack_up console
-sql "INSERT INTO audit_log (tenant_id, occurred_at, actor_id, action, target_type, target_id, payload)
-SELECT t, timestamptz '2026-10-01T00:00:00Z' + g * interval '30 seconds', 'user-' || (g % 5),
-       (ARRAY['user.login','role.grant','settings.update'])[1 + g % 3], 'user', 'u' || g,
-       jsonb_build_object('n', g, 'password', 'p' || g)
-FROM generate_series(1, 2000) g, (VALUES ('acme'), ('globex')) AS v(t)" >/dev/null || not_ok "seeding audit_log"
+{ seed_audit acme 2000 step='30 seconds' && seed_audit globex 2000 step='30 seconds'; } ||
+	setup_failed "seeding audit_log"
 setup "the timer loop runs ops-export-runner, ops-export-cleaner and ops-lock-healer (cadence from jobs/systemd/*.timer)" \
 	stack_timers_start "$DIR"
 

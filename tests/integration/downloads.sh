@@ -55,10 +55,7 @@ expect_eq "the stack's nginx enforces the configured cap" "$CAP $CAP" \
 
 # --- data and exports ---------------------------------------------------------
 # rows of about 1.2 KB: BIG ~ 12 MB, SMALL ~ 2 MB, CORRUPT ~ 0.6 MB
-sql "INSERT INTO audit_log (tenant_id, occurred_at, actor_id, action, target_type, target_id, payload)
-SELECT 'dl', timestamptz '2026-10-01T00:00:00Z' + g * interval '1 second', 'u' || (g % 7), 'doc.read', 'doc', 'd' || g,
-       jsonb_build_object('seq', g, 'text', repeat('lorem ipsum ', 80))
-FROM generate_series(1, 10000) g" >/dev/null || not_ok "seeding audit_log"
+seed_audit dl 10000 words=80 || setup_failed "seeding audit_log"
 # the runner keeps the default statement timeout: the 2 s one is the API's
 sed '/statement_timeout_ms/d' "$STACK_CONFIG" >"$DIR/runner.yaml"
 

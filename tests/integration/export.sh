@@ -23,12 +23,10 @@ SELECT 'acme', timestamptz '2026-10-01T00:00:00Z' + g * interval '37 seconds', '
                           'tok', 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln', 'arr', jsonb_build_array('Bearer abc', 1, null))
 FROM generate_series(1, 3000) g;
 INSERT INTO audit_log (tenant_id, occurred_at, actor_id, action, payload)
-SELECT 'globex', timestamptz '2026-10-01T00:00:00Z' + g * interval '1 minute', 'g', 'user.login', '{}' FROM generate_series(1, 500) g;
-INSERT INTO audit_log (tenant_id, occurred_at, actor_id, action, target_type, target_id, payload)
-SELECT 'bulk', timestamptz '2026-10-01T00:00:00Z' + (g / 3) * interval '1 second', 'bot', 'sync.run', 'item', 'i' || g,
-       jsonb_build_object('seq', g, 'text', repeat('lorem ipsum ', 10), 'secret_key', 'x')
-FROM generate_series(1, 20000) g;" >/dev/null || not_ok "seeding audit_log"
-expect_eq "seeded rows (acme bulk globex)" "3000 20000 500" "$(sql "SELECT string_agg(n::text, ' ' ORDER BY t) FROM (SELECT tenant_id AS t, count(*) AS n FROM audit_log GROUP BY 1) s")"
+SELECT 'globex', timestamptz '2026-10-01T00:00:00Z' + g * interval '1 minute', 'g', 'user.login', '{}' FROM generate_series(1, 500) g;" >/dev/null &&
+	seed_audit bulk 20000 per=3 words=10 || setup_failed "seeding audit_log"
+n=$(sql "SELECT string_agg(n::text, ' ' ORDER BY t) FROM (SELECT tenant_id AS t, count(*) AS n FROM audit_log GROUP BY 1) s")
+[ "$n" = "3000 20000 500" ] || setup_failed "seeded rows (acme bulk globex): expected 3000 20000 500, got $n"
 
 # two rows at the same instant: the order must fall back to id
 sql "INSERT INTO audit_log (tenant_id, occurred_at, action, payload) VALUES

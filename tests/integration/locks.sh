@@ -34,10 +34,7 @@ CFG=(--config "$STACK_CONFIG")
 HEALER=("$BIN/ops-lock-healer" "${CFG[@]}")
 
 # audit rows for exports that run for a while (1 KiB chunks)
-sql "INSERT INTO audit_log (tenant_id, occurred_at, actor_id, action, target_type, target_id, payload)
-SELECT 'bulk', timestamptz '2026-10-01T00:00:00Z' + (g / 2) * interval '1 second', 'bot', 'sync.run', 'item', 'i' || g,
-       jsonb_build_object('seq', g, 'text', repeat('lorem ipsum ', 10))
-FROM generate_series(1, 30000) g" >/dev/null || not_ok "seeding audit_log"
+seed_audit bulk 30000 per=2 words=10 || setup_failed "seeding audit_log"
 
 lock() { sql "SELECT $2 FROM tb_scheduler_lock WHERE name = '$1'"; }
 now_s() { date +%s.%N; }

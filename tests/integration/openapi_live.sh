@@ -23,10 +23,7 @@ fi
 	setup_failed "bundle the OpenAPI: $(tail -n 3 "$DIR/bundle.log")"
 
 STACK_EXPORT_EXTRA="  chunk_bytes: 4KiB" test_stack_up live
-sql "INSERT INTO audit_log (tenant_id, occurred_at, actor_id, action, payload)
-     SELECT 'acme', timestamptz '2026-10-01T00:00:00Z' + g * interval '1 minute', 'u' || (g % 3),
-            (ARRAY['user.login','role.grant'])[1 + g % 2], jsonb_build_object('password', 'x', 'n', g)
-     FROM generate_series(1, 3000) g" >/dev/null
+seed_audit acme 3000 step='1 minute' || setup_failed "seeding audit_log"
 
 AUD=$(mint auditor-1 "" '["AUDITOR"]')
 OPS=$(mint ops-1 "" '["OPS_ADMIN"]')

@@ -234,10 +234,7 @@ expect_eq "ProtectSystem=strict, ProtectHome: /etc, /usr read-only and /home emp
 touch: cannot touch '/usr/local/bin/probe': Read-only file system" "$out"
 
 # --- the timers run an export to DONE by themselves -----------------------------------------
-sql "INSERT INTO audit_log (tenant_id, occurred_at, actor_id, action, target_type, target_id, payload)
-SELECT 'acme', timestamptz '2026-10-01T00:00:00Z' + g * interval '1 second', 'u' || (g % 7), 'doc.read', 'doc', 'd' || g,
-       jsonb_build_object('seq', g, 'api_key', 'k-secret-' || g, 'text', repeat('lorem ipsum ', 12))
-FROM generate_series(1, 20000) g" >/dev/null || not_ok "seeding audit_log"
+SEED_DB_URL=$DB_HOST_URL seed_audit acme 20000 words=12 || not_ok "seeding audit_log"
 SUPER=$(mint root-1 "" '["SUPER_ADMIN"]')
 OPS=$(mint ops-1 "" '["OPS_ADMIN"]')
 for j in ops-export-runner ops-export-cleaner ops-lock-healer; do
