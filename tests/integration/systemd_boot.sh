@@ -234,7 +234,7 @@ expect_eq "ProtectSystem=strict, ProtectHome: /etc, /usr read-only and /home emp
 touch: cannot touch '/usr/local/bin/probe': Read-only file system" "$out"
 
 # --- the timers run an export to DONE by themselves -----------------------------------------
-SEED_DB_URL=$DB_HOST_URL seed_audit acme 20000 words=12 || not_ok "seeding audit_log"
+SEED_DB_URL=$DB_HOST_URL seed_audit acme 20000 words=12 || setup_failed "seeding audit_log"
 SUPER=$(mint root-1 "" '["SUPER_ADMIN"]')
 OPS=$(mint ops-1 "" '["OPS_ADMIN"]')
 for j in ops-export-runner ops-export-cleaner ops-lock-healer; do
