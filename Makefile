@@ -38,7 +38,7 @@ endif
 MAKEFLAGS += --no-print-directory
 
 CC      ?= cc
-PKGS    := fcgi libpq jansson libcurl openssl yaml-0.1
+PKGS    := fcgi libpq jansson libcurl openssl yaml-0.1 zlib libzstd
 
 ifeq ($(SAN),1)
 BUILD   := build/asan

@@ -335,8 +335,7 @@ download_stream(struct request *r, const struct export_file *f,
 	int rc, corrupt_seq = -1;
 
 	export_filename(f, fname, sizeof(fname));
-	buf_appendf(&h, "Content-Type: %s\r\n", strcmp(f->format, "csv") == 0 ?
-	    "text/csv; charset=utf-8" : "application/x-ndjson");
+	buf_appendf(&h, "Content-Type: %s\r\n", export_content_type(f));
 	buf_appendf(&h, "Content-Length: %lld\r\n", f->total_bytes ?
 	    last - first + 1 : 0);
 	buf_appendf(&h, "Content-Disposition: attachment; filename=\"%s\"\r\n"

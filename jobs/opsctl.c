@@ -509,12 +509,14 @@ cmd_exports(struct ctl *c, int argc, char **argv)
 		db_close(&db);
 		return 0;
 	}
-	printf("%-36s %-8s %-20s %-5s %-27s %10s %12s %3s %s\n", "ID", "STATE",
-	    "TENANT", "FMT", "CREATED_AT", "ROWS", "BYTES", "TRY", "ERROR");
+	printf("%-36s %-8s %-20s %-5s %-4s %-27s %10s %12s %3s %s\n", "ID",
+	    "STATE", "TENANT", "FMT", "COMP", "CREATED_AT", "ROWS", "BYTES",
+	    "TRY", "ERROR");
 	json_array_foreach(items, i, it)
-		printf("%-36s %-8s %-20s %-5s %-27s %10lld %12lld %3lld %s\n",
-		    jstr(it, "id"), jstr(it, "state"), jstr(it, "tenant_id"),
-		    jstr(it, "format"), jstr(it, "created_at"),
+		printf("%-36s %-8s %-20s %-5s %-4s %-27s %10lld %12lld %3lld "
+		    "%s\n", jstr(it, "id"), jstr(it, "state"),
+		    jstr(it, "tenant_id"), jstr(it, "format"),
+		    jstr(it, "compression"), jstr(it, "created_at"),
 		    (long long)json_integer_value(json_object_get(it, "rows")),
 		    (long long)json_integer_value(json_object_get(it, "bytes")),
 		    (long long)json_integer_value(json_object_get(it, "attempt")),

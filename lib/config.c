@@ -78,6 +78,8 @@ static const struct config_key config_keys[] = {
 	{ "export", "max_bytes_cap", T_BYTES, O(export.max_bytes_cap), 1 * KIB, 64 * GIB, "2GiB", NULL, NULL },
 	{ "export", "max_duration_seconds", T_INT, O(export.max_duration_seconds), 1, 86400, "900", NULL, NULL },
 	{ "export", "chunk_bytes", T_BYTES, O(export.chunk_bytes), 1 * KIB, 64 * MIB, "1MiB", NULL, NULL },
+	{ "export", "gzip_level", T_INT, O(export.gzip_level), 1, 9, "6", NULL, NULL },
+	{ "export", "zstd_level", T_INT, O(export.zstd_level), 1, 19, "1", NULL, NULL },
 	{ "export", "ttl_hours", T_INT, O(export.ttl_hours), 1, 720, "24", NULL, NULL },
 	{ "export", "max_active_per_tenant", T_INT, O(export.max_active_per_tenant), 1, 1000, "2", NULL, NULL },
 	{ "export", "max_attempts", T_INT, O(export.max_attempts), 1, 100, "3", NULL, NULL },

@@ -72,6 +72,8 @@ struct ops_config {
 		long long max_bytes_cap;
 		int	 max_duration_seconds;
 		long long chunk_bytes;
+		int	 gzip_level;	/* compression "gzip" (1..9) */
+		int	 zstd_level;	/* compression "zstd" (1..19) */
 		int	 ttl_hours;
 		int	 max_active_per_tenant;
 		int	 max_attempts;

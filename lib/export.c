@@ -32,13 +32,17 @@
 	US("expires_at") ", attempt, " \
 	"progress_rows, progress_bytes, progress_chunks, max_rows, max_bytes, " \
 	"max_duration_seconds, total_rows, total_bytes, sha256, error_code, " \
-	"error_message, cancel_requested"
+	"error_message, cancel_requested, compression, " \
+	"CASE compression WHEN 'none' THEN progress_bytes " \
+	"ELSE progress_uncompressed_bytes END, " \
+	"coalesce(total_uncompressed_bytes, total_bytes)"
 
 enum {
 	C_ID, C_TENANT, C_BY, C_STATE, C_FORMAT, C_FROM, C_TO, C_FILTERS,
 	C_CREATED, C_STARTED, C_FINISHED, C_EXPIRES, C_ATTEMPT, C_PROWS,
 	C_PBYTES, C_PCHUNKS, C_MAXROWS, C_MAXBYTES, C_MAXDUR, C_TROWS,
-	C_TBYTES, C_SHA, C_ECODE, C_EMSG, C_CANCEL
+	C_TBYTES, C_SHA, C_ECODE, C_EMSG, C_CANCEL, C_COMPRESSION, C_PUBYTES,
+	C_TUBYTES
 };
 
 /* The hot statements: prepared once per connection (db_query_stmt). */
@@ -68,11 +72,12 @@ static const struct db_stmt job_list_stmt = {
 	"to_char(range_from AT TIME ZONE 'UTC', 'YYYYMMDD\"T\"HH24MISS\"Z\"'), " \
 	"to_char(range_to AT TIME ZONE 'UTC', 'YYYYMMDD\"T\"HH24MISS\"Z\"'), " \
 	"coalesce(sha256, ''), coalesce(total_bytes, 0), " \
-	"coalesce(total_rows, 0), (state = 'DONE' AND expires_at <= now())"
+	"coalesce(total_rows, 0), (state = 'DONE' AND expires_at <= now()), " \
+	"compression"
 
 enum {
 	F_ID, F_TENANT, F_BY, F_STATE, F_FORMAT, F_FROM, F_TO, F_SHA, F_BYTES,
-	F_ROWS, F_EXPIRED
+	F_ROWS, F_EXPIRED, F_COMPRESSION
 };
 
 const char *
@@ -187,12 +192,13 @@ job_row_json(const PGresult *res, int row, const struct export_actor *a,
 	json_error_t jerr;
 
 	filters = json_loads(PQgetvalue(res, row, C_FILTERS), 0, &jerr);
-	job = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:o, s:o, "
-	    "s:o, s:o, s:o, s:{s:o, s:o, s:o}, s:{s:o, s:o, s:o}}",
+	job = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:o, "
+	    "s:o, s:o, s:o, s:o, s:{s:o, s:o, s:o, s:o}, s:{s:o, s:o, s:o}}",
 	    "id", PQgetvalue(res, row, C_ID),
 	    "tenant_id", PQgetvalue(res, row, C_TENANT),
 	    "state", state,
 	    "format", PQgetvalue(res, row, C_FORMAT),
+	    "compression", PQgetvalue(res, row, C_COMPRESSION),
 	    "from", time_or_null(res, row, C_FROM),
 	    "to", time_or_null(res, row, C_TO),
 	    "filters", filters ? filters : json_object(),
@@ -206,15 +212,17 @@ job_row_json(const PGresult *res, int row, const struct export_actor *a,
 	    "rows", int_or_null(res, row, C_PROWS),
 	    "bytes", int_or_null(res, row, C_PBYTES),
 	    "chunks", int_or_null(res, row, C_PCHUNKS),
+	    "uncompressed_bytes", int_or_null(res, row, C_PUBYTES),
 	    "limits",
 	    "max_rows", int_or_null(res, row, C_MAXROWS),
 	    "max_bytes", int_or_null(res, row, C_MAXBYTES),
 	    "max_duration_seconds", int_or_null(res, row, C_MAXDUR));
 	xnonnull(job);
 	if (strcmp(state, "DONE") == 0) {
-		json_t *result = json_pack("{s:o, s:o, s:o}",
+		json_t *result = json_pack("{s:o, s:o, s:o, s:o}",
 		    "rows", int_or_null(res, row, C_TROWS),
 		    "bytes", int_or_null(res, row, C_TBYTES),
+		    "uncompressed_bytes", int_or_null(res, row, C_TUBYTES),
 		    "sha256", text_or_null(res, row, C_SHA));
 		bool may = export_access(a, CAP_EXPORT_DOWNLOAD,
 		    PQgetvalue(res, row, C_TENANT),
@@ -351,22 +359,26 @@ export_job_create(struct db *db, const struct ops_config *cfg,
 	{
 		const char *p[] = { req->tenant_id, a->who->sub, req->format,
 		    req->from, req->to, filters, maxr, maxb, maxd, attempts,
-		    idem_key, req->request_hash, a->request_id };
+		    idem_key, req->request_hash, a->request_id,
+		    compress_codec_name(req->compression) };
 
 		res = db_query(db, "INSERT INTO tb_audit_export_job (tenant_id, "
 		    "requested_by, state, format, range_from, range_to, "
 		    "filters, max_rows, max_bytes, max_duration_seconds, "
-		    "max_attempts, idempotency_key, request_hash, request_id) "
-		    "VALUES ($1, $2, 'PENDING', $3, $4, $5, $6::jsonb, $7, $8, "
-		    "$9, $10, $11, $12, $13) RETURNING id", 13, p);
+		    "max_attempts, idempotency_key, request_hash, request_id, "
+		    "compression) VALUES ($1, $2, 'PENDING', $3, $4, $5, "
+		    "$6::jsonb, $7, $8, $9, $10, $11, $12, $13, $14) "
+		    "RETURNING id", 14, p);
 	}
 	if (res == NULL)
 		goto dberr;
 	snprintf(id_out, EXPORT_ID_LEN + 1, "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
 	{
-		json_t *data = json_pack("{s:s, s:s, s:s, s:O, s:I, s:I}",
-		    "format", req->format, "from", req->from, "to", req->to,
+		json_t *data = json_pack("{s:s, s:s, s:s, s:s, s:O, s:I, s:I}",
+		    "format", req->format, "compression",
+		    compress_codec_name(req->compression), "from", req->from,
+		    "to", req->to,
 		    "filters", req->filters, "max_rows",
 		    (json_int_t)req->max_rows, "max_bytes",
 		    (json_int_t)req->max_bytes);
@@ -582,6 +594,9 @@ export_file_get(struct db *db, const char *id, struct export_file *f)
 	f->total_bytes = strtoll(PQgetvalue(res, 0, F_BYTES), NULL, 10);
 	f->total_rows = strtoll(PQgetvalue(res, 0, F_ROWS), NULL, 10);
 	f->expired = strcmp(PQgetvalue(res, 0, F_EXPIRED), "t") == 0;
+	if (compress_codec_parse(PQgetvalue(res, 0, F_COMPRESSION),
+	    &f->compression) != 0)
+		f->compression = COMPRESS_NONE;	/* the CHECK allows no other */
 	PQclear(res);
 	return EXPORT_OK;
 }

@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "auth.h"
+#include "compress.h"
 #include "config.h"
 #include "db.h"
 #include "rbac.h"
@@ -46,6 +47,7 @@ struct export_request {
 	char		*from;		/* canonical RFC 3339 UTC, microseconds */
 	char		*to;
 	char		*format;	/* "jsonl" or "csv" */
+	enum compress_codec compression;	/* default COMPRESS_NONE */
 	json_t		*filters;	/* {"actions":[...],"actor_id":"..."} */
 	long long	 max_rows;
 	long long	 max_bytes;
@@ -183,6 +185,7 @@ struct export_file {
 	char		 requested_by[256];
 	char		 state[16];
 	char		 format[8];
+	enum compress_codec compression;
 	char		 from[40], to[40];	/* compact, for the filename */
 	char		 sha256[65];
 	long long	 total_bytes;
@@ -228,8 +231,12 @@ enum export_outcome export_access(const struct export_actor *actor,
 int	export_range_parse(const char *hdr, long long total, long long *first,
 	    long long *last);
 
-/* "audit-<tenant>-<from>-<to>-<id8>.<ext>", safe for a header. */
+/*
+ * "audit-<tenant>-<from>-<to>-<id8>.<ext>[.gz|.zst]", safe for a header.
+ */
 void	export_filename(const struct export_file *f, char *out, size_t outsz);
+/* The download's Content-Type: the codec's, else the format's. */
+const char *export_content_type(const struct export_file *f);
 
 /* True when s is a canonical UUID (8-4-4-4-12 hex). */
 bool	export_id_valid(const char *s);

@@ -65,7 +65,10 @@ export_admin_list(struct db *db, const char *state, const char *tenant,
 	res = db_query(db, "SELECT id, tenant_id, state, format, "
 	    DB_SQL_RFC3339("created_at") ", " DB_SQL_RFC3339("finished_at") ", "
 	    "coalesce(total_rows, progress_rows), "
-	    "coalesce(total_bytes, progress_bytes), attempt, error_code "
+	    "coalesce(total_bytes, progress_bytes), attempt, error_code, "
+	    "compression, CASE WHEN compression = 'none' THEN "
+	    "coalesce(total_bytes, progress_bytes) ELSE coalesce("
+	    "total_uncompressed_bytes, progress_uncompressed_bytes) END "
 	    "FROM tb_audit_export_job WHERE ($1::text IS NULL OR state = $1) "
 	    "AND ($2::text IS NULL OR tenant_id = $2) "
 	    "ORDER BY created_at DESC, id DESC LIMIT $3", 3, p);
@@ -74,11 +77,13 @@ export_admin_list(struct db *db, const char *state, const char *tenant,
 	items = json_array();
 	for (int i = 0; i < PQntuples(res); i++)
 		json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:s, "
-		    "s:o, s:o, s:o, s:o, s:o, s:o}",
+		    "s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
 		    "id", PQgetvalue(res, i, 0),
 		    "tenant_id", PQgetvalue(res, i, 1),
 		    "state", PQgetvalue(res, i, 2),
 		    "format", PQgetvalue(res, i, 3),
+		    "compression", PQgetvalue(res, i, 10),
+		    "uncompressed_bytes", num_or_null(res, i, 11),
 		    "created_at", str_or_null(res, i, 4),
 		    "finished_at", str_or_null(res, i, 5),
 		    "rows", num_or_null(res, i, 6),

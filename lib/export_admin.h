@@ -22,8 +22,9 @@ int	export_admin_check(const char *state, const char *tenant, long limit,
 
 /*
  * The newest jobs first, as an array of {id, tenant_id, state, format,
- * created_at, finished_at, rows, bytes, attempt, error_code}; rows and
- * bytes are the result when finished, else the progress so far. New
+ * compression, created_at, finished_at, rows, bytes, uncompressed_bytes,
+ * attempt, error_code}; rows and bytes (stored, compressed when the job
+ * is) are the result when finished, else the progress so far. New
  * reference, or NULL when the database failed.
  */
 json_t	*export_admin_list(struct db *db, const char *state, const char *tenant,

@@ -180,6 +180,18 @@ export_filename(const struct export_file *f, char *out, size_t outsz)
 		    (char)c : '_';
 	}
 	tenant[i] = '\0';
-	snprintf(out, outsz, "audit-%s-%s-%s-%.8s.%s", tenant, f->from, f->to,
-	    f->id, strcmp(f->format, "csv") == 0 ? "csv" : "jsonl");
+	snprintf(out, outsz, "audit-%s-%s-%s-%.8s.%s%s", tenant, f->from,
+	    f->to, f->id, strcmp(f->format, "csv") == 0 ? "csv" : "jsonl",
+	    compress_suffix(f->compression));
+}
+
+const char *
+export_content_type(const struct export_file *f)
+{
+	const char *t = compress_content_type(f->compression);
+
+	if (t != NULL)
+		return t;
+	return strcmp(f->format, "csv") == 0 ? "text/csv; charset=utf-8" :
+	    "application/x-ndjson";
 }

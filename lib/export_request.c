@@ -129,8 +129,8 @@ export_request_parse(const json_t *body, const struct ops_config *cfg,
     struct export_request *req, json_t **details_out)
 {
 	static const char *const known[] = { "tenant_id", "from", "to",
-	    "format", "actions", "actor_id", "max_rows", "max_bytes",
-	    "max_duration_seconds" };
+	    "format", "compression", "actions", "actor_id", "max_rows",
+	    "max_bytes", "max_duration_seconds" };
 	json_t *details = json_array();
 	const char *key;
 	const json_t *v;
@@ -186,6 +186,14 @@ export_request_parse(const json_t *body, const struct ops_config *cfg,
 		add_issue(details, "format", "must be \"jsonl\" or \"csv\"");
 	else
 		req->format = xstrdup(json_string_value(v));
+
+	v = json_object_get(body, "compression");
+	if (v == NULL)
+		req->compression = COMPRESS_NONE;
+	else if (!json_is_string(v) ||
+	    compress_codec_parse(json_string_value(v), &req->compression) != 0)
+		add_issue(details, "compression", "must be \"none\", \"gzip\" "
+		    "or \"zstd\"");
 
 	parse_filters(body, req, details);
 	(void)get_limit(body, "max_rows", cfg->export.max_rows_cap,

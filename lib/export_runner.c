@@ -86,6 +86,9 @@ struct run {
 	struct chunk_buf	 out;		/* rows being committed */
 	long long		 bytes_taken;	/* committed + in flight */
 	struct buf		 scratch;
+	/* compression: NULL for none; zout is the writer's, like ru->out */
+	struct compressor	*cz;
+	struct buf		 zout;
 	EVP_MD_CTX		*sha;		/* the whole file */
 	struct writer		 wr;
 	struct timespec		 deadline;	/* max_duration */
@@ -246,30 +249,38 @@ fail_job(struct runner *rn, struct runner_job *job, const char *code,
 	"extract(epoch FROM started_at + max_duration_seconds * " \
 	"interval '1 second' - now()), attempt, progress_rows, " \
 	"progress_bytes, progress_chunks, checkpoint->>'occurred_at', " \
-	"checkpoint->>'id'"
+	"checkpoint->>'id', compression, coalesce(compression_level, 0), " \
+	"CASE compression WHEN 'none' THEN progress_bytes " \
+	"ELSE progress_uncompressed_bytes END"
 
 enum {
 	K_ID, K_TENANT, K_FORMAT, K_FROM, K_TO, K_FILTERS, K_MAXROWS,
 	K_MAXBYTES, K_MAXDUR, K_SECONDS_LEFT, K_ATTEMPT, K_ROWS, K_BYTES,
-	K_CHUNKS, K_CP_TS, K_CP_ID
+	K_CHUNKS, K_CP_TS, K_CP_ID, K_COMPRESSION, K_LEVEL, K_UBYTES
 };
 
 static enum run_result
 claim_take(struct runner *rn, const char *id, int attempt,
     struct runner_job *job)
 {
-	char lease[16];
-	const char *p[] = { id, rn->owner, lease };
+	char lease[16], gz[16], zs[16];
+	const char *p[] = { id, rn->owner, lease, gz, zs };
 	json_t *data;
 	PGresult *res;
 	int rc;
 
 	snprintf(lease, sizeof(lease), "%d", rn->cfg->export.lease_seconds);
+	snprintf(gz, sizeof(gz), "%d", rn->cfg->export.gzip_level);
+	snprintf(zs, sizeof(zs), "%d", rn->cfg->export.zstd_level);
+	/* the first claim fixes the level: a resumed attempt compresses its
+	 * chunks as the first one did, whatever the config says now */
 	res = db_query(rn->wdb, "UPDATE tb_audit_export_job SET state = "
 	    "'RUNNING', attempt = attempt + 1, lease_owner = $2, "
 	    "lease_expires_at = now() + $3 * interval '1 second', "
-	    "heartbeat_at = now(), started_at = coalesce(started_at, now()) "
-	    "WHERE id = $1 RETURNING " CLAIM_COLS, 3, p);
+	    "heartbeat_at = now(), started_at = coalesce(started_at, now()), "
+	    "compression_level = coalesce(compression_level, CASE compression "
+	    "WHEN 'gzip' THEN $4::int WHEN 'zstd' THEN $5::int END) "
+	    "WHERE id = $1 RETURNING " CLAIM_COLS, 5, p);
 	if (res == NULL)
 		return RUN_ERROR;
 	memset(job, 0, sizeof(*job));
@@ -289,6 +300,11 @@ claim_take(struct runner *rn, const char *id, int attempt,
 	job->rows = strtoll(PQgetvalue(res, 0, K_ROWS), NULL, 10);
 	job->bytes = strtoll(PQgetvalue(res, 0, K_BYTES), NULL, 10);
 	job->chunks = (int)strtol(PQgetvalue(res, 0, K_CHUNKS), NULL, 10);
+	if (compress_codec_parse(PQgetvalue(res, 0, K_COMPRESSION),
+	    &job->compression) != 0)
+		job->compression = COMPRESS_NONE;	/* the CHECK allows no other */
+	job->level = (int)strtol(PQgetvalue(res, 0, K_LEVEL), NULL, 10);
+	job->ubytes = strtoll(PQgetvalue(res, 0, K_UBYTES), NULL, 10);
 	if (!PQgetisnull(res, 0, K_CP_TS)) {
 		/* never NULL: a NULL checkpoint would restart from the start */
 		job->cp_ts = xstrdup(PQgetvalue(res, 0, K_CP_TS));
@@ -438,12 +454,17 @@ flush_chunk(struct run *ru, struct chunk_buf *cb)
 	struct runner_job *job = ru->job;
 	struct export_chunk c;
 	char att[16], rows[24], bytes[24], chunks[16], lease[16];
+	char ubytes[24];
 	json_t *cp;
 	char *cps;
 	enum run_result r;
 	int rc;
 
-	if (cb->data.len == 0)
+	/*
+	 * Only the last chunk can be empty. Compressed, an empty file is
+	 * still one (empty) frame, so that every tool reads it.
+	 */
+	if (cb->data.len == 0 && (ru->cz == NULL || job->chunks > 0))
 		return RUN_CLAIMED;
 	memset(&c, 0, sizeof(c));
 	c.seq = job->chunks;
@@ -451,6 +472,19 @@ flush_chunk(struct run *ru, struct chunk_buf *cb)
 	c.data = (const unsigned char *)cb->data.data;
 	c.len = cb->data.len;
 	c.rows = cb->rows;
+	if (ru->cz) {
+		/* one frame per chunk: a resumed attempt starts a frame
+		 * exactly where this run would have */
+		buf_reset(&ru->zout);
+		if (compress_frame(ru->cz, cb->data.data, cb->data.len,
+		    &ru->zout) != 0) {
+			log_error("cannot compress chunk %d of export %s: "
+			    "retried by the next run", job->chunks, job->id);
+			return RUN_ERROR;
+		}
+		c.data = (const unsigned char *)ru->zout.data;
+		c.len = ru->zout.len;
+	}
 	digest_sha256_hex(c.data, c.len, c.sha256);
 
 	if ((r = begin_fenced(ru)) != RUN_CLAIMED)
@@ -460,6 +494,8 @@ flush_chunk(struct run *ru, struct chunk_buf *cb)
 	snprintf(bytes, sizeof(bytes), "%lld", job->bytes + (long long)c.len);
 	snprintf(chunks, sizeof(chunks), "%d", job->chunks + 1);
 	snprintf(lease, sizeof(lease), "%d", rn->cfg->export.lease_seconds);
+	snprintf(ubytes, sizeof(ubytes), "%lld",
+	    job->ubytes + (long long)cb->data.len);
 	/* a chunk without rows (a CSV header alone) moves no checkpoint */
 	cps = NULL;
 	if (cb->last_ts[0]) {
@@ -470,7 +506,7 @@ flush_chunk(struct run *ru, struct chunk_buf *cb)
 	}
 	{
 		const char *p[] = { job->id, att, rows, bytes, chunks, cps,
-		    lease };
+		    lease, ubytes };
 
 		rc = rn->storage->write_chunk(ru->w, &c);
 		if (rc == 0)
@@ -479,8 +515,9 @@ flush_chunk(struct run *ru, struct chunk_buf *cb)
 			    "progress_chunks = $5, "
 			    "checkpoint = coalesce($6::jsonb, checkpoint), "
 			    "heartbeat_at = now(), lease_expires_at = now() + "
-			    "$7 * interval '1 second' WHERE id = $1 AND "
-			    "attempt = $2 AND state = 'RUNNING'", 7, p);
+			    "$7 * interval '1 second', "
+			    "progress_uncompressed_bytes = $8 WHERE id = $1 AND "
+			    "attempt = $2 AND state = 'RUNNING'", 8, p);
 	}
 	free(cps);
 	if (rc != 0 || db_commit(rn->wdb) != 0) {
@@ -496,6 +533,7 @@ flush_chunk(struct run *ru, struct chunk_buf *cb)
 	}
 	job->rows += cb->rows;
 	job->bytes += (long long)c.len;
+	job->ubytes += (long long)cb->data.len;
 	job->chunks++;
 	cb->rows = 0;
 	cb->last_ts[0] = cb->last_id[0] = '\0';
@@ -917,7 +955,7 @@ finish_job(struct run *ru)
 	struct runner_job *job = ru->job;
 	unsigned char md[32];
 	unsigned int mdlen = 0;
-	char sha[65], att[16], rows[24], bytes[24], ttl[16];
+	char sha[65], att[16], rows[24], bytes[24], ttl[16], ubytes[24];
 	enum run_result r;
 	json_t *data;
 	int rc;
@@ -936,18 +974,23 @@ finish_job(struct run *ru)
 	snprintf(rows, sizeof(rows), "%lld", job->rows);
 	snprintf(bytes, sizeof(bytes), "%lld", job->bytes);
 	snprintf(ttl, sizeof(ttl), "%d", rn->cfg->export.ttl_hours);
+	snprintf(ubytes, sizeof(ubytes), "%lld", job->ubytes);
 	{
-		const char *p[] = { job->id, att, sha, rows, bytes, ttl };
+		const char *p[] = { job->id, att, sha, rows, bytes, ttl,
+		    ubytes };
 
 		rc = db_exec(rn->wdb, "UPDATE tb_audit_export_job SET state = "
 		    "'DONE', sha256 = $3, total_rows = $4, total_bytes = $5, "
+		    "total_uncompressed_bytes = $7, "
 		    "finished_at = now(), expires_at = now() + $6 * "
 		    "interval '1 hour' WHERE id = $1 AND attempt = $2 AND "
-		    "state = 'RUNNING'", 6, p);
+		    "state = 'RUNNING'", 7, p);
 	}
-	data = json_pack("{s:I, s:I, s:s, s:i, s:i}", "rows",
-	    (json_int_t)job->rows, "bytes", (json_int_t)job->bytes, "sha256",
-	    sha, "chunks", job->chunks, "attempt", job->attempt);
+	data = json_pack("{s:I, s:I, s:I, s:s, s:s, s:i, s:i}", "rows",
+	    (json_int_t)job->rows, "bytes", (json_int_t)job->bytes,
+	    "uncompressed_bytes", (json_int_t)job->ubytes, "compression",
+	    compress_codec_name(job->compression), "sha256", sha, "chunks",
+	    job->chunks, "attempt", job->attempt);
 	if (rc == 0)
 		rc = job_events(rn->wdb, rn->rules, "EXPORT_COMPLETED", "info",
 		    job->tenant_id, job->id, data, true);
@@ -957,8 +1000,9 @@ finish_job(struct run *ru)
 		return RUN_ERROR;
 	}
 	log_kv(LOG_INFO, "job_id", job->id, "export done: %lld rows, %lld "
-	    "bytes, %d chunks, sha256 %s", job->rows, job->bytes, job->chunks,
-	    sha);
+	    "bytes (%lld uncompressed, %s), %d chunks, sha256 %s", job->rows,
+	    job->bytes, job->ubytes, compress_codec_name(job->compression),
+	    job->chunks, sha);
 	return RUN_DONE;
 }
 
@@ -1009,9 +1053,10 @@ export_job_run(struct runner *rn, struct runner_job *job)
 	buf_init(&ru.fill.data);
 	buf_init(&ru.out.data);
 	buf_init(&ru.scratch);
+	buf_init(&ru.zout);
 	buf_grow(&ru.fill.data, (size_t)rn->cfg->export.chunk_bytes + 65536);
 	buf_grow(&ru.out.data, (size_t)rn->cfg->export.chunk_bytes + 65536);
-	ru.bytes_taken = job->bytes;
+	ru.bytes_taken = job->ubytes;	/* max_bytes bounds the content */
 	end = now + (job->seconds_left > 0 ? job->seconds_left : 0);
 	ru.deadline.tv_sec = (time_t)end;
 	ru.deadline.tv_nsec = (long)((end - (double)(time_t)end) * 1e9);
@@ -1019,6 +1064,11 @@ export_job_run(struct runner *rn, struct runner_job *job)
 	ru.sha = xnonnull(EVP_MD_CTX_new());
 	if (EVP_DigestInit_ex(ru.sha, EVP_sha256(), NULL) != 1) {
 		log_error("cannot start a SHA-256 digest (OpenSSL)");
+		r = RUN_ERROR;
+		goto out;
+	}
+	if (job->compression != COMPRESS_NONE &&
+	    (ru.cz = compress_new(job->compression, job->level)) == NULL) {
 		r = RUN_ERROR;
 		goto out;
 	}
@@ -1059,6 +1109,8 @@ out:
 	if (ru.w)
 		rn->storage->close_writer(ru.w);
 	EVP_MD_CTX_free(ru.sha);
+	compress_free(ru.cz);
+	buf_free(&ru.zout);
 	buf_free(&ru.fill.data);
 	buf_free(&ru.out.data);
 	buf_free(&ru.scratch);

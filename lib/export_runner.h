@@ -22,6 +22,7 @@
 
 #include <stdbool.h>
 
+#include "compress.h"
 #include "config.h"
 #include "db.h"
 #include "sanitize.h"
@@ -78,6 +79,9 @@ struct runner_job {
 	char		 id[40];
 	char		 tenant_id[160];
 	char		 format[8];
+	enum compress_codec compression;
+	int		 level;			/* of compression, fixed at the
+						 * first claim */
 	char		 from[40], to[40];
 	char		*filters;		/* JSON text, owned */
 	long long	 max_rows, max_bytes;
@@ -85,6 +89,8 @@ struct runner_job {
 	double		 seconds_left;		/* of max_duration */
 	int		 attempt;
 	long long	 rows, bytes;		/* committed progress */
+	long long	 ubytes;		/* of it, the uncompressed
+						 * content (= bytes for none) */
 	int		 chunks;
 	char		*cp_ts;			/* checkpoint, owned, or NULL */
 	long long	 cp_id;

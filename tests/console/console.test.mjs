@@ -167,6 +167,7 @@ test('TENANT_ADMIN creates an export in the form, watches it reach DONE without 
 	await page.getByLabel('From (UTC, inclusive)').fill('2026-10-01T00:00');
 	await page.getByLabel('To (UTC, exclusive)').fill('2026-10-01T12:00');
 	await page.getByLabel('Format').selectOption('csv');
+	await page.getByLabel('Compression').selectOption('zstd');
 	await shot(page, '02-create');
 	await axe(page, 'create');
 	let navigations = 0;
@@ -181,6 +182,7 @@ test('TENANT_ADMIN creates an export in the form, watches it reach DONE without 
 	const job = (await apiFetch(TOK.tenant, `/api/ops/audit-exports/${id}`)).body;
 	assert.equal(job.state, 'DONE');
 	assert.equal(job.requested_by, 'alice');
+	assert.equal(job.compression, 'zstd', 'the form sent the compression');
 	assert.equal(await page.locator('#job-progress').getAttribute('value'), '1');
 	assert.match(await page.locator('.counters').textContent(), new RegExp(`${job.result.rows.toLocaleString('en-US')} rows`));
 	await shot(page, '03-job-done');
@@ -200,7 +202,7 @@ test('TENANT_ADMIN creates an export in the form, watches it reach DONE without 
 	await res.arrayBuffer();
 	const apiName = /filename="([^"]+)"/.exec(cd)[1];
 	assert.equal(download.suggestedFilename(), apiName);
-	assert.match(apiName, /^audit-acme-.*\.csv$/);
+	assert.match(apiName, /^audit-acme-.*\.csv\.zst$/);
 	assert.equal(await page.locator('.download-info .sha256').textContent(), job.result.sha256, 'the page shows the SHA-256');
 	assert.match(await page.locator('.download-info').textContent(), new RegExp(`${job.result.bytes.toLocaleString('en-US')} bytes`));
 	Object.assign(doneJob, job);

@@ -7,7 +7,8 @@
  * a body is accepted (0, no details) or refused (-1, at least one
  * {"field","issue"} detail), never both; an accepted request has from
  * before to, canonical timestamps that parse again to the same instant,
- * a known format and limits within the caps; parsing a timestamp twice
+ * a known format and limits within the caps, the compression the body
+ * named ("none" when it named none); parsing a timestamp twice
  * gives the same answer.
  */
 #include <jansson.h>
@@ -66,6 +67,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json_decref(details);
 	FUZZ_CHECK(strcmp(req.format, "jsonl") == 0 ||
 	    strcmp(req.format, "csv") == 0);
+	{
+		const json_t *c = json_object_get(body, "compression");
+
+		FUZZ_CHECK(c == NULL ? req.compression == COMPRESS_NONE :
+		    json_is_string(c) && strcmp(json_string_value(c),
+		    compress_codec_name(req.compression)) == 0);
+	}
 	FUZZ_CHECK(date_parse_rfc3339(req.from, &f_u) == 0);
 	FUZZ_CHECK(date_parse_rfc3339(req.to, &t_u) == 0);
 	FUZZ_CHECK(f_u < t_u);

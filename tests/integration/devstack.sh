@@ -86,7 +86,7 @@ for f in cc pkg-config make psql nginx curl jq openssl runuser flock \
 	pkg=$(owner "$f")
 	[ -n "$pkg" ] && [[ "$CLOSURE" != *" $pkg "* ]] && lacking+=" $f($pkg)"
 done
-for pc in fcgi libpq jansson libcurl openssl yaml-0.1 libcmark-gfm; do
+for pc in fcgi libpq jansson libcurl openssl yaml-0.1 zlib libzstd libcmark-gfm; do
 	pkg=$(owner "$(pkg-config --variable=pcfiledir "$pc")/$pc.pc")
 	[[ "$RUN_PKGS" == *" $pkg "* ]] || lacking+=" $pc.pc($pkg)"
 done

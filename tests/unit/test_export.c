@@ -79,6 +79,10 @@ test_request_validation(void **state)
 		{ "{\"tenant_id\":\"acme\",\"from\":\"2026-10-01T00:00:00Z\",\"to\":\"2026-10-02T00:00:00Z\",\"format\":\"jsonl\",\"actions\":[],\"actor_id\":\"\"}", "actions,actor_id" },
 		{ "{\"tenant_id\":\"acme\",\"from\":\"2026-10-01T00:00:00Z\",\"to\":\"2026-10-02T00:00:00Z\",\"format\":\"jsonl\",\"actions\":[\"ok\",2]}", "actions" },
 		{ "[1]", "body" },
+		{ "{\"tenant_id\":\"acme\",\"from\":\"2026-10-01T00:00:00Z\",\"to\":\"2026-10-02T00:00:00Z\",\"format\":\"csv\",\"compression\":\"zstd\"}", "" },
+		{ "{\"tenant_id\":\"acme\",\"from\":\"2026-10-01T00:00:00Z\",\"to\":\"2026-10-02T00:00:00Z\",\"format\":\"jsonl\",\"compression\":\"none\"}", "" },
+		{ "{\"tenant_id\":\"acme\",\"from\":\"2026-10-01T00:00:00Z\",\"to\":\"2026-10-02T00:00:00Z\",\"format\":\"jsonl\",\"compression\":\"lz4\"}", "compression" },
+		{ "{\"tenant_id\":\"acme\",\"from\":\"2026-10-01T00:00:00Z\",\"to\":\"2026-10-02T00:00:00Z\",\"format\":\"jsonl\",\"compression\":true}", "compression" },
 	};
 
 	(void)state;
@@ -106,6 +110,7 @@ test_request_defaults_and_hash(void **state)
 	assert_int_equal(a.max_rows, 1000000);
 	assert_int_equal(a.max_bytes, 512LL * 1024 * 1024);
 	assert_int_equal(a.max_duration_seconds, 900);
+	assert_int_equal(a.compression, COMPRESS_NONE);
 	assert_string_equal(a.to, "2026-10-02T00:00:00.000000Z");
 	/* key order does not change the hash: the same body, the same job */
 	assert_string_equal(a.request_hash, b.request_hash);
@@ -259,6 +264,20 @@ test_names(void **state)
 	export_filename(&f, name, sizeof(name));
 	assert_string_equal(name,
 	    "audit-ac_me_x-20261001T000000Z-20261002T000000Z-6745d054.csv");
+	assert_string_equal(export_content_type(&f), "text/csv; charset=utf-8");
+	f.compression = COMPRESS_ZSTD;
+	export_filename(&f, name, sizeof(name));
+	assert_string_equal(name,
+	    "audit-ac_me_x-20261001T000000Z-20261002T000000Z-6745d054.csv.zst");
+	assert_string_equal(export_content_type(&f), "application/zstd");
+	snprintf(f.format, sizeof(f.format), "jsonl");
+	f.compression = COMPRESS_GZIP;
+	export_filename(&f, name, sizeof(name));
+	assert_string_equal(name,
+	    "audit-ac_me_x-20261001T000000Z-20261002T000000Z-6745d054.jsonl.gz");
+	assert_string_equal(export_content_type(&f), "application/gzip");
+	f.compression = COMPRESS_NONE;
+	assert_string_equal(export_content_type(&f), "application/x-ndjson");
 }
 
 int

@@ -38,6 +38,10 @@ export function renderCreate(ctx) {
 	const from = h('input', { type: 'datetime-local', step: 60, value: localValue(new Date(dayStart.getTime() - 7 * 86400000)) });
 	const to = h('input', { type: 'datetime-local', step: 60, value: localValue(new Date(dayStart.getTime() + 86400000)) });
 	const format = h('select', h('option', { value: 'jsonl' }, 'JSON Lines (.jsonl)'), h('option', { value: 'csv' }, 'CSV (.csv)'));
+	const compression = h('select',
+		h('option', { value: 'none' }, 'None'),
+		h('option', { value: 'zstd' }, 'zstd (.zst, fast, smallest)'),
+		h('option', { value: 'gzip' }, 'gzip (.gz, opens anywhere)'));
 	const actions = h('input', { type: 'text', autocomplete: 'off', placeholder: 'user.login, role.grant' });
 	const actor = h('input', { type: 'text', autocomplete: 'off' });
 	const maxRows = h('input', { type: 'text', inputMode: 'numeric', autocomplete: 'off' });
@@ -50,7 +54,9 @@ export function renderCreate(ctx) {
 		h('div.row',
 			field('from', 'From (UTC, inclusive)', from),
 			field('to', 'To (UTC, exclusive)', to, 'At most 31 days after From.')),
-		field('format', 'Format', format),
+		h('div.row',
+			field('format', 'Format', format),
+			field('compression', 'Compression', compression, 'The file is compressed; decompressed it is the same export.')),
 		h('fieldset',
 			h('legend', 'Optional'),
 			field('actions', 'Actions', actions, 'Comma-separated; only rows with one of these actions.'),
@@ -68,6 +74,7 @@ export function renderCreate(ctx) {
 	function body() {
 		const b = { tenant_id: tenant.value.trim(), from: toRfc3339(from.value), to: toRfc3339(to.value), format: format.value };
 		const acts = actions.value.split(',').map((s) => s.trim()).filter(Boolean);
+		if (compression.value !== 'none') b.compression = compression.value;
 		if (acts.length) b.actions = acts;
 		if (actor.value.trim()) b.actor_id = actor.value.trim();
 		// numbers go as typed when they are not plain integers: the API names the field

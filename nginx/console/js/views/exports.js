@@ -59,7 +59,7 @@ export function renderExports(ctx) {
 			h('td', h('a.mono', { href: `#/exports/${job.id}` }, job.id.slice(0, 8))),
 			h('td', job.tenant_id),
 			h('td', stateBadge(job.state), job.cancel_requested ? h('span.note', ' cancel requested') : null),
-			h('td', job.format),
+			h('td', job.compression && job.compression !== 'none' ? `${job.format}.${job.compression === 'gzip' ? 'gz' : 'zst'}` : job.format),
 			h('td.nowrap', `${fmtShort(job.from)} → ${fmtShort(job.to)}`),
 			h('td.nowrap', job.requested_by),
 			h('td.nowrap', fmtShort(job.created_at, true)),

@@ -73,7 +73,7 @@ export function renderJob(ctx, id) {
 		if (!active) cancelAsked = false;
 		mount(head, h('p.state-line', stateBadge(j.state),
 			j.cancel_requested || (cancelAsked && active) ? h('span.badge.cancel', 'cancel requested') : null,
-			h('span', ` tenant ${j.tenant_id}, ${j.format}, requested by ${j.requested_by}`)));
+			h('span', ` tenant ${j.tenant_id}, ${j.format}${j.compression && j.compression !== 'none' ? ` (${j.compression})` : ''}, requested by ${j.requested_by}`)));
 		const p = h('progress#job-progress', { 'aria-label': 'Export progress' });
 		if (j.state === 'DONE') { p.max = 1; p.value = 1; } else if (!active) { p.max = 1; p.value = 0; }
 		// while running the total is unknown until the end: indeterminate
