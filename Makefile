@@ -1,9 +1,13 @@
 # ops backend: one Makefile, pkg-config for every library.
 #
-#   make            build every binary into bin/
-#   make test       install what is missing, build, run every test suite
-#   make run        start the dev stack (PostgreSQL, ops-fcgi, nginx) under var/
-#   make stop       stop the dev stack
+#   make            build every binary into bin/ (the default goal: all)
+#   make V=1        the same, showing every command line in full
+#   make test       install what is missing (scripts/bootstrap test), build,
+#                   run every test suite
+#   make run        check the port, install what running needs (scripts/bootstrap
+#                   run), build, start the dev stack (PostgreSQL, ops-fcgi,
+#                   nginx) under var/
+#   make stop       stop the dev stack, whatever state its pid files are in
 #   make asan       build the unit tests with -fsanitize=address,undefined
 #   make tools      build the test drivers (tests/tools/*.c) into build/tools/
 #   make bench      run the benchmarks (not tests): poll, export, download
@@ -18,6 +22,22 @@
 # is a test driver build/tools/<name> (never installed, never in bin/).
 # Every tests/fuzz/fuzz_<name>.c is a libFuzzer harness build/fuzz/fuzz_<name>
 # built with clang against the library's objects rebuilt for fuzzing.
+
+# `make` with no goal builds everything: the first rule below is not all.
+.DEFAULT_GOAL := all
+
+# Quiet build (git's and kbuild's style): one line per file, `CC lib/foo.c`,
+# `AR build/libops.a`, `LD bin/opsctl`; V=1 prints the full command lines.
+# A compiler's or linker's own output (errors, warnings) shows either way;
+# `make -s` prints nothing but that.
+ifneq ($(V),1)
+ifeq ($(findstring s,$(firstword -$(MAKEFLAGS))),)
+QUIET_CC   = @echo '   CC $<';
+QUIET_AR   = @echo '   AR $@';
+QUIET_LD   = @echo '   LD $@';
+endif
+endif
+MAKEFLAGS += --no-print-directory
 
 CC      ?= cc
 PKGS    := fcgi libpq jansson libcurl openssl yaml-0.1 zlib libzstd
@@ -121,14 +141,14 @@ all: $(BINS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(QUIET_CC)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
 # unit tests may test fcgi/ modules (routing) too
 $(BUILD)/tests/unit/%.o: CFLAGS += -Ifcgi
 
 $(LIB_A): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	$(QUIET_AR)rm -f $@ && ar rcs $@ $^
 
 # the Notion component: its own archive, for its two binaries and tests only
 NOTION_USERS := $(NOTION_OBJ) $(BUILD)/jobs/ops-notion-preflight.o \
@@ -142,13 +162,13 @@ $(NOTION_A): $(NOTION_OBJ)
 
 bin/ops-fcgi: $(FCGI_OBJ) $(LIB_A)
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(QUIET_LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(NSYNC_OBJ) $(BUILD)/jobs/ops-notion-sync.o: CFLAGS += -Ijobs/notion_sync $(CMARK_CFLAGS)
 
 bin/ops-notion-sync: $(BUILD)/jobs/ops-notion-sync.o $(NSYNC_OBJ) $(NOTION_A) $(LIB_A)
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CMARK_LIBS)
+	$(QUIET_LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CMARK_LIBS)
 
 bin/ops-notion-preflight: $(BUILD)/jobs/ops-notion-preflight.o $(NOTION_A) $(LIB_A)
 	@mkdir -p bin
@@ -156,12 +176,12 @@ bin/ops-notion-preflight: $(BUILD)/jobs/ops-notion-preflight.o $(NOTION_A) $(LIB
 
 bin/%: $(BUILD)/jobs/%.o $(LIB_A)
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(QUIET_LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 define LINK_UNIT
 @mkdir -p $(dir $@)
 @pkg-config --exists cmocka || { echo "missing pkg-config package: cmocka; install libcmocka-dev (scripts/bootstrap installs everything)" >&2; exit 1; }
-$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CMOCKA_LIBS)
+$(QUIET_LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CMOCKA_LIBS)
 endef
 
 $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(FCGI_LIB_OBJ) $(LIB_A)
@@ -176,7 +196,7 @@ $(BUILD)/tests/test_stop: $(BUILD)/tests/unit/test_stop.o $(NOTION_A) $(LIB_A)
 
 $(BUILD)/tools/%: $(BUILD)/tests/tools/%.o $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(QUIET_LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 tools: $(TOOL_BINS)
 
@@ -184,10 +204,10 @@ $(VERSION_USERS:$(BUILD)/%=$(FUZZ_BUILD)/%): $(VERSION_H)
 $(VERSION_USERS:$(BUILD)/%=$(FUZZ_BUILD)/%): FUZZ_CFLAGS += -include $(VERSION_H)
 $(FUZZ_BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+	$(QUIET_CC)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
 
 $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJ)
-	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LDLIBS) -pthread
+	$(QUIET_LD)$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LDLIBS) -pthread
 
 # the Notion harnesses also link the Notion component
 FUZZ_NOTION_OBJ := $(NOTION_SRC:%.c=$(FUZZ_BUILD)/%.o)
@@ -218,14 +238,19 @@ asan:
 unit-asan:
 	$(MAKE) SAN=1 unit
 
+# everything the tests and benchmarks need (a superset of `bootstrap run`)
 bootstrap:
-	scripts/bootstrap
+	scripts/bootstrap test
 
 test: bootstrap
 	$(MAKE) all tools
 	scripts/run-tests
 
-run: bootstrap
+# the port first: a busy one stops make run before anything is installed,
+# built or started
+run:
+	scripts/devstack preflight
+	scripts/bootstrap run
 	$(MAKE) all
 	scripts/devstack start
 

@@ -53,9 +53,17 @@ ctl_config(struct ctl *c, int need)
 	char err[512];
 
 	if (!c->cfg_loaded) {
-		if (config_load(&c->cfg, config_resolve_path(c->config_arg),
-		    err, sizeof(err)) != 0) {
+		const char *path = config_resolve_path(c->config_arg);
+
+		if (config_load(&c->cfg, path, err, sizeof(err)) != 0) {
 			fprintf(stderr, "opsctl: config %s\n", err);
+			/* a file that is not there: say where a config comes from */
+			if (access(path, F_OK) != 0)
+				fprintf(stderr, "opsctl: hint: name the config "
+				    "with --config PATH or OPS_CONFIG=PATH (make "
+				    "run writes var/ops.yaml; every key with its "
+				    "default: docs/ops.example.yaml, "
+				    "docs/config.md)\n");
 			exit(EXIT_USAGE);
 		}
 		c->cfg_loaded = true;

@@ -6,7 +6,9 @@
  * calloc, realloc, reallocarray, strdup and strndup in lib/, fcgi/ and jobs/
  * goes through these instead of an inline "if (p == NULL) abort();". On
  * failure they write one line to stderr ("fatal: out of memory ...") and
- * call abort(). Size computations that overflow count as failure.
+ * call abort(); the line gives the size asked, as "N x SIZE bytes" for
+ * calloc and reallocarray (whose product may overflow). Size computations
+ * that overflow count as failure.
  *
  * A zero size still returns a unique pointer (never NULL), so callers need
  * no special case. Free the results with free().

@@ -11,6 +11,8 @@
 #                         ops-lock-healer in loops at the cadence of their
 #                         jobs/systemd/*.timer (OnBootSec, OnUnitActiveSec)
 #   stack_timers_stop DIR   stop those loops (stack_down does it too)
+#   stack_sweep DIR       end whatever process of DIR's stack is left, found
+#                         by the processes, not the pid files (make stop)
 #
 # Optional inputs (environment):
 #   STACK_THREADS          ops-fcgi worker threads (default 4)
@@ -141,7 +143,7 @@ INI
 stack_pgbouncer_stop() {
 	local pgb=$1/pgb pid
 	[ -f "$pgb/pgbouncer.pid" ] || return 0
-	pid=$(cat "$pgb/pgbouncer.pid")
+	pid=$(stack_pid "$pgb/pgbouncer.pid" "$1") || return 0
 	kill -INT "$pid" 2>/dev/null || return 0
 	for _ in $(seq 1 50); do
 		kill -0 "$pid" 2>/dev/null || return 0
@@ -170,7 +172,7 @@ stack_fcgi_start() {
 stack_fcgi_stop() {
 	local dir=$1 pid
 	[ -f "$dir/ops-fcgi.pid" ] || return 0
-	pid=$(cat "$dir/ops-fcgi.pid")
+	pid=$(stack_pid "$dir/ops-fcgi.pid" "$dir") || { rm -f "$dir/ops-fcgi.pid"; return 0; }
 	if kill -TERM "$pid" 2>/dev/null; then
 		for _ in $(seq 1 100); do
 			kill -0 "$pid" 2>/dev/null || break
@@ -227,8 +229,8 @@ stack_nginx_start() {
 stack_nginx_stop() {
 	local nd="$1/nginx" pid
 	[ -f "$nd/nginx.pid" ] || return 0
-	pid=$(cat "$nd/nginx.pid")
-	nginx -p "$nd" -c "$nd/nginx.conf" -s stop 2>/dev/null || kill "$pid" 2>/dev/null
+	pid=$(stack_pid "$nd/nginx.pid" "$1") || return 0
+	nginx -p "$nd" -c "$nd/nginx.conf" -s stop 2>/dev/null || kill "$pid" 2>/dev/null || return 0
 	for _ in $(seq 1 50); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
@@ -326,7 +328,7 @@ stack_timers_stop() {
 	local dir=$1 job pid
 	for job in $STACK_TIMER_JOBS; do
 		[ -f "$dir/timers/$job.pid" ] || continue
-		pid=$(cat "$dir/timers/$job.pid")
+		pid=$(stack_pid "$dir/timers/$job.pid" "$dir") || { rm -f "$dir/timers/$job.pid"; continue; }
 		# the loop leads its own process group (setsid): end the group
 		kill -TERM -- "-$pid" 2>/dev/null || true
 		for _ in $(seq 1 50); do
@@ -336,6 +338,68 @@ stack_timers_stop() {
 		kill -KILL -- "-$pid" 2>/dev/null || true
 		rm -f "$dir/timers/$job.pid"
 	done
+}
+
+# stack_pid_dir PID DIR: whether process PID's command line names DIR (as
+# given, or with symlinks resolved); prints the form it names. A pid file
+# may be stale: its number may belong to another process by now.
+stack_pid_dir() {
+	local cmd d
+	[[ "$1" =~ ^[0-9]+$ ]] || return 1
+	cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline") 2>/dev/null || return 1
+	for d in "$2" "$(readlink -m -- "$2")"; do
+		[[ "$cmd" == *"$d/"* ]] && { echo "$d"; return 0; }
+	done
+	return 1
+}
+
+# stack_pid FILE DIR: the pid in FILE when that process is DIR's (empty
+# file, garbage, a stale pid: nothing, exit 1)
+stack_pid() {
+	local pid
+	pid=$(head -c 32 "$1" 2>/dev/null | tr -d ' \n') || return 1
+	stack_pid_dir "$pid" "$2" >/dev/null || return 1
+	echo "$pid"
+}
+
+# stack_sweep DIR: end every process of the stack in DIR that is still there,
+# found by the processes themselves, never by pid files (which may be empty,
+# stale or gone): the timer loops of DIR (their whole process groups), the
+# ops-* binaries, nginx and PgBouncer whose command line names DIR, and the
+# PostgreSQL postmaster of DIR/pg/data (SIGINT: fast shutdown; its backends
+# follow it). SIGTERM, up to 10 s, then SIGKILL. Says on stderr what it
+# ended; silent when nothing was left.
+stack_sweep() {
+	local dir p pid cmd comm left=() found=()
+	for p in /proc/[0-9]*; do
+		pid=${p#/proc/}
+		[ "$pid" = "$$" ] && continue
+		dir=$(stack_pid_dir "$pid" "$1") || continue
+		cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+		comm=$(cat "$p/comm" 2>/dev/null) || continue
+		case $comm in
+		bash)	[[ "$cmd" == *stack_timer_loop* ]] || continue
+			kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null ;;
+		postgres) [[ "$cmd" == *" -D $dir/pg/data"* ]] || continue
+			kill -INT "$pid" 2>/dev/null ;;
+		ops-*|nginx|pgbouncer) kill -TERM "$pid" 2>/dev/null ;;
+		*)	continue ;;
+		esac
+		found+=("$pid ($comm)")
+		left+=("$pid")
+	done
+	[ "${#found[@]}" -eq 0 ] && return 0
+	stack_log "ended what was left of the stack in $1: ${found[*]}"
+	for _ in $(seq 1 100); do
+		for p in "${!left[@]}"; do
+			kill -0 "${left[$p]}" 2>/dev/null || unset 'left[p]'
+		done
+		[ "${#left[@]}" -eq 0 ] && return 0
+		sleep 0.1
+	done
+	stack_log "still there after 10 s, killed: ${left[*]}"
+	for pid in "${left[@]}"; do kill -KILL -- "-$pid" 2>/dev/null; kill -KILL "$pid" 2>/dev/null; done
+	return 0
 }
 
 stack_down() {

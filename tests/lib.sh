@@ -14,6 +14,18 @@
 #   expect_not_contains "description" needle haystack
 #   need_tools tool...    a missing tool (a name on PATH, or a path such as
 #                         $BIN/ops-x) fails the suite: "not ok", then exit
+#   setup "what" command args...   a step that prepares the checks (a stack,
+#                         a build, a fixture) is not a check: it prints
+#                         "# setup: what" (not counted); when it fails,
+#                         "not ok - setup: what (...)" and the suite ends.
+#                         setup_done "what" / setup_failed "what" are the
+#                         two halves for a step written inline.
+#   note "text"           prints "# text": what the suite did (an action such
+#                         as a kill), not counted; the checks that follow
+#                         assert its effect
+#   test_stack_up NAME    the integration prologue: a temp dir, a free port,
+#                         cleanup on exit, and a whole stack started in it
+#                         (scripts/stack-lib.sh) as a setup step
 
 set -u
 ROOT=${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
@@ -23,6 +35,14 @@ T_FAILED=0
 ok()     { printf 'ok - %s\n' "$*"; }
 not_ok() { printf 'not ok - %s\n' "$*"; T_FAILED=$((T_FAILED + 1)); }
 skip()   { printf 'skip - %s\n' "$*"; }
+
+note()         { printf '# %s\n' "$*"; }
+setup_done()   { printf '# setup: %s\n' "$*"; }
+setup_failed() { not_ok "setup: $*"; finish; }
+setup() {
+	local desc=$1; shift
+	if "$@"; then setup_done "$desc"; else setup_failed "$desc (command failed: $*)"; fi
+}
 
 check() {
 	local desc=$1; shift
@@ -135,6 +155,29 @@ expect_error() {
 
 # sql QUERY: run a query on the stack's database, unaligned output
 sql() { psql -X -qAt -v ON_ERROR_STOP=1 "$STACK_DB_URL" -c "$1"; }
+# seed_audit TENANT ROWS [VAR=VALUE...]: ROWS audit_log rows of TENANT from
+# tests/seed.sql, the one seed of the tests, benchmarks and make run (its
+# header lists the variables: from, step, per, words). Into $STACK_DB_URL,
+# or $SEED_DB_URL when set. 1 when psql fails (its error on stderr).
+seed_audit() {
+	local args=(-v "tenant=$1" -v "rows=$2") v
+	shift 2
+	for v in "$@"; do args+=(-v "$v"); done
+	psql -X -q -v ON_ERROR_STOP=1 "${args[@]}" -f "$ROOT/tests/seed.sql" \
+		"${SEED_DB_URL:-$STACK_DB_URL}" >/dev/null
+}
+# wait_for SECONDS CMD...: run CMD (its stdout discarded) until it succeeds;
+# 1 when SECONDS pass first. The one poll-with-a-deadline for a condition
+# that is not SQL (wait_sql for one that is).
+wait_for() {
+	local end=$(( $(date +%s) + $1 )); shift
+	while :; do
+		"$@" >/dev/null && return 0
+		[ "$(date +%s)" -ge "$end" ] && return 1
+		sleep 0.1
+	done
+}
+
 # wait_sql SECONDS QUERY: until QUERY prints "t"; 1 when the deadline
 # passes. Wait for a condition like this, never for a fixed time.
 wait_sql() {
@@ -153,4 +196,44 @@ job_field() { sql "SELECT $2 FROM tb_audit_export_job WHERE id = '$1'"; }
 # SECONDS (default 20) pass first
 wait_chunks() {
 	wait_sql "${3:-20}" "SELECT progress_chunks >= $2 FROM tb_audit_export_job WHERE id = '$1'"
+}
+
+# --- the prologue of a suite that runs a stack (scripts/stack-lib.sh) --------
+
+# test_dir NAME: DIR (a new /tmp/ops-NAME.XXXXXX), T_TMP (the same), PORT (a
+# free one), scripts/stack-lib.sh sourced, and on exit: suite_cleanup (when
+# the suite defines one: its own processes), stack_down DIR, rm -rf DIR.
+# Does nothing when DIR is set. A suite that writes files the config names
+# (keys, a JWKS) calls it before test_stack_up.
+test_dir() {
+	[ -n "${DIR:-}" ] && return 0
+	declare -F stack_up >/dev/null || . "$ROOT/scripts/stack-lib.sh"
+	DIR=$(mktemp -d "/tmp/ops-$1.XXXXXX") || setup_failed "a temp dir (mktemp)"
+	T_TMP=$DIR
+	PORT=$(free_port) || setup_failed "a free port on 127.0.0.1"
+	trap test_cleanup EXIT
+}
+test_cleanup() {
+	if declare -F suite_cleanup >/dev/null; then suite_cleanup; fi
+	declare -F stack_down >/dev/null && stack_down "$DIR"
+	rm -rf "$DIR"
+}
+
+# test_stack_up NAME [WHAT]: test_dir NAME, then the whole stack (stack_up
+# DIR PORT; the STACK_* inputs of stack-lib.sh as prefixes of this call) as
+# a setup step. Its stderr goes to the suite's stderr; when it fails, the
+# suite ends with "not ok - setup: ..." and its last lines.
+test_stack_up() {
+	local err
+	test_dir "$1"
+	err=$(mktemp "/tmp/ops-$1-up.XXXXXX")
+	if stack_up "$DIR" "$PORT" 2>"$err"; then
+		cat "$err" >&2; rm -f "$err"
+		setup_done "stack up on 127.0.0.1:$PORT in $DIR${2:+ ($2)}"
+		return 0
+	fi
+	cat "$err" >&2
+	set -- "$1" "$(tail -n 5 "$err" | tr '\n' ' ')"
+	rm -f "$err"
+	setup_failed "stack up on 127.0.0.1:$PORT in $DIR: $2"
 }

@@ -22,15 +22,11 @@ trap cleanup EXIT
 EXTRA="  chunk_bytes: 4KiB
   lease_seconds: 5
   heartbeat_seconds: 2"
-STACK_EXPORT_EXTRA=$EXTRA stack_up "$D1" "$(free_port)" || { not_ok "first stack starts"; finish; }
-ok "first stack starts"
+STACK_EXPORT_EXTRA=$EXTRA stack_up "$D1" "$(free_port)" || setup_failed "the first stack starts"
+setup_done "the first stack starts"
 
-sql "INSERT INTO audit_log (tenant_id, occurred_at, actor_id, action, payload)
-SELECT 'acme', timestamptz '2026-10-01T00:00:00Z' + g * interval '20 seconds', 'u' || g % 7, 'user.login', jsonb_build_object('n', g, 'password', 'p')
-FROM generate_series(1, 2000) g;
-INSERT INTO audit_log (tenant_id, occurred_at, actor_id, action, payload)
-SELECT 'bulk', timestamptz '2026-10-01T00:00:00Z' + (g / 3) * interval '1 second', 'bot', 'sync.run', jsonb_build_object('seq', g, 'text', repeat('lorem ipsum ', 10))
-FROM generate_series(1, 20000) g;" >/dev/null || not_ok "seeding audit_log"
+{ seed_audit acme 2000 step='20 seconds' && seed_audit bulk 20000 per=3 words=10; } ||
+	setup_failed "seeding audit_log (tests/seed.sql)"
 
 AUD=$(mint auditor-1 "" '["AUDITOR"]')
 create() {  # create TENANT FORMAT: sets JOB
@@ -81,8 +77,8 @@ cp "$D1/jwt.secret" "$D1/download.secret" "$D2/"
 stack_down "$D1"
 
 STACK_RESTORE_DUMP="$D1/ops.dump" STACK_EXPORT_EXTRA=$EXTRA stack_up "$D2" "$(free_port)" ||
-	{ not_ok "the stack starts on the restored database"; finish; }
-ok "the stack starts on the restored database"
+	{ not_ok "the stack starts on the restored database (pg_restore, migrations, ops-fcgi)"; finish; }
+ok "the stack starts on the restored database (pg_restore, migrations, ops-fcgi)"
 T_TMP=$D2
 expect_eq "opsctl migrate found nothing to apply on the restored database" 0 "$(grep -c '^applied ' "$D2/migrate.log")"
 expect_eq "every migration is recorded once" \

@@ -5,19 +5,13 @@
 # job; SIGKILLs at random points resume to the identical compressed file;
 # Range, the digest check while streaming and max_bytes work as for any file.
 . "$(dirname "$0")/../lib.sh"
-. "$ROOT/scripts/stack-lib.sh"
 
 need_tools gzip zstd zcat python3 jq curl
 
-DIR=$(mktemp -d /tmp/ops-compression.XXXXXX)
-T_TMP=$DIR
-PORT=$(free_port)
 RUNNERS=()
-cleanup() {
+suite_cleanup() {
 	for p in "${RUNNERS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-	stack_down "$DIR"; rm -rf "$DIR"
 }
-trap cleanup EXIT
 
 # small chunks (many frames), short leases (kills resume in seconds), room
 # for several reclaims of one job
@@ -26,7 +20,7 @@ STACK_EXPORT_EXTRA="  chunk_bytes: 16KiB
   heartbeat_seconds: 2
   max_attempts: 10
   max_active_per_tenant: 30" \
-	stack_up "$DIR" "$PORT" || { not_ok "stack starts"; finish; }
+	test_stack_up compression "16 KiB chunks, 5 s leases"
 
 sql "INSERT INTO audit_log (tenant_id, occurred_at, actor_id, action, target_type, target_id, ip, request_id, payload)
 SELECT 'acme', timestamptz '2026-10-01T00:00:00Z' + g * interval '37 seconds', 'user-' || (g % 5),
@@ -36,7 +30,7 @@ FROM generate_series(1, 2000) g;
 INSERT INTO audit_log (tenant_id, occurred_at, actor_id, action, target_type, target_id, payload)
 SELECT 'bulk', timestamptz '2026-10-01T00:00:00Z' + (g / 3) * interval '1 second', 'bot', 'sync.run', 'item', 'i' || g,
        jsonb_build_object('seq', g, 'text', repeat('lorem ipsum ', 10), 'secret_key', 'x')
-FROM generate_series(1, 12000) g;" >/dev/null || not_ok "seeding audit_log"
+FROM generate_series(1, 12000) g;" >/dev/null || setup_failed "seeding audit_log"
 
 AUD=$(mint auditor-1 "" '["AUDITOR"]')
 RANGE_FROM=2026-10-01T00:00:00Z

@@ -10,19 +10,14 @@
 # into one ok / not ok line. Screenshots: build/test-logs/console/.
 # Runtime: about 2 min (the runner's first timer run is 30 s after start).
 . "$(dirname "$0")/../lib.sh"
-. "$ROOT/scripts/stack-lib.sh"
 
-DIR=$(mktemp -d /tmp/ops-console.XXXXXX)
-T_TMP=$DIR
-PORT=$(free_port)
+test_dir console
 SHOTS="$ROOT/build/test-logs/console"
-cleanup() { stack_down "$DIR"; rm -rf "$DIR"; }
-trap cleanup EXIT
 
 # --- tools: a missing one is a failure, never a pass ---------------------------
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 need_tools node npm "$CHROMIUM"
-ok "node $(node --version), npm and chromium are installed"
+setup_done "node $(node --version), npm and chromium are installed"
 
 # playwright-core and axe from the committed lockfile, into the git-ignored
 # tests/console/node_modules; again only when the lockfile changed
@@ -32,10 +27,10 @@ if [ "$(cat "$NM/.lock-sha256" 2>/dev/null)" != "$LOCK_SUM" ]; then
 	if (cd "$ROOT/tests/console" && npm ci --no-audit --no-fund --loglevel=error) >"$DIR/npm.log" 2>&1; then
 		echo "$LOCK_SUM" >"$NM/.lock-sha256"
 	else
-		not_ok "npm ci in tests/console ($(tail -n 3 "$DIR/npm.log" | tr '\n' ' '))"; finish
+		setup_failed "npm ci in tests/console ($(tail -n 3 "$DIR/npm.log" | tr '\n' ' '))"
 	fi
 fi
-ok "npm ci: playwright-core and @axe-core/playwright as locked in tests/console/package-lock.json"
+setup_done "npm ci: playwright-core and @axe-core/playwright as locked in tests/console/package-lock.json"
 
 # --- the console's files: no inline script or style anywhere --------------------
 CON="$ROOT/nginx/console"
@@ -57,15 +52,11 @@ expect_eq "the token never goes to localStorage" "" "$(grep -rn 'localStorage\.'
 STACK_LOCKS_EXTRA="  stale_after_seconds: 600
   lease_seconds: 1200" \
 STACK_EXPORT_EXTRA="  max_active_per_tenant: 20" \
-	stack_up "$DIR" "$PORT" || { not_ok "stack starts"; finish; }
-ok "stack starts"
-sql "INSERT INTO audit_log (tenant_id, occurred_at, actor_id, action, target_type, target_id, payload)
-SELECT t, timestamptz '2026-10-01T00:00:00Z' + g * interval '30 seconds', 'user-' || (g % 5),
-       (ARRAY['user.login','role.grant','settings.update'])[1 + g % 3], 'user', 'u' || g,
-       jsonb_build_object('n', g, 'password', 'p' || g)
-FROM generate_series(1, 2000) g, (VALUES ('acme'), ('globex')) AS v(t)" >/dev/null || not_ok "seeding audit_log"
-stack_timers_start "$DIR" || { not_ok "the timer loop starts"; finish; }
-ok "the timer loop runs ops-export-runner, ops-export-cleaner and ops-lock-healer (cadence from jobs/systemd/*.timer)"
+	test_stack_up console
+{ seed_audit acme 2000 step='30 seconds' && seed_audit globex 2000 step='30 seconds'; } ||
+	setup_failed "seeding audit_log"
+setup "the timer loop runs ops-export-runner, ops-export-cleaner and ops-lock-healer (cadence from jobs/systemd/*.timer)" \
+	stack_timers_start "$DIR"
 
 # --- headers of every console response (curl) --------------------------------------
 CSP="default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"

@@ -8,11 +8,11 @@
 
 PROBE="$ROOT/build/tools/db_probe"
 [ -x "$PROBE" ] || make -s -C "$ROOT" build/tools/db_probe >/dev/null
-[ -x "$PROBE" ] || { not_ok "build/tools/db_probe is built (make tools)"; finish; }
+[ -x "$PROBE" ] || setup_failed "build/tools/db_probe is built (make tools)"
 DIR=$(mktemp -d /tmp/ops-db.XXXXXX)
 trap '"$ROOT/scripts/pgtemp" stop "$DIR/pg" >/dev/null 2>&1; rm -rf "$DIR"' EXIT
-URL=$("$ROOT/scripts/pgtemp" start "$DIR/pg") || { not_ok "PostgreSQL starts (scripts/pgtemp)"; finish; }
-ok "PostgreSQL starts"
+URL=$("$ROOT/scripts/pgtemp" start "$DIR/pg") || setup_failed "PostgreSQL starts (scripts/pgtemp)"
+setup_done "PostgreSQL starts"
 
 probe() { OUT=$("$PROBE" "$URL" "$1" 2>"$DIR/$1.err"); ERR=$(cat "$DIR/$1.err"); }
 

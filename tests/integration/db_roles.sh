@@ -24,10 +24,9 @@ PORT=$(free_port)
 trap 'stack_down "$DIR"; rm -rf "$T_TMP"' EXIT
 
 if ! stack_up "$DIR" "$PORT" 2>"$T_TMP/stack.err"; then
-	not_ok "stack up ($(tail -n 5 "$T_TMP/stack.err" | tr '\n' ' '))"
-	finish
+	setup_failed "stack up ($(tail -n 5 "$T_TMP/stack.err" | tr '\n' ' '))"
 fi
-ok "stack up (migrations as the owner, ops-fcgi as its role)"
+setup_done "stack up (migrations as the owner, ops-fcgi as its role)"
 expect_contains "migrate says it set the runtime roles" "runtime roles ops_fcgi and ops_jobs set" \
 	"$(cat "$DIR/migrate.log")"
 

@@ -29,18 +29,13 @@
 #     (a 70,000-byte body, chunked, a bad Content-Length) included.
 # Runtime: about 40 s (about 75 s with both cores busy, stress-ng --cpu 2).
 . "$(dirname "$0")/../lib.sh"
-. "$ROOT/scripts/stack-lib.sh"
 
-DIR=$(mktemp -d /tmp/ops-downloads.XXXXXX)
-T_TMP=$DIR
-PORT=$(free_port)
+test_dir downloads
 C=$DIR/clients   # what the slow clients write
 mkdir -p "$C"
-cleanup() {
+suite_cleanup() {
 	for f in "$C"/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
-	stack_down "$DIR"; rm -rf "$DIR"
 }
-trap cleanup EXIT
 
 need_tools curl jq psql nginx sha256sum python3 openssl
 
@@ -56,8 +51,7 @@ STACK_EXPORT_EXTRA="  chunk_bytes: 256KiB
   max_active_per_tenant: 10
   max_downloads_per_identity: $CAP
   max_downloads_total: $TOTAL" \
-	stack_up "$DIR" "$PORT" || { not_ok "stack starts"; finish; }
-ok "stack starts (statement_timeout 2 s, download_url_ttl 10 s, cap $CAP)"
+	test_stack_up downloads "statement_timeout 2 s, download_url_ttl 10 s, cap $CAP"
 
 # --- nginx's limits come from the config ------------------------------------
 default_cap=$("$BIN/opsctl" config-keys | awk -F'\t' '$1 == "export.max_downloads_per_identity" { print $3 }')
@@ -81,10 +75,7 @@ expect_eq "and spools into the configured export.download_spool_dir" "$SPOOL" \
 
 # --- data and exports ---------------------------------------------------------
 # rows of about 1.2 KB: BIG ~ 12 MB, SMALL ~ 2 MB, CORRUPT ~ 0.6 MB
-sql "INSERT INTO audit_log (tenant_id, occurred_at, actor_id, action, target_type, target_id, payload)
-SELECT 'dl', timestamptz '2026-10-01T00:00:00Z' + g * interval '1 second', 'u' || (g % 7), 'doc.read', 'doc', 'd' || g,
-       jsonb_build_object('seq', g, 'text', repeat('lorem ipsum ', 80))
-FROM generate_series(1, 10000) g" >/dev/null || not_ok "seeding audit_log"
+seed_audit dl 10000 words=80 || setup_failed "seeding audit_log"
 # the runner keeps the default statement timeout: the 2 s one is the API's
 sed '/statement_timeout_ms/d' "$STACK_CONFIG" >"$DIR/runner.yaml"
 
@@ -118,15 +109,6 @@ fetch() {
 }
 reap() { wait "$1" 2>/dev/null; }  # reap PID
 abort() { kill "$(cat "$1.pid")"; }
-# wait_for SECONDS COMMAND...: until the command succeeds (it is run again
-# each time: pass a function, not a $(...) value), or fail after SECONDS
-wait_for() {
-	local deadline=$(( $(date +%s) + $1 )); shift
-	until "$@"; do
-		[ "$(date +%s)" -ge "$deadline" ] && return 1
-		sleep 0.1
-	done
-}
 fcgi_busy() { sql "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'ops-fcgi/%' AND state <> 'idle'"; }
 fcgi_conns() { sql "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'ops-fcgi/%'"; }
 fcgi_threads() { awk '/^Threads:/ { print $2 }' "/proc/$(cat "$DIR/ops-fcgi.pid")/status"; }

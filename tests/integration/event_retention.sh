@@ -5,17 +5,8 @@
 # purge, and not in any scrape taken while it runs.
 # Runtime: about 10 s.
 . "$(dirname "$0")/../lib.sh"
-. "$ROOT/scripts/stack-lib.sh"
 
-DIR=$(mktemp -d /tmp/ops-retention.XXXXXX)
-T_TMP=$DIR
-PORT=$(free_port)
-cleanup() { stack_down "$DIR"; rm -rf "$DIR"; }
-trap cleanup EXIT
-
-STACK_EXPORT_EXTRA="  cleaner_batch_size: 37" \
-	stack_up "$DIR" "$PORT" || { not_ok "stack starts"; finish; }
-ok "stack starts"
+STACK_EXPORT_EXTRA="  cleaner_batch_size: 37" test_stack_up retention
 # the cleaner purges at 30 days; ops-fcgi keeps the default it started with
 printf 'events:\n  retention_days: 30\n' >>"$STACK_CONFIG"
 

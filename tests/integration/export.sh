@@ -2,25 +2,18 @@
 # Async audit export end to end, through nginx, with real runner processes
 # and real signals (SIGKILL, SIGSTOP/SIGCONT).
 . "$(dirname "$0")/../lib.sh"
-. "$ROOT/scripts/stack-lib.sh"
 
-DIR=$(mktemp -d /tmp/ops-export.XXXXXX)
-T_TMP=$DIR
-PORT=$(free_port)
 RUNNERS=()
-cleanup() {
+suite_cleanup() {
 	for p in "${RUNNERS[@]}"; do kill -CONT "$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null; done
-	stack_down "$DIR"; rm -rf "$DIR"
 }
-trap cleanup EXIT
 
 # small chunks and short leases so that faults happen mid-export in seconds
 STACK_EXPORT_EXTRA="  chunk_bytes: 4KiB
   lease_seconds: 5
   heartbeat_seconds: 2
   max_active_per_tenant: 30" \
-	stack_up "$DIR" "$PORT" || { not_ok "stack starts"; finish; }
-ok "stack starts"
+	test_stack_up export
 
 # --- data: acme (mixed rows, tricky values), globex, bulk (20k rows) -------
 sql "INSERT INTO audit_log (tenant_id, occurred_at, actor_id, action, target_type, target_id, ip, request_id, payload)
@@ -30,12 +23,10 @@ SELECT 'acme', timestamptz '2026-10-01T00:00:00Z' + g * interval '37 seconds', '
                           'tok', 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln', 'arr', jsonb_build_array('Bearer abc', 1, null))
 FROM generate_series(1, 3000) g;
 INSERT INTO audit_log (tenant_id, occurred_at, actor_id, action, payload)
-SELECT 'globex', timestamptz '2026-10-01T00:00:00Z' + g * interval '1 minute', 'g', 'user.login', '{}' FROM generate_series(1, 500) g;
-INSERT INTO audit_log (tenant_id, occurred_at, actor_id, action, target_type, target_id, payload)
-SELECT 'bulk', timestamptz '2026-10-01T00:00:00Z' + (g / 3) * interval '1 second', 'bot', 'sync.run', 'item', 'i' || g,
-       jsonb_build_object('seq', g, 'text', repeat('lorem ipsum ', 10), 'secret_key', 'x')
-FROM generate_series(1, 20000) g;" >/dev/null || not_ok "seeding audit_log"
-expect_eq "seeded rows (acme bulk globex)" "3000 20000 500" "$(sql "SELECT string_agg(n::text, ' ' ORDER BY t) FROM (SELECT tenant_id AS t, count(*) AS n FROM audit_log GROUP BY 1) s")"
+SELECT 'globex', timestamptz '2026-10-01T00:00:00Z' + g * interval '1 minute', 'g', 'user.login', '{}' FROM generate_series(1, 500) g;" >/dev/null &&
+	seed_audit bulk 20000 per=3 words=10 || setup_failed "seeding audit_log"
+n=$(sql "SELECT string_agg(n::text, ' ' ORDER BY t) FROM (SELECT tenant_id AS t, count(*) AS n FROM audit_log GROUP BY 1) s")
+[ "$n" = "3000 20000 500" ] || setup_failed "seeded rows (acme bulk globex): expected 3000 20000 500, got $n"
 
 # two rows at the same instant: the order must fall back to id
 sql "INSERT INTO audit_log (tenant_id, occurred_at, action, payload) VALUES

@@ -3,11 +3,8 @@
 # JWTs come from the openssl command line (scripts/jwt-openssl), never from
 # the project's own signer.
 . "$(dirname "$0")/../lib.sh"
-. "$ROOT/scripts/stack-lib.sh"
 
-DIR=$(mktemp -d /tmp/ops-foundation.XXXXXX)
-PORT=$(free_port)
-trap 'stack_down "$DIR"; rm -rf "$DIR"' EXIT
+test_dir foundation
 
 # --- keys and JWKS made with openssl --------------------------------------
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$DIR/rsa.pem" 2>/dev/null
@@ -16,8 +13,7 @@ openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$DIR/ec.pem
 openssl pkey -in "$DIR/ec.pem" -pubout -out "$DIR/ec.pub" 2>/dev/null
 mkdir -p "$DIR"
 "$ROOT/scripts/jwt-openssl" jwks "$DIR/rsa.pub" rsa-1 "$DIR/ec.pub" ec-1 >"$DIR/jwks.json"
-STACK_AUTH_EXTRA="  jwks_file: $DIR/jwks.json" stack_up "$DIR" "$PORT" || { not_ok "stack starts"; finish; }
-ok "stack starts (PostgreSQL, migrations, ops-fcgi, nginx)"
+STACK_AUTH_EXTRA="  jwks_file: $DIR/jwks.json" test_stack_up foundation "with a JWKS file"
 
 NOW=$(date +%s)
 claims() {  # claims [jq-args...]: a valid payload, edited by jq
@@ -29,7 +25,6 @@ hs() { "$ROOT/scripts/jwt-openssl" hs256 "$STACK_SECRET_FILE" "${2:-$HS_HDR}" "$
 rs() { "$ROOT/scripts/jwt-openssl" rs256 "$DIR/rsa.pem" '{"alg":"RS256","kid":"rsa-1"}' "$1"; }
 es() { "$ROOT/scripts/jwt-openssl" es256 "$DIR/ec.pem" '{"alg":"ES256","kid":"ec-1"}' "$1"; }
 
-T_TMP=$DIR
 req() { api "$1" "$2" "" "${@:3}"; }
 assert_error() { expect_error "$@"; }
 

@@ -22,10 +22,9 @@ if ! command -v clang >/dev/null 2>&1; then
 	finish
 fi
 if ! make -s -C "$ROOT" fuzzers >"$WORK/build.log" 2>&1; then
-	not_ok "the harnesses build (make fuzzers): $(tail -n 5 "$WORK/build.log")"
-	finish
+	setup_failed "the harnesses build (make fuzzers): $(tail -n 5 "$WORK/build.log")"
 fi
-ok "the harnesses build (make fuzzers)"
+setup_done "the harnesses build (make fuzzers)"
 mkdir -p "$ART"
 
 harnesses=()

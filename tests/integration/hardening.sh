@@ -5,18 +5,10 @@
 # checked before narrowing, and a text-format log line stays one line.
 # Runtime: about 5 s.
 . "$(dirname "$0")/../lib.sh"
-. "$ROOT/scripts/stack-lib.sh"
-
-DIR=$(mktemp -d /tmp/ops-hardening.XXXXXX)
-T_TMP=$DIR
-PORT=$(free_port)
-cleanup() { stack_down "$DIR"; rm -rf "$DIR"; }
-trap cleanup EXIT
 
 STACK_LOG_FORMAT=text STACK_LOG_LEVEL=debug \
 STACK_AUTH_EXTRA="  max_token_lifetime_seconds: 7200" \
-	stack_up "$DIR" "$PORT" || { not_ok "stack starts"; finish; }
-ok "stack starts"
+	test_stack_up hardening
 
 ACME=$(mint alice acme '["TENANT_ADMIN"]')
 api GET "/api/ops/audit-exports" "$ACME"

@@ -18,8 +18,8 @@ b64url_decode() {
 	printf '%s\n' "$s" | openssl base64 -d -A
 }
 
-check "build test_auth_interop" make -s -C "$ROOT" build/tests/test_auth_interop
-check "generate keys and tokens with openssl" \
+setup "build test_auth_interop" make -s -C "$ROOT" build/tests/test_auth_interop
+setup "generate keys and tokens with openssl" \
     "$ROOT/tests/jwt-interop-fixtures" "$TMP"
 
 jwks=$(cat "$TMP/jwks.json" 2>/dev/null)

@@ -89,7 +89,7 @@ MINREF=2
 STACK_AUTH_EXTRA="  jwks_url: \"$URL\"
   jwks_ca_file: $T_TMP/ca.pem
   jwks_min_refresh_seconds: $MINREF" \
-	stack_up "$DIR" "$(free_port)" 2>"$T_TMP/stack.err" || { not_ok "stack up ($(tail -n 5 "$T_TMP/stack.err" | tr '\n' ' '))"; finish; }
+	stack_up "$DIR" "$(free_port)" 2>"$T_TMP/stack.err" || { not_ok "ops-fcgi starts with auth.jwks_url ($(tail -n 5 "$T_TMP/stack.err" | tr '\n' ' '))"; finish; }
 T_START=$SECONDS
 ok "ops-fcgi starts with auth.jwks_url (TLS verified against auth.jwks_ca_file)"
 expect_eq "it fetched the JWKS once at start" 1 "$(hits)"
@@ -167,9 +167,7 @@ expect_eq "same ops-fcgi process" "$PID" "$(cat "$DIR/ops-fcgi.pid")"
 cp "$T_TMP/url.yaml" "$STACK_CONFIG"
 
 # --- the download-URL secret: the previous one works during the overlap only -------
-sql "INSERT INTO audit_log (tenant_id, occurred_at, action, payload)
-     SELECT 'acme', timestamptz '2026-10-01T00:00:00Z' + g * interval '1 minute', 'user.login', '{}'
-     FROM generate_series(1, 50) g" >/dev/null
+seed_audit acme 50 step='1 minute' || setup_failed "seeding audit_log"
 ACME=$(mint alice acme '["TENANT_ADMIN"]')
 api POST /api/ops/audit-exports "$ACME" -H 'Content-Type: application/json' \
 	-d '{"tenant_id":"acme","from":"2026-10-01T00:00:00Z","to":"2026-10-02T00:00:00Z","format":"jsonl"}'

@@ -6,18 +6,12 @@
 #
 # Locks are fast here: heartbeat 1 s, stale_after 3 s, lease 6 s.
 . "$(dirname "$0")/../lib.sh"
-. "$ROOT/scripts/stack-lib.sh"
 
-DIR=$(mktemp -d /tmp/ops-locks.XXXXXX)
-T_TMP=$DIR
-PORT=$(free_port)
 PIDS=()
-cleanup() {
+suite_cleanup() {
 	rm -f "$DIR/healer-loop.on"
 	for p in "${PIDS[@]}"; do kill -CONT "$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-	stack_down "$DIR"; rm -rf "$DIR"
 }
-trap cleanup EXIT
 
 STALE=3
 STACK_LOCKS_EXTRA="  heartbeat_seconds: 1
@@ -27,8 +21,7 @@ STACK_EXPORT_EXTRA="  chunk_bytes: 1KiB
   lease_seconds: 5
   heartbeat_seconds: 2
   max_active_per_tenant: 50" \
-	stack_up "$DIR" "$PORT" || { not_ok "stack starts"; finish; }
-ok "stack starts (locks: heartbeat 1 s, stale_after $STALE s, lease 6 s)"
+	test_stack_up locks "locks: heartbeat 1 s, stale_after $STALE s, lease 6 s"
 
 [ -x "$ROOT/build/tools/lock_race" ] || make -s -C "$ROOT" build/tools/lock_race >/dev/null
 HOST=$(hostname)
@@ -41,10 +34,7 @@ CFG=(--config "$STACK_CONFIG")
 HEALER=("$BIN/ops-lock-healer" "${CFG[@]}")
 
 # audit rows for exports that run for a while (1 KiB chunks)
-sql "INSERT INTO audit_log (tenant_id, occurred_at, actor_id, action, target_type, target_id, payload)
-SELECT 'bulk', timestamptz '2026-10-01T00:00:00Z' + (g / 2) * interval '1 second', 'bot', 'sync.run', 'item', 'i' || g,
-       jsonb_build_object('seq', g, 'text', repeat('lorem ipsum ', 10))
-FROM generate_series(1, 30000) g" >/dev/null || not_ok "seeding audit_log"
+seed_audit bulk 30000 per=2 words=10 || setup_failed "seeding audit_log"
 
 lock() { sql "SELECT $2 FROM tb_scheduler_lock WHERE name = '$1'"; }
 now_s() { date +%s.%N; }

@@ -38,14 +38,14 @@ STACK_POOLER=pgbouncer STACK_EXPORT_EXTRA="  chunk_bytes: 4KiB
   max_active_per_tenant: 200" STACK_LOCKS_EXTRA="  heartbeat_seconds: 1
   stale_after_seconds: $STALE
   lease_seconds: 5" \
-	stack_up "$MH_DIR" "$PORT" 2>"$T_TMP/stack.err" || { not_ok "stack up ($(tail -n 5 "$T_TMP/stack.err" | tr '\n' ' '))"; finish; }
+	stack_up "$MH_DIR" "$PORT" 2>"$T_TMP/stack.err" || setup_failed "stack up ($(tail -n 5 "$T_TMP/stack.err" | tr '\n' ' '))"
 stack_fcgi_stop "$MH_DIR"   # the stack's own responder: the hosts bring theirs
 grep -q "url: \"$STACK_POOL_URL\"" "$STACK_CONFIG" && grep -q "migrate_url: \"$STACK_DB_URL\"" "$STACK_CONFIG"
 check "the binaries use PgBouncer, migrations the direct URL" test $? -eq 0
 
 mh_host_up a 2>>"$T_TMP/stack.err" && mh_host_up b 2>>"$T_TMP/stack.err" &&
-	mh_nginx "$PORT" a b 2>>"$T_TMP/stack.err" || { not_ok "hosts up ($(tail -n 5 "$T_TMP/stack.err" | tr '\n' ' '))"; finish; }
-ok "two hosts up, nginx upstream over both responders"
+	mh_nginx "$PORT" a b 2>>"$T_TMP/stack.err" || setup_failed "hosts up ($(tail -n 5 "$T_TMP/stack.err" | tr '\n' ' '))"
+setup_done "two hosts up, nginx upstream over both responders"
 
 # each host has its own hostname and process table
 expect_eq "host a's processes see hostname host-a" host-a "$(nsenter -t "$(cat "$MH_DIR/h-a/init.pid")" --uts hostname)"
@@ -61,13 +61,15 @@ expect_contains "responders log in to PgBouncer as ops_fcgi" "user=ops_fcgi" "$(
 expect_contains "job binaries log in to PgBouncer as ops_jobs" "user=ops_jobs" "$(cat "$MH_DIR/pgb/pgbouncer.log")"
 
 # --- data ---------------------------------------------------------------------
+# not tests/seed.sql yet: its rows are about 100 bytes larger, and the bulk
+# export's chunk count and timing below were measured with these
 sql "INSERT INTO audit_log (tenant_id, occurred_at, actor_id, action, payload)
 SELECT 't' || (g % 10), timestamptz '2026-10-01T00:00:00Z' + g * interval '1 minute', 'u' || (g % 7), 'user.login', jsonb_build_object('n', g)
 FROM generate_series(1, 2000) g;
 INSERT INTO audit_log (tenant_id, occurred_at, actor_id, action, target_type, target_id, payload)
 SELECT 'bulk', timestamptz '2026-10-01T00:00:00Z' + (g / 3) * interval '1 second', 'bot', 'sync.run', 'item', 'i' || g,
        jsonb_build_object('seq', g, 'text', repeat('lorem ipsum ', 10))
-FROM generate_series(1, 20000) g" >/dev/null || not_ok "seeding audit_log"
+FROM generate_series(1, 20000) g" >/dev/null || setup_failed "seeding audit_log"
 AUD=$(mint auditor-1 "" '["AUDITOR"]')
 body() { jq -cn --arg t "$1" '{tenant_id:$t, from:"2026-10-01T00:00:00Z", to:"2026-10-02T00:00:00Z", format:"jsonl"}'; }
 create() {  # create TENANT [curl args]: sets JOB

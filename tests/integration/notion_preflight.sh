@@ -189,10 +189,9 @@ for _ in $(seq 1 50); do
 	sleep 0.1
 done
 if ! port_open "$PORT_TLS" || ! port_open "$PORT_HANG"; then
-	not_ok "start the fake Notion API ($(cat "$TMP/nginx.out" "$TMP/error.log" 2>/dev/null | tail -n 5))"
-	finish
+	setup_failed "start the fake Notion API ($(cat "$TMP/nginx.out" "$TMP/error.log" 2>/dev/null | tail -n 5))"
 fi
-ok "fake Notion API up on 127.0.0.1:$PORT_TLS (TLS, test CA)"
+setup_done "fake Notion API up on 127.0.0.1:$PORT_TLS (TLS, test CA)"
 
 # --- running the preflight ---
 # run [VAR=value ...] [-- flags ...]: clean environment; sets RC, OUT, ERR, MS.

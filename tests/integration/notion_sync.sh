@@ -60,13 +60,12 @@ python3 "$HERE/fake_notion.py" --config "$TMP/fake.json" --cert "$TMP/srv.crt" \
 FAKE_PID=$!
 for _ in $(seq 1 100); do [ -s "$TMP/port" ] && break; sleep 0.1; done
 if [ ! -s "$TMP/port" ]; then
-	not_ok "start the fake Notion ($(tail -n 3 "$TMP/fake.out"))"
-	finish
+	setup_failed "start the fake Notion ($(tail -n 3 "$TMP/fake.out"))"
 fi
 PORT=$(cat "$TMP/port")
 : >>"$TMP/requests.log"
 FAKE=https://127.0.0.1:$PORT
-ok "fake Notion up on 127.0.0.1:$PORT (TLS, test CA)"
+setup_done "fake Notion up on 127.0.0.1:$PORT (TLS, test CA)"
 fakectl() { curl -sS --cacert "$TMP/ca.crt" -X POST -d "$1" "$FAKE/_control" >/dev/null; }
 state() { curl -sS --cacert "$TMP/ca.crt" "$FAKE/_state"; }
 

@@ -6,14 +6,10 @@
 # response's x-error-codes lists. The validator (ajv, ajv-formats, pinned) is
 # installed into build/npm-ajv on first use.
 . "$(dirname "$0")/../lib.sh"
-. "$ROOT/scripts/stack-lib.sh"
 
 AJV_VERSION=8.20.0
 AJV_FORMATS_VERSION=3.0.1
-DIR=$(mktemp -d /tmp/ops-live.XXXXXX)
-T_TMP=$DIR
-PORT=$(free_port)
-trap 'stack_down "$DIR"; rm -rf "$DIR"' EXIT
+test_dir live
 
 NPM_PREFIX=$ROOT/build/npm-ajv
 have=$(cd "$NPM_PREFIX" 2>/dev/null && node -e 'console.log(require("ajv/package.json").version + " " + require("ajv-formats/package.json").version)' 2>/dev/null)
@@ -21,17 +17,13 @@ if [ "$have" != "$AJV_VERSION $AJV_FORMATS_VERSION" ]; then
 	mkdir -p "$NPM_PREFIX"
 	npm install --prefix "$NPM_PREFIX" --save-exact --no-audit --no-fund --loglevel=error \
 		"ajv@$AJV_VERSION" "ajv-formats@$AJV_FORMATS_VERSION" >"$DIR/npm.log" 2>&1 ||
-		{ not_ok "npm install ajv@$AJV_VERSION ajv-formats@$AJV_FORMATS_VERSION: $(tail -n 3 "$DIR/npm.log")"; finish; }
+		setup_failed "npm install ajv@$AJV_VERSION ajv-formats@$AJV_FORMATS_VERSION: $(tail -n 3 "$DIR/npm.log")"
 fi
 (cd "$ROOT" && scripts/redocly bundle docs/api/openapi.yaml --dereferenced --ext json -o "$DIR/openapi.json") >"$DIR/bundle.log" 2>&1 ||
-	{ not_ok "bundle the OpenAPI: $(tail -n 3 "$DIR/bundle.log")"; finish; }
+	setup_failed "bundle the OpenAPI: $(tail -n 3 "$DIR/bundle.log")"
 
-STACK_EXPORT_EXTRA="  chunk_bytes: 4KiB" stack_up "$DIR" "$PORT" || { not_ok "stack starts"; finish; }
-ok "stack starts"
-sql "INSERT INTO audit_log (tenant_id, occurred_at, actor_id, action, payload)
-     SELECT 'acme', timestamptz '2026-10-01T00:00:00Z' + g * interval '1 minute', 'u' || (g % 3),
-            (ARRAY['user.login','role.grant'])[1 + g % 2], jsonb_build_object('password', 'x', 'n', g)
-     FROM generate_series(1, 3000) g" >/dev/null
+STACK_EXPORT_EXTRA="  chunk_bytes: 4KiB" test_stack_up live
+seed_audit acme 3000 step='1 minute' || setup_failed "seeding audit_log"
 
 AUD=$(mint auditor-1 "" '["AUDITOR"]')
 OPS=$(mint ops-1 "" '["OPS_ADMIN"]')

@@ -10,21 +10,11 @@
 #    byte-identical to the SQL formatting they replace (DB_SQL_RFC3339).
 # Runtime: about 15 s.
 . "$(dirname "$0")/../lib.sh"
-. "$ROOT/scripts/stack-lib.sh"
 
-DIR=$(mktemp -d /tmp/ops-prepared.XXXXXX)
-T_TMP=$DIR
-PORT=$(free_port)
 PGB_PID=
-cleanup() {
-	[ -n "$PGB_PID" ] && kill "$PGB_PID" 2>/dev/null
-	stack_down "$DIR"; rm -rf "$DIR"
-}
-trap cleanup EXIT
+suite_cleanup() { [ -n "$PGB_PID" ] && kill "$PGB_PID" 2>/dev/null; }
 
-STACK_EXPORT_EXTRA="  max_active_per_tenant: 10" stack_up "$DIR" "$PORT" ||
-	{ not_ok "stack starts"; finish; }
-ok "stack starts"
+STACK_EXPORT_EXTRA="  max_active_per_tenant: 10" test_stack_up prepared
 PGLOG=$DIR/pg/postgres.log
 sql "ALTER SYSTEM SET log_statement = 'all'" >/dev/null
 sql "SELECT pg_reload_conf()" >/dev/null

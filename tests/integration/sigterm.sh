@@ -11,21 +11,15 @@
 # Real processes and real signals. Every wait has a deadline (wait_sql,
 # wait_chunks, wait_for): the suite runs on a busy 2-core machine.
 . "$(dirname "$0")/../lib.sh"
-. "$ROOT/scripts/stack-lib.sh"
 
 need_tools psql jq curl python3 openssl sha256sum
 
-DIR=$(mktemp -d /tmp/ops-sigterm.XXXXXX)
-T_TMP=$DIR
-PORT=$(free_port)
 PIDS=()
 FAKE_PID=
-cleanup() {
+suite_cleanup() {
 	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
 	[ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null
-	stack_down "$DIR"; rm -rf "$DIR"
 }
-trap cleanup EXIT
 
 # small chunks (an export of 20,000 rows is ~1,000 of them), a lease far
 # longer than the test needs (an export only comes back early if it was
@@ -36,16 +30,10 @@ STACK_EXPORT_EXTRA="  chunk_bytes: 4KiB
   heartbeat_seconds: 2
   max_attempts: 2
   cleaner_batch_size: 10" \
-	stack_up "$DIR" "$PORT" || { not_ok "stack starts"; finish; }
+	test_stack_up sigterm "4 KiB chunks, 60 s leases, 2 attempts"
 
 PROM=$DIR/prom
 mkdir -p "$PROM"
-# wait_for SECONDS CMD...: until CMD succeeds; 1 when the deadline passes
-wait_for() {
-	local end=$(( $(date +%s) + $1 )); shift
-	while [ "$(date +%s)" -le "$end" ]; do "$@" && return 0; sleep 0.05; done
-	return 1
-}
 # stopped_within SECONDS PID: wait for PID (a child) to exit; sets RC
 # (124 when it did not exit in time: then it is killed)
 exited() { [ ! -e "/proc/$1" ] || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
