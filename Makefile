@@ -158,7 +158,7 @@ $(NOTION_USERS): CFLAGS += -Inotion
 
 $(NOTION_A): $(NOTION_OBJ)
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	$(QUIET_AR)rm -f $@ && ar rcs $@ $^
 
 bin/ops-fcgi: $(FCGI_OBJ) $(LIB_A)
 	@mkdir -p bin
@@ -172,7 +172,7 @@ bin/ops-notion-sync: $(BUILD)/jobs/ops-notion-sync.o $(NSYNC_OBJ) $(NOTION_A) $(
 
 bin/ops-notion-preflight: $(BUILD)/jobs/ops-notion-preflight.o $(NOTION_A) $(LIB_A)
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(QUIET_LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 bin/%: $(BUILD)/jobs/%.o $(LIB_A)
 	@mkdir -p bin
