@@ -9,6 +9,7 @@
 #                   nginx) under var/
 #   make stop       stop the dev stack, whatever state its pid files are in
 #   make asan       build the unit tests with -fsanitize=address,undefined
+#   make unit-bins  build the unit tests (SAN=1: the sanitized ones), run none
 #   make tools      build the test drivers (tests/tools/*.c) into build/tools/
 #   make bench      run the benchmarks (not tests): poll, export, download
 #   make fuzz       build the libFuzzer harnesses and run each FUZZ_SECONDS
@@ -117,7 +118,7 @@ $(VERSION_H): FORCE
 	if [ "$$(cat $@ 2>/dev/null)" != "$$line" ]; then \
 		echo "$$line" >$@; echo "version: $$v"; fi
 
-.PHONY: all asan unit unit-asan tools test run stop bench bench-export bench-download bench-multihost bench-poll clean bootstrap FORCE \
+.PHONY: all asan unit unit-bins unit-asan tools test run stop bench bench-export bench-download bench-multihost bench-poll clean bootstrap FORCE \
         fuzz fuzzers
 
 # Fuzzing: clang, the library (and fcgi/ minus main) rebuilt with coverage
@@ -228,6 +229,9 @@ fuzz: fuzzers
 	  mkdir -p $(FUZZ_BUILD)/new/$$n; echo "== $$f ($(FUZZ_SECONDS) s)"; \
 	  $$f -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$(FUZZ_BUILD)/ \
 	    $(FUZZ_BUILD)/new/$$n tests/fuzz/corpus/$$n; done
+
+# the unit suites built, not run (scripts/run-tests builds everything first)
+unit-bins: $(UNIT_BINS)
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
