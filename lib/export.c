@@ -35,14 +35,14 @@
 	"error_message, cancel_requested, compression, " \
 	"CASE compression WHEN 'none' THEN progress_bytes " \
 	"ELSE progress_uncompressed_bytes END, " \
-	"coalesce(total_uncompressed_bytes, total_bytes)"
+	"coalesce(total_uncompressed_bytes, total_bytes), retry_of"
 
 enum {
 	C_ID, C_TENANT, C_BY, C_STATE, C_FORMAT, C_FROM, C_TO, C_FILTERS,
 	C_CREATED, C_STARTED, C_FINISHED, C_EXPIRES, C_ATTEMPT, C_PROWS,
 	C_PBYTES, C_PCHUNKS, C_MAXROWS, C_MAXBYTES, C_MAXDUR, C_TROWS,
 	C_TBYTES, C_SHA, C_ECODE, C_EMSG, C_CANCEL, C_COMPRESSION, C_PUBYTES,
-	C_TUBYTES
+	C_TUBYTES, C_RETRY_OF
 };
 
 /* The hot statements: prepared once per connection (db_query_stmt). */
@@ -55,15 +55,32 @@ static const struct db_stmt job_get_locked_stmt = {
 	"SELECT " JOB_COLS " FROM tb_audit_export_job WHERE id = $1 "
 	"FOR UPDATE", 1
 };
+/*
+ * The list's filters but state and the cursor, from parameter N on:
+ * tenant, requested_by, created_from and created_to (epoch microseconds),
+ * error_code, and the id range of an id prefix.
+ */
+#define TS(n)	"(timestamptz 'epoch' + $" n "::bigint * interval '1 microsecond')"
+#define LIST_FILTERS(a, b, c, d, e, f, g) \
+	"($" a "::text IS NULL OR tenant_id = $" a ") " \
+	"AND ($" b "::text IS NULL OR requested_by = $" b ") " \
+	"AND ($" c "::bigint IS NULL OR created_at >= " TS(c) ") " \
+	"AND ($" d "::bigint IS NULL OR created_at < " TS(d) ") " \
+	"AND ($" e "::text IS NULL OR (state = 'FAILED' AND error_code = $" e \
+	")) AND ($" f "::uuid IS NULL OR id BETWEEN $" f "::uuid AND $" g \
+	"::uuid) "
 static const struct db_stmt job_list_stmt = {
-	"ops_export_job_list",
+	"ops_export_job_list_2",
 	"SELECT " JOB_COLS " FROM tb_audit_export_job "
 	"WHERE ($1::text IS NULL OR state = $1) "
-	"AND ($2::text IS NULL OR tenant_id = $2) "
-	"AND ($3::bigint IS NULL OR (created_at, id) < "
-	"(timestamptz 'epoch' + $3::bigint * interval '1 microsecond', "
-	"$4::uuid)) "
-	"ORDER BY created_at DESC, id DESC LIMIT $5", 5
+	"AND ($2::bigint IS NULL OR (created_at, id) < (" TS("2") ", $3::uuid)) "
+	"AND " LIST_FILTERS("5", "6", "7", "8", "9", "10", "11")
+	"ORDER BY created_at DESC, id DESC LIMIT $4", 11
+};
+static const struct db_stmt job_counts_stmt = {
+	"ops_export_job_counts",
+	"SELECT state, count(*) FROM tb_audit_export_job WHERE "
+	LIST_FILTERS("1", "2", "3", "4", "5", "6", "7") "GROUP BY state", 7
 };
 
 /* The columns export_file_get() reads, in this order. */
@@ -228,6 +245,7 @@ job_row_json(const PGresult *res, int row, const struct export_actor *a,
 	if (strcmp(state, "RUNNING") == 0 &&
 	    strcmp(PQgetvalue(res, row, C_CANCEL), "t") == 0)
 		xjson_set(job, "cancel_requested", json_true());
+	xjson_set(job, "retry_of", text_or_null(res, row, C_RETRY_OF));
 	return job;
 }
 
@@ -422,14 +440,33 @@ export_job_get(struct db *db, const struct export_actor *a, const char *id,
 	return o;
 }
 
+/* {"PENDING": n, ...} for the list's filters without state and cursor. */
+static json_t *
+job_counts(struct db *db, const char *const p[7])
+{
+	json_t *counts;
+	PGresult *res;
+
+	if ((res = db_query_stmt(db, &job_counts_stmt, p)) == NULL)
+		return NULL;
+	counts = xjson_pack("{s:i, s:i, s:i, s:i, s:i}", "PENDING", 0,
+	    "RUNNING", 0, "DONE", 0, "FAILED", 0, "EXPIRED", 0);
+	for (int i = 0; i < PQntuples(res); i++)
+		xjson_set(counts, PQgetvalue(res, i, 0), json_integer(
+		    strtoll(PQgetvalue(res, i, 1), NULL, 10)));
+	PQclear(res);
+	return counts;
+}
+
 enum export_outcome
 export_job_list(struct db *db, const struct export_actor *a,
     const struct export_list_query *q, const struct export_view *view,
     json_t **out)
 {
-	const char *tenant = q->tenant_id, *const *roles;
+	const char *tenant = q->tenant_id, *by = q->requested_by;
+	const char *const *roles;
 	char us_s[24] = "", id[EXPORT_ID_LEN + 1] = "", lim[16];
-	json_t *items;
+	json_t *items, *counts;
 	PGresult *res;
 	long long us;
 	size_t n;
@@ -445,17 +482,26 @@ export_job_list(struct db *db, const struct export_actor *a,
 			return EXPORT_E_TENANT;
 		tenant = a->who->tenant_id;
 	}
+	if (by && strcmp(by, "me") == 0)
+		by = a->who->sub;
 	if (q->cursor && export_cursor_parse(q->cursor, &us, id))
 		snprintf(us_s, sizeof(us_s), "%lld", us);
 	snprintf(lim, sizeof(lim), "%d", q->limit + 1);
+#define NZ(s)	((s)[0] ? (s) : NULL)
 	{
-		const char *p[] = { q->state, tenant, us_s[0] ? us_s : NULL,
-		    id[0] ? id : NULL, lim };
+		const char *p[] = { NZ(q->state_canon), NZ(us_s), NZ(id), lim,
+		    tenant, by, NZ(q->from_us), NZ(q->to_us), q->error_code,
+		    NZ(q->id_lo), NZ(q->id_hi) };
 
+		if ((counts = job_counts(db, p + 4)) == NULL)
+			return EXPORT_E_DB;
 		res = db_query_stmt(db, &job_list_stmt, p);
 	}
-	if (res == NULL)
+#undef NZ
+	if (res == NULL) {
+		json_decref(counts);
 		return EXPORT_E_DB;
+	}
 	items = json_array();
 	rows = PQntuples(res);
 	for (int i = 0; i < rows && i < q->limit; i++) {
@@ -463,12 +509,14 @@ export_job_list(struct db *db, const struct export_actor *a,
 
 		if (job == NULL) {
 			json_decref(items);
+			json_decref(counts);
 			PQclear(res);
 			return EXPORT_E_STORED;
 		}
 		xjson_push(items, job);
 	}
-	*out = xjson_pack("{s:o, s:n}", "items", items, "next_cursor");
+	*out = xjson_pack("{s:o, s:o, s:n}", "items", items, "counts", counts,
+	    "next_cursor");
 	if (rows > q->limit) {
 		struct buf c = BUF_INIT;
 

