@@ -280,6 +280,12 @@ export_time_param(const char *s, char out[24])
 }
 
 bool
+export_tenant_valid(const char *s)
+{
+	return safe_ident(s, 128);
+}
+
+bool
 export_code_valid(const char *s, size_t max)
 {
 	size_t n = strlen(s);

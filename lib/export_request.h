@@ -89,6 +89,9 @@ bool	export_id_prefix_range(const char *s, char lo[EXPORT_ID_LEN + 1],
  */
 bool	export_time_param(const char *s, char out[24]);
 
+/* A tenant id: 1 to 128 of [A-Za-z0-9._-]. */
+bool	export_tenant_valid(const char *s);
+
 /* An error or event code: [A-Z][A-Z0-9_]{0,max-1}. */
 bool	export_code_valid(const char *s, size_t max);
 /*

@@ -13,7 +13,7 @@ suite_cleanup() {
 	for p in "${RUNNERS[@]}"; do kill -CONT "$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null; done
 }
 
-STACK_EXPORT_EXTRA="  chunk_bytes: 1KiB
+STACK_EXPORT_EXTRA="  chunk_bytes: 16KiB
   lease_seconds: 5
   heartbeat_seconds: 1
   max_active_per_tenant: 40" \
@@ -21,7 +21,7 @@ STACK_EXPORT_EXTRA="  chunk_bytes: 1KiB
 
 seed_audit acme 2000 per=2 words=4 && seed_audit globex 300 per=2 words=4 ||
 	setup_failed "seeding audit_log"
-setup_done "audit rows: acme 2000, globex 300"
+setup_done "audit rows: acme 2000, globex 300 ($((SECONDS - T0)) s)"
 
 SUPER=$(mint root-1 "" '["SUPER_ADMIN"]')
 OPS=$(mint ops-1 "" '["OPS_ADMIN"]')
@@ -53,7 +53,7 @@ api DELETE "/api/ops/audit-exports/$A2" "$ACME"
 runner || setup_failed "the runner: $(tail -n 3 "$DIR/runner.err")"
 [ "$(sql "SELECT count(*) FROM tb_audit_export_job WHERE state = 'DONE'")" = 4 ] ||
 	setup_failed "4 jobs DONE after one runner pass"
-setup_done "jobs: A1 A2(cancelled) N1 (acme), G1 U1 (globex)"
+setup_done "jobs: A1 A2(cancelled) N1 (acme), G1 U1 (globex) ($((SECONDS - T0)) s)"
 
 # --- 1. the list ------------------------------------------------------------
 api GET "/api/ops/audit-exports?requested_by=me" "$ACME"
@@ -107,6 +107,67 @@ for bad in "state=finished:state" "created_from=yesterday:created_from" "created
 	"%ff=1:query"; do
 	api GET "/api/ops/audit-exports?${bad%:*}" "$SUPER"
 	expect_eq "400 names ${bad##*:} for ${bad%:*}" "400 ${bad##*:}" "$CODE $(field '.error.details[0].field')"
+done
+
+# --- 2. a job's timeline and the feed ---------------------------------------
+curl -s -o /dev/null "$(api GET "/api/ops/audit-exports/$A1" "$ACME"; field .result.download_url | sed "s|^/|$STACK_URL/|")"
+api GET "/api/ops/audit-exports/$A1/events" "$ACME"
+expect_eq "timeline of A1 as alice: 200" 200 "$CODE"
+expect_eq "oldest first: requested, started, ..., completed, downloaded" \
+	"EXPORT_REQUESTED EXPORT_STARTED EXPORT_COMPLETED EXPORT_DOWNLOADED" \
+	"$(jq -r '[.items[].kind | select(. != "EXPORT_PROGRESS")] | join(" ")' <<<"$BODY")"
+expect_eq "the request's actor is alice, the runner's is null" "alice null" \
+	"$(jq -r '"\(.items[0].actor) \(.items[1].actor)"' <<<"$BODY")"
+expect_eq "items have at, kind, actor, detail" "true" \
+	"$(jq '[.items[] | has("at") and has("kind") and has("actor") and (.detail|type=="object")] | all' <<<"$BODY")"
+expect_eq "times ascend" "true" "$(jq '[.items[].at] as $a | $a == ($a|sort)' <<<"$BODY")"
+api GET "/api/ops/audit-exports/$A2/events" "$AUD"
+expect_eq "a cancelled PENDING job: EXPORT_FAILED with code EXPORT_CANCELLED, actor alice" \
+	"EXPORT_FAILED EXPORT_CANCELLED alice" "$(jq -r '.items[-1] | "\(.kind) \(.detail.code) \(.actor)"' <<<"$BODY")"
+api GET "/api/ops/audit-exports/$G1/events" "$ACME"
+expect_error "another tenant's timeline as alice" 404 EXPORT_NOT_FOUND
+nf=$BODY
+api GET "/api/ops/audit-exports/00000000-0000-4000-8000-000000000000/events" "$ACME"
+expect_error "a job that does not exist" 404 EXPORT_NOT_FOUND
+expect_eq "both 404s read the same (but the request id)" "$(jq -c 'del(.error.request_id)' <<<"$nf")" \
+	"$(jq -c 'del(.error.request_id)' <<<"$BODY")"
+api GET "/api/ops/audit-exports/not-a-uuid/events" "$SUPER"
+expect_error "a malformed id" 404 EXPORT_NOT_FOUND
+for t in "$SUPER:SUPER_ADMIN" "$OPS:OPS_ADMIN" "$AUD:AUDITOR" "$GLOBEX:TENANT_ADMIN of globex"; do
+	api GET "/api/ops/audit-exports/$G1/events" "${t%%:*}"
+	expect_eq "timeline of G1 as ${t#*:}: 200" 200 "$CODE"
+done
+api GET "/api/ops/audit-exports/$G1/events?verbose=1" "$SUPER"
+expect_error "timeline with an unknown parameter" 400 VALIDATION_FAILED
+expect_eq "details name it" verbose "$(field '.error.details[0].field')"
+api GET "/api/ops/audit-exports/$G1/events" ""
+expect_error "timeline without a token" 401 AUTH_REQUIRED
+
+api GET "/api/ops/events?kind=EXPORT_REQUESTED&limit=2" "$SUPER"
+expect_eq "feed: newest first, 2 per page" "$U1 $G1" "$(jq -r '[.items[].job_id] | join(" ")' <<<"$BODY")"
+c=$(field .next_cursor)
+api GET "/api/ops/events?kind=EXPORT_REQUESTED&limit=2&cursor=$c" "$SUPER"
+expect_eq "feed: the next page" "$N1 $A2" "$(jq -r '[.items[].job_id] | join(" ")' <<<"$BODY")"
+api GET "/api/ops/events?kind=EXPORT_REQUESTED" "$GLOBEX"
+expect_eq "feed as gary: globex's events only" "$(sorted "$G1" "$U1")" "$(jq -r '[.items[].job_id] | sort | join(" ")' <<<"$BODY")"
+sql "INSERT INTO ops_event (event_type, severity, source, subject_type, subject_id) VALUES ('SCHEDULER_LOCK_RECOVERED', 'warning', 'ops-lock-healer', 'scheduler_lock', 'x')" >/dev/null
+api GET "/api/ops/events" "$ACME"
+expect_eq "feed as alice: no event without a tenant, none of globex" "acme" \
+	"$(jq -r '[.items[].tenant_id] | unique | join(" ")' <<<"$BODY")"
+api GET "/api/ops/events?kind=SCHEDULER_LOCK_RECOVERED" "$OPS"
+expect_eq "feed as OPS_ADMIN: lock events" "1 null" "$(jq -r '"\(.items|length) \(.items[0].tenant_id)"' <<<"$BODY")"
+api GET "/api/ops/events?tenant_id=globex" "$ACME"
+expect_error "feed: another tenant as alice" 403 TENANT_FORBIDDEN
+since=$(sql "SELECT to_char(max(occurred_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM ops_event WHERE event_type = 'EXPORT_REQUESTED'")
+api GET "/api/ops/events?kind=EXPORT_REQUESTED&since=$since" "$AUD"
+expect_eq "feed: since is inclusive" "$U1" "$(jq -r '[.items[].job_id] | join(" ")' <<<"$BODY")"
+api GET "/api/ops/events?kind=EXPORT_REQUESTED&until=$since&limit=200" "$AUD"
+expect_eq "feed: until is exclusive" 4 "$(field '.items|length')"
+for bad in "kind=export_failed:kind" "tenant_id=a%20b:tenant_id" "since=now:since" "until=2026-02-30T00:00:00Z:until" \
+	"since=2026-12-02T00:00:00Z&until=2026-12-01T00:00:00Z:until" "cursor=abc:cursor" "cursor=999999999999999999.1:cursor" \
+	"limit=201:limit" "state=DONE:state"; do
+	api GET "/api/ops/events?${bad%:*}" "$SUPER"
+	expect_eq "feed 400 names ${bad##*:} for ${bad%:*}" "400 ${bad##*:}" "$CODE $(field '.error.details[0].field')"
 done
 
 note "history.sh took $((SECONDS - T0)) s"
