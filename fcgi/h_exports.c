@@ -251,6 +251,92 @@ h_export_cancel(struct request *r)
 	resp_job(r, 202, job, NULL, NULL);
 }
 
+/* 429 EXPORT_TOO_MANY_ACTIVE with its Retry-After, or the outcome. */
+static void
+resp_create_outcome(struct request *r, enum export_outcome o)
+{
+	if (o == EXPORT_E_TOO_MANY) {
+		struct buf h = BUF_INIT;
+
+		buf_appendf(&h, "Retry-After: %d\r\n", 30);
+		resp_error_h(r, "EXPORT_TOO_MANY_ACTIVE", NULL, NULL, h.data);
+		buf_free(&h);
+		return;
+	}
+	resp_outcome(r, o);
+}
+
+void
+h_export_retry(struct request *r)
+{
+	const char *key, *cl = request_param(r, "CONTENT_LENGTH");
+	struct export_actor a;
+	struct export_view v;
+	enum export_outcome o;
+	char id[EXPORT_ID_LEN + 1], state[16];
+	json_t *body = NULL, *details, *job;
+
+	if (request_auth(r, CAP_EXPORT_CREATE) != 0)
+		return;
+	/* the body is optional: none (or {}) runs the same job again */
+	if (cl != NULL && *cl != '\0' && strcmp(cl, "0") != 0 &&
+	    request_read_json(r, &body) != 0)
+		return;
+	key = request_param(r, "HTTP_IDEMPOTENCY_KEY");
+	if (key && !idem_key_valid(key)) {
+		json_decref(body);
+		resp_error(r, "VALIDATION_FAILED", NULL, xjson_pack("[o]",
+		    error_detail("Idempotency-Key", "must be 1 to 255 visible "
+		    "ASCII characters")));
+		return;
+	}
+	actor_init(&a, r);
+	view_init(&v, r);
+	o = export_job_retry(r->db, r->app->cfg, r->app->rules, &a,
+	    r->params[0], body, key, id, &details);
+	json_decref(body);
+	if (o == EXPORT_E_INVALID) {
+		resp_error(r, "VALIDATION_FAILED", NULL, details);
+		return;
+	}
+	json_decref(details);
+	if (o != EXPORT_CREATED && o != EXPORT_REPLAYED) {
+		resp_create_outcome(r, o);
+		return;
+	}
+	if ((o = export_job_get(r->db, &a, id, &v, &job, state)) != EXPORT_OK) {
+		resp_outcome(r, o);
+		return;
+	}
+	resp_job(r, 202, job, state, id);
+}
+
+void
+h_export_cancel_many(struct request *r)
+{
+	struct export_cancel_request req;
+	struct export_actor a;
+	enum export_outcome o;
+	json_t *body, *details, *out;
+
+	if (request_auth(r, CAP_EXPORT_CANCEL) != 0 ||
+	    request_read_json(r, &body) != 0)
+		return;
+	if (export_cancel_request_parse(body, &req, &details) != 0) {
+		json_decref(body);
+		resp_error(r, "VALIDATION_FAILED", NULL, details);
+		return;
+	}
+	json_decref(body);
+	actor_init(&a, r);
+	if ((o = export_jobs_cancel(r->db, r->app->rules, &a, &req, &out)) !=
+	    EXPORT_OK) {
+		resp_outcome(r, o);
+		return;
+	}
+	resp_json(r, 200, out, NULL);
+}
+
 /*
  * The query of a signed URL exactly as the API mints it:
  * "by=<subject>&expires=<digits>&sig=<64 hex>", the subject percent-encoded

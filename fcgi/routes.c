@@ -16,11 +16,13 @@ static const struct route route_table[] = {
 	{ "GET",	"/api/ops/status/history",	h_status_history },
 	{ "GET",	"/api/ops/events",		h_events_list },
 	{ "POST",	EXPORT_ROUTE,			h_export_create },
+	{ "POST",	EXPORT_ROUTE "/cancel",		h_export_cancel_many },
 	{ "GET",	EXPORT_ROUTE,			h_export_list },
 	{ "GET",	EXPORT_ROUTE "/{id}",		h_export_get },
 	{ "DELETE",	EXPORT_ROUTE "/{id}",		h_export_cancel },
 	{ "GET",	EXPORT_ROUTE "/{id}/download",	h_export_download },
 	{ "GET",	EXPORT_ROUTE "/{id}/events",	h_export_events },
+	{ "POST",	EXPORT_ROUTE "/{id}/retry",	h_export_retry },
 	{ "GET",	"/api/ops/scheduler/locks",	h_locks_list },
 	{ "POST",	"/api/ops/scheduler/locks/{name}/release", h_lock_release },
 };

@@ -220,6 +220,137 @@ export_request_parse(const json_t *body, const struct ops_config *cfg,
 	return 0;
 }
 
+int
+export_retry_body(const json_t *base, const json_t *over, json_t **out,
+    json_t **details)
+{
+	static const char *const allowed[] = { "from", "to", "format",
+	    "compression", "max_rows", "max_bytes", "max_duration_seconds" };
+	const char *key;
+	json_t *v;
+
+	*out = NULL;
+	*details = json_array();
+	if (over != NULL && !json_is_object(over)) {
+		add_issue(*details, "body", "must be a JSON object");
+		return -1;
+	}
+	*out = json_deep_copy(base);
+	if (over != NULL) {
+		json_object_foreach((json_t *)over, key, v) {
+			bool found = false;
+
+			for (size_t i = 0; i < sizeof(allowed) /
+			    sizeof(allowed[0]); i++)
+				found |= strcmp(key, allowed[i]) == 0;
+			if (!found)
+				add_issue(*details, key, "cannot be changed "
+				    "by a retry (from, to, format, "
+				    "compression and the limits can)");
+			else
+				xjson_set(*out, key, json_deep_copy(v));
+		}
+	}
+	if (json_array_size(*details) > 0) {
+		json_decref(*out);
+		*out = NULL;
+		return -1;
+	}
+	json_decref(*details);
+	*details = NULL;
+	return 0;
+}
+
+int
+export_cancel_request_parse(const json_t *body,
+    struct export_cancel_request *req, json_t **details_out)
+{
+	static const char *const known[] = { "ids", "state", "tenant_id",
+	    "requested_by" };
+	json_t *details = json_array();
+	const json_t *v;
+	const char *key;
+	bool filter = false;
+
+	memset(req, 0, sizeof(*req));
+	*details_out = NULL;
+	if (!json_is_object(body)) {
+		add_issue(details, "body", "must be a JSON object");
+		*details_out = details;
+		return -1;
+	}
+	json_object_foreach((json_t *)body, key, v) {
+		bool found = false;
+
+		for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+			found |= strcmp(key, known[i]) == 0;
+		if (!found)
+			add_issue(details, key, "is not a known field");
+	}
+	if ((v = json_object_get(body, "ids")) != NULL) {
+		size_t i;
+		const json_t *e;
+
+		if (!json_is_array(v) || json_array_size(v) == 0 ||
+		    json_array_size(v) > EXPORT_CANCEL_MAX_IDS)
+			add_issue(details, "ids", "must be an array of 1 to 200 "
+			    "job ids");
+		else
+			json_array_foreach(v, i, e) {
+				if (!json_is_string(e) ||
+				    !export_id_valid(json_string_value(e))) {
+					add_issue(details, "ids", "each must be "
+					    "a job id (a UUID)");
+					break;
+				}
+				snprintf(req->ids[req->nids++], EXPORT_ID_LEN +
+				    1, "%s", json_string_value(e));
+			}
+	}
+	if ((v = json_object_get(body, "state")) != NULL) {
+		filter = true;
+		if (!json_is_string(v) || !export_state_parse(
+		    json_string_value(v), req->state) ||
+		    (strcmp(req->state, "PENDING") != 0 &&
+		    strcmp(req->state, "RUNNING") != 0))
+			add_issue(details, "state", "must be PENDING or RUNNING "
+			    "(any case): jobs in other states cannot be "
+			    "cancelled");
+	}
+	if ((v = json_object_get(body, "tenant_id")) != NULL) {
+		filter = true;
+		if (!json_is_string(v) || !safe_ident(json_string_value(v),
+		    128))
+			add_issue(details, "tenant_id", "must be 1 to 128 "
+			    "letters, digits, '.', '_' or '-'");
+		else
+			snprintf(req->tenant_id, sizeof(req->tenant_id), "%s",
+			    json_string_value(v));
+	}
+	if ((v = json_object_get(body, "requested_by")) != NULL) {
+		filter = true;
+		if (!json_is_string(v) || json_string_length(v) == 0 ||
+		    json_string_length(v) > 255)
+			add_issue(details, "requested_by", "must be 1 to 255 "
+			    "characters, or me");
+		else
+			snprintf(req->requested_by, sizeof(req->requested_by),
+			    "%s", json_string_value(v));
+	}
+	if (json_object_get(body, "ids") != NULL && filter)
+		add_issue(details, "ids", "cannot be combined with state, "
+		    "tenant_id or requested_by");
+	else if (json_object_get(body, "ids") == NULL && !filter)
+		add_issue(details, "ids", "is required unless state, tenant_id "
+		    "or requested_by is given");
+	if (json_array_size(details) > 0) {
+		*details_out = details;
+		return -1;
+	}
+	json_decref(details);
+	return 0;
+}
+
 void
 export_request_free(struct export_request *req)
 {

@@ -28,6 +28,7 @@ struct export_request {
 	long long	 max_bytes;
 	int		 max_duration_seconds;
 	char		 request_hash[65];	/* SHA-256 of the canonical body */
+	char		 retry_of[EXPORT_ID_LEN + 1];	/* "" = not a retry */
 };
 
 /*
@@ -39,6 +40,36 @@ struct export_request {
 int	export_request_parse(const json_t *body, const struct ops_config *cfg,
 	    struct export_request *req, json_t **details);
 void	export_request_free(struct export_request *req);
+
+/*
+ * The create body of a retry: base (the original job's parameters as a
+ * create body) with the members of over (the retry's body; may be NULL)
+ * laid over it. Only from, to, format, compression, max_rows, max_bytes
+ * and max_duration_seconds may be given; -1 with *details (a new array
+ * naming each other member, or "body" when over is not an object)
+ * otherwise. On 0, *out is a new object to pass to export_request_parse().
+ */
+int	export_retry_body(const json_t *base, const json_t *over, json_t **out,
+	    json_t **details);
+
+/* A bulk cancel after validation: ids, or a filter (NULL = any). */
+#define EXPORT_CANCEL_MAX_IDS	200
+struct export_cancel_request {
+	char		 ids[EXPORT_CANCEL_MAX_IDS][EXPORT_ID_LEN + 1];
+	size_t		 nids;
+	char		 state[16];		/* "" = PENDING and RUNNING */
+	char		 tenant_id[129];	/* "" = any */
+	char		 requested_by[256];	/* "" = any; "me" kept */
+};
+
+/*
+ * Validate a bulk cancel body: {"ids": [uuid, ...]} (1 to 200) or at least
+ * one of "state" (PENDING or RUNNING, any case), "tenant_id",
+ * "requested_by"; not both. 0, or -1 with *details (new array) naming
+ * each bad field.
+ */
+int	export_cancel_request_parse(const json_t *body,
+	    struct export_cancel_request *req, json_t **details);
 
 /*
  * List filters as the client gave them (NULL = any); cursor is the opaque

@@ -170,5 +170,116 @@ for bad in "kind=export_failed:kind" "tenant_id=a%20b:tenant_id" "since=now:sinc
 	expect_eq "feed 400 names ${bad##*:} for ${bad%:*}" "400 ${bad##*:}" "$CODE $(field '.error.details[0].field')"
 done
 
+# --- 3. retry ---------------------------------------------------------------
+retry() {  # retry TOKEN JOB [BODY] [curl args]: sets JOB to the new job
+	local b=${3-}
+	if [ -n "$b" ]; then
+		api POST "/api/ops/audit-exports/$2/retry" "$1" "${JSON[@]}" -d "$b" "${@:4}"
+	else
+		api POST "/api/ops/audit-exports/$2/retry" "$1" "${@:4}"
+	fi
+	JOB=$(jq -r '.id // empty' <<<"$BODY")
+}
+retry "$ACME" "$A2"
+expect_eq "retry of a cancelled job without a body: 202, PENDING, retry_of A2" "202 PENDING $A2 alice csv" \
+	"$CODE $(field '"\(.state) \(.retry_of) \(.requested_by) \(.format)"')"
+expect_eq "Location names the new job" "/api/ops/audit-exports/$JOB" "$(hdr Location)"
+R1=$JOB
+expect_eq "same parameters: range, filters, limits" \
+	"$(job_field "$A2" "range_from, range_to, filters, max_rows, max_bytes, max_duration_seconds, compression")" \
+	"$(job_field "$R1" "range_from, range_to, filters, max_rows, max_bytes, max_duration_seconds, compression")"
+retry "$ACME" "$R1"
+expect_error "retry of a PENDING job" 409 EXPORT_STATE_CONFLICT
+runner
+retry "$ACME2" "$R1" '{"to":"2026-10-01T12:00:00Z","compression":"gzip","max_rows":100}' -H 'Idempotency-Key: r-1'
+R2=$JOB
+expect_eq "retry of a retried job by anna, with changes" "202 $R1 anna gzip 2026-10-01T12:00:00Z 100" \
+	"$CODE $(field '"\(.retry_of) \(.requested_by) \(.compression) \(.to) \(.limits.max_rows)"')"
+retry "$ACME2" "$R1" '{"to":"2026-10-01T12:00:00Z","compression":"gzip","max_rows":100}' -H 'Idempotency-Key: r-1'
+expect_eq "the same key and body: the same new job" "202 $R2" "$CODE $JOB"
+retry "$ACME2" "$R1" '{"to":"2026-10-01T13:00:00Z"}' -H 'Idempotency-Key: r-1'
+expect_error "the same key, another body" 409 IDEMPOTENCY_CONFLICT
+retry "$ACME2" "$A1" '{"to":"2026-10-01T12:00:00Z","compression":"gzip","max_rows":100}' -H 'Idempotency-Key: r-1'
+expect_error "the same key and body for another original" 409 IDEMPOTENCY_CONFLICT
+api GET "/api/ops/audit-exports/$R2/events" "$ACME"
+expect_eq "the retry's EXPORT_REQUESTED names the original" "$R1" "$(field '.items[0].detail.retry_of')"
+retry "$ACME" "$G1"
+expect_error "retry of another tenant's job as alice" 404 EXPORT_NOT_FOUND
+retry "$OPS" "$G1"
+expect_error "retry as OPS_ADMIN (no export.create)" 403 FORBIDDEN
+retry "$AUD" "$G1"
+expect_eq "retry as AUDITOR of gary's job" "202 auditor-1" "$CODE $(field .requested_by)"
+retry "$SUPER" "$G1" '{"tenant_id":"acme","actions":["x"]}'
+expect_error "retry changing the tenant" 400 VALIDATION_FAILED
+expect_eq "details name both" "actions tenant_id" "$(jq -r '[.error.details[].field] | sort | join(" ")' <<<"$BODY")"
+retry "$SUPER" "$G1" '{"from":"2026-10-03T00:00:00Z"}'
+expect_eq "retry with from after the original's to: 400 names to" "400 to" "$CODE $(field '.error.details[0].field')"
+retry "$SUPER" "$G1" '{"format":"xml","max_rows":0}'
+expect_eq "retry with a bad format and limit" "400 format max_rows" "$CODE $(jq -r '[.error.details[].field] | sort | join(" ")' <<<"$BODY")"
+retry "$SUPER" "$G1" '[1]'
+expect_eq "retry with a body that is not an object" "400 body" "$CODE $(field '.error.details[0].field')"
+retry "$SUPER" "$G1" '{"to":' 
+expect_error "retry with broken JSON" 400 MALFORMED_JSON
+retry "$SUPER" "$G1" '{}' -H 'Idempotency-Key: '"$(printf 'k%.0s' {1..300})"
+expect_eq "retry with a bad Idempotency-Key" "400 Idempotency-Key" "$CODE $(field '.error.details[0].field')"
+retry "$SUPER" 00000000-0000-4000-8000-000000000000
+expect_error "retry of a job that does not exist" 404 EXPORT_NOT_FOUND
+runner
+
+# --- 3b. bulk cancel --------------------------------------------------------
+cancel() { api POST /api/ops/audit-exports/cancel "$1" "${JSON[@]}" -d "$2"; }
+create "$ACME" acme && P1=$JOB && create "$ACME2" acme && P2=$JOB && create "$GLOBEX" globex && P3=$JOB &&
+	create "$AUD" acme && P4=$JOB || setup_failed "creating pending jobs: $CODE $BODY"
+cancel "$ACME" "{\"ids\":[\"$P3\",\"$A1\",\"00000000-0000-4000-8000-000000000000\"]}"
+expect_eq "bulk cancel by ids as alice: globex's job, a DONE job and a missing one are skipped" \
+	'200 {"cancelled":0,"ids":[]}' "$CODE $(jq -c . <<<"$BODY")"
+cancel "$AUD" '{"state":"pending"}'
+expect_eq "AUDITOR: only their own requests" "1 $P4" "$(field '"\(.cancelled) \(.ids|join(" "))"')"
+expect_eq "... ended FAILED EXPORT_CANCELLED" "FAILED EXPORT_CANCELLED" "$(job_field "$P4" "state || ' ' || error_code")"
+api GET "/api/ops/audit-exports/$P4/events" "$AUD"
+expect_eq "... with the events a single cancel writes" "EXPORT_FAILED auditor-1 PENDING" \
+	"$(jq -r '.items[-1] | "\(.kind) \(.actor) \(.detail.state_before)"' <<<"$BODY")"
+cancel "$GLOBEX" '{"tenant_id":"acme"}'
+expect_error "bulk cancel of another tenant as gary" 403 TENANT_FORBIDDEN
+cancel "$ACME" '{"requested_by":"me"}'
+expect_eq "requested_by=me as alice" "1 $P1" "$(field '"\(.cancelled) \(.ids|join(" "))"')"
+cancel "$OPS" '{"tenant_id":"acme","state":"PENDING"}'
+expect_eq "OPS_ADMIN by tenant and state" "1 $P2" "$(field '"\(.cancelled) \(.ids|join(" "))"')"
+cancel "$OPS" "{\"ids\":[\"$P3\"]}"
+expect_eq "OPS_ADMIN by id" "1 $P3" "$(field '"\(.cancelled) \(.ids|join(" "))"')"
+for bad in '{}:ids' '{"ids":[]}:ids' '{"ids":["x"]}:ids' "{\"ids\":[\"$P1\"],\"state\":\"PENDING\"}:ids" \
+	'{"state":"DONE"}:state' '{"tenant_id":"a b"}:tenant_id' '{"requested_by":""}:requested_by' '{"colour":1,"state":"PENDING"}:colour'; do
+	cancel "$SUPER" "${bad%:*}"
+	expect_eq "bulk cancel 400 names ${bad##*:} for ${bad%:*}" "400 ${bad##*:}" "$CODE $(field '.error.details[0].field')"
+done
+cancel "$SUPER" '[]'
+expect_eq "bulk cancel with an array body" "400 body" "$CODE $(field '.error.details[0].field')"
+api POST /api/ops/audit-exports/cancel "$SUPER" -d '{}'
+expect_error "bulk cancel without Content-Type" 415 UNSUPPORTED_MEDIA_TYPE
+
+# racing the runner: 12 jobs, a runner working on them, one bulk cancel
+seed_audit race 4000 per=1 words=6 || setup_failed "seeding race"
+RACE=()
+for i in $(seq 1 12); do
+	api POST /api/ops/audit-exports "$SUPER" "${JSON[@]}" -d '{"tenant_id":"race","from":"2026-10-01T00:00:00Z","to":"2026-10-02T00:00:00Z","format":"jsonl"}'
+	RACE+=("$(field .id)")
+done
+"${RUNNER[@]}" >>"$DIR/runner.out" 2>>"$DIR/runner.err" &
+RUNNERS+=($!)
+wait_sql 30 "SELECT count(*) >= 2 FROM tb_audit_export_job WHERE tenant_id = 'race' AND state = 'DONE'" ||
+	not_ok "the runner finished two race jobs"
+cancel "$SUPER" '{"tenant_id":"race"}'
+got=$BODY
+wait "${RUNNERS[-1]}"
+cancelled=$(jq -r '.ids | sort | join(" ")' <<<"$got")
+ended=$(sql "SELECT string_agg(id::text, ' ' ORDER BY id::text) FROM tb_audit_export_job WHERE tenant_id = 'race' AND error_code = 'EXPORT_CANCELLED'")
+expect_eq "race: the answer's ids are exactly the jobs that ended cancelled" "$ended" "$cancelled"
+expect_eq "race: cancelled + DONE = 12, nothing else" "12 0" \
+	"$(sql "SELECT count(*) FILTER (WHERE state = 'DONE' OR error_code = 'EXPORT_CANCELLED') || ' ' || count(*) FILTER (WHERE state NOT IN ('DONE', 'FAILED')) FROM tb_audit_export_job WHERE tenant_id = 'race'")"
+expect_eq "race: the jobs done first stay DONE and are not counted" "$(jq .cancelled <<<"$got")" \
+	"$(( 12 - $(sql "SELECT count(*) FROM tb_audit_export_job WHERE tenant_id = 'race' AND state = 'DONE'") ))"
+check "race: at least two jobs were DONE before the cancel, at least one cancelled" \
+	test "$(jq .cancelled <<<"$got")" -ge 1 -a "$(jq .cancelled <<<"$got")" -le 10
+
 note "history.sh took $((SECONDS - T0)) s"
 finish
