@@ -77,6 +77,8 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 	    ELSE 15 END
 $$;
 
+REVOKE ALL ON FUNCTION export_job_bucket(double precision) FROM PUBLIC;
+
 CREATE FUNCTION export_job_hourly_count() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 DECLARE
