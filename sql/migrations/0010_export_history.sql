@@ -193,7 +193,8 @@ REVOKE ALL ON FUNCTION export_job_hourly_rebuild() FROM PUBLIC;
 
 SELECT export_job_hourly_rebuild();
 
--- The runtime roles read the rollup: ops_apply_roles() of 0008, then that.
+-- The runtime roles read the rollup, and opsctl (the jobs role) may create
+-- a job for `opsctl exports retry`: ops_apply_roles() of 0008, then that.
 ALTER FUNCTION ops_apply_roles(text, text, integer, integer)
 	RENAME TO ops_apply_roles_0008;
 
@@ -206,6 +207,9 @@ BEGIN
 	    statement_timeout_ms, idle_tx_timeout_ms);
 	EXECUTE format('GRANT SELECT ON export_job_hourly TO %I, %I',
 	    fcgi_role, jobs_role);
+	-- opsctl exports retry (opsctl runs as the jobs role) creates a job;
+	-- the jobs role reads audit_log already, so this opens no data
+	EXECUTE format('GRANT INSERT ON tb_audit_export_job TO %I', jobs_role);
 END;
 $fn$;
 

@@ -336,8 +336,8 @@ out=$("${OPSCTL[@]}" exports --state pending --json)
 expect_eq "opsctl exports --state pending (lower case) --json: the API's shape" "true $O1" \
 	"$(jq -r '"\(has("items") and has("counts") and has("next_cursor")) \(.items[0].id)"' <<<"$out")"
 api GET "/api/ops/audit-exports?state=PENDING" "$OPS"
-expect_eq "... the same items as the API gives an OPS_ADMIN" "$(jq -c '.items|map(del(.result.download_url))' <<<"$BODY")" \
-	"$(jq -c '.items|map(del(.result.download_url))' <<<"$out")"
+expect_eq "... the same items as the API gives an OPS_ADMIN" "$(jq -cS '.items|map(del(.result.download_url))' <<<"$BODY")" \
+	"$(jq -cS '.items|map(del(.result.download_url))' <<<"$out")"
 quiet() { "$@" >/dev/null; }
 check "opsctl exports --state Done (the table)" quiet "${OPSCTL[@]}" exports --state Done
 out=$("${OPSCTL[@]}" exports show "$O1")
@@ -353,8 +353,8 @@ expect_eq "opsctl exports retry with changes" "PENDING $O1 gzip 2026-10-01T06:00
 RO=$(jq -r .id <<<"$out")
 runner
 "${OPSCTL[@]}" exports download "$RO" --output "$DIR/ro.jsonl.gz" 2>/dev/null
-expect_eq "opsctl exports download: the file whose sha256 the job names" "$(job_field "$RO" sha256)" \
-	"$(sha256sum "$DIR/ro.jsonl.gz" | cut -d' ' -f1)"
+expect_eq "opsctl exports download: the file whose sha256 the job names" "DONE $(job_field "$RO" sha256)" \
+	"$(job_field "$RO" state) $(sha256sum "$DIR/ro.jsonl.gz" | cut -d' ' -f1)"
 check "the download is a gzip file" gzip -t "$DIR/ro.jsonl.gz"
 expect_eq "... recorded as a download" 1 "$(sql "SELECT count(*) FROM ops_event WHERE subject_id = '$RO' AND event_type = 'EXPORT_DOWNLOADED'")"
 out=$("${OPSCTL[@]}" exports show 00000000-0000-4000-8000-000000000000 2>&1); rc=$?
