@@ -164,8 +164,10 @@ test('TENANT_ADMIN creates an export in the form, watches it reach DONE without 
 	await page.getByRole('heading', { name: 'New export' }).waitFor();
 	assert.equal(await page.getByLabel('Tenant').inputValue(), 'acme');
 	assert.equal(await page.getByLabel('Tenant').getAttribute('readonly'), '', 'own tenant only: read-only');
-	await page.getByLabel('From (UTC, inclusive)').fill('2026-10-01T00:00');
-	await page.getByLabel('To (UTC, exclusive)').fill('2026-10-01T12:00');
+	// the form shows and reads the console's one time format
+	assert.match(await page.getByLabel('From (UTC, inclusive)').inputValue(), /^\d{4}-\d{2}-\d{2} 00:00:00Z$/);
+	await page.getByLabel('From (UTC, inclusive)').fill('2026-10-01 00:00:00Z');
+	await page.getByLabel('To (UTC, exclusive)').fill('2026-10-01 12:00:00Z');
 	await page.getByLabel('Format').selectOption('csv');
 	await page.getByLabel('Compression').selectOption('zstd');
 	await shot(page, '02-create');
@@ -183,6 +185,7 @@ test('TENANT_ADMIN creates an export in the form, watches it reach DONE without 
 	assert.equal(job.state, 'DONE');
 	assert.equal(job.requested_by, 'alice');
 	assert.equal(job.compression, 'zstd', 'the form sent the compression');
+	assert.equal(`${job.from} ${job.to}`, '2026-10-01T00:00:00Z 2026-10-01T12:00:00Z', 'the form sent the typed UTC times');
 	assert.equal(await page.locator('#job-progress').getAttribute('value'), '1');
 	assert.match(await page.locator('.counters').textContent(), new RegExp(`${job.result.rows.toLocaleString('en-US')} rows`));
 	await shot(page, '03-job-done');
@@ -484,6 +487,168 @@ test('status: health, readiness, queue, spool and the last run of each job binar
 	await axe(page, 'status');
 	await page.close();
 });
+
+// --- one time format, 360 px, dark, bad addresses (issue 21's console defects) ---
+
+const ONE_TIME = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z$/;
+
+// every date-time on the page (text and input values), and any time of day
+// or locale date not in the one format
+async function timesOnPage(page) {
+	return page.evaluate(() => {
+		const texts = [document.body.innerText, ...[...document.querySelectorAll('input')].map((i) => i.value)];
+		const dates = [];
+		const strays = [];
+		for (const t of texts) {
+			for (const m of t.matchAll(/\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?(?:\.\d+)?Z?)?/g)) dates.push(m[0]);
+			const rest = t.replace(/\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2})?(?:\.\d+)?Z?/g, '');
+			for (const m of rest.matchAll(/\b\d{1,2}:\d{2}(?::\d{2})?\b|\b\d{1,2}\/\d{1,2}\/\d{2,4}\b/g)) strays.push(m[0]);
+		}
+		return { dates, strays, datetimeLocal: document.querySelectorAll('input[type="datetime-local"]').length };
+	});
+}
+
+// the page fits the viewport: no sideways scrolling; names the widest element
+async function fitsWidth(page, what) {
+	const r = await page.evaluate(() => {
+		let worst = null;
+		for (const el of document.querySelectorAll('body *')) {
+			const b = el.getBoundingClientRect();
+			if (b.width && (!worst || b.right > worst.right)) worst = { right: Math.round(b.right), el: `${el.tagName.toLowerCase()}.${el.className}` };
+		}
+		return { scroll: document.documentElement.scrollWidth, width: window.innerWidth, worst };
+	});
+	assert.ok(r.scroll <= r.width, `${what}: the page is ${r.scroll} px wide in a ${r.width} px viewport (widest: ${JSON.stringify(r.worst)})`);
+}
+
+// the views, each with what shows it is loaded
+function views() {
+	return [
+		['exports', '#/exports', 'tr[data-id]'],
+		['job', `#/exports/${doneJob.id}`, '.state-line .badge'],
+		['create', '#/exports/new', 'form.create'],
+		['locks', '#/locks', 'table.locks tbody tr[data-lock]'],
+		['status', '#/status', 'tr[data-job]'],
+		['bad-address', '#/exports/%E0%A4%A', '.error[data-code="BAD_ADDRESS"]'],
+	];
+}
+
+async function visit(page, hash, ready) {
+	await page.goto(`${CONSOLE}${hash}`);
+	await page.locator(ready).first().waitFor();
+}
+
+test('one UTC time format on every page ("2026-10-01 00:00:00Z"): list, job, create, locks, status, header', async () => {
+	assert.equal(doneJob.state, 'DONE', 'needs the DONE job of the create test');
+	const page = await newPage();
+	await signIn(page, TOK.super);
+	for (const [name, hash, ready] of views()) {
+		await visit(page, hash, ready);
+		if (name !== 'bad-address' && name !== 'create') await page.locator('#poll-state', { hasText: /^(updated|final state)/ }).waitFor();
+		const t = await timesOnPage(page);
+		assert.equal(t.datetimeLocal, 0, `${name}: no datetime-local input (it shows the browser's locale)`);
+		assert.ok(name === 'bad-address' || t.dates.length > 0, `${name}: shows times`);
+		assert.deepEqual(t.dates.filter((d) => !ONE_TIME.test(d)), [], `${name}: every time in the one format`);
+		assert.deepEqual(t.strays, [], `${name}: no time of day or locale date outside the one format`);
+	}
+	assert.deepEqual(page.errors, []);
+	await page.close();
+});
+
+test('cancelling from the list: the answer stays on screen after the list refreshes', async () => {
+	await withRunnerPaused(async () => {
+		const job = await createJob(TOK.tenant, { tenant_id: 'acme', from: '2026-10-09T00:00:00Z', to: '2026-10-10T00:00:00Z', format: 'jsonl' });
+		const page = await newPage();
+		await signIn(page, TOK.tenant);
+		await page.getByRole('button', { name: '2 s' }).click();
+		const row = jobRow(page, job.id);
+		await row.waitFor();
+		await row.getByRole('button', { name: `Cancel export ${job.id.slice(0, 8)}` }).click();
+		await page.getByRole('dialog').getByRole('button', { name: 'Cancel export' }).click();
+		await page.locator(`tr[data-id="${job.id}"][data-state="FAILED"]`).waitFor();
+		// two more polls of the list after the one that showed FAILED
+		for (let i = 0; i < 2; i++) {
+			await page.waitForResponse((r) => r.url().includes('/api/ops/audit-exports?') && r.status() === 200, { timeout: 10_000 });
+		}
+		const notice = page.locator('.done .notice');
+		assert.equal(await notice.count(), 1, 'the cancel\'s answer is still shown');
+		assert.match(await notice.textContent(), /Cancelled: the export is FAILED/);
+		assert.equal(sql(`SELECT state || ' ' || error_code FROM tb_audit_export_job WHERE id = '${job.id}'`), 'FAILED EXPORT_CANCELLED');
+		await page.getByRole('button', { name: '5 s', exact: true }).click();
+		assert.deepEqual(page.errors, []);
+		await page.close();
+	});
+});
+
+test('a malformed %-escape or an unknown page in the address shows an error view, not a blank page', async () => {
+	const page = await newPage();
+	await signIn(page, TOK.super);
+	for (const [hash, why] of [['#/exports/%E0%A4%A', /not valid percent-encoding/], ['#/exports/%', /not valid percent-encoding/], ['#/nowhere', /no page "\/nowhere"/]]) {
+		await page.goto(`${CONSOLE}${hash}`);
+		await page.getByRole('heading', { name: 'Page not found' }).waitFor();
+		assert.match(await page.locator('.error .error-message').textContent(), why, hash);
+		await page.getByRole('link', { name: 'Go to the export list' }).waitFor();
+	}
+	assert.deepEqual(page.errors, [], 'no uncaught URIError');
+	await axe(page, 'bad address');
+	await page.getByRole('link', { name: 'Go to the export list' }).click();
+	await page.locator('tr[data-id]').first().waitFor();
+	await page.close();
+});
+
+test('the download link\'s validity comes from the API (download_url_ttl_seconds 120 here), not a fixed "5 min"', async () => {
+	const page = await newPage();
+	await signIn(page, TOK.tenant);
+	await page.goto(`${CONSOLE}#/exports/${doneJob.id}`);
+	const exp = page.locator('.facts .link-expiry');
+	await exp.waitFor();
+	const text = await exp.textContent();
+	assert.match(text, /valid until \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z, 2 min 00 s from now/);
+	assert.doesNotMatch(text, /5 min/);
+	const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download' }).click()]);
+	await download.cancel();
+	assert.match(await page.locator('.download-info .link-expiry').textContent(), /2 min 00 s from now/);
+	await page.close();
+});
+
+// (light at 1280 px: the tests above ran axe on every view)
+for (const [scheme, widths] of [['light', [360]], ['dark', [1280, 360]]]) {
+	test(`${scheme} colour scheme at ${widths.join(' px and ')} px: every view fits the width and is axe clean`, async () => {
+		assert.equal(doneJob.state, 'DONE', 'needs the DONE job of the create test');
+		const page = await newPage();
+		await page.emulateMedia({ colorScheme: scheme });
+		await signIn(page, TOK.super);
+		const bg = await page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor);
+		const lum = bg.match(/\d+/g).slice(0, 3).reduce((a, b) => a + Number(b), 0) / 3;
+		assert.ok(scheme === 'dark' ? lum < 60 : lum > 200, `${scheme}: page background ${bg}`);
+		for (const width of widths) {
+			await page.setViewportSize({ width, height: 800 });
+			for (const [name, hash, ready] of views()) {
+				await visit(page, hash, ready);
+				await fitsWidth(page, `${name} at ${width} px, ${scheme}`);
+				await axe(page, `${name} at ${width} px, ${scheme}`);
+				await shot(page, `20-${name}-${scheme}-${width}`);
+			}
+			// a confirmation dialog too
+			await withRunnerPaused(async () => {
+				const job = await createJob(TOK.super, { tenant_id: 'globex', from: '2026-10-11T00:00:00Z', to: '2026-10-12T00:00:00Z', format: 'jsonl' });
+				await visit(page, `#/exports/${job.id}`, '#cancel');
+				await page.locator('#cancel').click();
+				await page.getByRole('dialog').waitFor();
+				await axe(page, `cancel dialog at ${width} px, ${scheme}`);
+				await fitsWidth(page, `cancel dialog at ${width} px, ${scheme}`);
+				await page.keyboard.press('Escape');
+				await apiFetch(TOK.super, `/api/ops/audit-exports/${job.id}`, { method: 'DELETE' });
+			});
+		}
+		// at 360 px the job list is one card per job, each cell labelled
+		await visit(page, '#/exports', 'tr[data-id]');
+		const cell = page.locator('tr[data-id] td[data-label="Tenant"]').first();
+		assert.equal(await cell.evaluate((td) => getComputedStyle(td, '::before').content), '"Tenant"');
+		assert.deepEqual(page.errors, []);
+		await page.close();
+	});
+}
 
 test('an expired token stays on sign-in with AUTH_TOKEN_EXPIRED; a session whose token expires returns to sign-in', async () => {
 	const page = await newPage();

@@ -3,7 +3,7 @@
 // filters the page on requested_by = the token's sub (the API has no
 // requested_by filter); paging follows the API's opaque next_cursor.
 
-import { h, mount, fmtShort, fmtBytes, fmtInt, stateBadge } from '../dom.js';
+import { h, mount, fmtTime, fmtBytes, fmtInt, stateBadge, hashFor, labelCells } from '../dom.js';
 import { Poller, pollState } from '../poller.js';
 import { errorBox } from '../ui.js';
 import { cancelJob } from './job.js';
@@ -39,9 +39,13 @@ export function renderExports(ctx) {
 		tenantForm.addEventListener('submit', (ev) => { ev.preventDefault(); go({ tenant_id: input.value.trim() }); });
 	}
 
+	// two boxes: msg for the list's own load errors (a poll replaces it),
+	// done for the result of an action (kept until the next action, so the
+	// refresh that follows a cancel does not wipe its answer)
 	const msg = h('div.msg');
+	const done = h('div.done', { 'aria-live': 'polite' });
 	const body = h('tbody');
-	const table = h('table.jobs',
+	const table = h('table.jobs.stack',
 		h('caption.visually-hidden', 'Export jobs, newest first'),
 		h('thead', h('tr', ['Job', 'Tenant', 'State', 'Format', 'Range (UTC)', 'Requested by', 'Created (UTC)', 'Progress', ''].map((c) => h('th', { scope: 'col' }, c)))),
 		body);
@@ -51,7 +55,7 @@ export function renderExports(ctx) {
 		h('div.title-row', h('h1', 'Exports'),
 			session.can('export.create') ? h('a.button.primary', { href: '#/exports/new' }, 'New export') : null),
 		h('div.filters', chips, mine, tenantForm),
-		msg, table, pager);
+		done, msg, table, pager);
 
 	function row(job) {
 		const canCancel = (job.state === 'PENDING' || job.state === 'RUNNING') && session.canOnJob('export.cancel', job);
@@ -60,13 +64,13 @@ export function renderExports(ctx) {
 			h('td', job.tenant_id),
 			h('td', stateBadge(job.state), job.cancel_requested ? h('span.note', ' cancel requested') : null),
 			h('td', job.compression && job.compression !== 'none' ? `${job.format}.${job.compression === 'gzip' ? 'gz' : 'zst'}` : job.format),
-			h('td.nowrap', `${fmtShort(job.from)} → ${fmtShort(job.to)}`),
+			h('td.nowrap', `${fmtTime(job.from)} → ${fmtTime(job.to)}`),
 			h('td.nowrap', job.requested_by),
-			h('td.nowrap', fmtShort(job.created_at, true)),
+			h('td.nowrap', fmtTime(job.created_at)),
 			h('td.nowrap', `${fmtInt(job.progress.rows)} rows, ${fmtBytes(job.progress.bytes)}`),
 			h('td', canCancel ? h('button.small.danger', {
 				type: 'button', 'aria-label': `Cancel export ${job.id.slice(0, 8)}`,
-				onclick: () => cancelJob(ctx, job, (r) => { mount(msg, r); poller.kick(); }),
+				onclick: () => cancelJob(ctx, job, (r) => { mount(done, r); poller.kick(); }),
 			}, 'Cancel') : null));
 	}
 
@@ -78,9 +82,10 @@ export function renderExports(ctx) {
 			mount(msg);
 			mount(body, items.length ? items.map(row)
 				: h('tr', h('td.empty', { colspan: 9 }, 'No export jobs match these filters.')));
+			labelCells(table);
 			mount(pager,
-				f.cursor ? h('a.button', { href: `#/exports?${new URLSearchParams(Object.entries({ ...f, cursor: '' }).filter(([, v]) => v))}` }, '« Newest') : null,
-				r.data.next_cursor ? h('a.button', { href: `#/exports?${new URLSearchParams(Object.entries({ ...f, cursor: r.data.next_cursor }).filter(([, v]) => v))}` }, 'Older »') : null);
+				f.cursor ? h('a.button', { href: hashFor('/exports', { ...f, cursor: '' }) }, '« Newest') : null,
+				r.data.next_cursor ? h('a.button', { href: hashFor('/exports', { ...f, cursor: r.data.next_cursor }) }, 'Older »') : null);
 			return { retryAfter: r.retryAfter };
 		} catch (e) {
 			mount(msg, errorBox(e));

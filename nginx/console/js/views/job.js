@@ -27,11 +27,22 @@ export async function cancelJob(ctx, job, show) {
 	}
 }
 
+// the signed link's own expiry (its "expires" parameter, seconds since
+// the epoch): how long it is valid comes from the API, never from here
+function linkExpiry(url) {
+	let exp = null;
+	try { exp = Number(new URL(url, location.href).searchParams.get('expires')); } catch { exp = null; }
+	if (!exp) return 'expiry not stated';
+	const left = exp - Date.now() / 1000;
+	return left > 0 ? `valid until ${fmtTime(exp * 1000)}, ${fmtDuration(left >= 60 ? Math.round(left / 60) * 60 : left)} from now`
+		: `expired at ${fmtTime(exp * 1000)}: this clock or the server's is off`;
+}
+
 function dl(pairs) {
 	return h('dl.kv', pairs.filter(Boolean).map(([k, v]) => [h('dt', k), h('dd', v)]));
 }
 
-export function renderJob(ctx, id) {
+export function renderJob(ctx, { id }) {
 	const { session } = ctx;
 	const msg = h('div.msg');
 	const head = h('div.job-head');
@@ -61,7 +72,8 @@ export function renderJob(ctx, id) {
 			a.remove();
 			mount(dlInfo, h('p.notice', { role: 'status' }, 'Download started: ',
 				h('strong', `${fmtBytes(res.bytes)} (${fmtInt(res.bytes)} bytes)`), ', SHA-256 ',
-				h('code.sha256', res.sha256), '. Compare it with the saved file: sha256sum FILE'));
+				h('code.sha256', res.sha256), '. Compare it with the saved file: sha256sum FILE. ',
+				h('span.link-expiry', `The link is ${linkExpiry(res.download_url)}.`)));
 		} catch (e) {
 			mount(dlInfo, errorBox(e, 'The download link failed'));
 		}
@@ -114,7 +126,9 @@ export function renderJob(ctx, id) {
 				['Rows', fmtInt(j.result.rows)],
 				['Size', `${fmtBytes(j.result.bytes)} (${fmtInt(j.result.bytes)} bytes)`],
 				['SHA-256', h('code.sha256', j.result.sha256)],
-				['Download', j.result.download_url ? 'a fresh signed link on every click (valid 5 min)' : 'not for your role (metadata only)'],
+				['Download', j.result.download_url
+					? h('span.link-expiry', `a fresh signed link on every click; the last one is ${linkExpiry(j.result.download_url)}`)
+					: 'not for your role (metadata only)'],
 			])] : null,
 			j.error ? [h('h2', 'Error'), h('div.error', { role: 'note' },
 				h('p', h('code.error-code', j.error.code), ' ', j.error.message || ''))] : null);

@@ -1,7 +1,7 @@
 // views/status.js: liveness and readiness (no token needed, every role),
 // and for ops.status the queue, the spool and the last run of every job.
 
-import { h, mount, fmtTime, fmtDuration, fmtBytes, fmtInt } from '../dom.js';
+import { h, mount, fmtTime, fmtDuration, fmtBytes, fmtInt, labelCells } from '../dom.js';
 import { Poller, pollState } from '../poller.js';
 import { errorBox } from '../ui.js';
 
@@ -43,7 +43,7 @@ export function renderStatus(ctx) {
 					h('dt', 'Database'), h('dd', `${s.database.ok ? 'ok' : 'FAILING'}, PostgreSQL ${s.database.server_version}, ${s.database.latency_ms} ms`),
 					h('dt', 'Checked at'), h('dd', fmtTime(s.checked_at))),
 				h('h2', 'Timer jobs: last run'),
-				h('table.runs',
+				h('table.runs.stack',
 					h('thead', h('tr', ['Job', 'Last run', 'Status', 'Duration', 'Last success', 'Last failure'].map((c) => h('th', { scope: 'col' }, c)))),
 					h('tbody', (s.jobs || []).map((j) => h('tr', { 'data-job': j.job },
 						h('th', { scope: 'row' }, h('code', j.job)),
@@ -52,6 +52,7 @@ export function renderStatus(ctx) {
 						h('td', fmtDuration(j.last_duration_seconds)),
 						h('td.nowrap', j.last_success ? fmtTime(j.last_success.finished_at) : '—'),
 						h('td', j.last_failure ? `${fmtTime(j.last_failure.finished_at)} ${j.last_failure.error ?? ''}` : '—'))))));
+			labelCells(ops.querySelector('table.runs'));
 		}
 		const failed = [health, ready, status].find((r) => r && r.error && r.error.transient);
 		if (failed) throw failed.error;
