@@ -162,11 +162,29 @@ h_export_get(struct request *r)
 	resp_job(r, 200, job, state, NULL);
 }
 
+/*
+ * The string query parameter name into buf (kept in *out), or a detail
+ * naming it when it is malformed or too long.
+ */
+static void
+query_str(struct request *r, const char *name, char *buf, size_t bufsz,
+    const char **out, json_t *details)
+{
+	int rc = request_query(r, name, buf, bufsz);
+
+	if (rc == 1)
+		*out = buf;
+	else if (rc < 0)
+		xjson_push(details, error_detail(name, "is malformed or too "
+		    "long"));
+}
+
 void
 h_export_list(struct request *r)
 {
 	struct export_list_query q = { .limit = 50 };
-	char state[16], tenant[160], cursor[128];
+	char state[16], tenant[160], cursor[128], by[AUTH_MAX_SUB + 1];
+	char from[64], to[64], code[72], prefix[40];
 	long long limit;
 	struct export_actor a;
 	struct export_view v;
@@ -177,18 +195,18 @@ h_export_list(struct request *r)
 	if (request_auth(r, CAP_EXPORT_READ) != 0)
 		return;
 	details = json_array();
-	if ((rc = request_query(r, "state", state, sizeof(state))) == 1)
-		q.state = state;
-	else if (rc < 0)
-		xjson_push(details, error_detail("state", "is malformed"));
-	if ((rc = request_query(r, "tenant_id", tenant, sizeof(tenant))) == 1)
-		q.tenant_id = tenant;
-	else if (rc < 0)
-		xjson_push(details, error_detail("tenant_id", "is malformed"));
-	if ((rc = request_query(r, "cursor", cursor, sizeof(cursor))) == 1)
-		q.cursor = cursor;
-	else if (rc < 0)
-		xjson_push(details, error_detail("cursor", "is malformed"));
+	(void)request_query_check(r, export_list_params, details);
+	query_str(r, "state", state, sizeof(state), &q.state, details);
+	query_str(r, "tenant_id", tenant, sizeof(tenant), &q.tenant_id,
+	    details);
+	query_str(r, "requested_by", by, sizeof(by), &q.requested_by, details);
+	query_str(r, "created_from", from, sizeof(from), &q.created_from,
+	    details);
+	query_str(r, "created_to", to, sizeof(to), &q.created_to, details);
+	query_str(r, "error_code", code, sizeof(code), &q.error_code, details);
+	query_str(r, "id_prefix", prefix, sizeof(prefix), &q.id_prefix,
+	    details);
+	query_str(r, "cursor", cursor, sizeof(cursor), &q.cursor, details);
 	/* range-checked before the narrowing; the query check says 1..200 */
 	if ((rc = request_query_int(r, "limit", INT_MIN, INT_MAX, &limit)) == 1)
 		q.limit = (int)limit;
@@ -231,6 +249,92 @@ h_export_cancel(struct request *r)
 		return;
 	}
 	resp_job(r, 202, job, NULL, NULL);
+}
+
+/* 429 EXPORT_TOO_MANY_ACTIVE with its Retry-After, or the outcome. */
+static void
+resp_create_outcome(struct request *r, enum export_outcome o)
+{
+	if (o == EXPORT_E_TOO_MANY) {
+		struct buf h = BUF_INIT;
+
+		buf_appendf(&h, "Retry-After: %d\r\n", 30);
+		resp_error_h(r, "EXPORT_TOO_MANY_ACTIVE", NULL, NULL, h.data);
+		buf_free(&h);
+		return;
+	}
+	resp_outcome(r, o);
+}
+
+void
+h_export_retry(struct request *r)
+{
+	const char *key, *cl = request_param(r, "CONTENT_LENGTH");
+	struct export_actor a;
+	struct export_view v;
+	enum export_outcome o;
+	char id[EXPORT_ID_LEN + 1], state[16];
+	json_t *body = NULL, *details, *job;
+
+	if (request_auth(r, CAP_EXPORT_CREATE) != 0)
+		return;
+	/* the body is optional: none (or {}) runs the same job again */
+	if (cl != NULL && *cl != '\0' && strcmp(cl, "0") != 0 &&
+	    request_read_json(r, &body) != 0)
+		return;
+	key = request_param(r, "HTTP_IDEMPOTENCY_KEY");
+	if (key && !idem_key_valid(key)) {
+		json_decref(body);
+		resp_error(r, "VALIDATION_FAILED", NULL, xjson_pack("[o]",
+		    error_detail("Idempotency-Key", "must be 1 to 255 visible "
+		    "ASCII characters")));
+		return;
+	}
+	actor_init(&a, r);
+	view_init(&v, r);
+	o = export_job_retry(r->db, r->app->cfg, r->app->rules, &a,
+	    r->params[0], body, key, id, &details);
+	json_decref(body);
+	if (o == EXPORT_E_INVALID) {
+		resp_error(r, "VALIDATION_FAILED", NULL, details);
+		return;
+	}
+	json_decref(details);
+	if (o != EXPORT_CREATED && o != EXPORT_REPLAYED) {
+		resp_create_outcome(r, o);
+		return;
+	}
+	if ((o = export_job_get(r->db, &a, id, &v, &job, state)) != EXPORT_OK) {
+		resp_outcome(r, o);
+		return;
+	}
+	resp_job(r, 202, job, state, id);
+}
+
+void
+h_export_cancel_many(struct request *r)
+{
+	struct export_cancel_request req;
+	struct export_actor a;
+	enum export_outcome o;
+	json_t *body, *details, *out;
+
+	if (request_auth(r, CAP_EXPORT_CANCEL) != 0 ||
+	    request_read_json(r, &body) != 0)
+		return;
+	if (export_cancel_request_parse(body, &req, &details) != 0) {
+		json_decref(body);
+		resp_error(r, "VALIDATION_FAILED", NULL, details);
+		return;
+	}
+	json_decref(body);
+	actor_init(&a, r);
+	if ((o = export_jobs_cancel(r->db, r->app->rules, &a, &req, &out)) !=
+	    EXPORT_OK) {
+		resp_outcome(r, o);
+		return;
+	}
+	resp_json(r, 200, out, NULL);
 }
 
 /*

@@ -148,6 +148,55 @@ request_query(const struct request *r, const char *name, char *out,
 }
 
 int
+request_query_check(const struct request *r, const char *const *known,
+    json_t *details)
+{
+	const char *p = r->query;
+	unsigned long long seen = 0;
+	int bad = 0;
+
+	while (p && *p) {
+		const char *amp = strchr(p, '&'), *eq;
+		size_t len = amp ? (size_t)(amp - p) : strlen(p), klen, k;
+		char name[65];
+		bool printable = true;
+
+		eq = memchr(p, '=', len);
+		klen = eq ? (size_t)(eq - p) : len;
+		if (len == 0)
+			goto next;
+		if (url_decode(p, klen, name, sizeof(name), true) != 0)
+			printable = false;
+		for (size_t i = 0; printable && name[i]; i++)
+			if (name[i] < 0x21 || name[i] > 0x7e)
+				printable = false;
+		if (!printable || name[0] == '\0') {
+			xjson_push(details, error_detail("query", "has a parameter "
+			    "name that is empty, too long or not printable "
+			    "ASCII"));
+			bad++;
+			goto next;
+		}
+		for (k = 0; known[k] && strcmp(known[k], name) != 0; k++)
+			;
+		if (known[k] == NULL) {
+			xjson_push(details, error_detail(name,
+			    "is not a known parameter"));
+			bad++;
+		} else if (k < 64 && (seen & (1ULL << k))) {
+			xjson_push(details, error_detail(name,
+			    "is given more than once"));
+			bad++;
+		} else if (k < 64) {
+			seen |= 1ULL << k;
+		}
+next:
+		p = amp ? amp + 1 : NULL;
+	}
+	return bad;
+}
+
+int
 request_query_int(const struct request *r, const char *name, long long min,
     long long max, long long *out)
 {

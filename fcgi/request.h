@@ -67,6 +67,15 @@ int	request_query(const struct request *r, const char *name, char *out,
 	    size_t outsz);
 
 /*
+ * Check the names of the query parameters against known (NULL-terminated):
+ * each unknown name, each name given twice and each name that is not 1 to
+ * 64 printable ASCII characters adds a detail ({"field": name, "issue"})
+ * to details. Returns the number of details added.
+ */
+int	request_query_check(const struct request *r, const char *const *known,
+	    json_t *details);
+
+/*
  * A query-string integer: an optional '-' and 1 to 19 decimal digits (no
  * space, no '+'), range-checked against [min, max] before the caller
  * narrows it. Returns 1 with *out set when present and in range, 0 when

@@ -45,6 +45,11 @@ void	h_export_list(struct request *r);
 void	h_export_get(struct request *r);
 void	h_export_cancel(struct request *r);
 void	h_export_download(struct request *r);
+void	h_export_events(struct request *r);
+void	h_export_retry(struct request *r);
+void	h_export_cancel_many(struct request *r);
+void	h_events_list(struct request *r);
+void	h_status_history(struct request *r);
 void	h_locks_list(struct request *r);
 void	h_lock_release(struct request *r);
 

@@ -13,12 +13,13 @@ event_write(struct db *db, const struct ops_event *ev, const json_t *data)
 	char *text = data ? xnonnull(json_dumps(data, JSON_COMPACT)) :
 	    xstrdup("{}");
 	const char *p[] = { ev->type, ev->severity, ev->source, ev->tenant_id,
-	    ev->subject_type, ev->subject_id, ev->request_id, text };
+	    ev->subject_type, ev->subject_id, ev->request_id, text,
+	    ev->actor_id };
 	int rc;
 
 	rc = db_exec(db, "INSERT INTO ops_event (event_type, severity, source, "
-	    "tenant_id, subject_type, subject_id, request_id, data) "
-	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)", 8, p);
+	    "tenant_id, subject_type, subject_id, request_id, data, actor_id) "
+	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)", 9, p);
 	free(text);
 	return rc;
 }

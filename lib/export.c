@@ -35,14 +35,14 @@
 	"error_message, cancel_requested, compression, " \
 	"CASE compression WHEN 'none' THEN progress_bytes " \
 	"ELSE progress_uncompressed_bytes END, " \
-	"coalesce(total_uncompressed_bytes, total_bytes)"
+	"coalesce(total_uncompressed_bytes, total_bytes), retry_of"
 
 enum {
 	C_ID, C_TENANT, C_BY, C_STATE, C_FORMAT, C_FROM, C_TO, C_FILTERS,
 	C_CREATED, C_STARTED, C_FINISHED, C_EXPIRES, C_ATTEMPT, C_PROWS,
 	C_PBYTES, C_PCHUNKS, C_MAXROWS, C_MAXBYTES, C_MAXDUR, C_TROWS,
 	C_TBYTES, C_SHA, C_ECODE, C_EMSG, C_CANCEL, C_COMPRESSION, C_PUBYTES,
-	C_TUBYTES
+	C_TUBYTES, C_RETRY_OF
 };
 
 /* The hot statements: prepared once per connection (db_query_stmt). */
@@ -55,15 +55,32 @@ static const struct db_stmt job_get_locked_stmt = {
 	"SELECT " JOB_COLS " FROM tb_audit_export_job WHERE id = $1 "
 	"FOR UPDATE", 1
 };
+/*
+ * The list's filters but state and the cursor, from parameter N on:
+ * tenant, requested_by, created_from and created_to (epoch microseconds),
+ * error_code, and the id range of an id prefix.
+ */
+#define TS(n)	"(timestamptz 'epoch' + $" n "::bigint * interval '1 microsecond')"
+#define LIST_FILTERS(a, b, c, d, e, f, g) \
+	"($" a "::text IS NULL OR tenant_id = $" a ") " \
+	"AND ($" b "::text IS NULL OR requested_by = $" b ") " \
+	"AND ($" c "::bigint IS NULL OR created_at >= " TS(c) ") " \
+	"AND ($" d "::bigint IS NULL OR created_at < " TS(d) ") " \
+	"AND ($" e "::text IS NULL OR (state = 'FAILED' AND error_code = $" e \
+	")) AND ($" f "::uuid IS NULL OR id BETWEEN $" f "::uuid AND $" g \
+	"::uuid) "
 static const struct db_stmt job_list_stmt = {
-	"ops_export_job_list",
+	"ops_export_job_list_2",
 	"SELECT " JOB_COLS " FROM tb_audit_export_job "
 	"WHERE ($1::text IS NULL OR state = $1) "
-	"AND ($2::text IS NULL OR tenant_id = $2) "
-	"AND ($3::bigint IS NULL OR (created_at, id) < "
-	"(timestamptz 'epoch' + $3::bigint * interval '1 microsecond', "
-	"$4::uuid)) "
-	"ORDER BY created_at DESC, id DESC LIMIT $5", 5
+	"AND ($2::bigint IS NULL OR (created_at, id) < (" TS("2") ", $3::uuid)) "
+	"AND " LIST_FILTERS("5", "6", "7", "8", "9", "10", "11")
+	"ORDER BY created_at DESC, id DESC LIMIT $4", 11
+};
+static const struct db_stmt job_counts_stmt = {
+	"ops_export_job_counts",
+	"SELECT state, count(*) FROM tb_audit_export_job WHERE "
+	LIST_FILTERS("1", "2", "3", "4", "5", "6", "7") "GROUP BY state", 7
 };
 
 /* The columns export_file_get() reads, in this order. */
@@ -92,6 +109,7 @@ export_outcome_code(enum export_outcome o)
 	case EXPORT_E_TOO_MANY:		return "EXPORT_TOO_MANY_ACTIVE";
 	case EXPORT_E_DB:		return "INTERNAL_ERROR";
 	case EXPORT_E_STORED:		return "INTERNAL_ERROR";
+	case EXPORT_E_INVALID:		return "VALIDATION_FAILED";
 	default:			return NULL;
 	}
 }
@@ -228,6 +246,7 @@ job_row_json(const PGresult *res, int row, const struct export_actor *a,
 	if (strcmp(state, "RUNNING") == 0 &&
 	    strcmp(PQgetvalue(res, row, C_CANCEL), "t") == 0)
 		xjson_set(job, "cancel_requested", json_true());
+	xjson_set(job, "retry_of", text_or_null(res, row, C_RETRY_OF));
 	return job;
 }
 
@@ -343,15 +362,16 @@ export_job_create(struct db *db, const struct ops_config *cfg,
 		const char *p[] = { req->tenant_id, a->who->sub, req->format,
 		    req->from, req->to, filters, maxr, maxb, maxd, attempts,
 		    idem_key, req->request_hash, a->request_id,
-		    compress_codec_name(req->compression) };
+		    compress_codec_name(req->compression),
+		    req->retry_of[0] ? req->retry_of : NULL };
 
 		res = db_query(db, "INSERT INTO tb_audit_export_job (tenant_id, "
 		    "requested_by, state, format, range_from, range_to, "
 		    "filters, max_rows, max_bytes, max_duration_seconds, "
 		    "max_attempts, idempotency_key, request_hash, request_id, "
-		    "compression) VALUES ($1, $2, 'PENDING', $3, $4, $5, "
-		    "$6::jsonb, $7, $8, $9, $10, $11, $12, $13, $14) "
-		    "RETURNING id", 14, p);
+		    "compression, retry_of) VALUES ($1, $2, 'PENDING', $3, $4, "
+		    "$5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13, $14, "
+		    "$15::uuid) RETURNING id", 15, p);
 	}
 	if (res == NULL)
 		goto dberr;
@@ -365,7 +385,11 @@ export_job_create(struct db *db, const struct ops_config *cfg,
 		    "filters", req->filters, "max_rows",
 		    (json_int_t)req->max_rows, "max_bytes",
 		    (json_int_t)req->max_bytes);
-		int rc = write_job_events(db, rules, a, "EXPORT_REQUESTED",
+		int rc;
+
+		if (req->retry_of[0])
+			xjson_set(data, "retry_of", json_string(req->retry_of));
+		rc = write_job_events(db, rules, a, "EXPORT_REQUESTED",
 		    "info", req->tenant_id, id_out, data);
 
 		json_decref(data);
@@ -422,14 +446,33 @@ export_job_get(struct db *db, const struct export_actor *a, const char *id,
 	return o;
 }
 
+/* {"PENDING": n, ...} for the list's filters without state and cursor. */
+static json_t *
+job_counts(struct db *db, const char *const p[7])
+{
+	json_t *counts;
+	PGresult *res;
+
+	if ((res = db_query_stmt(db, &job_counts_stmt, p)) == NULL)
+		return NULL;
+	counts = xjson_pack("{s:i, s:i, s:i, s:i, s:i}", "PENDING", 0,
+	    "RUNNING", 0, "DONE", 0, "FAILED", 0, "EXPIRED", 0);
+	for (int i = 0; i < PQntuples(res); i++)
+		xjson_set(counts, PQgetvalue(res, i, 0), json_integer(
+		    strtoll(PQgetvalue(res, i, 1), NULL, 10)));
+	PQclear(res);
+	return counts;
+}
+
 enum export_outcome
 export_job_list(struct db *db, const struct export_actor *a,
     const struct export_list_query *q, const struct export_view *view,
     json_t **out)
 {
-	const char *tenant = q->tenant_id, *const *roles;
+	const char *tenant = q->tenant_id, *by = q->requested_by;
+	const char *const *roles;
 	char us_s[24] = "", id[EXPORT_ID_LEN + 1] = "", lim[16];
-	json_t *items;
+	json_t *items, *counts;
 	PGresult *res;
 	long long us;
 	size_t n;
@@ -445,17 +488,26 @@ export_job_list(struct db *db, const struct export_actor *a,
 			return EXPORT_E_TENANT;
 		tenant = a->who->tenant_id;
 	}
+	if (by && strcmp(by, "me") == 0)
+		by = a->who->sub;
 	if (q->cursor && export_cursor_parse(q->cursor, &us, id))
 		snprintf(us_s, sizeof(us_s), "%lld", us);
 	snprintf(lim, sizeof(lim), "%d", q->limit + 1);
+#define NZ(s)	((s)[0] ? (s) : NULL)
 	{
-		const char *p[] = { q->state, tenant, us_s[0] ? us_s : NULL,
-		    id[0] ? id : NULL, lim };
+		const char *p[] = { NZ(q->state_canon), NZ(us_s), NZ(id), lim,
+		    tenant, by, NZ(q->from_us), NZ(q->to_us), q->error_code,
+		    NZ(q->id_lo), NZ(q->id_hi) };
 
+		if ((counts = job_counts(db, p + 4)) == NULL)
+			return EXPORT_E_DB;
 		res = db_query_stmt(db, &job_list_stmt, p);
 	}
-	if (res == NULL)
+#undef NZ
+	if (res == NULL) {
+		json_decref(counts);
 		return EXPORT_E_DB;
+	}
 	items = json_array();
 	rows = PQntuples(res);
 	for (int i = 0; i < rows && i < q->limit; i++) {
@@ -463,12 +515,14 @@ export_job_list(struct db *db, const struct export_actor *a,
 
 		if (job == NULL) {
 			json_decref(items);
+			json_decref(counts);
 			PQclear(res);
 			return EXPORT_E_STORED;
 		}
 		xjson_push(items, job);
 	}
-	*out = xjson_pack("{s:o, s:n}", "items", items, "next_cursor");
+	*out = xjson_pack("{s:o, s:o, s:n}", "items", items, "counts", counts,
+	    "next_cursor");
 	if (rows > q->limit) {
 		struct buf c = BUF_INIT;
 
@@ -483,6 +537,43 @@ export_job_list(struct db *db, const struct export_actor *a,
 
 /* ---- cancel --------------------------------------------------------------------- */
 
+/*
+ * Cancel job id (locked FOR UPDATE by the caller, in state) inside the
+ * caller's transaction, writing what a cancel writes: a PENDING job ends
+ * FAILED EXPORT_CANCELLED with its EXPORT_FAILED event; a RUNNING one gets
+ * cancel_requested (its runner ends it and writes the event).
+ * EXPORT_OK, EXPORT_E_CONFLICT (any other state), EXPORT_E_DB.
+ */
+static enum export_outcome
+cancel_locked(struct db *db, const struct sanitize_rules *rules,
+    const struct export_actor *a, const char *id, const char *tenant,
+    const char *state)
+{
+	const char *p[] = { id, a->who->sub };
+	int rc;
+
+	if (strcmp(state, "PENDING") == 0) {
+		json_t *data = xjson_pack("{s:s, s:s, s:s}", "code",
+		    "EXPORT_CANCELLED", "cancelled_by", a->who->sub,
+		    "state_before", state);
+
+		rc = db_exec(db, "UPDATE tb_audit_export_job SET state = "
+		    "'FAILED', cancel_requested = true, error_code = "
+		    "'EXPORT_CANCELLED', error_message = 'cancelled by ' "
+		    "|| $2, finished_at = now() WHERE id = $1", 2, p);
+		if (rc == 0)
+			rc = write_job_events(db, rules, a, "EXPORT_FAILED",
+			    "info", tenant, id, data);
+		json_decref(data);
+	} else if (strcmp(state, "RUNNING") == 0) {
+		rc = db_exec(db, "UPDATE tb_audit_export_job SET "
+		    "cancel_requested = true WHERE id = $1", 1, p);
+	} else {
+		return EXPORT_E_CONFLICT;
+	}
+	return rc == 0 ? EXPORT_OK : EXPORT_E_DB;
+}
+
 enum export_outcome
 export_job_cancel(struct db *db, const struct sanitize_rules *rules, const struct export_actor *a,
     const char *id, const struct export_view *view, json_t **job)
@@ -490,7 +581,6 @@ export_job_cancel(struct db *db, const struct sanitize_rules *rules, const struc
 	enum export_outcome o;
 	char tenant[160], state[16];
 	PGresult *res;
-	int rc;
 
 	*job = NULL;
 	if (!export_id_valid(id))
@@ -513,37 +603,16 @@ export_job_cancel(struct db *db, const struct sanitize_rules *rules, const struc
 		db_rollback(db);
 		return o;
 	}
-	{
-		const char *p[] = { id, a->who->sub };
-
-		if (strcmp(state, "PENDING") == 0) {
-			json_t *data = xjson_pack("{s:s, s:s, s:s}", "code",
-			    "EXPORT_CANCELLED", "cancelled_by", a->who->sub,
-			    "state_before", state);
-
-			rc = db_exec(db, "UPDATE tb_audit_export_job SET state = "
-			    "'FAILED', cancel_requested = true, error_code = "
-			    "'EXPORT_CANCELLED', error_message = 'cancelled by ' "
-			    "|| $2, finished_at = now() WHERE id = $1", 2, p);
-			if (rc == 0)
-				rc = write_job_events(db, rules, a,
-				    "EXPORT_FAILED", "info", tenant, id, data);
-			json_decref(data);
-		} else if (strcmp(state, "RUNNING") == 0) {
-			rc = db_exec(db, "UPDATE tb_audit_export_job SET "
-			    "cancel_requested = true WHERE id = $1", 1, p);
-		} else {
-			db_rollback(db);
-			return EXPORT_E_CONFLICT;
-		}
+	if ((o = cancel_locked(db, rules, a, id, tenant, state)) != EXPORT_OK) {
+		db_rollback(db);
+		return o;
 	}
 	/* answer with the job as the cancel left it, before a runner moves on */
-	if (rc == 0 && (o = export_job_get(db, a, id, view, job, NULL)) !=
-	    EXPORT_OK) {
+	if ((o = export_job_get(db, a, id, view, job, NULL)) != EXPORT_OK) {
 		db_rollback(db);
 		return o == EXPORT_E_STORED ? o : EXPORT_E_DB;
 	}
-	if (rc != 0 || db_commit(db) != 0) {
+	if (db_commit(db) != 0) {
 		json_decref(*job);
 		*job = NULL;
 		goto dberr;
@@ -552,6 +621,197 @@ export_job_cancel(struct db *db, const struct sanitize_rules *rules, const struc
 dberr:
 	db_rollback(db);
 	return EXPORT_E_DB;
+}
+
+enum export_outcome
+export_jobs_cancel(struct db *db, const struct sanitize_rules *rules,
+    const struct export_actor *a, const struct export_cancel_request *req,
+    json_t **out)
+{
+	const char *const *roles;
+	const char *tenant = req->tenant_id[0] ? req->tenant_id : NULL;
+	const char *by = req->requested_by[0] ? req->requested_by : NULL;
+	const char *own_tenant = NULL, *own_sub = NULL;
+	struct buf idlist = BUF_INIT;
+	bool any = false;
+	json_t *ids;
+	PGresult *res;
+	size_t n;
+
+	*out = NULL;
+	roles = roles_of(a, &n);
+	if (tenant && rbac_scope_for(roles, n, CAP_EXPORT_READ) < SCOPE_ANY &&
+	    (a->who->tenant_id == NULL || strcmp(tenant,
+	    a->who->tenant_id) != 0))
+		return EXPORT_E_TENANT;
+	if (by && strcmp(by, "me") == 0)
+		by = a->who->sub;
+	/* the jobs this caller may cancel: each role on its own (rbac.h) */
+	for (size_t i = 0; i < n; i++) {
+		int r = rbac_role_parse(roles[i]);
+		enum rbac_scope sc;
+
+		if (r < 0)
+			continue;
+		sc = rbac_role_scope((enum rbac_role)r, CAP_EXPORT_CANCEL);
+		if (sc == SCOPE_ANY)
+			any = true;
+		else if (sc == SCOPE_OWN_TENANT)
+			own_tenant = a->who->tenant_id;
+		else if (sc == SCOPE_OWN_REQUESTS)
+			own_sub = a->who->sub;
+	}
+	if (req->nids > 0) {
+		buf_appendf(&idlist, "{");
+		for (size_t i = 0; i < req->nids; i++)
+			buf_appendf(&idlist, "%s%s", i ? "," : "", req->ids[i]);
+		buf_appendf(&idlist, "}");
+	}
+	if (db_begin(db) != 0) {
+		buf_free(&idlist);
+		return EXPORT_E_DB;
+	}
+	{
+		const char *p[] = { req->nids ? idlist.data : NULL,
+		    req->state[0] ? req->state : NULL, tenant, by,
+		    any ? "t" : "f", own_tenant, own_sub };
+
+		/*
+		 * FOR UPDATE re-reads a row another transaction changed
+		 * meanwhile and drops it when it no longer matches: a job a
+		 * runner finished first stays DONE and is not counted.
+		 */
+		res = db_query(db, "SELECT id, tenant_id, state FROM "
+		    "tb_audit_export_job WHERE (state = 'PENDING' OR "
+		    "(state = 'RUNNING' AND NOT cancel_requested)) "
+		    "AND ($1::uuid[] IS NULL OR id = ANY ($1::uuid[])) "
+		    "AND ($2::text IS NULL OR state = $2) "
+		    "AND ($3::text IS NULL OR tenant_id = $3) "
+		    "AND ($4::text IS NULL OR requested_by = $4) "
+		    "AND ($5::boolean OR tenant_id = $6 OR requested_by = $7) "
+		    "ORDER BY created_at DESC, id DESC FOR UPDATE", 7, p);
+	}
+	buf_free(&idlist);
+	if (res == NULL)
+		goto dberr;
+	ids = json_array();
+	for (int i = 0; i < PQntuples(res); i++) {
+		if (cancel_locked(db, rules, a, PQgetvalue(res, i, 0),
+		    PQgetvalue(res, i, 1), PQgetvalue(res, i, 2)) != EXPORT_OK) {
+			json_decref(ids);
+			PQclear(res);
+			goto dberr;
+		}
+		xjson_push(ids, json_string(PQgetvalue(res, i, 0)));
+	}
+	PQclear(res);
+	if (db_commit(db) != 0) {
+		json_decref(ids);
+		goto dberr;
+	}
+	if (json_array_size(ids) > 0)
+		log_kv(LOG_INFO, NULL, NULL, "%zu exports cancelled by %s in "
+		    "one request", json_array_size(ids), a->who->sub);
+	*out = xjson_pack("{s:I, s:o}", "cancelled",
+	    (json_int_t)json_array_size(ids), "ids", ids);
+	return EXPORT_OK;
+dberr:
+	db_rollback(db);
+	return EXPORT_E_DB;
+}
+
+/* ---- retry ------------------------------------------------------------------------ */
+
+/* The original job (row 0 of res) as a create body. NULL when its stored
+ * filters cannot be read (logged). */
+static json_t *
+job_create_body(const PGresult *res)
+{
+	char from[DATE_RFC3339_MAX], to[DATE_RFC3339_MAX], why[160];
+	json_t *body, *filters;
+	const char *key;
+	json_t *v;
+
+	if (export_filters_load(PQgetvalue(res, 0, C_FILTERS), &filters, why,
+	    sizeof(why)) != 0) {
+		log_kv(LOG_ERROR, "job_id", PQgetvalue(res, 0, C_ID),
+		    "cannot retry export job: %s", why);
+		return NULL;
+	}
+	(void)date_format_rfc3339(strtoll(PQgetvalue(res, 0, C_FROM), NULL,
+	    10), DATE_FRAC_MICRO, from, sizeof(from));
+	(void)date_format_rfc3339(strtoll(PQgetvalue(res, 0, C_TO), NULL, 10),
+	    DATE_FRAC_MICRO, to, sizeof(to));
+	body = xjson_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I}",
+	    "tenant_id", PQgetvalue(res, 0, C_TENANT), "from", from, "to", to,
+	    "format", PQgetvalue(res, 0, C_FORMAT),
+	    "compression", PQgetvalue(res, 0, C_COMPRESSION),
+	    "max_rows", (json_int_t)strtoll(PQgetvalue(res, 0, C_MAXROWS),
+	    NULL, 10),
+	    "max_bytes", (json_int_t)strtoll(PQgetvalue(res, 0, C_MAXBYTES),
+	    NULL, 10),
+	    "max_duration_seconds", (json_int_t)strtoll(PQgetvalue(res, 0,
+	    C_MAXDUR), NULL, 10));
+	json_object_foreach(filters, key, v)
+		xjson_set(body, key, json_incref(v));
+	json_decref(filters);
+	return body;
+}
+
+enum export_outcome
+export_job_retry(struct db *db, const struct ops_config *cfg,
+    const struct sanitize_rules *rules, const struct export_actor *a,
+    const char *orig, const json_t *over, const char *idem_key,
+    char id_out[EXPORT_ID_LEN + 1], json_t **details)
+{
+	struct export_request req;
+	enum export_outcome o;
+	json_t *base, *body;
+	PGresult *res;
+	char state[16], hash[65];
+	struct buf h = BUF_INIT;
+
+	*details = NULL;
+	if (!export_id_valid(orig))
+		return EXPORT_E_NOT_FOUND;
+	if ((res = job_select(db, orig, false)) == NULL)
+		return EXPORT_E_DB;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return EXPORT_E_NOT_FOUND;
+	}
+	o = export_access(a, CAP_EXPORT_READ, PQgetvalue(res, 0, C_TENANT),
+	    PQgetvalue(res, 0, C_BY));
+	snprintf(state, sizeof(state), "%s", PQgetvalue(res, 0, C_STATE));
+	base = o == EXPORT_OK ? job_create_body(res) : NULL;
+	PQclear(res);
+	if (o != EXPORT_OK)
+		return o;
+	if (base == NULL)
+		return EXPORT_E_STORED;
+	if (strcmp(state, "PENDING") == 0 || strcmp(state, "RUNNING") == 0) {
+		json_decref(base);
+		return EXPORT_E_CONFLICT;
+	}
+	if (export_retry_body(base, over, &body, details) != 0) {
+		json_decref(base);
+		return EXPORT_E_INVALID;
+	}
+	json_decref(base);
+	if (export_request_parse(body, cfg, &req, details) != 0) {
+		json_decref(body);
+		return EXPORT_E_INVALID;
+	}
+	json_decref(body);
+	/* one key, one (original, body): another original is a conflict */
+	buf_appendf(&h, "retry\n%s\n%s", orig, req.request_hash);
+	digest_sha256_hex(h.data, h.len, hash);
+	buf_free(&h);
+	memcpy(req.request_hash, hash, sizeof(hash));
+	snprintf(req.retry_of, sizeof(req.retry_of), "%s", orig);
+	o = export_job_create(db, cfg, rules, a, &req, idem_key, id_out);
+	export_request_free(&req);
+	return o;
 }
 
 /* ---- download -------------------------------------------------------------------- */

@@ -61,8 +61,9 @@ enum export_outcome {
 	EXPORT_E_IDEMPOTENCY,	/* same key, different body */
 	EXPORT_E_TOO_MANY,	/* tenant has max_active_per_tenant jobs */
 	EXPORT_E_DB,		/* database failure: see db->err */
-	EXPORT_E_STORED		/* a stored job cannot be read (its filters):
+	EXPORT_E_STORED,	/* a stored job cannot be read (its filters):
 				 * logged with the cause, answered as 500 */
+	EXPORT_E_INVALID	/* the request is invalid: see its details */
 };
 
 /* The API error code for an outcome (NULL for successes). */
@@ -118,6 +119,33 @@ enum export_outcome export_job_cancel(struct db *db,
 	    const struct sanitize_rules *rules,
 	    const struct export_actor *actor, const char *id,
 	    const struct export_view *view, json_t **job);
+
+/*
+ * Bulk cancel (POST EXPORT_ROUTE/cancel): every PENDING job, and every
+ * RUNNING one not yet asked to stop, that matches req and that actor may
+ * cancel, in one transaction, each as export_job_cancel() does it.
+ * requested_by "me" is the actor. *out is {"cancelled": N, "ids": [...]}.
+ * EXPORT_OK, EXPORT_E_TENANT (req->tenant_id outside the actor's read
+ * scope), EXPORT_E_DB.
+ */
+enum export_outcome export_jobs_cancel(struct db *db,
+	    const struct sanitize_rules *rules,
+	    const struct export_actor *actor,
+	    const struct export_cancel_request *req, json_t **out);
+
+/*
+ * Retry job orig: a new job with its parameters, over (the request body,
+ * may be NULL) laid over them (export_retry_body()), retry_of = orig,
+ * requested by actor. EXPORT_CREATED or EXPORT_REPLAYED with id_out;
+ * EXPORT_E_NOT_FOUND (no such job, or not readable by actor),
+ * EXPORT_E_CONFLICT (orig is PENDING or RUNNING), EXPORT_E_INVALID with
+ * *details (a new array), and export_job_create()'s outcomes.
+ */
+enum export_outcome export_job_retry(struct db *db,
+	    const struct ops_config *cfg, const struct sanitize_rules *rules,
+	    const struct export_actor *actor, const char *orig,
+	    const json_t *over, const char *idem_key,
+	    char id_out[EXPORT_ID_LEN + 1], json_t **details);
 
 /* Signed download URLs: HMAC-SHA256 over "id\nsub\nexpires". */
 void	export_url_sign(const char *secret, const char *id, const char *sub,

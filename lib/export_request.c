@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "date.h"
 #include "digest.h"
@@ -219,6 +220,137 @@ export_request_parse(const json_t *body, const struct ops_config *cfg,
 	return 0;
 }
 
+int
+export_retry_body(const json_t *base, const json_t *over, json_t **out,
+    json_t **details)
+{
+	static const char *const allowed[] = { "from", "to", "format",
+	    "compression", "max_rows", "max_bytes", "max_duration_seconds" };
+	const char *key;
+	json_t *v;
+
+	*out = NULL;
+	*details = json_array();
+	if (over != NULL && !json_is_object(over)) {
+		add_issue(*details, "body", "must be a JSON object");
+		return -1;
+	}
+	*out = json_deep_copy(base);
+	if (over != NULL) {
+		json_object_foreach((json_t *)over, key, v) {
+			bool found = false;
+
+			for (size_t i = 0; i < sizeof(allowed) /
+			    sizeof(allowed[0]); i++)
+				found |= strcmp(key, allowed[i]) == 0;
+			if (!found)
+				add_issue(*details, key, "cannot be changed "
+				    "by a retry (from, to, format, "
+				    "compression and the limits can)");
+			else
+				xjson_set(*out, key, json_deep_copy(v));
+		}
+	}
+	if (json_array_size(*details) > 0) {
+		json_decref(*out);
+		*out = NULL;
+		return -1;
+	}
+	json_decref(*details);
+	*details = NULL;
+	return 0;
+}
+
+int
+export_cancel_request_parse(const json_t *body,
+    struct export_cancel_request *req, json_t **details_out)
+{
+	static const char *const known[] = { "ids", "state", "tenant_id",
+	    "requested_by" };
+	json_t *details = json_array();
+	const json_t *v;
+	const char *key;
+	bool filter = false;
+
+	memset(req, 0, sizeof(*req));
+	*details_out = NULL;
+	if (!json_is_object(body)) {
+		add_issue(details, "body", "must be a JSON object");
+		*details_out = details;
+		return -1;
+	}
+	json_object_foreach((json_t *)body, key, v) {
+		bool found = false;
+
+		for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+			found |= strcmp(key, known[i]) == 0;
+		if (!found)
+			add_issue(details, key, "is not a known field");
+	}
+	if ((v = json_object_get(body, "ids")) != NULL) {
+		size_t i;
+		const json_t *e;
+
+		if (!json_is_array(v) || json_array_size(v) == 0 ||
+		    json_array_size(v) > EXPORT_CANCEL_MAX_IDS)
+			add_issue(details, "ids", "must be an array of 1 to 200 "
+			    "job ids");
+		else
+			json_array_foreach(v, i, e) {
+				if (!json_is_string(e) ||
+				    !export_id_valid(json_string_value(e))) {
+					add_issue(details, "ids", "each must be "
+					    "a job id (a UUID)");
+					break;
+				}
+				snprintf(req->ids[req->nids++], EXPORT_ID_LEN +
+				    1, "%s", json_string_value(e));
+			}
+	}
+	if ((v = json_object_get(body, "state")) != NULL) {
+		filter = true;
+		if (!json_is_string(v) || !export_state_parse(
+		    json_string_value(v), req->state) ||
+		    (strcmp(req->state, "PENDING") != 0 &&
+		    strcmp(req->state, "RUNNING") != 0))
+			add_issue(details, "state", "must be PENDING or RUNNING "
+			    "(any case): jobs in other states cannot be "
+			    "cancelled");
+	}
+	if ((v = json_object_get(body, "tenant_id")) != NULL) {
+		filter = true;
+		if (!json_is_string(v) || !safe_ident(json_string_value(v),
+		    128))
+			add_issue(details, "tenant_id", "must be 1 to 128 "
+			    "letters, digits, '.', '_' or '-'");
+		else
+			snprintf(req->tenant_id, sizeof(req->tenant_id), "%s",
+			    json_string_value(v));
+	}
+	if ((v = json_object_get(body, "requested_by")) != NULL) {
+		filter = true;
+		if (!json_is_string(v) || json_string_length(v) == 0 ||
+		    json_string_length(v) > 255)
+			add_issue(details, "requested_by", "must be 1 to 255 "
+			    "characters, or me");
+		else
+			snprintf(req->requested_by, sizeof(req->requested_by),
+			    "%s", json_string_value(v));
+	}
+	if (json_object_get(body, "ids") != NULL && filter)
+		add_issue(details, "ids", "cannot be combined with state, "
+		    "tenant_id or requested_by");
+	else if (json_object_get(body, "ids") == NULL && !filter)
+		add_issue(details, "ids", "is required unless state, tenant_id "
+		    "or requested_by is given");
+	if (json_array_size(details) > 0) {
+		*details_out = details;
+		return -1;
+	}
+	json_decref(details);
+	return 0;
+}
+
 void
 export_request_free(struct export_request *req)
 {
@@ -230,16 +362,72 @@ export_request_free(struct export_request *req)
 	memset(req, 0, sizeof(*req));
 }
 
-static bool
-state_valid(const char *s)
+bool
+export_state_parse(const char *s, char out[16])
 {
 	static const char *const states[] = { "PENDING", "RUNNING", "DONE",
 	    "FAILED", "EXPIRED" };
 
 	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
-		if (strcmp(s, states[i]) == 0)
+		if (strcasecmp(s, states[i]) == 0) {
+			snprintf(out, 16, "%s", states[i]);
 			return true;
+		}
 	return false;
+}
+
+bool
+export_id_prefix_range(const char *s, char lo[EXPORT_ID_LEN + 1],
+    char hi[EXPORT_ID_LEN + 1])
+{
+	static const char zero[] = "00000000-0000-0000-0000-000000000000";
+	static const char ones[] = "ffffffff-ffff-ffff-ffff-ffffffffffff";
+	size_t n = strlen(s);
+
+	if (n == 0 || n > EXPORT_ID_LEN)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (zero[i] == '-' ? s[i] != '-' :
+		    !isxdigit((unsigned char)s[i]))
+			return false;
+		lo[i] = hi[i] = (char)tolower((unsigned char)s[i]);
+	}
+	memcpy(lo + n, zero + n, EXPORT_ID_LEN - n + 1);
+	memcpy(hi + n, ones + n, EXPORT_ID_LEN - n + 1);
+	return true;
+}
+
+bool
+export_time_param(const char *s, char out[24])
+{
+	char text[DATE_RFC3339_MAX];
+	int64_t us;
+
+	if (date_parse_rfc3339(s, &us) != 0 ||
+	    date_format_rfc3339(us, DATE_FRAC_MICRO, text, sizeof(text)) < 0)
+		return false;
+	snprintf(out, 24, "%lld", (long long)us);
+	return true;
+}
+
+bool
+export_tenant_valid(const char *s)
+{
+	return safe_ident(s, 128);
+}
+
+bool
+export_code_valid(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > max || !isupper((unsigned char)s[0]))
+		return false;
+	for (size_t i = 1; i < n; i++)
+		if (!isupper((unsigned char)s[i]) &&
+		    !isdigit((unsigned char)s[i]) && s[i] != '_')
+			return false;
+	return true;
 }
 
 /* Cursor "<created_at microseconds>.<uuid>"; fills us and id. */
@@ -263,18 +451,46 @@ export_cursor_parse(const char *c, long long *us,
 	return true;
 }
 
+const char *const export_list_params[] = { "state", "tenant_id",
+    "requested_by", "created_from", "created_to", "error_code", "id_prefix",
+    "cursor", "limit", NULL };
+
 int
-export_list_query_check(const struct export_list_query *q, json_t **details)
+export_list_query_check(struct export_list_query *q, json_t **details)
 {
 	long long us;
 	char id[EXPORT_ID_LEN + 1];
 
 	*details = json_array();
-	if (q->state && !state_valid(q->state))
+	q->state_canon[0] = q->from_us[0] = q->to_us[0] = '\0';
+	q->id_lo[0] = q->id_hi[0] = '\0';
+	if (q->state && !export_state_parse(q->state, q->state_canon))
 		add_issue(*details, "state", "must be one of PENDING, RUNNING, "
-		    "DONE, FAILED, EXPIRED");
+		    "DONE, FAILED, EXPIRED (any case)");
 	if (q->tenant_id && !safe_ident(q->tenant_id, 128))
 		add_issue(*details, "tenant_id", "is not a valid tenant id");
+	if (q->requested_by && (q->requested_by[0] == '\0' ||
+	    strlen(q->requested_by) > 255))
+		add_issue(*details, "requested_by", "must be 1 to 255 "
+		    "characters, or me");
+	if (q->created_from && !export_time_param(q->created_from,
+	    q->from_us))
+		add_issue(*details, "created_from", "must be an RFC 3339 time "
+		    "such as 2026-11-01T00:00:00Z");
+	if (q->created_to && !export_time_param(q->created_to, q->to_us))
+		add_issue(*details, "created_to", "must be an RFC 3339 time "
+		    "such as 2026-11-01T00:00:00Z");
+	if (q->from_us[0] && q->to_us[0] && strtoll(q->from_us, NULL, 10) >=
+	    strtoll(q->to_us, NULL, 10))
+		add_issue(*details, "created_to", "must be later than "
+		    "created_from");
+	if (q->error_code && !export_code_valid(q->error_code, 64))
+		add_issue(*details, "error_code", "must be an error code such "
+		    "as EXPORT_LIMIT_ROWS");
+	if (q->id_prefix && !export_id_prefix_range(q->id_prefix, q->id_lo,
+	    q->id_hi))
+		add_issue(*details, "id_prefix", "must be the start of a job id "
+		    "(hex digits, dashes where the id has them)");
 	if (q->cursor && !export_cursor_parse(q->cursor, &us, id))
 		add_issue(*details, "cursor", "is not a cursor returned by "
 		    "this API");

@@ -150,6 +150,35 @@ test_query(void **state)
 	assert_int_equal(request_query(&r, "tenantx", out, sizeof(out)), 0);
 }
 
+static void
+test_query_check(void **state)
+{
+	static const char *const known[] = { "state", "limit", NULL };
+	char *envp[] = {
+	    "REQUEST_URI=/x?state=DONE&&limit=1&requestedby=me&limit=2&%ff=1&"
+	    "%20=1&=3", NULL };
+	char *ok[] = { "REQUEST_URI=/x?state=DONE&limit=2&", NULL };
+	struct request r;
+	FCGX_Request fx;
+	json_t *d = json_array();
+
+	(void)state;
+	init(&r, &fx, envp);
+	assert_int_equal(request_query_check(&r, known, d), 5);
+	assert_string_equal(json_string_value(json_object_get(
+	    json_array_get(d, 0), "field")), "requestedby");
+	assert_string_equal(json_string_value(json_object_get(
+	    json_array_get(d, 1), "field")), "limit");
+	assert_string_equal(json_string_value(json_object_get(
+	    json_array_get(d, 2), "field")), "query");
+	json_decref(d);
+	d = json_array();
+	init(&r, &fx, ok);
+	assert_int_equal(request_query_check(&r, known, d), 0);
+	assert_int_equal(json_array_size(d), 0);
+	json_decref(d);
+}
+
 int
 main(void)
 {
@@ -157,6 +186,7 @@ main(void)
 		cmocka_unit_test(test_path),
 		cmocka_unit_test(test_request_id),
 		cmocka_unit_test(test_query),
+		cmocka_unit_test(test_query_check),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,142 @@
+/*
+ * History handlers: a job's timeline, the event feed, the status history
+ * (contract section 15). Reading and access live in lib/history.c; this
+ * file maps query parameters and outcomes to HTTP.
+ */
+#include <limits.h>
+#include <stdio.h>
+
+#include "errors.h"
+#include "history.h"
+#include "routes.h"
+#include "xjson.h"
+
+static void
+actor_init(struct export_actor *a, struct request *r)
+{
+	a->who = &r->who;
+	a->request_id = r->request_id;
+	a->ip = request_param(r, "REMOTE_ADDR");
+	a->source = "ops-fcgi";
+}
+
+static void
+resp_outcome(struct request *r, enum export_outcome o)
+{
+	if (o == EXPORT_E_DB)
+		resp_db_error(r);
+	else if (o == EXPORT_E_TENANT)
+		resp_error(r, "TENANT_FORBIDDEN", NULL, xjson_pack("[o]",
+		    error_detail("tenant_id", "is outside your scope")));
+	else
+		resp_error(r, export_outcome_code(o), NULL, NULL);
+}
+
+/* 400 naming each unknown query parameter; -1 after answering. */
+static int
+params_check(struct request *r, const char *const *known)
+{
+	json_t *details = json_array();
+
+	if (request_query_check(r, known, details) > 0) {
+		resp_error(r, "VALIDATION_FAILED", NULL, details);
+		return -1;
+	}
+	json_decref(details);
+	return 0;
+}
+
+void
+h_export_events(struct request *r)
+{
+	static const char *const none[] = { NULL };
+	struct export_actor a;
+	enum export_outcome o;
+	json_t *out;
+
+	if (request_auth(r, CAP_EXPORT_READ) != 0 || params_check(r, none) != 0)
+		return;
+	actor_init(&a, r);
+	if ((o = history_job_events(r->db, &a, r->params[0], &out)) !=
+	    EXPORT_OK) {
+		resp_outcome(r, o);
+		return;
+	}
+	resp_json(r, 200, out, NULL);
+}
+
+static void
+query_str(struct request *r, const char *name, char *buf, size_t bufsz,
+    const char **out, json_t *details)
+{
+	int rc = request_query(r, name, buf, bufsz);
+
+	if (rc == 1)
+		*out = buf;
+	else if (rc < 0)
+		xjson_push(details, error_detail(name, "is malformed or too "
+		    "long"));
+}
+
+void
+h_events_list(struct request *r)
+{
+	struct history_events_query q = { .limit = 50 };
+	char kind[112], tenant[160], since[64], until[64], cursor[128];
+	struct export_actor a;
+	enum export_outcome o;
+	json_t *details, *out;
+	long long limit;
+	int rc;
+
+	if (request_auth(r, CAP_EXPORT_READ) != 0)
+		return;
+	details = json_array();
+	(void)request_query_check(r, history_events_params, details);
+	query_str(r, "kind", kind, sizeof(kind), &q.kind, details);
+	query_str(r, "tenant_id", tenant, sizeof(tenant), &q.tenant_id,
+	    details);
+	query_str(r, "since", since, sizeof(since), &q.since, details);
+	query_str(r, "until", until, sizeof(until), &q.until, details);
+	query_str(r, "cursor", cursor, sizeof(cursor), &q.cursor, details);
+	if ((rc = request_query_int(r, "limit", INT_MIN, INT_MAX, &limit)) == 1)
+		q.limit = (int)limit;
+	else if (rc < 0)
+		q.limit = -1;
+	if (json_array_size(details) > 0) {
+		resp_error(r, "VALIDATION_FAILED", NULL, details);
+		return;
+	}
+	json_decref(details);
+	if (history_events_query_check(&q, &details) != 0) {
+		resp_error(r, "VALIDATION_FAILED", NULL, details);
+		return;
+	}
+	actor_init(&a, r);
+	if ((o = history_events(r->db, &a, &q, &out)) != EXPORT_OK) {
+		resp_outcome(r, o);
+		return;
+	}
+	resp_json(r, 200, out, NULL);
+}
+
+void
+h_status_history(struct request *r)
+{
+	static const char *const known[] = { "hours", NULL };
+	long long hours = HISTORY_HOURS_DEFAULT;
+	json_t *out;
+
+	if (request_auth(r, CAP_OPS_STATUS) != 0 || params_check(r, known) != 0)
+		return;
+	if (request_query_int(r, "hours", 1, HISTORY_HOURS_MAX, &hours) < 0) {
+		resp_error(r, "VALIDATION_FAILED", NULL, xjson_pack("[o]",
+		    error_detail("hours", "must be an integer from 1 to 168")));
+		return;
+	}
+	if ((out = history_status(r->db, (int)hours)) == NULL) {
+		resp_db_error(r);
+		return;
+	}
+	resp_json(r, 200, out, NULL);
+}
