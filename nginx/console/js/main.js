@@ -10,6 +10,7 @@ import { renderSignIn } from './views/signin.js';
 import { renderExports } from './views/exports.js';
 import { renderCreate } from './views/create.js';
 import { renderJob } from './views/job.js';
+import { renderRetry } from './views/retry.js';
 import { renderLocks } from './views/locks.js';
 import { renderStatus } from './views/status.js';
 
@@ -25,9 +26,11 @@ const app = {
 // capability that shows it; the API stays the enforcer). A path no entry
 // matches, or one with a malformed %-escape, shows an error view.
 const VIEWS = [
-	{ path: '/exports', render: renderExports, nav: 'Exports', cap: 'export.read' },  // ?state=&tenant_id=&mine=1&cursor=
+	// ?state=&tenant_id=&requested_by=&id_prefix=&error_code=&cursor=
+	{ path: '/exports', render: renderExports, nav: 'Exports', cap: 'export.read' },
 	{ path: '/exports/new', render: renderCreate, nav: 'New export', cap: 'export.create' },
 	{ path: '/exports/:id', render: renderJob, section: '/exports' },
+	{ path: '/exports/:id/retry', render: renderRetry, section: '/exports' },
 	{ path: '/locks', render: renderLocks, nav: 'Locks', cap: 'ops.status' },
 	{ path: '/status', render: renderStatus, nav: 'Status' },
 ];
