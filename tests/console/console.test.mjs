@@ -777,8 +777,8 @@ test('the download link\'s validity comes from the API (download_url_ttl_seconds
 	await page.close();
 });
 
-// (light at 1280 px: the tests above ran axe on every view)
-for (const [scheme, widths] of [['light', [360]], ['dark', [1280, 360]]]) {
+// (light at 1280 px: the tests above ran axe on every view; here the width)
+for (const [scheme, widths] of [['light', [1280, 360]], ['dark', [1280, 360]]]) {
 	test(`${scheme} colour scheme at ${widths.join(' px and ')} px: every view fits the width and is axe clean`, async () => {
 		assert.equal(doneJob.state, 'DONE', 'needs the DONE job of the create test');
 		const page = await newPage();
@@ -792,6 +792,7 @@ for (const [scheme, widths] of [['light', [360]], ['dark', [1280, 360]]]) {
 			for (const [name, hash, ready] of views()) {
 				await visit(page, hash, ready);
 				await fitsWidth(page, `${name} at ${width} px, ${scheme}`);
+				if (scheme === 'light' && width !== 360) continue;
 				await axe(page, `${name} at ${width} px, ${scheme}`);
 				await shot(page, `20-${name}-${scheme}-${width}`);
 			}

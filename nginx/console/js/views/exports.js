@@ -81,7 +81,7 @@ export function renderExports(ctx) {
 		showBulk();
 	});
 	const headTh = (c) => h('th', { scope: 'col' }, c);
-	const table = h('table.jobs.stack',
+	const table = h('table.jobs.stack.stack-wide',
 		h('caption.visually-hidden', 'Export jobs, newest first'),
 		h('thead', h('tr', h('th', { scope: 'col', 'data-label': 'Select' }, all),
 			['Job', 'Tenant', 'State', 'Error', 'Format', 'Range (UTC)', 'Requested by', 'Created (UTC)', 'Duration', 'Progress', ''].map(headTh))),
@@ -154,10 +154,10 @@ export function renderExports(ctx) {
 			h('td', pick),
 			h('td', h('a.mono', { href: hashFor(`/exports/${job.id}`) }, job.id.slice(0, 8))),
 			h('td', job.tenant_id),
-			h('td', stateBadge(job.state), job.cancel_requested ? h('span.note', ' cancel requested') : null),
+			h('td', h('span', stateBadge(job.state), job.cancel_requested ? h('span.note', ' cancel requested') : null)),
 			h('td.error-code', job.error ? h('code', job.error.code) : ''),
 			h('td', job.compression && job.compression !== 'none' ? `${job.format}.${job.compression === 'gzip' ? 'gz' : 'zst'}` : job.format),
-			h('td.nowrap', `${fmtTime(job.from)} → ${fmtTime(job.to)}`),
+			h('td.range', h('span', fmtTime(job.from), h('br'), `→ ${fmtTime(job.to)}`)),
 			h('td.nowrap', job.requested_by),
 			h('td.nowrap', fmtTime(job.created_at)),
 			h('td.nowrap.duration', job.started_at ? fmtDuration(runSeconds(job)) : ''),
