@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "history.h"
 #include "lockadmin.h"
 #include "lockstate.h"
 #include "storage.h"
@@ -64,6 +65,7 @@ struct snapshot {
 	PGresult	*hosts;		/* see HOSTS_SQL (status only) */
 	PGresult	*heals;		/* see HEALS_SQL (metrics only) */
 	PGresult	*events;	/* see EVENTS_SQL (metrics only) */
+	PGresult	*hist;		/* see HIST_SQL (metrics only) */
 };
 
 #define EXPORTS_SQL \
@@ -146,6 +148,19 @@ struct snapshot {
 	"FROM ops_event) FROM unnest($1::text[]) WITH ORDINALITY AS t(kind, i) " \
 	"ORDER BY t.i"
 
+/*
+ * The histograms of export duration and queue wait: per bucket (1..15) the
+ * count over every hour of the rollup (migration 0010; never purged, so
+ * they survive the cleaner), with the sums on every row.
+ */
+#define HIST_SQL \
+	"SELECT coalesce(sum(h.duration_hist[b.i]), 0), " \
+	"coalesce(sum(h.wait_hist[b.i]), 0), " \
+	"(SELECT coalesce(sum(duration_sum), 0) FROM export_job_hourly), " \
+	"(SELECT coalesce(sum(wait_sum), 0) FROM export_job_hourly) " \
+	"FROM generate_series(1, 15) AS b(i) LEFT JOIN export_job_hourly h " \
+	"ON true GROUP BY b.i ORDER BY b.i"
+
 static void
 snapshot_free(struct snapshot *s)
 {
@@ -156,6 +171,7 @@ snapshot_free(struct snapshot *s)
 	PQclear(s->hosts);
 	PQclear(s->heals);
 	PQclear(s->events);
+	PQclear(s->hist);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -189,6 +205,8 @@ snapshot_take(struct db *db, struct snapshot *s, bool for_status)
 		goto fail;
 	if (!for_status && (s->events = db_query(db, EVENTS_SQL, 1,
 	    events_p)) == NULL)
+		goto fail;
+	if (!for_status && (s->hist = db_query(db, HIST_SQL, 0, NULL)) == NULL)
 		goto fail;
 	if (db_commit(db) != 0)
 		goto fail;
@@ -439,6 +457,29 @@ prom_events(struct buf *out, const struct snapshot *s,
 	    (long long)cfg->events.retention_days * 86400);
 }
 
+/* One histogram family from column c (counts) and sc (sum) of HIST_SQL. */
+static void
+prom_histogram(struct buf *out, PGresult *res, const char *name,
+    const char *help, int c, int sc)
+{
+	long long cum = 0;
+	int n = PQntuples(res);
+
+	family(out, name, "histogram", help);
+	for (int i = 0; i < n && i < HISTORY_NBUCKETS; i++) {
+		cum += strtoll(PQgetvalue(res, i, c), NULL, 10);
+		if (i < HISTORY_NBUCKETS - 1)
+			buf_appendf(out, "%s_bucket{le=\"%g\"} %lld\n", name,
+			    history_bucket_le[i], cum);
+		else
+			buf_appendf(out, "%s_bucket{le=\"+Inf\"} %lld\n", name,
+			    cum);
+	}
+	buf_appendf(out, "%s_sum %.3f\n", name, n > 0 ?
+	    strtod(PQgetvalue(res, 0, sc), NULL) : 0.0);
+	buf_appendf(out, "%s_count %lld\n", name, cum);
+}
+
 /* The per-job families: which column of the jobs query each one reads. */
 static const struct {
 	const char	*name;
@@ -498,6 +539,12 @@ metrics_prometheus(struct db *db, const struct ops_config *cfg,
 	prom_locks(out, &s, cfg->locks.stale_after_seconds);
 	prom_heals(out, &s);
 	prom_events(out, &s, cfg);
+	prom_histogram(out, s.hist, "ops_export_duration_seconds",
+	    "Run time of the exports that ended DONE (finished_at - "
+	    "started_at), over every job ever (purges do not lower it).", 0, 2);
+	prom_histogram(out, s.hist, "ops_export_queue_wait_seconds",
+	    "Time from creation to the first claim by a runner (started_at - "
+	    "created_at), over every job ever (purges do not lower it).", 1, 3);
 	prom_jobs(out, &s);
 	snapshot_free(&s);
 	return 0;

@@ -10,6 +10,13 @@
  * a known format and limits within the caps, the compression the body
  * named ("none" when it named none); parsing a timestamp twice
  * gives the same answer.
+ *
+ * The same body is also read as the two other bodies of the export API
+ * (contract section 15): a bulk cancel (export_cancel_request_parse:
+ * accepted with ids xor a filter, a state PENDING or RUNNING, or refused
+ * naming a field) and a retry's changes laid over a fixed original
+ * (export_retry_body, then export_request_parse as the retry does: an
+ * accepted retry keeps the original's tenant).
  */
 #include <jansson.h>
 #include <string.h>
@@ -29,6 +36,61 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	return config_load(&cfg, NULL, err, sizeof(err));
+}
+
+static void
+details_check(int rc, json_t *details)
+{
+	size_t i;
+	json_t *d;
+
+	FUZZ_CHECK(rc == 0 || (rc == -1 && json_array_size(details) > 0));
+	json_array_foreach(details, i, d)
+		FUZZ_CHECK(json_is_string(json_object_get(d, "field")) &&
+		    json_is_string(json_object_get(d, "issue")));
+}
+
+static void
+other_bodies(const json_t *body)
+{
+	struct export_cancel_request cr;
+	struct export_request req;
+	json_t *details = NULL, *base, *merged = NULL;
+	int rc;
+
+	rc = export_cancel_request_parse(body, &cr, &details);
+	details_check(rc, details);
+	json_decref(details);
+	details = NULL;
+	if (rc == 0) {
+		FUZZ_CHECK((cr.nids > 0) != (cr.state[0] || cr.tenant_id[0] ||
+		    cr.requested_by[0]));
+		FUZZ_CHECK(cr.nids <= EXPORT_CANCEL_MAX_IDS);
+		for (size_t i = 0; i < cr.nids; i++)
+			FUZZ_CHECK(export_id_valid(cr.ids[i]));
+		FUZZ_CHECK(cr.state[0] == '\0' || strcmp(cr.state,
+		    "PENDING") == 0 || strcmp(cr.state, "RUNNING") == 0);
+	}
+	base = json_pack("{s:s, s:s, s:s, s:s, s:s, s:[s]}", "tenant_id",
+	    "acme", "from", "2026-10-01T00:00:00Z", "to",
+	    "2026-10-02T00:00:00Z", "format", "jsonl", "compression", "none",
+	    "actions", "user.login");
+	FUZZ_CHECK(base != NULL);
+	rc = export_retry_body(base, body, &merged, &details);
+	details_check(rc, details);
+	json_decref(details);
+	details = NULL;
+	if (rc == 0) {
+		rc = export_request_parse(merged, &cfg, &req, &details);
+		details_check(rc, details);
+		if (rc == 0) {
+			FUZZ_CHECK(strcmp(req.tenant_id, "acme") == 0);
+			export_request_free(&req);
+		}
+		json_decref(details);
+		json_decref(merged);
+	}
+	json_decref(base);
 }
 
 int
@@ -52,6 +114,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    NULL);
 	if (body == NULL)
 		return 0;
+	other_bodies(body);
 	memset(&req, 0, sizeof(req));
 	rc = export_request_parse(body, &cfg, &req, &details);
 	if (rc != 0) {

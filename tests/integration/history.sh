@@ -281,5 +281,53 @@ expect_eq "race: the jobs done first stay DONE and are not counted" "$(jq .cance
 check "race: at least two jobs were DONE before the cancel, at least one cancelled" \
 	test "$(jq .cancelled <<<"$got")" -ge 1 -a "$(jq .cancelled <<<"$got")" -le 10
 
+# --- 4. status history ------------------------------------------------------
+api GET /api/ops/status/history "$OPS"
+expect_eq "history: 24 hourly buckets by default, oldest first" "200 24 true" \
+	"$CODE $(field '"\(.buckets|length) \([.buckets[].start] as $s | $s == ($s|sort))"')"
+now_hour=$(date -u +%Y-%m-%dT%H:00:00Z)
+expect_eq "the last bucket is the current hour" "$now_hour" "$(field '.buckets[-1].start')"
+expect_eq "history counts what the table holds this hour" \
+	"$(sql "SELECT count(*) FILTER (WHERE created_at >= date_trunc('hour', now())) || ' ' || count(*) FILTER (WHERE state IN ('DONE', 'EXPIRED') AND finished_at >= date_trunc('hour', now())) || ' ' || count(*) FILTER (WHERE state = 'FAILED' AND finished_at >= date_trunc('hour', now())) FROM tb_audit_export_job")" \
+	"$(jq -r '.buckets | map(.created) as $c | map(.done) as $d | map(.failed) as $f | "\($c|add) \($d|add) \($f|add)"' <<<"$BODY")"
+expect_eq "bytes are the DONE jobs' bytes" "$(sql "SELECT sum(total_bytes) FROM tb_audit_export_job WHERE state = 'DONE'")" \
+	"$(field '[.buckets[].bytes]|add')"
+expect_eq "percentiles: numbers where jobs ended, p50 <= p95" "true" \
+	"$(field '[.buckets[] | select(.done > 0)] | all(.duration_p50_seconds <= .duration_p95_seconds and .queue_wait_p95_seconds >= 0)')"
+expect_eq "an hour without jobs: zeros and nulls" '0 0 0 null null' \
+	"$(field '.buckets[0] | "\(.created) \(.done) \(.bytes) \(.duration_p50_seconds) \(.queue_wait_p95_seconds)"')"
+api GET "/api/ops/status/history?hours=168" "$SUPER"
+expect_eq "hours=168" "200 168" "$CODE $(field '.buckets|length')"
+for t in "$AUD:AUDITOR" "$ACME:TENANT_ADMIN"; do
+	api GET /api/ops/status/history "${t%%:*}"
+	expect_error "history as ${t#*:}" 403 FORBIDDEN
+done
+for bad in "hours=0:hours" "hours=169:hours" "hours=x:hours" "hours=:hours" "hours=1&hours=2:hours" "hour=2:hour"; do
+	api GET "/api/ops/status/history?${bad%:*}" "$OPS"
+	expect_eq "history 400 names ${bad##*:} for ${bad%:*}" "400 ${bad##*:}" "$CODE $(field '.error.details[0].field')"
+done
+
+# --- 5. /metrics histograms -------------------------------------------------
+metric() { awk -v m="$1" '$1 == m { print $2 }' "$DIR/metrics.txt"; }
+curl -s "$STACK_URL/metrics" >"$DIR/metrics.txt"
+if out=$(promtool check metrics <"$DIR/metrics.txt" 2>&1); then ok "/metrics with the histograms passes promtool check metrics"
+else not_ok "promtool check metrics: $out"; fi
+done_n=$(sql "SELECT count(*) FROM tb_audit_export_job WHERE state IN ('DONE', 'EXPIRED')")
+expect_eq "duration histogram: one count per DONE job" "$done_n" "$(metric ops_export_duration_seconds_count)"
+expect_eq "... +Inf bucket = count" "$done_n" "$(metric 'ops_export_duration_seconds_bucket{le="+Inf"}')"
+expect_eq "queue wait histogram: one count per started job" "$(sql "SELECT count(*) FROM tb_audit_export_job WHERE started_at IS NOT NULL")" \
+	"$(metric ops_export_queue_wait_seconds_count)"
+before=$(grep -E '^ops_export_(duration|queue_wait)_seconds' "$DIR/metrics.txt")
+sql "DELETE FROM tb_audit_export_chunk; DELETE FROM tb_audit_export_job WHERE state IN ('DONE', 'FAILED')" >/dev/null
+curl -s "$STACK_URL/metrics" >"$DIR/metrics.txt"
+expect_eq "the histograms survive a purge of the job rows" "$before" \
+	"$(grep -E '^ops_export_(duration|queue_wait)_seconds' "$DIR/metrics.txt")"
+if out=$(promtool check rules "$ROOT/docs/ops/export_rules.yml" 2>&1); then ok "recording rules pass promtool check rules"
+else not_ok "promtool check rules: $out"; fi
+if out=$(cd "$ROOT/docs/ops" && promtool test rules export_rules_test.yml 2>&1); then ok "recording rule tests pass (promtool test rules)"
+else not_ok "promtool test rules: $out"; fi
+expect_eq "the Grafana dashboard is JSON whose queries use the recorded series" true \
+	"$(jq '[.panels[].targets[].expr] | any(test("ops:export_duration_seconds:p95_1h"))' "$ROOT/docs/ops/grafana-exports.json")"
+
 note "history.sh took $((SECONDS - T0)) s"
 finish
