@@ -102,7 +102,7 @@ export TOK_OPS=$(mint ops-1 "" '["OPS_ADMIN"]' 7200)
 export TOK_AUDITOR=$(mint auditor-1 "" '["AUDITOR"]' 7200)
 export TOK_TENANT=$(mint alice acme '["TENANT_ADMIN"]' 7200)
 export TOK_EXPIRED=$(mint alice acme '["TENANT_ADMIN"]' -3600)
-(cd "$ROOT/tests/console" && timeout 480 node --test --test-reporter=tap --test-concurrency=1 \
+(cd "$ROOT/tests/console" && timeout 900 node --test --test-reporter=tap --test-concurrency=1 \
 	${CONSOLE_TESTS:+--test-name-pattern="$CONSOLE_TESTS"} console.test.mjs) \
 	>"$DIR/node.tap" 2>"$DIR/node.err"
 rc=$?
