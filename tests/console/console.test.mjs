@@ -164,8 +164,10 @@ test('TENANT_ADMIN creates an export in the form, watches it reach DONE without 
 	await page.getByRole('heading', { name: 'New export' }).waitFor();
 	assert.equal(await page.getByLabel('Tenant').inputValue(), 'acme');
 	assert.equal(await page.getByLabel('Tenant').getAttribute('readonly'), '', 'own tenant only: read-only');
-	await page.getByLabel('From (UTC, inclusive)').fill('2026-10-01T00:00');
-	await page.getByLabel('To (UTC, exclusive)').fill('2026-10-01T12:00');
+	// the form shows and reads the console's one time format
+	assert.match(await page.getByLabel('From (UTC, inclusive)').inputValue(), /^\d{4}-\d{2}-\d{2} 00:00:00Z$/);
+	await page.getByLabel('From (UTC, inclusive)').fill('2026-10-01 00:00:00Z');
+	await page.getByLabel('To (UTC, exclusive)').fill('2026-10-01 12:00:00Z');
 	await page.getByLabel('Format').selectOption('csv');
 	await page.getByLabel('Compression').selectOption('zstd');
 	await shot(page, '02-create');
@@ -183,6 +185,7 @@ test('TENANT_ADMIN creates an export in the form, watches it reach DONE without 
 	assert.equal(job.state, 'DONE');
 	assert.equal(job.requested_by, 'alice');
 	assert.equal(job.compression, 'zstd', 'the form sent the compression');
+	assert.equal(`${job.from} ${job.to}`, '2026-10-01T00:00:00Z 2026-10-01T12:00:00Z', 'the form sent the typed UTC times');
 	assert.equal(await page.locator('#job-progress').getAttribute('value'), '1');
 	assert.match(await page.locator('.counters').textContent(), new RegExp(`${job.result.rows.toLocaleString('en-US')} rows`));
 	await shot(page, '03-job-done');
@@ -370,7 +373,7 @@ test('filters live in the URL: state chip, tenant, mine; a shared link shows the
 	await other.close();
 	// Mine: root-1 requested the cancelled acme job of the roles test
 	await page.getByRole('button', { name: 'Mine' }).click();
-	await page.waitForURL(/mine=1/);
+	await page.waitForURL(/requested_by=me/);
 	await page.locator('tr[data-state]').first().waitFor();
 	// Pause: no list request for 4 s; 2 s: requests again
 	await page.getByRole('button', { name: 'Pause' }).click();
@@ -484,6 +487,335 @@ test('status: health, readiness, queue, spool and the last run of each job binar
 	await axe(page, 'status');
 	await page.close();
 });
+
+// --- history and actions (issue 21): search, timeline, retry, bulk cancel, charts ---
+
+test('the list filters on the server: id prefix, requester (Mine = requested_by=me); state chips show counts; error code and duration columns', async () => {
+	assert.equal(doneJob.state, 'DONE', 'needs the DONE job of the create test');
+	const page = await newPage();
+	await signIn(page, TOK.super);
+	await page.getByLabel('Job id starts with').fill(doneJob.id.slice(0, 8));
+	await page.getByRole('button', { name: 'Apply' }).click();
+	await page.waitForURL(new RegExp(`id_prefix=${doneJob.id.slice(0, 8)}`));
+	await page.waitForFunction((id) => {
+		const rows = [...document.querySelectorAll('tr[data-id]')];
+		return rows.length === 1 && rows[0].dataset.id === id;
+	}, doneJob.id, { timeout: 10_000 });
+	// the row's duration is finished - started
+	const secs = (Date.parse(doneJob.finished_at) - Date.parse(doneJob.started_at)) / 1000;
+	assert.ok(secs < 120, `the job ran ${secs} s`);
+	assert.equal(await jobRow(page, doneJob.id).locator('td.duration').textContent(), secs < 10 ? `${secs.toFixed(1)} s` : `${Math.round(secs)} s`);
+	assert.match(await page.locator('.chip[data-state="DONE"] .count').textContent(), /^ 1$/);
+	// requester, then the chips' counts are the API's for that filter
+	await page.getByLabel('Job id starts with').fill('');
+	await page.getByLabel('Requested by').fill('alice');
+	await page.getByRole('button', { name: 'Apply' }).click();
+	await page.waitForURL(/requested_by=alice/);
+	const api = (await apiFetch(TOK.super, '/api/ops/audit-exports?requested_by=alice&limit=50')).body;
+	await page.waitForFunction((n) => document.querySelectorAll('tr[data-id]').length === n, api.items.length);
+	const who = await page.locator('tr[data-id]').evaluateAll((rows) => rows.map((r) => r.querySelector('td[data-label="Requested by"]').textContent));
+	assert.ok(who.length > 0 && who.every((w) => w === 'alice'), `only alice's: ${who}`);
+	assert.equal(await page.locator('.chip[data-state="FAILED"] .count').textContent(), ` ${api.counts.FAILED}`);
+	// the error code of a failed job is in its row
+	const failed = api.items.find((j) => j.state === 'FAILED');
+	assert.ok(failed, 'alice has a cancelled job (the cancel test)');
+	assert.equal(await jobRow(page, failed.id).locator('td.error-code').textContent(), failed.error.code);
+	// Mine: requested_by=me, on the server
+	await page.getByRole('button', { name: 'Mine' }).click();
+	await page.waitForURL(/requested_by=me/);
+	await page.waitForFunction(() => [...document.querySelectorAll('tr[data-id] td[data-label="Requested by"]')].every((td) => td.textContent === 'root-1'));
+	await shot(page, '14-exports-search');
+	await axe(page, 'exports search');
+	assert.deepEqual(page.errors, []);
+	await page.close();
+});
+
+test('a job\'s timeline: its events oldest first (requested, started, completed, downloaded), with who and what', async () => {
+	const page = await newPage();
+	await signIn(page, TOK.tenant);
+	await page.goto(`${CONSOLE}#/exports/${doneJob.id}`);
+	await page.locator('table.timeline tr[data-kind="EXPORT_COMPLETED"]').waitFor();
+	const kinds = await page.locator('table.timeline tr[data-kind]').evaluateAll((rows) => rows.map((r) => r.dataset.kind));
+	const api = (await apiFetch(TOK.tenant, `/api/ops/audit-exports/${doneJob.id}/events`)).body.items.map((e) => e.kind);
+	assert.deepEqual(kinds, api, 'the API\'s events in its order');
+	assert.equal(kinds[0], 'EXPORT_REQUESTED');
+	for (const k of ['EXPORT_STARTED', 'EXPORT_COMPLETED', 'EXPORT_DOWNLOADED']) assert.ok(kinds.includes(k), `${k} in ${kinds}`);
+	assert.ok(kinds.indexOf('EXPORT_STARTED') < kinds.indexOf('EXPORT_COMPLETED'));
+	assert.equal(await page.locator('table.timeline tr[data-kind="EXPORT_REQUESTED"] td[data-label="By"]').textContent(), 'alice');
+	await shot(page, '15-job-timeline');
+	await axe(page, 'job timeline');
+	assert.deepEqual(page.errors, []);
+	await page.close();
+});
+
+test('retry: the form is the original\'s parameters, editable; the new job has retry_of and the changed range', async () => {
+	const page = await newPage();
+	await signIn(page, TOK.tenant);
+	await page.goto(`${CONSOLE}#/exports/${doneJob.id}`);
+	await page.getByRole('link', { name: 'Retry…' }).click();
+	await page.waitForURL(/\/retry$/);
+	await page.getByRole('heading', { name: /Retry export/ }).waitFor();
+	assert.equal(await page.getByLabel('From (UTC, inclusive)').inputValue(), '2026-10-01 00:00:00Z');
+	assert.equal(await page.getByLabel('To (UTC, exclusive)').inputValue(), '2026-10-01 12:00:00Z');
+	assert.equal(await page.getByLabel('Format').inputValue(), 'csv');
+	assert.equal(await page.getByLabel('Compression').inputValue(), 'zstd');
+	assert.equal(await page.getByLabel('Row limit').inputValue(), String(doneJob.limits.max_rows));
+	// a bad value: the API's detail next to the field
+	await page.getByLabel('To (UTC, exclusive)').fill('2026-09-01 00:00:00Z');
+	await page.getByRole('button', { name: 'Run again' }).click();
+	await page.locator('[data-field="to"] .field-error:not([hidden])').waitFor();
+	await shot(page, '16-retry-validation');
+	await axe(page, 'retry with an error');
+	await page.getByLabel('To (UTC, exclusive)').fill('2026-10-01 06:00:00Z');
+	await page.getByLabel('Format').selectOption('jsonl');
+	await page.getByRole('button', { name: 'Run again' }).click();
+	await page.waitForURL(/#\/exports\/[0-9a-f-]{36}$/);
+	const id = page.url().split('/').pop();
+	assert.notEqual(id, doneJob.id);
+	const job = (await apiFetch(TOK.tenant, `/api/ops/audit-exports/${id}`)).body;
+	assert.equal(job.retry_of, doneJob.id);
+	assert.equal(`${job.from} ${job.to} ${job.format} ${job.compression}`, '2026-10-01T00:00:00Z 2026-10-01T06:00:00Z jsonl zstd');
+	await page.locator('.facts a.retry-of').waitFor();
+	assert.equal(await page.locator('.facts a.retry-of').textContent(), doneJob.id);
+	await page.locator('.state-line .badge.state-done').waitFor({ timeout: 90_000 });
+	await shot(page, '17-retried-job');
+	assert.deepEqual(page.errors, []);
+	await page.close();
+});
+
+test('bulk cancel: the selected jobs, then "cancel all matching" with the count in the confirmation; only those jobs end cancelled', async () => {
+	await withRunnerPaused(async () => {
+		const mk = (d) => createJob(TOK.super, { tenant_id: 'globex', from: `2026-10-${d}T00:00:00Z`, to: `2026-10-${d}T06:00:00Z`, format: 'jsonl' });
+		const jobs = [];
+		for (const d of ['13', '14', '15', '16', '17']) jobs.push(await mk(d));
+		const page = await newPage();
+		await signIn(page, TOK.super);
+		await page.goto(`${CONSOLE}#/exports?state=PENDING&tenant_id=globex`);
+		for (const j of jobs) await jobRow(page, j.id).waitFor();
+		// two selected
+		await jobRow(page, jobs[0].id).getByRole('checkbox').check();
+		await jobRow(page, jobs[1].id).getByRole('checkbox').check();
+		await page.getByRole('button', { name: 'Cancel selected (2)' }).click();
+		const dialog = page.getByRole('dialog');
+		await dialog.getByRole('heading', { name: 'Cancel 2 exports?' }).waitFor();
+		await dialog.getByRole('button', { name: 'Cancel 2 exports' }).click();
+		await page.locator('.done .notice', { hasText: 'Cancelled 2 exports.' }).waitFor();
+		const state = (j) => sql(`SELECT state || ' ' || coalesce(error_code, '-') FROM tb_audit_export_job WHERE id = '${j.id}'`);
+		assert.deepEqual(jobs.map(state), ['FAILED EXPORT_CANCELLED', 'FAILED EXPORT_CANCELLED', 'PENDING -', 'PENDING -', 'PENDING -']);
+		// all matching: the confirmation names the API's count for the filter
+		const n = Number(sql(`SELECT count(*) FROM tb_audit_export_job WHERE tenant_id = 'globex' AND state = 'PENDING'`));
+		assert.ok(n >= 3);
+		await page.getByRole('button', { name: `Cancel all matching (${n})` }).click();
+		await dialog.getByRole('heading', { name: `Cancel ${n} exports?` }).waitFor();
+		await shot(page, '18-bulk-cancel-confirm');
+		await axe(page, 'bulk cancel confirmation');
+		await dialog.getByRole('button', { name: `Cancel ${n} exports` }).click();
+		await page.locator('.done .notice', { hasText: `Cancelled ${n} exports.` }).waitFor();
+		assert.deepEqual(jobs.map(state), Array(5).fill('FAILED EXPORT_CANCELLED'));
+		assert.equal(sql(`SELECT count(*) FROM tb_audit_export_job WHERE tenant_id = 'globex' AND state = 'PENDING'`), '0');
+		assert.ok(Number(sql(`SELECT count(*) FROM tb_audit_export_job WHERE tenant_id = 'acme' AND state = 'DONE'`)) > 0, 'other tenants untouched');
+		await page.locator('tr.empty, td.empty').first().waitFor();
+		assert.equal(await page.locator('#cancel-matching').count(), 0, 'nothing left to cancel: no button');
+		await shot(page, '19-bulk-cancelled');
+		assert.deepEqual(page.errors, []);
+		await page.close();
+	});
+});
+
+test('status charts: inline SVG drawn by the console (role img, title, description) and the same numbers in a table', async () => {
+	const page = await newPage();
+	await signIn(page, TOK.super);
+	await page.goto(`${CONSOLE}#/status`);
+	const counts = page.locator('svg#chart-counts');
+	await counts.waitFor();
+	assert.equal(await counts.getAttribute('role'), 'img');
+	assert.match(await page.locator('#chart-counts-title').textContent(), /^Exports per hour, the 24 hours from \d{4}-\d{2}-\d{2} \d{2}:00:00Z to now$/);
+	const api = (await apiFetch(TOK.super, '/api/ops/status/history')).body;
+	const created = api.buckets.reduce((a, b) => a + b.created, 0);
+	assert.ok(created > 0, 'jobs were created in the last 24 h');
+	assert.match(await page.locator('#chart-counts-desc').textContent(), new RegExp(`^${created.toLocaleString('en-US')} created`));
+	assert.equal(await counts.locator('rect.bar').count(),
+		api.buckets.reduce((a, b) => a + ['created', 'done', 'failed'].filter((k) => b[k] > 0).length, 0), 'one bar per non-zero value');
+	assert.ok(await page.locator('svg#chart-times polyline, svg#chart-times circle').count() > 0, 'run time drawn');
+	// the table: 24 rows, the API's numbers
+	await page.getByText('The numbers, hour by hour').click();
+	const rows = page.locator('table.history tbody tr');
+	assert.equal(await rows.count(), 24);
+	const last = api.buckets.at(-1);
+	assert.equal(await page.locator(`table.history tr[data-hour="${last.start}"] td[data-label="Created"]`).textContent(), String(last.created));
+	await shot(page, '21-status-charts');
+	await axe(page, 'status charts');
+	// 7 days
+	await page.getByRole('button', { name: 'Last 7 days' }).click();
+	await page.waitForURL(/hours=168/);
+	await page.waitForFunction(() => document.querySelectorAll('table.history tbody tr').length === 168);
+	assert.deepEqual(page.errors, []);
+	await page.close();
+});
+
+// --- one time format, 360 px, dark, bad addresses (issue 21's console defects) ---
+
+const ONE_TIME = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z$/;
+
+// every date-time on the page (text and input values), and any time of day
+// or locale date not in the one format
+async function timesOnPage(page) {
+	return page.evaluate(() => {
+		const texts = [document.body.innerText, ...[...document.querySelectorAll('input')].map((i) => i.value)];
+		const dates = [];
+		const strays = [];
+		for (const t of texts) {
+			for (const m of t.matchAll(/\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?(?:\.\d+)?Z?)?/g)) dates.push(m[0]);
+			const rest = t.replace(/\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2})?(?:\.\d+)?Z?/g, '');
+			for (const m of rest.matchAll(/\b\d{1,2}:\d{2}(?::\d{2})?\b|\b\d{1,2}\/\d{1,2}\/\d{2,4}\b/g)) strays.push(m[0]);
+		}
+		return { dates, strays, datetimeLocal: document.querySelectorAll('input[type="datetime-local"]').length };
+	});
+}
+
+// the page fits the viewport: no sideways scrolling; names the widest element
+async function fitsWidth(page, what) {
+	const r = await page.evaluate(() => {
+		let worst = null;
+		for (const el of document.querySelectorAll('body *')) {
+			const b = el.getBoundingClientRect();
+			if (b.width && (!worst || b.right > worst.right)) worst = { right: Math.round(b.right), el: `${el.tagName.toLowerCase()}.${el.className}` };
+		}
+		return { scroll: document.documentElement.scrollWidth, width: window.innerWidth, worst };
+	});
+	assert.ok(r.scroll <= r.width, `${what}: the page is ${r.scroll} px wide in a ${r.width} px viewport (widest: ${JSON.stringify(r.worst)})`);
+}
+
+// the views, each with what shows it is loaded
+function views() {
+	return [
+		['exports', '#/exports', 'tr[data-id]'],
+		['job', `#/exports/${doneJob.id}`, '.state-line .badge'],
+		['create', '#/exports/new', 'form.create'],
+		['retry', `#/exports/${doneJob.id}/retry`, 'form.retry'],
+		['locks', '#/locks', 'table.locks tbody tr[data-lock]'],
+		['status', '#/status', 'svg#chart-times'],
+		['bad-address', '#/exports/%E0%A4%A', '.error[data-code="BAD_ADDRESS"]'],
+	];
+}
+
+async function visit(page, hash, ready) {
+	await page.goto(`${CONSOLE}${hash}`);
+	await page.locator(ready).first().waitFor();
+}
+
+test('one UTC time format on every page ("2026-10-01 00:00:00Z"): list, job, create, locks, status, header', async () => {
+	assert.equal(doneJob.state, 'DONE', 'needs the DONE job of the create test');
+	const page = await newPage();
+	await signIn(page, TOK.super);
+	for (const [name, hash, ready] of views()) {
+		await visit(page, hash, ready);
+		if (!['bad-address', 'create', 'retry'].includes(name)) await page.locator('#poll-state', { hasText: /^(updated|final state)/ }).waitFor();
+		const t = await timesOnPage(page);
+		assert.equal(t.datetimeLocal, 0, `${name}: no datetime-local input (it shows the browser's locale)`);
+		assert.ok(name === 'bad-address' || t.dates.length > 0, `${name}: shows times`);
+		assert.deepEqual(t.dates.filter((d) => !ONE_TIME.test(d)), [], `${name}: every time in the one format`);
+		assert.deepEqual(t.strays, [], `${name}: no time of day or locale date outside the one format`);
+	}
+	assert.deepEqual(page.errors, []);
+	await page.close();
+});
+
+test('cancelling from the list: the answer stays on screen after the list refreshes', async () => {
+	await withRunnerPaused(async () => {
+		const job = await createJob(TOK.tenant, { tenant_id: 'acme', from: '2026-10-09T00:00:00Z', to: '2026-10-10T00:00:00Z', format: 'jsonl' });
+		const page = await newPage();
+		await signIn(page, TOK.tenant);
+		await page.getByRole('button', { name: '2 s' }).click();
+		const row = jobRow(page, job.id);
+		await row.waitFor();
+		await row.getByRole('button', { name: `Cancel export ${job.id.slice(0, 8)}` }).click();
+		await page.getByRole('dialog').getByRole('button', { name: 'Cancel export' }).click();
+		await page.locator(`tr[data-id="${job.id}"][data-state="FAILED"]`).waitFor();
+		// two more polls of the list after the one that showed FAILED
+		for (let i = 0; i < 2; i++) {
+			await page.waitForResponse((r) => r.url().includes('/api/ops/audit-exports?') && r.status() === 200, { timeout: 10_000 });
+		}
+		const notice = page.locator('.done .notice');
+		assert.equal(await notice.count(), 1, 'the cancel\'s answer is still shown');
+		assert.match(await notice.textContent(), /Cancelled: the export is FAILED/);
+		assert.equal(sql(`SELECT state || ' ' || error_code FROM tb_audit_export_job WHERE id = '${job.id}'`), 'FAILED EXPORT_CANCELLED');
+		await page.getByRole('button', { name: '5 s', exact: true }).click();
+		assert.deepEqual(page.errors, []);
+		await page.close();
+	});
+});
+
+test('a malformed %-escape or an unknown page in the address shows an error view, not a blank page', async () => {
+	const page = await newPage();
+	await signIn(page, TOK.super);
+	for (const [hash, why] of [['#/exports/%E0%A4%A', /not valid percent-encoding/], ['#/exports/%', /not valid percent-encoding/], ['#/nowhere', /no page "\/nowhere"/]]) {
+		await page.goto(`${CONSOLE}${hash}`);
+		await page.getByRole('heading', { name: 'Page not found' }).waitFor();
+		assert.match(await page.locator('.error .error-message').textContent(), why, hash);
+		await page.getByRole('link', { name: 'Go to the export list' }).waitFor();
+	}
+	assert.deepEqual(page.errors, [], 'no uncaught URIError');
+	await axe(page, 'bad address');
+	await page.getByRole('link', { name: 'Go to the export list' }).click();
+	await page.locator('tr[data-id]').first().waitFor();
+	await page.close();
+});
+
+test('the download link\'s validity comes from the API (download_url_ttl_seconds 120 here), not a fixed "5 min"', async () => {
+	const page = await newPage();
+	await signIn(page, TOK.tenant);
+	await page.goto(`${CONSOLE}#/exports/${doneJob.id}`);
+	const exp = page.locator('.facts .link-expiry');
+	await exp.waitFor();
+	const text = await exp.textContent();
+	assert.match(text, /valid until \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z, 2 min 00 s from now/);
+	assert.doesNotMatch(text, /5 min/);
+	const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download' }).click()]);
+	await download.cancel();
+	assert.match(await page.locator('.download-info .link-expiry').textContent(), /2 min 00 s from now/);
+	await page.close();
+});
+
+// (light at 1280 px: the tests above ran axe on every view; here the width)
+for (const [scheme, widths] of [['light', [1280, 360]], ['dark', [1280, 360]]]) {
+	test(`${scheme} colour scheme at ${widths.join(' px and ')} px: every view fits the width and is axe clean`, async () => {
+		assert.equal(doneJob.state, 'DONE', 'needs the DONE job of the create test');
+		const page = await newPage();
+		await page.emulateMedia({ colorScheme: scheme });
+		await signIn(page, TOK.super);
+		const bg = await page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor);
+		const lum = bg.match(/\d+/g).slice(0, 3).reduce((a, b) => a + Number(b), 0) / 3;
+		assert.ok(scheme === 'dark' ? lum < 60 : lum > 200, `${scheme}: page background ${bg}`);
+		for (const width of widths) {
+			await page.setViewportSize({ width, height: 800 });
+			for (const [name, hash, ready] of views()) {
+				await visit(page, hash, ready);
+				await fitsWidth(page, `${name} at ${width} px, ${scheme}`);
+				if (scheme === 'light' && width !== 360) continue;
+				await axe(page, `${name} at ${width} px, ${scheme}`);
+				await shot(page, `20-${name}-${scheme}-${width}`);
+			}
+			// a confirmation dialog too
+			await withRunnerPaused(async () => {
+				const job = await createJob(TOK.super, { tenant_id: 'globex', from: '2026-10-11T00:00:00Z', to: '2026-10-12T00:00:00Z', format: 'jsonl' });
+				await visit(page, `#/exports/${job.id}`, '#cancel');
+				await page.locator('#cancel').click();
+				await page.getByRole('dialog').waitFor();
+				await axe(page, `cancel dialog at ${width} px, ${scheme}`);
+				await fitsWidth(page, `cancel dialog at ${width} px, ${scheme}`);
+				await page.keyboard.press('Escape');
+				await apiFetch(TOK.super, `/api/ops/audit-exports/${job.id}`, { method: 'DELETE' });
+			});
+		}
+		// at 360 px the job list is one card per job, each cell labelled
+		await visit(page, '#/exports', 'tr[data-id]');
+		const cell = page.locator('tr[data-id] td[data-label="Tenant"]').first();
+		assert.equal(await cell.evaluate((td) => getComputedStyle(td, '::before').content), '"Tenant"');
+		assert.deepEqual(page.errors, []);
+		await page.close();
+	});
+}
 
 test('an expired token stays on sign-in with AUTH_TOKEN_EXPIRED; a session whose token expires returns to sign-in', async () => {
 	const page = await newPage();

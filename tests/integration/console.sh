@@ -8,7 +8,10 @@
 # then tests/console/console.test.mjs under node --test (playwright-core
 # driving Debian's /usr/bin/chromium, axe-core), each of its tests turned
 # into one ok / not ok line. Screenshots: build/test-logs/console/.
-# Runtime: about 2 min (the runner's first timer run is 30 s after start).
+# CONSOLE_TESTS=REGEX runs only the browser tests whose names match (while
+# working on one; later tests build on earlier ones).
+# Runtime: about 4 min on a quiet machine (the runner's first timer run is 30 s
+# after start; the colour-scheme and 360 px sweeps run axe on every view).
 . "$(dirname "$0")/../lib.sh"
 
 test_dir console
@@ -51,7 +54,8 @@ expect_eq "the token never goes to localStorage" "" "$(grep -rn 'localStorage\.'
 # (the healer at its 1 min cadence would otherwise recover it first)
 STACK_LOCKS_EXTRA="  stale_after_seconds: 600
   lease_seconds: 1200" \
-STACK_EXPORT_EXTRA="  max_active_per_tenant: 20" \
+STACK_EXPORT_EXTRA="  max_active_per_tenant: 20
+  download_url_ttl_seconds: 120" \
 	test_stack_up console
 { seed_audit acme 2000 step='30 seconds' && seed_audit globex 2000 step='30 seconds'; } ||
 	setup_failed "seeding audit_log"
@@ -98,7 +102,8 @@ export TOK_OPS=$(mint ops-1 "" '["OPS_ADMIN"]' 7200)
 export TOK_AUDITOR=$(mint auditor-1 "" '["AUDITOR"]' 7200)
 export TOK_TENANT=$(mint alice acme '["TENANT_ADMIN"]' 7200)
 export TOK_EXPIRED=$(mint alice acme '["TENANT_ADMIN"]' -3600)
-(cd "$ROOT/tests/console" && timeout 300 node --test --test-reporter=tap --test-concurrency=1 console.test.mjs) \
+(cd "$ROOT/tests/console" && timeout 900 node --test --test-reporter=tap --test-concurrency=1 \
+	${CONSOLE_TESTS:+--test-name-pattern="$CONSOLE_TESTS"} console.test.mjs) \
 	>"$DIR/node.tap" 2>"$DIR/node.err"
 rc=$?
 cp "$DIR/node.tap" "$SHOTS/node.tap"

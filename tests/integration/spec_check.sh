@@ -32,7 +32,7 @@ fails_with() {
 run_check
 expect_eq "the docs agree with the code (scripts/spec_consistency_check on the repo)" "0 FAIL=0" "$RC $(tail -n1 <<<"$OUT")"
 grep '^FAIL ' <<<"$OUT" | sed 's/^/# /'
-expect_eq "one line per check, then the total" 13 "$(grep -cE '^(PASS|FAIL) |^FAIL=[0-9]+$' <<<"$OUT")"
+expect_eq "one line per check, then the total" 14 "$(grep -cE '^(PASS|FAIL) |^FAIL=[0-9]+$' <<<"$OUT")"
 
 # Every other check on its own, and the baseline for the cases below: the
 # code's route list plus the two lock routes of the contract.
@@ -74,6 +74,7 @@ fails_with "a documented route the code does not have" routes \
 
 # --- the console's routes ---------------------------------------------------------
 mkdir -p "$DIR/console/js/views"
+cp "$ROOT/nginx/console/js/session.js" "$DIR/console/js/session.js"
 sed "s|locks:        'GET /api/ops/scheduler/locks',|locks:        'GET /api/ops/scheduler/lock-list',|" \
 	"$ROOT/nginx/console/js/api.js" >"$DIR/console/js/api.js"
 fails_with "the console calling a route the OpenAPI lacks" console-routes \
@@ -84,6 +85,30 @@ printf 'export const x = () => fetch("/api/ops/everything");\n' >"$DIR/console/j
 fails_with "a console file calling fetch() itself" console-routes \
 	"calls fetch() outside js/api.js: js/views/rogue.js" \
 	"${R[@]}" --console "$DIR/console"
+rm "$DIR/console/js/views/rogue.js"
+
+# --- the console's copy of the role matrix (js/session.js) against lib/rbac.c -----------
+run_check "${R[@]}" --console "$DIR/console"
+expect_eq "the console's copy (js/session.js) as it is: every check passes" "0 FAIL=0" "$RC $(tail -n1 <<<"$OUT")"
+sed "s/AUDITOR: 'own requests'/AUDITOR: 'own tenant'/" "$ROOT/nginx/console/js/session.js" >"$DIR/console/js/session.js"
+fails_with "a scope changed in the console's matrix" console-rbac \
+	'AUDITOR export.cancel: code says "own requests", the console says "own tenant"' \
+	"${R[@]}" --console "$DIR/console"
+sed "/^	'lock.release':/s/, OPS_ADMIN: 'any tenant'//" "$ROOT/nginx/console/js/session.js" >"$DIR/console/js/session.js"
+fails_with "a grant missing from the console's matrix" console-rbac \
+	"not in the console: OPS_ADMIN lock.release (code: any tenant)" \
+	"${R[@]}" --console "$DIR/console"
+sed "/^	'ops.status':/s/{ /{ AUDITOR: 'any tenant', /" "$ROOT/nginx/console/js/session.js" >"$DIR/console/js/session.js"
+fails_with "a grant the code does not make, in the console's matrix" console-rbac \
+	"the console grants what the code does not: AUDITOR ops.status (any tenant)" \
+	"${R[@]}" --console "$DIR/console"
+cp "$ROOT/nginx/console/js/session.js" "$DIR/console/js/session.js"
+# lib/rbac.c changed and the console not: AUDITOR may cancel any tenant's job
+sed 's/^AUDITOR\texport.cancel\town requests$/AUDITOR\texport.cancel\tany tenant/' <("$BIN/opsctl" roles) >"$DIR/roles-changed"
+run_check "${R[@]}" --console "$DIR/console" --roles-from "$DIR/roles-changed"
+expect_contains "lib/rbac.c changed, the console's copy not: console-rbac fails" \
+	'FAIL console-rbac: AUDITOR export.cancel: code says "any tenant", the console says "own requests"' "$OUT"
+expect_eq "and rbac-doc (rbac.md was not changed either), nothing else" "1 FAIL=2" "$RC $(tail -n1 <<<"$OUT")"
 
 # --- error codes ----------------------------------------------------------------
 grep -v '^| `IDEMPOTENCY_CONFLICT`' "$ROOT/docs/api/errors.md" >"$DIR/errors-less.md"

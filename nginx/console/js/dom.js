@@ -39,21 +39,13 @@ export function mount(el, ...children) {
 	append(el, children);
 }
 
+// The console's one time format, on every page: UTC, to the second, with
+// the Z ("2026-10-01 00:00:00Z"). The create form reads the same format.
 export function fmtTime(iso) {
-	if (!iso) return '—';
+	if (iso === null || iso === undefined || iso === '') return '—';
 	const d = new Date(iso);
-	if (Number.isNaN(d.getTime())) return iso;
+	if (Number.isNaN(d.getTime())) return String(iso);
 	return d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
-}
-
-// compact, for tables under a "(UTC)" header: "2026-10-01 00:00", seconds
-// only when they are not zero (or always, with seconds = true)
-export function fmtShort(iso, seconds = false) {
-	if (!iso) return '—';
-	const d = new Date(iso);
-	if (Number.isNaN(d.getTime())) return iso;
-	const s = d.toISOString();
-	return s.slice(17, 19) === '00' && !seconds ? `${s.slice(0, 10)} ${s.slice(11, 16)}` : `${s.slice(0, 10)} ${s.slice(11, 19)}`;
 }
 
 // seconds -> "1 h 02 min", "42 s", "3.5 s"
@@ -61,10 +53,11 @@ export function fmtDuration(s) {
 	if (s === null || s === undefined || Number.isNaN(s)) return '—';
 	const neg = s < 0;
 	let v = Math.abs(s);
+	if (v >= 10) v = Math.round(v); // whole seconds: never "4 min 60 s"
 	let out;
 	if (v < 10) out = `${v.toFixed(1)} s`;
 	else if (v < 120) out = `${Math.round(v)} s`;
-	else if (v < 7200) out = `${Math.floor(v / 60)} min ${String(Math.round(v % 60)).padStart(2, '0')} s`;
+	else if (v < 7200) out = `${Math.floor(v / 60)} min ${String(v % 60).padStart(2, '0')} s`;
 	else if (v < 172800) out = `${Math.floor(v / 3600)} h ${String(Math.floor((v % 3600) / 60)).padStart(2, '0')} min`;
 	else out = `${Math.floor(v / 86400)} d ${Math.floor((v % 86400) / 3600)} h`;
 	return neg ? `-${out}` : out;
@@ -84,6 +77,23 @@ export function fmtInt(n) {
 
 export function stateBadge(state) {
 	return h(`span.badge.state-${String(state).toLowerCase()}`, state);
+}
+
+// hashFor('/exports', {state: 'DONE'}) -> '#/exports?state=DONE' (empty
+// values left out)
+export function hashFor(path, query) {
+	const q = new URLSearchParams(Object.entries(query || {})
+		.filter(([, v]) => v !== '' && v !== null && v !== undefined && v !== false));
+	return `#${path}${[...q].length ? `?${q}` : ''}`;
+}
+
+// label every body cell of a table with its column's header (data-label):
+// under 40rem the stylesheet stacks each row as a card and shows the label
+export function labelCells(table) {
+	const heads = [...table.querySelectorAll('thead th')].map((th) => th.dataset.label ?? th.textContent);
+	for (const tr of table.querySelectorAll('tbody tr')) {
+		[...tr.children].forEach((cell, i) => { if (heads[i]) cell.dataset.label = heads[i]; });
+	}
 }
 
 let ids = 0;

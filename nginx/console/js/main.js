@@ -1,14 +1,8 @@
 // main.js: the console's shell. Hash routes (no server code: nginx serves
-// only files), the header (navigation by role, who is signed in, the
-// refresh control) and the sign-in gate.
-//
-//   #/exports?state=&tenant_id=&mine=1&cursor=   the job list (filters in the URL)
-//   #/exports/new                                create
-//   #/exports/ID                                 one job
-//   #/locks                                      scheduler locks (ops.status)
-//   #/status                                     health, readiness, status
+// only files) from the one route table VIEWS below, the header (navigation
+// by role, who is signed in, the refresh control) and the sign-in gate.
 
-import { h, mount, fmtDuration } from './dom.js';
+import { h, mount, fmtDuration, hashFor } from './dom.js';
 import { Session, loadSession, saveSession, clearSession } from './session.js';
 import { renderRefreshControl } from './poller.js';
 import { call } from './api.js';
@@ -16,6 +10,7 @@ import { renderSignIn } from './views/signin.js';
 import { renderExports } from './views/exports.js';
 import { renderCreate } from './views/create.js';
 import { renderJob } from './views/job.js';
+import { renderRetry } from './views/retry.js';
 import { renderLocks } from './views/locks.js';
 import { renderStatus } from './views/status.js';
 
@@ -26,17 +21,64 @@ const app = {
 	signOutReason: null,
 };
 
+// The one route table: every view, its path in the URL fragment (":name"
+// is a path parameter), and the navigation entries (label, and the
+// capability that shows it; the API stays the enforcer). A path no entry
+// matches, or one with a malformed %-escape, shows an error view.
+const VIEWS = [
+	// ?state=&tenant_id=&requested_by=&id_prefix=&error_code=&cursor=
+	{ path: '/exports', render: renderExports, nav: 'Exports', cap: 'export.read' },
+	{ path: '/exports/new', render: renderCreate, nav: 'New export', cap: 'export.create' },
+	{ path: '/exports/:id', render: renderJob, section: '/exports' },
+	{ path: '/exports/:id/retry', render: renderRetry, section: '/exports' },
+	{ path: '/locks', render: renderLocks, nav: 'Locks', cap: 'ops.status' },
+	{ path: '/status', render: renderStatus, nav: 'Status' },
+];
+const HOME = '/exports';
+
 export function parseRoute() {
-	const raw = location.hash.replace(/^#/, '') || '/exports';
-	const [path, qs] = raw.split('?');
-	return { path, query: new URLSearchParams(qs || '') };
+	const raw = location.hash.replace(/^#/, '') || HOME;
+	const i = raw.indexOf('?');
+	const path = i < 0 ? raw : raw.slice(0, i);
+	return { path, query: new URLSearchParams(i < 0 ? '' : raw.slice(i + 1)) };
+}
+
+// match(path) -> {view, params} | {error}: the first VIEWS entry whose
+// segments match; a parameter is percent-decoded (URIError: an error)
+function match(path) {
+	const segs = path.split('/');
+	for (const v of VIEWS) {
+		const want = v.path.split('/');
+		if (want.length !== segs.length) continue;
+		const params = {};
+		let ok = true;
+		for (let k = 0; k < want.length && ok; k++) {
+			if (want[k].startsWith(':')) {
+				if (segs[k] === '') { ok = false; break; }
+				try { params[want[k].slice(1)] = decodeURIComponent(segs[k]); } catch (e) {
+					return { error: `the part "${segs[k]}" of this address is not valid percent-encoding (${e.message})` };
+				}
+			} else ok = want[k] === segs[k];
+		}
+		if (ok) return { view: v, params };
+	}
+	return { error: `the console has no page "${path}"` };
 }
 
 export function navigate(path, query) {
-	const q = query ? new URLSearchParams(Object.entries(query).filter(([, v]) => v !== '' && v !== null && v !== undefined)) : null;
-	const target = `#${path}${q && [...q].length ? `?${q}` : ''}`;
+	const target = hashFor(path, query);
 	if (location.hash === target) render();
 	else location.hash = target;
+}
+
+function renderBadAddress(ctx, why) {
+	mount(ctx.view,
+		h('h1', 'Page not found'),
+		h('div.error', { role: 'alert', 'data-code': 'BAD_ADDRESS' },
+			h('p.error-title', 'This address does not lead to a console page'),
+			h('p.error-message', why)),
+		h('p', h('a', { href: hashFor(HOME) }, 'Go to the export list')));
+	return () => {};
 }
 
 // any 401 from the API, or the token's exp passing, ends the session;
@@ -65,13 +107,6 @@ function signIn(token, keep) {
 	render();
 }
 
-const NAV = [
-	{ path: '/exports', label: 'Exports', show: (s) => s.can('export.read') },
-	{ path: '/exports/new', label: 'New export', show: (s) => s.can('export.create') },
-	{ path: '/locks', label: 'Locks', show: (s) => s.can('ops.status') },
-	{ path: '/status', label: 'Status', show: () => true },
-];
-
 function renderHeader(route) {
 	const s = app.session;
 	const nav = document.getElementById('nav');
@@ -79,9 +114,10 @@ function renderHeader(route) {
 	const refresh = document.getElementById('refresh');
 	clearInterval(app.whoTimer);
 	if (!s) { mount(nav); mount(who); mount(refresh); return; }
-	const current = NAV.filter((n) => route.path === n.path || (n.path === '/exports' && /^\/exports\/(?!new$)/.test(route.path)));
-	mount(nav, h('ul', NAV.filter((n) => n.show(s)).map((n) => h('li', h('a', {
-		href: `#${n.path}`, 'aria-current': current.includes(n) ? 'page' : null }, n.label)))));
+	const m = match(route.path);
+	const current = m.view ? (m.view.section || m.view.path) : null;
+	mount(nav, h('ul', VIEWS.filter((v) => v.nav && (!v.cap || s.can(v.cap))).map((v) => h('li', h('a', {
+		href: hashFor(v.path), 'aria-current': v.path === current ? 'page' : null }, v.nav)))));
 	renderRefreshControl(refresh);
 	const left = h('span.expiry', '');
 	const tick = () => {
@@ -107,19 +143,10 @@ function render() {
 	const view = document.getElementById('view');
 	renderHeader(route);
 	const ctx = { session: app.session, route, navigate, signOut, view, api };
-	if (!app.session) {
-		app.cleanup = renderSignIn(ctx, { reason: app.signOutReason, onSignIn: signIn });
-	} else if (route.path === '/exports/new') {
-		app.cleanup = renderCreate(ctx);
-	} else if (route.path.startsWith('/exports/')) {
-		app.cleanup = renderJob(ctx, decodeURIComponent(route.path.slice('/exports/'.length)));
-	} else if (route.path === '/locks') {
-		app.cleanup = renderLocks(ctx);
-	} else if (route.path === '/status') {
-		app.cleanup = renderStatus(ctx);
-	} else {
-		app.cleanup = renderExports(ctx);
-	}
+	const m = match(route.path);
+	if (!app.session) app.cleanup = renderSignIn(ctx, { reason: app.signOutReason, onSignIn: signIn });
+	else if (m.error) app.cleanup = renderBadAddress(ctx, m.error);
+	else app.cleanup = m.view.render(ctx, m.params);
 	const h1 = view.querySelector('h1');
 	if (h1) { h1.tabIndex = -1; h1.focus({ preventScroll: true }); }
 }

@@ -6,7 +6,7 @@
 // while the tab is hidden and polls at once when it is shown again; a view
 // stops it for good (a terminal job) by returning {done: true}.
 
-import { h, mount } from './dom.js';
+import { h, mount, fmtTime } from './dom.js';
 
 export const INTERVALS = [0, 2, 5, 15, 30]; // seconds; 0 = paused
 const MAX_BACKOFF = 60;
@@ -21,7 +21,7 @@ export function setInterval_(s) {
 
 export class Poller {
 	// fn() -> Promise<{retryAfter?, done?}>; it throws ApiError on failure.
-	// onState(text) reports "updated 12:00:01", "paused", "retrying in 8 s".
+	// onState(text) reports "updated 2026-10-01 12:00:01Z", "paused", "retrying in 8 s".
 	constructor(fn, onState) {
 		this.fn = fn;
 		this.onState = onState || (() => {});
@@ -50,7 +50,7 @@ export class Poller {
 			this.wait = r.retryAfter ?? null;
 			this.done = Boolean(r.done);
 			this.onState(this.done ? 'final state: no more polling'
-				: `updated ${new Date().toISOString().slice(11, 19)}Z`);
+				: `updated ${fmtTime(new Date())}`);
 		} catch (e) {
 			if (!e.transient) { this.running = false; this.onState('stopped after an error'); return; }
 			const base = this.backoff || Math.max(interval, 1);

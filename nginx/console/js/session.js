@@ -6,14 +6,18 @@
 
 const STORAGE_KEY = 'ops-console.token';
 
-// The role matrix of docs/security/rbac.md: capability -> role -> scope.
+// The role matrix of lib/rbac.c (docs/security/rbac.md): capability ->
+// role -> scope, in the words of `opsctl roles`; a role without the
+// capability ("no") is left out. scripts/spec_consistency_check (check
+// console-rbac) fails when this differs from `opsctl roles`: keep one
+// capability per line, as written here.
 const MATRIX = {
-	'export.create':   { SUPER_ADMIN: 'any', AUDITOR: 'any', TENANT_ADMIN: 'own tenant' },
-	'export.download': { SUPER_ADMIN: 'any', AUDITOR: 'any', TENANT_ADMIN: 'own tenant' },
-	'export.read':     { SUPER_ADMIN: 'any', OPS_ADMIN: 'any', AUDITOR: 'any', TENANT_ADMIN: 'own tenant' },
-	'export.cancel':   { SUPER_ADMIN: 'any', OPS_ADMIN: 'any', AUDITOR: 'own requests', TENANT_ADMIN: 'own tenant' },
-	'ops.status':      { SUPER_ADMIN: 'any', OPS_ADMIN: 'any' },
-	'lock.release':    { SUPER_ADMIN: 'any', OPS_ADMIN: 'any' },
+	'export.create':   { SUPER_ADMIN: 'any tenant', AUDITOR: 'any tenant', TENANT_ADMIN: 'own tenant' },
+	'export.download': { SUPER_ADMIN: 'any tenant', AUDITOR: 'any tenant', TENANT_ADMIN: 'own tenant' },
+	'export.read':     { SUPER_ADMIN: 'any tenant', OPS_ADMIN: 'any tenant', AUDITOR: 'any tenant', TENANT_ADMIN: 'own tenant' },
+	'export.cancel':   { SUPER_ADMIN: 'any tenant', OPS_ADMIN: 'any tenant', AUDITOR: 'own requests', TENANT_ADMIN: 'own tenant' },
+	'ops.status':      { SUPER_ADMIN: 'any tenant', OPS_ADMIN: 'any tenant' },
+	'lock.release':    { SUPER_ADMIN: 'any tenant', OPS_ADMIN: 'any tenant' },
 };
 
 function b64urlJson(seg) {
@@ -47,17 +51,19 @@ export class Session {
 		this.claims = decodeClaims(token);
 	}
 
-	// scope of a capability: 'any', 'own tenant', 'own requests' or null
+	// scopes of a capability: 'any tenant', 'own tenant', 'own requests'
+	// (none: the roles lack it; an unknown capability is a bug here)
 	scopes(cap) {
+		if (!MATRIX[cap]) throw new Error(`unknown capability ${cap}`);
 		return this.claims.roles.map((r) => MATRIX[cap][r]).filter(Boolean);
 	}
 	can(cap) { return this.scopes(cap).length > 0; }
-	canAnyTenant(cap) { return this.scopes(cap).includes('any'); }
+	canAnyTenant(cap) { return this.scopes(cap).includes('any tenant'); }
 
 	// may the operator do cap on this job (same rule as the API, rbac.md)
 	canOnJob(cap, job) {
 		return this.scopes(cap).some((s) =>
-			s === 'any' ||
+			s === 'any tenant' ||
 			(s === 'own tenant' && this.claims.tenant !== null && job.tenant_id === this.claims.tenant) ||
 			(s === 'own requests' && job.requested_by === this.claims.sub));
 	}

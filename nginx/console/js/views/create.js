@@ -3,16 +3,19 @@
 // Idempotency-Key per submit: the key is kept while the body stays the same,
 // so a double click, or a retry after a lost answer, makes one job.
 
-import { h, mount } from '../dom.js';
+import { h, mount, fmtTime } from '../dom.js';
 import { errorBox } from '../ui.js';
 
-// datetime-local value (read as UTC) -> RFC 3339 with Z
-function toRfc3339(v) {
-	if (!v) return '';
-	return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$/.test(v) ? `${v}:00Z`
-		: /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?$/.test(v) ? `${v}Z` : v;
+// Times are typed in the console's one format, "2026-10-01 00:00:00Z"
+// (also accepted: a "T" for the space, no seconds, no Z: UTC anyway), and
+// sent as RFC 3339. Anything else goes as typed: the API names the field.
+// (No datetime-local input: Chromium shows it in the browser's locale and
+// time zone conventions, under a "UTC" label.)
+export function toRfc3339(v) {
+	const t = v.trim();
+	const m = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2})(:\d{2})?Z?$/i.exec(t);
+	return m ? `${m[1]}T${m[2]}${m[3] || ':00'}Z` : t;
 }
-function localValue(d) { return d.toISOString().slice(0, 16); }
 
 export function renderCreate(ctx) {
 	const { session } = ctx;
@@ -35,8 +38,9 @@ export function renderCreate(ctx) {
 	}
 
 	const tenant = h('input', { type: 'text', autocomplete: 'off', value: ownTenantOnly ? (session.claims.tenant || '') : '', readOnly: ownTenantOnly });
-	const from = h('input', { type: 'datetime-local', step: 60, value: localValue(new Date(dayStart.getTime() - 7 * 86400000)) });
-	const to = h('input', { type: 'datetime-local', step: 60, value: localValue(new Date(dayStart.getTime() + 86400000)) });
+	const timeInput = (d) => h('input', { type: 'text', autocomplete: 'off', spellcheck: 'false', inputMode: 'numeric', value: fmtTime(d) });
+	const from = timeInput(new Date(dayStart.getTime() - 7 * 86400000));
+	const to = timeInput(new Date(dayStart.getTime() + 86400000));
 	const format = h('select', h('option', { value: 'jsonl' }, 'JSON Lines (.jsonl)'), h('option', { value: 'csv' }, 'CSV (.csv)'));
 	const compression = h('select',
 		h('option', { value: 'none' }, 'None'),
@@ -52,8 +56,8 @@ export function renderCreate(ctx) {
 	const form = h('form.card.create', { novalidate: true },
 		field('tenant_id', 'Tenant', tenant, ownTenantOnly ? 'Your token\'s tenant.' : 'The tenant whose audit log to export.'),
 		h('div.row',
-			field('from', 'From (UTC, inclusive)', from),
-			field('to', 'To (UTC, exclusive)', to, 'At most 31 days after From.')),
+			field('from', 'From (UTC, inclusive)', from, 'YYYY-MM-DD HH:MM:SSZ'),
+			field('to', 'To (UTC, exclusive)', to, 'YYYY-MM-DD HH:MM:SSZ, at most 31 days after From.')),
 		h('div.row',
 			field('format', 'Format', format),
 			field('compression', 'Compression', compression, 'The file is compressed; decompressed it is the same export.')),

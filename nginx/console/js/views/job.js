@@ -1,8 +1,10 @@
 // views/job.js: one export job. Polls until the job is terminal (the API's
 // Retry-After sets the pace while it is PENDING or RUNNING), cancels with
-// confirmation, downloads through a fresh signed URL.
+// confirmation, downloads through a fresh signed URL, offers Retry (the
+// retry view) once it has ended, and shows its timeline (the job's events,
+// oldest first).
 
-import { h, mount, fmtTime, fmtBytes, fmtInt, fmtDuration, stateBadge } from '../dom.js';
+import { h, mount, fmtTime, fmtBytes, fmtInt, fmtDuration, stateBadge, hashFor, labelCells } from '../dom.js';
 import { Poller, pollState } from '../poller.js';
 import { errorBox, confirmDialog } from '../ui.js';
 
@@ -27,11 +29,34 @@ export async function cancelJob(ctx, job, show) {
 	}
 }
 
+// the signed link's own expiry (its "expires" parameter, seconds since
+// the epoch): how long it is valid comes from the API, never from here
+function linkExpiry(url) {
+	let exp = null;
+	try { exp = Number(new URL(url, location.href).searchParams.get('expires')); } catch { exp = null; }
+	if (!exp) return 'expiry not stated';
+	const left = exp - Date.now() / 1000;
+	return left > 0 ? `valid until ${fmtTime(exp * 1000)}, ${fmtDuration(left >= 60 ? Math.round(left / 60) * 60 : left)} from now`
+		: `expired at ${fmtTime(exp * 1000)}: this clock or the server's is off`;
+}
+
+// an event's detail in a line: "attempt 1", "rows 20,000, bytes 6.5 MiB"
+function detailText(d) {
+	if (!d || typeof d !== 'object') return '';
+	return Object.entries(d).filter(([, v]) => v !== null && v !== undefined && !(typeof v === 'object' && !Object.keys(v).length))
+		.map(([k, v]) => {
+			if (typeof v === 'number' && /bytes$/.test(k)) return `${k.replace(/_/g, ' ')} ${fmtBytes(v)}`;
+			if (typeof v === 'number') return `${k.replace(/_/g, ' ')} ${fmtInt(v)}`;
+			if (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(v)) return `${k} ${fmtTime(v)}`;
+			return `${k.replace(/_/g, ' ')} ${typeof v === 'object' ? JSON.stringify(v) : v}`;
+		}).join(', ');
+}
+
 function dl(pairs) {
 	return h('dl.kv', pairs.filter(Boolean).map(([k, v]) => [h('dt', k), h('dd', v)]));
 }
 
-export function renderJob(ctx, id) {
+export function renderJob(ctx, { id }) {
 	const { session } = ctx;
 	const msg = h('div.msg');
 	const head = h('div.job-head');
@@ -39,13 +64,20 @@ export function renderJob(ctx, id) {
 	const facts = h('div.facts');
 	const actions = h('div.actions.job-actions');
 	const dlInfo = h('div.download-info', { 'aria-live': 'polite' });
+	const events = h('tbody');
+	const timeline = h('table.timeline.stack',
+		h('caption.visually-hidden', 'What happened to this job, oldest first'),
+		h('thead', h('tr', ['When (UTC)', 'Event', 'By', 'Detail'].map((c) => h('th', { scope: 'col' }, c)))),
+		events);
+	const timelineBox = h('section.timeline-box', { 'aria-labelledby': 'timeline-title' },
+		h('h2#timeline-title', 'Timeline'), h('div.timeline-msg'), timeline);
 	let job = null;
 	let cancelAsked = false;
 
 	mount(ctx.view,
 		h('p.crumbs', h('a', { href: '#/exports' }, '« Exports')),
 		h('h1', 'Export ', h('span.mono', id.slice(0, 8))),
-		msg, head, progress, actions, dlInfo, facts);
+		msg, head, progress, actions, dlInfo, facts, timelineBox);
 
 	async function download() {
 		mount(dlInfo, h('p', 'Asking for a fresh download link…'));
@@ -61,7 +93,8 @@ export function renderJob(ctx, id) {
 			a.remove();
 			mount(dlInfo, h('p.notice', { role: 'status' }, 'Download started: ',
 				h('strong', `${fmtBytes(res.bytes)} (${fmtInt(res.bytes)} bytes)`), ', SHA-256 ',
-				h('code.sha256', res.sha256), '. Compare it with the saved file: sha256sum FILE'));
+				h('code.sha256', res.sha256), '. Compare it with the saved file: sha256sum FILE. ',
+				h('span.link-expiry', `The link is ${linkExpiry(res.download_url)}.`)));
 		} catch (e) {
 			mount(dlInfo, errorBox(e, 'The download link failed'));
 		}
@@ -83,7 +116,9 @@ export function renderJob(ctx, id) {
 			h('span', h('strong', fmtInt(j.progress.chunks)), ' chunks')));
 		const canCancel = active && session.canOnJob('export.cancel', j) && !j.cancel_requested && !cancelAsked;
 		const canDownload = j.state === 'DONE' && session.canOnJob('export.download', j);
+		const canRetry = !active && session.canOnJob('export.create', j);
 		mount(actions,
+			canRetry ? h('a#retry.button', { href: hashFor(`/exports/${j.id}/retry`) }, 'Retry…') : null,
 			canDownload ? h('button#download.primary', { type: 'button', onclick: download }, 'Download') : null,
 			canCancel ? h('button#cancel.danger', {
 				type: 'button',
@@ -96,6 +131,7 @@ export function renderJob(ctx, id) {
 			h('h2', 'Job'),
 			dl([
 				['Id', h('code', j.id)],
+				j.retry_of ? ['Retry of', h('a.mono.retry-of', { href: hashFor(`/exports/${j.retry_of}`) }, j.retry_of)] : null,
 				['Range (UTC)', `${fmtTime(j.from)} → ${fmtTime(j.to)}`],
 				['Filters', j.filters && Object.keys(j.filters).length ? JSON.stringify(j.filters) : 'none'],
 				['Attempt', String(j.attempt)],
@@ -114,10 +150,29 @@ export function renderJob(ctx, id) {
 				['Rows', fmtInt(j.result.rows)],
 				['Size', `${fmtBytes(j.result.bytes)} (${fmtInt(j.result.bytes)} bytes)`],
 				['SHA-256', h('code.sha256', j.result.sha256)],
-				['Download', j.result.download_url ? 'a fresh signed link on every click (valid 5 min)' : 'not for your role (metadata only)'],
+				['Download', j.result.download_url
+					? h('span.link-expiry', `a fresh signed link on every click; the last one is ${linkExpiry(j.result.download_url)}`)
+					: 'not for your role (metadata only)'],
 			])] : null,
 			j.error ? [h('h2', 'Error'), h('div.error', { role: 'note' },
 				h('p', h('code.error-code', j.error.code), ' ', j.error.message || ''))] : null);
+	}
+
+	async function loadTimeline() {
+		const tmsg = timelineBox.querySelector('.timeline-msg');
+		try {
+			const r = await ctx.api('jobEvents', { params: { id } });
+			mount(tmsg);
+			mount(events, r.data.items.length ? r.data.items.map((e) => h('tr', { 'data-kind': e.kind },
+				h('td.nowrap', fmtTime(e.at)),
+				h('td', h('code', e.kind)),
+				h('td', e.actor || e.source || '—'),
+				h('td.detail', detailText(e.detail))))
+				: h('tr', h('td.empty', { colspan: 4 }, 'No events (they are kept events.retention_days).')));
+			labelCells(timeline);
+		} catch (e) {
+			mount(tmsg, errorBox(e, 'Cannot load the timeline'));
+		}
 	}
 
 	async function load() {
@@ -125,6 +180,7 @@ export function renderJob(ctx, id) {
 			const r = await ctx.api('getExport', { params: { id } });
 			if (!msg.querySelector('.notice')) mount(msg);
 			show(r.data);
+			await loadTimeline();
 			return { retryAfter: r.retryAfter, done: TERMINAL.has(r.data.state) };
 		} catch (e) {
 			mount(msg, errorBox(e, 'Cannot load this export'));

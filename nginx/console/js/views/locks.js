@@ -4,7 +4,7 @@
 // every lock (released_at, release_reason, released_by: a holder, the
 // healer, or an operator) comes with the lock list.
 
-import { h, mount, fmtTime, fmtDuration, stateBadge } from '../dom.js';
+import { h, mount, fmtTime, fmtDuration, stateBadge, labelCells } from '../dom.js';
 import { Poller, pollState } from '../poller.js';
 import { errorBox, confirmDialog } from '../ui.js';
 
@@ -14,18 +14,20 @@ export function renderLocks(ctx) {
 	const msg = h('div.msg');
 	const body = h('tbody');
 	const events = h('tbody');
+	const locks = h('table.locks.stack',
+		h('caption.visually-hidden', 'Scheduler locks'),
+		h('thead', h('tr', ['Name', 'State', 'Holder', 'Heartbeat age', 'Lease left', 'Fencing token', ''].map((c) => h('th', { scope: 'col' }, c)))),
+		body);
+	const history = h('table.events.stack',
+		h('thead', h('tr', ['When (UTC)', 'Lock', 'Reason', 'By'].map((c) => h('th', { scope: 'col' }, c)))),
+		events);
 	mount(ctx.view,
 		h('h1', 'Scheduler locks'),
 		msg,
-		h('table.locks',
-			h('caption.visually-hidden', 'Scheduler locks'),
-			h('thead', h('tr', ['Name', 'State', 'Holder', 'Heartbeat age', 'Lease left', 'Fencing token', ''].map((c) => h('th', { scope: 'col' }, c)))),
-			body),
+		locks,
 		h('h2', 'Recent releases and recoveries'),
 		h('p.help', 'The last release of each lock: by its holder on exit, by the healer (healed: ...), or by an operator (forced).'),
-		h('table.events',
-			h('thead', h('tr', ['When (UTC)', 'Lock', 'Reason', 'By'].map((c) => h('th', { scope: 'col' }, c)))),
-			events));
+		history);
 
 	async function release(lock) {
 		const v = await confirmDialog({
@@ -70,6 +72,8 @@ export function renderLocks(ctx) {
 				h('td.nowrap', fmtTime(l.released_at)), h('td', h('code', l.name)),
 				h('td.reason', l.release_reason || '—'), h('td', l.released_by || '—')))
 				: h('tr', h('td.empty', { colspan: 4 }, 'No release yet.')));
+			labelCells(locks);
+			labelCells(history);
 			return { retryAfter: r.retryAfter };
 		} catch (e) {
 			mount(msg, errorBox(e, 'Cannot load the locks'));
