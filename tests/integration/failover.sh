@@ -49,7 +49,7 @@ STACK_PG_URL=$HA_URL STACK_EXPORT_EXTRA="  chunk_bytes: 32KiB
   lease_seconds: 5
   heartbeat_seconds: 1" STACK_LOCKS_EXTRA="  heartbeat_seconds: 1
   stale_after_seconds: 3
-  lease_seconds: 5" test_stack_up failover "on the Patroni cluster"
+  lease_seconds: 5" STACK_NGINX_LISTEN="sndbuf=64k" test_stack_up failover "on the Patroni cluster"
 
 FIRST=$(ha_leader)
 expect_eq "Patroni: a leader and a synchronous standby" "2 $(ha_sync)" "$(ha_cluster | jq -r '.members | length') $(ha_sync)"
@@ -127,25 +127,26 @@ poll_report() {
 
 # --- 1. the primary crashes under an export, a download and polls --------------
 FCGI_PID=$(cat "$DIR/ops-fcgi.pid")
-create bulk; K=$JOB
 CL=$(curl -s -o /dev/null -D - -r 0-0 -H "Authorization: Bearer $AUD" "$STACK_URL/api/ops/audit-exports/$REF/download" |
 	tr -d '\r' | sed -n 's|^[Cc]ontent-[Rr]ange: bytes 0-0/||p')
 expect_eq "the reference download's length is its bytes" "$REF_BYTES" "$CL"
 poll_start "$DIR/polls-crash"
-wait_chunks "$K" 10 60 || setup_failed "an export under way ($(job_field "$K" progress_chunks) chunks)"
-# 600 KB/s: the file takes about 9 s, the failover lands early inside it
+# 400 KB/s: the file takes about 13 s, the failover lands early inside it
 # (more than nginx and the sockets can hold is still to be read)
-( curl -s -o "$DIR/dl" -D "$DIR/dl.hdrs" -w '%{http_code} %{size_download}' --limit-rate 600000 \
+( curl -s -o "$DIR/dl" -D "$DIR/dl.hdrs" -w '%{http_code} %{size_download}' --limit-rate 400000 \
 	-H "Authorization: Bearer $AUD" "$STACK_URL/api/ops/audit-exports/$REF/download" >"$DIR/dl.meta"
   echo $? >"$DIR/dl.rc" ) &
 DL_PID=$!
 dl_started() { [ "$(stat -c %s "$DIR/dl" 2>/dev/null || echo 0)" -gt 100000 ]; }
-wait_for 20 dl_started ||
-	setup_failed "an export ($(job_field "$K" progress_chunks) chunks) and a download ($(stat -c %s "$DIR/dl" 2>/dev/null) bytes) under way"
+wait_for 20 dl_started || setup_failed "a download under way ($(stat -c %s "$DIR/dl" 2>/dev/null) bytes)"
+create bulk; K=$JOB
+wait_chunks "$K" 5 60 || setup_failed "an export under way ($(job_field "$K" progress_chunks) chunks)"
 LEADER=$(ha_leader); PM=$(ha_postmaster "$LEADER")
-KILL_CHUNKS=$(job_field "$K" progress_chunks); KILL_DL=$(stat -c %s "$DIR/dl")
+KILL_STATE=$(job_field "$K" state); KILL_CHUNKS=$(job_field "$K" progress_chunks); KILL_DL=$(stat -c %s "$DIR/dl")
 T_KILL=$(now_s)
 kill -KILL "$PM"
+expect_eq "the kill lands mid-export (RUNNING, $KILL_CHUNKS of $REF_CHUNKS chunks) and mid-download ($KILL_DL of $CL bytes)" "RUNNING yes yes" \
+	"$KILL_STATE $([ "$KILL_CHUNKS" -lt "$REF_CHUNKS" ] && echo yes) $([ "$KILL_DL" -lt "$CL" ] && echo yes)"
 note "SIGKILL to $LEADER's postmaster (pid $PM): export at chunk $KILL_CHUNKS, download at $KILL_DL of $CL bytes"
 new_leader() { local l; l=$(ha_leader); [ -n "$l" ] && [ "$l" != "$LEADER" ]; }
 rw_up() { psql -X -qAt "$HA_URL&connect_timeout=1" -c "SELECT NOT pg_is_in_recovery()" | grep -qx t; }
