@@ -182,17 +182,6 @@ ha_up() {
 }
 ha_has_leader() { [ -n "$(ha_leader)" ]; }
 
-# ha_kill_node N: SIGKILL node N's Patroni and PostgreSQL (the whole host
-# gone at once); ha_node_start N brings it back as a replica
-ha_kill_node() {
-	local n=$1 pm pid
-	pid=$(cat "$HA_DIR/$n.pid" 2>/dev/null)
-	pm=$(ha_postmaster "$n")
-	[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
-	[ -n "$pm" ] && kill -KILL "$pm" $(ps -o pid= --ppid "$pm") 2>/dev/null
-	return 0
-}
-
 ha_down() {
 	local dir=$1 n pid
 	HA_DIR=$dir
