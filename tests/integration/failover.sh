@@ -230,6 +230,7 @@ poll_report "$DIR/polls-switch" "(d) switchover"
 wait_for 90 state_is "$S" DONE
 expect_eq "(d) the export across the switchover is byte-identical" "$REF_SHA" "$(job_field "$S" sha256)"
 note "(d) switchover: $POLL_FAILS failed polls, API unavailable ${POLL_DOWN} s; read-write primary back $(since "$T_SW" "$T_SW_RW") s after the request; lost: nothing"
+note "(d) not 0 failed polls: Patroni stops the old primary before it promotes the standby, and every binary talks to the read-write primary only (docs/architecture.md)"
 expect_eq "no binary restarted: ops-fcgi is the same process" "$FCGI_PID alive" "$(cat "$DIR/ops-fcgi.pid") $(kill -0 "$FCGI_PID" && echo alive)"
 note "failover suite: $((SECONDS - T0)) s"
 
