@@ -94,11 +94,11 @@ REF_SHA=$(job_field "$REF" sha256); REF_CHUNKS=$(job_field "$REF" progress_chunk
 REF_BYTES=$(job_field "$REF" "(SELECT sum(byte_count) FROM tb_audit_export_chunk WHERE job_id = '$REF')")
 check "the reference export is DONE ($REF_CHUNKS chunks, $REF_BYTES bytes)" test -n "$REF_SHA" -a -n "$REF_BYTES"
 
-# From here on every chunk insert takes 50 ms more (a slow disk, in this
+# From here on every chunk insert takes 100 ms more (a slow disk, in this
 # test database only): an export stays under way for seconds, whatever the
 # load of the machine, so the kill below lands inside it
 sql "CREATE FUNCTION test_slow_chunk() RETURNS trigger LANGUAGE plpgsql AS \$\$
-     BEGIN PERFORM pg_sleep(0.05); RETURN NEW; END \$\$;
+     BEGIN PERFORM pg_sleep(0.1); RETURN NEW; END \$\$;
      CREATE TRIGGER test_slow_chunk BEFORE INSERT ON tb_audit_export_chunk
      FOR EACH ROW EXECUTE FUNCTION test_slow_chunk()" >/dev/null || setup_failed "the slow-disk trigger"
 
@@ -139,17 +139,18 @@ CL=$(curl -s -o /dev/null -D - -r 0-0 -H "Authorization: Bearer $AUD" "$STACK_UR
 	tr -d '\r' | sed -n 's|^[Cc]ontent-[Rr]ange: bytes 0-0/||p')
 expect_eq "the reference download's length is its bytes" "$REF_BYTES" "$CL"
 poll_start "$DIR/polls-crash"
-# the download first, slow (300 KB/s: about 13 s for the file; nginx's
-# send buffer is small, so most of it is still to be read from the
-# database), then the export, then the kill as soon as both are under way
+# the export first (each chunk at least 100 ms, above), then a slow download
+# (300 KB/s: about 13 s for the file; nginx's send buffer is small, so most
+# of it is still to be read from the database), then the kill as soon as
+# both are under way
+create bulk; K=$JOB
+wait_chunks "$K" 3 60 || setup_failed "an export under way ($(job_field "$K" progress_chunks) chunks)"
 ( curl -s -o "$DIR/dl" -D "$DIR/dl.hdrs" -w '%{http_code} %{size_download}' --limit-rate 300000 \
 	-H "Authorization: Bearer $AUD" "$STACK_URL/api/ops/audit-exports/$REF/download" >"$DIR/dl.meta"
   echo $? >"$DIR/dl.rc" ) &
 DL_PID=$!
 dl_started() { [ "$(stat -c %s "$DIR/dl" 2>/dev/null || echo 0)" -gt 0 ]; }
 wait_for 20 dl_started || setup_failed "a download under way"
-create bulk; K=$JOB
-wait_chunks "$K" 3 60 || setup_failed "an export under way ($(job_field "$K" progress_chunks) chunks)"
 LEADER=$(ha_leader); PM=$(ha_postmaster "$LEADER")
 KILL_STATE=$(job_field "$K" state); KILL_CHUNKS=$(job_field "$K" progress_chunks); KILL_DL=$(stat -c %s "$DIR/dl")
 T_KILL=$(now_s)
