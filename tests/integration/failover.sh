@@ -14,7 +14,7 @@
 #    of restarting it) while, at the same time,
 #    (a) an export is running: it ends DONE, byte-identical to a reference
 #        export, every chunk once, written by the job's attempts only;
-#    (b) a slow download (nginx not spooling, so the responder reads chunk
+#    (b) a slow download (tests/tools/slow-get; nginx not spooling, so the responder reads chunk
 #        by chunk as the client takes them) is running: it is cut visibly
 #        (curl exit 18, fewer bytes than Content-Length) or whole, never
 #        short and whole-looking; a Range retry completes it byte-exact;
@@ -145,8 +145,10 @@ poll_start "$DIR/polls-crash"
 # both are under way
 create bulk; K=$JOB
 wait_chunks "$K" 3 60 || setup_failed "an export under way ($(job_field "$K" progress_chunks) chunks)"
-( curl -s -o "$DIR/dl" -D "$DIR/dl.hdrs" -w '%{http_code} %{size_download}' --limit-rate 300000 \
-	-H "Authorization: Bearer $AUD" "$STACK_URL/api/ops/audit-exports/$REF/download" >"$DIR/dl.meta"
+# tests/tools/slow-get, not curl --limit-rate (which lets bursts through):
+# it prints "STATUS SECONDS BYTES" and exits 18 when the body is cut short
+( "$ROOT/tests/tools/slow-get" "$STACK_URL/api/ops/audit-exports/$REF/download" "$DIR/dl" 300000 \
+	"Authorization: Bearer $AUD" >"$DIR/dl.meta" 2>&1
   echo $? >"$DIR/dl.rc" ) &
 DL_PID=$!
 dl_started() { [ "$(stat -c %s "$DIR/dl" 2>/dev/null || echo 0)" -gt 0 ]; }
@@ -184,14 +186,14 @@ note "(a) lost: $((REF_CHUNKS - $(job_field "$K" progress_chunks))) chunks; atte
 
 # (b) the download
 wait "$DL_PID"
-read -r dcode dsize <"$DIR/dl.meta"; drc=$(cat "$DIR/dl.rc")
+read -r dcode _ dsize <"$DIR/dl.meta"; drc=$(cat "$DIR/dl.rc")
 if [ "$drc" = 0 ]; then
 	expect_eq "(b) the download ran through the failover whole: 200, $dsize of $CL bytes" "200 $CL" "$dcode $dsize"
 	expect_eq "(b) and byte-exact" "$REF_SHA" "$(sha256sum <"$DIR/dl" | cut -d' ' -f1)"
 	# the retry a cut client would make, from where this one was at the kill
 	mv "$DIR/dl" "$DIR/dl.whole"; head -c "$KILL_DL" "$DIR/dl.whole" >"$DIR/dl"; dsize=$KILL_DL
 else
-	expect_eq "(b) the download was cut visibly: 200 then curl exit 18 (fewer bytes than Content-Length)" "200 18" "$dcode $drc"
+	expect_eq "(b) the download was cut visibly: 200, then the client exits 18 (fewer bytes than Content-Length)" "200 18" "$dcode $drc"
 	check "(b) it holds fewer bytes than the file ($dsize of $CL)" test "$dsize" -lt "$CL"
 fi
 expect_eq "(b) what the client holds is a prefix of the file" \
