@@ -16,7 +16,7 @@
 #        export, every chunk once, written by the job's attempts only;
 #    (b) a slow download (tests/tools/slow-get; nginx not spooling, so the responder reads chunk
 #        by chunk as the client takes them) is running: it is cut visibly
-#        (curl exit 18, fewer bytes than Content-Length) or whole, never
+#        (client exit 18, fewer bytes than Content-Length) or whole, never
 #        short and whole-looking; a Range retry completes it byte-exact;
 #    (c) a client polls a job through nginx: every answer is 200 or 503
 #        DB_UNAVAILABLE with Retry-After, 200 again after the failover, and
