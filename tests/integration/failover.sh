@@ -14,8 +14,9 @@
 #    of restarting it) while, at the same time,
 #    (a) an export is running: it ends DONE, byte-identical to a reference
 #        export, every chunk once, written by the job's attempts only;
-#    (b) a slow download (tests/tools/slow-get; nginx not spooling, so the responder reads chunk
-#        by chunk as the client takes them) is running: it is cut visibly
+#    (b) a slow download (tests/tools/slow-get; nginx not spooling, so the
+#        responder reads chunk by chunk as the client takes them) is
+#        running: it is cut visibly
 #        (client exit 18, fewer bytes than Content-Length) or whole, never
 #        short and whole-looking; a Range retry completes it byte-exact;
 #    (c) a client polls a job through nginx: every answer is 200 or 503
