@@ -30,6 +30,10 @@
 #   STACK_RESTORE_DUMP     a pg_dump -Fc file restored into the fresh
 #                          database before the migrations (backup tests)
 #   STACK_NGINX_LISTEN     extra parameters of nginx's listen (sndbuf=64k)
+#   STACK_PG_URL           the owner's URL of a PostgreSQL that runs already
+#                          (scripts/ha-lib.sh: a multi-host URL over a Patroni
+#                          cluster): used instead of starting scripts/pgtemp;
+#                          the binaries and migrations use it too
 #
 # Outputs: STACK_URL (http://127.0.0.1:PORT), STACK_DB_URL (direct, as the
 # superuser that owns the schema: for tests and migrations), STACK_RUNTIME_DB_URL
@@ -241,7 +245,11 @@ stack_up() {
 	local dir=$1 port=$2
 	mkdir -p "$dir"
 	chmod 755 "$dir"
-	STACK_DB_URL=$("$STACK_ROOT/scripts/pgtemp" start "$dir/pg") || return 1
+	if [ -n "${STACK_PG_URL:-}" ]; then
+		STACK_DB_URL=$STACK_PG_URL
+	else
+		STACK_DB_URL=$("$STACK_ROOT/scripts/pgtemp" start "$dir/pg") || return 1
+	fi
 	STACK_RUNTIME_DB_URL=$STACK_DB_URL
 	if [ "${STACK_POOLER:-}" = pgbouncer ]; then
 		stack_pgbouncer_start "$dir" || return 1

@@ -1,0 +1,241 @@
+#!/usr/bin/env bash
+# tests/integration/failover.sh: the stack on a PostgreSQL that fails over
+# (CONTRACT §19, issue 25).
+#
+# Topology (scripts/ha-lib.sh): etcd and two Patroni nodes, a primary and a
+# synchronous standby (synchronous_mode), each PostgreSQL on its own
+# loopback TCP port; ops-fcgi, the runner and the migrations reach them
+# through one libpq multi-host URL with target_session_attrs=read-write
+# (STACK_PG_URL). Plain TCP with trust auth on 127.0.0.1: TLS and SCRAM are
+# the network suites' (net-tls).
+#
+# 1. The primary's postmaster is SIGKILLed (a crash; Patroni with
+#    primary_start_timeout 0 fails over to the synchronous standby instead
+#    of restarting it) while, at the same time,
+#    (a) an export is running: it ends DONE, byte-identical to a reference
+#        export, every chunk once, written by the job's attempts only;
+#    (b) a slow download (tests/tools/slow-get; nginx not spooling, so the
+#        responder reads chunk by chunk as the client takes them) is
+#        running: it is cut visibly
+#        (client exit 18, fewer bytes than Content-Length) or whole, never
+#        short and whole-looking; a Range retry completes it byte-exact;
+#    (c) a client polls a job through nginx: every answer is 200 or 503
+#        DB_UNAVAILABLE with Retry-After, 200 again after the failover, and
+#        the responder is the same process throughout.
+# 2. A planned switchover through Patroni's REST API under the same polling:
+#    the failed polls are counted and printed (the old primary's fast
+#    shutdown ends every session; the responder has no retry of its own).
+# Each scenario prints what was lost and how long the API was unavailable.
+
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+source "$ROOT/scripts/ha-lib.sh"
+
+need_tools patroni etcd psql jq curl nginx setpriv
+T0=$SECONDS
+test_dir failover
+POLL_PID=""; RUNNER_PID=""
+suite_cleanup() {
+	rm -f "$DIR/polling" "$DIR/running"
+	[ -n "$POLL_PID" ] && wait "$POLL_PID" 2>/dev/null
+	for p in $RUNNER_PID; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	if [ "$T_FAILED" -gt 0 ]; then
+		for f in "$DIR"/timers/*.log; do echo "--- last lines of $f:"; tail -n 15 "$f"; done >&2
+	fi
+	ha_down "$DIR/ha"
+}
+
+chmod 755 "$DIR"   # Patroni runs as the cluster's user, below DIR
+setup "etcd and two Patroni nodes (primary + synchronous standby) in $DIR/ha" ha_up "$DIR/ha"
+STACK_PG_URL=$HA_URL STACK_EXPORT_EXTRA="  chunk_bytes: 32KiB
+  lease_seconds: 5
+  heartbeat_seconds: 1" STACK_LOCKS_EXTRA="  heartbeat_seconds: 1
+  stale_after_seconds: 3
+  lease_seconds: 5" STACK_NGINX_LISTEN="sndbuf=64k" test_stack_up failover "on the Patroni cluster"
+
+FIRST=$(ha_leader)
+expect_eq "Patroni: a leader and a synchronous standby" "2 $(ha_sync)" "$(ha_cluster | jq -r '.members | length') $(ha_sync)"
+expect_eq "the primary names the standby synchronous (synchronous_standby_names)" "$(ha_sync)" \
+	"$(sql "SELECT current_setting('synchronous_standby_names')" | tr -d '"')"
+check "the binaries use the multi-host URL with target_session_attrs=read-write" \
+	grep -q "url: \"postgresql://ops@127.0.0.1:[0-9]*,127.0.0.1:[0-9]*/ops?target_session_attrs=read-write\"" "$STACK_CONFIG"
+
+# the runner and the lock healer as their timers would run them, every 0.5 s
+# and 1 s (a timer-launched job is a new process each time by design;
+# ops-fcgi is the long-lived one)
+touch "$DIR/running"
+mkdir -p "$DIR/timers"
+for jb in ops-export-runner:0.5 ops-lock-healer:1; do
+	( while [ -e "$DIR/running" ]; do
+		"$BIN/${jb%:*}" --config "$STACK_CONFIG" >>"$DIR/timers/${jb%:*}.log" 2>&1
+		sleep "${jb#*:}"
+	done ) &
+	RUNNER_PID+=" $!"
+done
+
+# nginx passes downloads through (no temp file): the responder reads the
+# file chunk by chunk at the client's pace, so a download is still reading
+# from the database when the primary goes
+sed -i 's/^fastcgi_max_temp_file_size .*;/fastcgi_max_temp_file_size 0;/' "$DIR/nginx/ops-download.conf"
+setup "nginx without download spooling" nginx -p "$DIR/nginx" -c "$DIR/nginx/nginx.conf" -s reload
+
+seed_audit bulk 9000 words=8 || setup_failed "seeding audit_log"
+AUD=$(mint auditor-1 "" '["AUDITOR"]')
+create() {  # create TENANT: sets JOB
+	api POST /api/ops/audit-exports "$AUD" -H 'Content-Type: application/json' \
+		-d "$(jq -cn --arg t "$1" '{tenant_id:$t, from:"2026-10-01T00:00:00Z", to:"2026-10-02T00:00:00Z", format:"jsonl"}')"
+	JOB=$(jq -r '.id // empty' <<<"$BODY")
+}
+state_is() { [ "$(job_field "$1" state)" = "$2" ]; }
+now_s() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+
+create bulk; REF=$JOB
+wait_for 90 state_is "$REF" DONE
+REF_SHA=$(job_field "$REF" sha256); REF_CHUNKS=$(job_field "$REF" progress_chunks)
+REF_BYTES=$(job_field "$REF" "(SELECT sum(byte_count) FROM tb_audit_export_chunk WHERE job_id = '$REF')")
+check "the reference export is DONE ($REF_CHUNKS chunks, $REF_BYTES bytes)" test -n "$REF_SHA" -a -n "$REF_BYTES"
+
+# From here on every chunk insert takes 100 ms more (a slow disk, in this
+# test database only): an export stays under way for seconds, whatever the
+# load of the machine, so the kill below lands inside it
+sql "CREATE FUNCTION test_slow_chunk() RETURNS trigger LANGUAGE plpgsql AS \$\$
+     BEGIN PERFORM pg_sleep(0.1); RETURN NEW; END \$\$;
+     CREATE TRIGGER test_slow_chunk BEFORE INSERT ON tb_audit_export_chunk
+     FOR EACH ROW EXECUTE FUNCTION test_slow_chunk()" >/dev/null || setup_failed "the slow-disk trigger"
+
+# --- the poller: one curl at a time through nginx, one line per answer --------
+# TIME CODE RETRY-AFTER ERROR-CODE
+POLL="$STACK_URL/api/ops/audit-exports/$REF"
+poll_start() {
+	touch "$DIR/polling"
+	( while [ -e "$DIR/polling" ]; do
+		t=$(now_s)
+		c=$(curl -s -o "$DIR/poll.body" -D "$DIR/poll.hdrs" -w '%{http_code}' --max-time 10 \
+			-H "Authorization: Bearer $AUD" "$POLL")
+		ra=$(tr -d '\r' <"$DIR/poll.hdrs" | sed -n 's/^[Rr]etry-[Aa]fter: //p' | head -n1)
+		ec=$(jq -r '.error.code // "-"' "$DIR/poll.body" 2>/dev/null)
+		echo "$t $c ${ra:--} ${ec:--}" >>"$1"
+	done ) &
+	POLL_PID=$!
+}
+poll_stop() { rm -f "$DIR/polling"; wait "$POLL_PID"; POLL_PID=""; }
+# poll_report FILE WHAT: checks and prints the polls of FILE
+poll_report() {
+	local f=$1 what=$2 n fails bad first last
+	n=$(wc -l <"$f")
+	fails=$(awk '$2 != 200' "$f" | wc -l)
+	bad=$(awk '$2 != 200 && !($2 == 503 && $3 != "-" && $4 == "DB_UNAVAILABLE")' "$f" | wc -l)
+	first=$(awk '$2 != 200 { print $1; exit }' "$f")
+	last=$(awk '$2 != 200 { t = $1 } END { print t }' "$f")
+	POLL_FAILS=$fails
+	POLL_DOWN=$( [ -n "$first" ] && since "$first" "$last" || echo 0)
+	expect_eq "$what: every failed poll is 503 DB_UNAVAILABLE with Retry-After ($fails of $n polls failed)" 0 "$bad"
+	[ "$bad" -gt 0 ] && awk '$2 != 200 && !($2 == 503 && $4 == "DB_UNAVAILABLE")' "$f" | head -n 5 | sed 's/^/# /'
+	expect_eq "$what: the last polls answer 200 again" 200 "$(tail -n1 "$f" | cut -d' ' -f2)"
+}
+
+# --- 1. the primary crashes under an export, a download and polls --------------
+FCGI_PID=$(cat "$DIR/ops-fcgi.pid")
+CL=$(curl -s -o /dev/null -D - -r 0-0 -H "Authorization: Bearer $AUD" "$STACK_URL/api/ops/audit-exports/$REF/download" |
+	tr -d '\r' | sed -n 's|^[Cc]ontent-[Rr]ange: bytes 0-0/||p')
+expect_eq "the reference download's length is its bytes" "$REF_BYTES" "$CL"
+poll_start "$DIR/polls-crash"
+# the export first (each chunk at least 100 ms, above), then a slow download
+# (300 KB/s: about 13 s for the file; nginx's send buffer is small, so most
+# of it is still to be read from the database), then the kill as soon as
+# both are under way
+create bulk; K=$JOB
+wait_chunks "$K" 3 60 || setup_failed "an export under way ($(job_field "$K" progress_chunks) chunks)"
+# tests/tools/slow-get, not curl --limit-rate (which lets bursts through):
+# it prints "STATUS SECONDS BYTES" and exits 18 when the body is cut short
+( "$ROOT/tests/tools/slow-get" "$STACK_URL/api/ops/audit-exports/$REF/download" "$DIR/dl" 300000 \
+	"Authorization: Bearer $AUD" >"$DIR/dl.meta" 2>&1
+  echo $? >"$DIR/dl.rc" ) &
+DL_PID=$!
+dl_started() { [ "$(stat -c %s "$DIR/dl" 2>/dev/null || echo 0)" -gt 0 ]; }
+wait_for 20 dl_started || setup_failed "a download under way"
+LEADER=$(ha_leader); PM=$(ha_postmaster "$LEADER")
+KILL_STATE=$(job_field "$K" state); KILL_CHUNKS=$(job_field "$K" progress_chunks); KILL_DL=$(stat -c %s "$DIR/dl")
+T_KILL=$(now_s)
+kill -KILL "$PM"
+expect_eq "the kill lands mid-export (RUNNING, $KILL_CHUNKS of $REF_CHUNKS chunks) and mid-download ($KILL_DL of $CL bytes)" "RUNNING yes yes" \
+	"$KILL_STATE $([ "$KILL_CHUNKS" -lt "$REF_CHUNKS" ] && echo yes) $([ "$KILL_DL" -lt "$CL" ] && echo yes)"
+note "SIGKILL to $LEADER's postmaster (pid $PM): export at chunk $KILL_CHUNKS, download at $KILL_DL of $CL bytes"
+new_leader() { local l; l=$(ha_leader); [ -n "$l" ] && [ "$l" != "$LEADER" ]; }
+rw_up() { psql -X -qAt "$HA_URL&connect_timeout=1" -c "SELECT NOT pg_is_in_recovery()" | grep -qx t; }
+check "Patroni promoted the standby" wait_for 30 new_leader
+wait_for 30 rw_up; T_RW=$(now_s)
+note "a read-write primary is reachable $(since "$T_KILL" "$T_RW") s after the kill (now $(ha_leader))"
+ok200() { [ "$(tail -n1 "$DIR/polls-crash" | cut -d' ' -f2)" = 200 ]; }
+check "polls answer 200 again" wait_for 30 ok200
+
+# (a) the export
+wait_for 90 state_is "$K" DONE
+expect_eq "(a) the export finished on the new primary" DONE "$(job_field "$K" state)"
+expect_eq "(a) byte-identical to the reference (sha256)" "$REF_SHA" "$(job_field "$K" sha256)"
+expect_eq "(a) every chunk once: seq 0..n-1 contiguous, offsets end to end, as many as the reference" \
+	"$REF_CHUNKS $REF_CHUNKS $REF_BYTES" \
+	"$(sql "SELECT count(*) || ' ' || (max(seq) + 1) || ' ' || sum(byte_count) FROM tb_audit_export_chunk c
+	        WHERE job_id = '$K' AND byte_offset = coalesce((SELECT p.byte_offset + p.byte_count FROM tb_audit_export_chunk p
+	                                                        WHERE p.job_id = c.job_id AND p.seq = c.seq - 1), 0)")"
+expect_eq "(a) fencing: no chunk from an attempt later than the job's" 0 \
+	"$(sql "SELECT count(*) FROM tb_audit_export_chunk c JOIN tb_audit_export_job j ON j.id = c.job_id
+	        WHERE c.job_id = '$K' AND c.attempt > j.attempt")"
+curl -s -o "$DIR/k.dl" -H "Authorization: Bearer $AUD" "$STACK_URL/api/ops/audit-exports/$K/download"
+expect_eq "(a) its download hashes to the reference" "$REF_SHA" "$(sha256sum <"$DIR/k.dl" | cut -d' ' -f1)"
+note "(a) lost: $((REF_CHUNKS - $(job_field "$K" progress_chunks))) chunks; attempt $(job_field "$K" attempt), finished $(since "$T_KILL" "$(sql "SELECT extract(epoch FROM finished_at) FROM tb_audit_export_job WHERE id = '$K'")") s after the kill"
+
+# (b) the download
+wait "$DL_PID"
+read -r dcode _ dsize <"$DIR/dl.meta"; drc=$(cat "$DIR/dl.rc")
+if [ "$drc" = 0 ]; then
+	expect_eq "(b) the download ran through the failover whole: 200, $dsize of $CL bytes" "200 $CL" "$dcode $dsize"
+	expect_eq "(b) and byte-exact" "$REF_SHA" "$(sha256sum <"$DIR/dl" | cut -d' ' -f1)"
+	# the retry a cut client would make, from where this one was at the kill
+	mv "$DIR/dl" "$DIR/dl.whole"; head -c "$KILL_DL" "$DIR/dl.whole" >"$DIR/dl"; dsize=$KILL_DL
+else
+	expect_eq "(b) the download was cut visibly: 200, then the client exits 18 (fewer bytes than Content-Length)" "200 18" "$dcode $drc"
+	check "(b) it holds fewer bytes than the file ($dsize of $CL)" test "$dsize" -lt "$CL"
+fi
+expect_eq "(b) what the client holds is a prefix of the file" \
+	"$(curl -s -r "0-$((dsize - 1))" -H "Authorization: Bearer $AUD" "$STACK_URL/api/ops/audit-exports/$REF/download" | sha256sum | cut -d' ' -f1)" \
+	"$(sha256sum <"$DIR/dl" | cut -d' ' -f1)"
+rcode=$(curl -s -o "$DIR/dl.rest" -w '%{http_code}' -H "Range: bytes=$dsize-" \
+	-H "Authorization: Bearer $AUD" "$STACK_URL/api/ops/audit-exports/$REF/download")
+expect_eq "(b) a retry with Range: bytes=$dsize- answers 206" 206 "$rcode"
+cat "$DIR/dl.rest" >>"$DIR/dl"
+expect_eq "(b) and completes it byte-exact" "$REF_SHA" "$(sha256sum <"$DIR/dl" | cut -d' ' -f1)"
+note "(b) lost: $(( CL - $(stat -c %s "$DIR/dl") )) bytes after the retry"
+
+# (c) the polls
+poll_stop
+poll_report "$DIR/polls-crash" "(c) crash"
+expect_eq "(c) no binary restarted: ops-fcgi is the same process" "$FCGI_PID alive" "$(cat "$DIR/ops-fcgi.pid") $(kill -0 "$FCGI_PID" && echo alive)"
+note "(c) crash: $POLL_FAILS failed polls, API unavailable ${POLL_DOWN} s (first to last failed poll); lost: nothing (polls are reads)"
+
+# --- 2. a planned switchover ------------------------------------------------------
+check "the old primary rejoined as synchronous standby" wait_for 60 ha_ready
+FROM=$(ha_leader); TO=$(ha_sync)
+create bulk; S=$JOB
+wait_chunks "$S" 5 60
+poll_start "$DIR/polls-switch"
+wait_for 10 test -s "$DIR/polls-switch"
+T_SW=$(now_s)
+sw=$(curl -s -w ' %{http_code}' --max-time 60 -X POST -H 'Content-Type: application/json' \
+	-d "{\"leader\":\"$FROM\",\"candidate\":\"$TO\"}" "http://127.0.0.1:$(ha_port "$FROM-rest")/switchover")
+expect_match "switchover $FROM -> $TO through Patroni's REST API ($sw)" " 200$" "$sw"
+wait_for 30 rw_up; T_SW_RW=$(now_s)
+new_is_to() { [ "$(ha_leader)" = "$TO" ]; }
+check "$TO leads" wait_for 30 new_is_to
+POLL_AFTER=$(wc -l <"$DIR/polls-switch")
+wait_for 30 sh -c "[ \$(wc -l <'$DIR/polls-switch') -gt $((POLL_AFTER + 20)) ]"
+poll_stop
+poll_report "$DIR/polls-switch" "(d) switchover"
+wait_for 90 state_is "$S" DONE
+expect_eq "(d) the export across the switchover is byte-identical" "$REF_SHA" "$(job_field "$S" sha256)"
+note "(d) switchover: $POLL_FAILS failed polls, API unavailable ${POLL_DOWN} s; read-write primary back $(since "$T_SW" "$T_SW_RW") s after the request; lost: nothing"
+note "(d) not 0 failed polls: Patroni stops the old primary before it promotes the standby, and every binary talks to the read-write primary only (docs/architecture.md)"
+expect_eq "no binary restarted: ops-fcgi is the same process" "$FCGI_PID alive" "$(cat "$DIR/ops-fcgi.pid") $(kill -0 "$FCGI_PID" && echo alive)"
+note "failover suite: $((SECONDS - T0)) s"
+
+finish
