@@ -72,9 +72,10 @@ netns_up() {
 	done
 	# until the bridge forwards: a connect from cl to a closed port of pg
 	# is refused (an answer) rather than unanswered
+	local out
 	for _ in $(seq 1 50); do
-		netns_in cl timeout 1 bash -c "exec 3<>/dev/tcp/${NETNS_ADDR[pg]}/1" 2>&1 |
-			grep -q refused && return 0
+		out=$(netns_in cl timeout 1 bash -c "exec 3<>/dev/tcp/${NETNS_ADDR[pg]}/1" 2>&1) || true
+		[[ "$out" == *refused* ]] && return 0
 		sleep 0.1
 	done
 	netns_log "the bridge does not forward"
@@ -241,25 +242,26 @@ netns_nginx() {
 # netns_kill NAME: every process in namespace NAME, TERM then KILL
 netns_kill() {
 	local pids
-	pids=$(ip netns pids "$NETNS_PFX-$1" 2>/dev/null)
+	pids=$(ip netns pids "$NETNS_PFX-$1" 2>/dev/null) || return 0
 	[ -n "$pids" ] || return 0
-	kill -TERM $pids 2>/dev/null
+	kill -TERM $pids 2>/dev/null || true
 	for _ in $(seq 1 50); do
-		pids=$(ip netns pids "$NETNS_PFX-$1" 2>/dev/null)
+		pids=$(ip netns pids "$NETNS_PFX-$1" 2>/dev/null) || return 0
 		[ -n "$pids" ] || return 0
 		sleep 0.1
 	done
-	kill -KILL $pids 2>/dev/null
-	return 0
+	kill -KILL $pids 2>/dev/null || true
 }
 
 netns_down() {
 	local dir=$1 n
 	for n in h1 h2 web cl; do netns_kill "$n"; done
-	[ -d "$dir/pg/data" ] && "$STACK_ROOT/scripts/pgtemp" stop "$dir/pg" >/dev/null 2>&1
+	if [ -d "$dir/pg/data" ]; then
+		"$STACK_ROOT/scripts/pgtemp" stop "$dir/pg" >/dev/null 2>&1 || true
+	fi
 	netns_kill pg
 	for n in $NETNS_HOSTS sw; do
-		ip netns del "$NETNS_PFX-$n" 2>/dev/null
+		ip netns del "$NETNS_PFX-$n" 2>/dev/null || true
 	done
 	return 0
 }

@@ -25,7 +25,7 @@ suite_cleanup() { netns_down "$DIR"; }
 STACK_EXPORT_EXTRA="  chunk_bytes: 16KiB" test_stack_up netns "unix sockets: the reference"
 
 # --- the reference, on unix sockets ----------------------------------------------
-seed_audit acme 1500 words=5 || setup_failed "seeding audit_log"
+seed_audit acme 600 words=5 || setup_failed "seeding audit_log"
 AUD=$(mint auditor-1 "" '["AUDITOR"]')
 BODY_JSON='{"tenant_id":"acme","from":"2026-10-01T00:00:00Z","to":"2026-10-02T00:00:00Z","format":"jsonl"}'
 api POST /api/ops/audit-exports "$AUD" -H 'Content-Type: application/json' -d "$BODY_JSON"
