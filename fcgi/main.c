@@ -216,12 +216,12 @@ listen_tcp(const char *spec, int backlog, char *err, size_t errsz)
 	    .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE };
 	struct addrinfo *ai = NULL;
 	char host[INET6_ADDRSTRLEN + 2];
-	const char *colon = strrchr(spec, ':');
+	const char *colon = strrchr(spec, ':'), *h = spec;
 	size_t n = colon ? (size_t)(colon - spec) : 0;
 	int fd = -1, one = 1, rc;
 
 	if (n >= 2 && spec[0] == '[' && spec[n - 1] == ']') {
-		spec++;
+		h++;
 		n -= 2;
 	}
 	if (colon == NULL || n == 0 || n >= sizeof(host) || colon[1] == '\0') {
@@ -229,11 +229,12 @@ listen_tcp(const char *spec, int backlog, char *err, size_t errsz)
 		    "[ADDR6]:PORT, got \"%s\"", spec);
 		return -1;
 	}
-	memcpy(host, spec, n);
+	memcpy(host, h, n);
 	host[n] = '\0';
 	if ((rc = getaddrinfo(host, colon + 1, &hints, &ai)) != 0) {
 		snprintf(err, errsz, "fcgi.listen_address \"%s\": %s", spec,
-		    gai_strerror(rc));
+		    rc == EAI_NONAME ? "not a numeric address and port (no "
+		    "host names: the address to bind)" : gai_strerror(rc));
 		return -1;
 	}
 	if ((ai->ai_family == AF_INET && ((struct sockaddr_in *)
