@@ -21,6 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -59,9 +62,10 @@ usage(FILE *out)
 	fprintf(out,
 	    "usage: ops-fcgi [--config PATH] [--routes] [--help] [--version]\n"
 	    "\n"
-	    "FastCGI responder of the ops API. Listens on fcgi.socket_path, or\n"
-	    "on an inherited socket (systemd socket activation, or fd 0 as\n"
-	    "spawn-fcgi passes it). SIGTERM finishes requests in flight.\n"
+	    "FastCGI responder of the ops API. Listens on fcgi.socket_path, on\n"
+	    "fcgi.listen_address (TCP), or on an inherited socket (systemd\n"
+	    "socket activation, or fd 0 as spawn-fcgi passes it). SIGTERM\n"
+	    "finishes requests in flight.\n"
 	    "\n"
 	    "  --config PATH  config file (default $OPS_CONFIG, then %s)\n"
 	    "  --routes       print the route table and exit\n",
@@ -198,9 +202,114 @@ fd_is_socket(int fd)
 }
 
 /*
+ * fcgi.listen_address: "ADDR:PORT" or "[ADDR6]:PORT", numeric. FastCGI has
+ * no authentication: whoever reaches the port is trusted like nginx, so the
+ * wildcard address (every interface) is refused; bind a private address
+ * and let fcgi.allowed_peers (libfcgi's FCGI_WEB_SERVER_ADDRS) and a
+ * firewall say who may connect. Returns the fd or -1 with err filled.
+ */
+static int
+listen_tcp(const char *spec, int backlog, char *err, size_t errsz)
+{
+	const struct addrinfo hints = { .ai_family = AF_UNSPEC,
+	    .ai_socktype = SOCK_STREAM,
+	    .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE };
+	struct addrinfo *ai = NULL;
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *colon = strrchr(spec, ':'), *h = spec;
+	size_t n = colon ? (size_t)(colon - spec) : 0;
+	int fd = -1, one = 1, rc;
+
+	if (n >= 2 && spec[0] == '[' && spec[n - 1] == ']') {
+		h++;
+		n -= 2;
+	}
+	if (colon == NULL || n == 0 || n >= sizeof(host) || colon[1] == '\0') {
+		snprintf(err, errsz, "fcgi.listen_address must be ADDR:PORT or "
+		    "[ADDR6]:PORT, got \"%s\"", spec);
+		return -1;
+	}
+	memcpy(host, h, n);
+	host[n] = '\0';
+	if ((rc = getaddrinfo(host, colon + 1, &hints, &ai)) != 0) {
+		snprintf(err, errsz, "fcgi.listen_address \"%s\": %s", spec,
+		    rc == EAI_NONAME ? "not a numeric address and port (no "
+		    "host names: the address to bind)" : gai_strerror(rc));
+		return -1;
+	}
+	if ((ai->ai_family == AF_INET && ((struct sockaddr_in *)
+	    ai->ai_addr)->sin_addr.s_addr == htonl(INADDR_ANY)) ||
+	    (ai->ai_family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(
+	    &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr))) {
+		snprintf(err, errsz, "fcgi.listen_address %s is every "
+		    "interface: FastCGI has no authentication, bind one "
+		    "address of a private network", spec);
+		freeaddrinfo(ai);
+		return -1;
+	}
+	if ((fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
+	    listen(fd, backlog) != 0) {
+		snprintf(err, errsz, "cannot listen on %s: %s", spec,
+		    strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(ai);
+	return fd;
+}
+
+/*
+ * fcgi.allowed_peers, IPv4 addresses separated by commas: libfcgi closes a
+ * TCP connection from any other address (FCGI_WEB_SERVER_ADDRS, read by
+ * FCGX_Init(); it checks IPv4 peers only, so an IPv6 listener is refused).
+ */
+static int
+allow_peers(const struct ops_config *cfg, char *err, size_t errsz)
+{
+	const char *p = cfg->fcgi.allowed_peers;
+	struct in_addr a;
+	char one[INET_ADDRSTRLEN];
+
+	if (p == NULL)
+		return 0;
+	if (strchr(cfg->fcgi.listen_address, '[') != NULL) {
+		snprintf(err, errsz, "fcgi.allowed_peers checks IPv4 peers "
+		    "only: fcgi.listen_address must be an IPv4 address");
+		return -1;
+	}
+	while (*p) {
+		size_t n = strcspn(p, ",");
+
+		if (n == 0 || n >= sizeof(one)) {
+			snprintf(err, errsz, "fcgi.allowed_peers must be IPv4 "
+			    "addresses separated by commas, got \"%s\"",
+			    cfg->fcgi.allowed_peers);
+			return -1;
+		}
+		memcpy(one, p, n);
+		one[n] = '\0';
+		if (inet_pton(AF_INET, one, &a) != 1) {
+			snprintf(err, errsz, "fcgi.allowed_peers: \"%s\" is not "
+			    "an IPv4 address", one);
+			return -1;
+		}
+		p += n + (p[n] == ',');
+	}
+	if (setenv("FCGI_WEB_SERVER_ADDRS", cfg->fcgi.allowed_peers, 1) != 0) {
+		snprintf(err, errsz, "setenv: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * The listening socket: fcgi.socket_path when set (a stale socket file is
- * replaced), else systemd's LISTEN_FDS (fd 3), else fd 0 as spawn-fcgi
- * passes it. Returns the fd or -1 with err filled.
+ * replaced), else fcgi.listen_address (TCP), else systemd's LISTEN_FDS
+ * (fd 3), else fd 0 as spawn-fcgi passes it. Returns the fd or -1 with err
+ * filled.
  */
 static int
 listen_socket(const struct ops_config *cfg, char *err, size_t errsz)
@@ -224,12 +333,16 @@ listen_socket(const struct ops_config *cfg, char *err, size_t errsz)
 		(void)chmod(p, 0666);
 		return fd;
 	}
+	if (cfg->fcgi.listen_address)
+		return listen_tcp(cfg->fcgi.listen_address, cfg->fcgi.backlog,
+		    err, errsz);
 	if (lpid && lfds && strtol(lpid, NULL, 10) == (long)getpid() &&
 	    strcmp(lfds, "1") == 0 && fd_is_socket(3))
 		return 3;
 	if (fd_is_socket(0))
 		return 0;
-	snprintf(err, errsz, "no socket: set fcgi.socket_path, or start under "
+	snprintf(err, errsz, "no socket: set fcgi.socket_path or "
+	    "fcgi.listen_address, or start under "
 	    "systemd socket activation or spawn-fcgi");
 	return -1;
 }
@@ -323,7 +436,7 @@ main(int argc, char **argv)
 		config_free(&cfg);
 		return 2;
 	}
-	if (FCGX_Init() != 0 ||
+	if (allow_peers(&cfg, err, sizeof(err)) != 0 || FCGX_Init() != 0 ||
 	    (srv.listen_fd = listen_socket(&cfg, err, sizeof(err))) < 0) {
 		fprintf(stderr, "ops-fcgi: %s\n", err);
 		unload_app(&srv.app);

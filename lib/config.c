@@ -38,6 +38,8 @@ static const struct config_key config_keys[] = {
 	{ "database", "prepared_statements", T_STR, O(database.prepared_statements), 0, 0, "true", "OPS_DATABASE_PREPARED_STATEMENTS", "true|false" },
 
 	{ "fcgi", "socket_path", T_STR, O(fcgi.socket_path), 0, 0, NULL, "OPS_FCGI_SOCKET", NULL },
+	{ "fcgi", "listen_address", T_STR, O(fcgi.listen_address), 0, 0, NULL, "OPS_FCGI_LISTEN_ADDRESS", NULL },
+	{ "fcgi", "allowed_peers", T_STR, O(fcgi.allowed_peers), 0, 0, NULL, NULL, NULL },
 	{ "fcgi", "threads", T_INT, O(fcgi.threads), 1, 256, "8", NULL, NULL },
 	{ "fcgi", "backlog", T_INT, O(fcgi.backlog), 1, 65535, "128", NULL, NULL },
 	{ "fcgi", "public_base_url", T_STR, O(fcgi.public_base_url), 0, 0, "", "OPS_PUBLIC_BASE_URL", NULL },
@@ -950,6 +952,19 @@ config_require(const struct ops_config *cfg, int need, char *err, size_t errsz)
 	if ((need & CONFIG_NEED_FCGI) &&
 	    download_verify_check(cfg, where, err, errsz) != 0)
 		return -1;
+	if ((need & CONFIG_NEED_FCGI) && cfg->fcgi.socket_path != NULL &&
+	    cfg->fcgi.listen_address != NULL) {
+		snprintf(err, errsz, "%s: fcgi.socket_path and "
+		    "fcgi.listen_address are both set: set one", where);
+		return -1;
+	}
+	if ((need & CONFIG_NEED_FCGI) && cfg->fcgi.allowed_peers != NULL &&
+	    cfg->fcgi.listen_address == NULL) {
+		snprintf(err, errsz, "%s: fcgi.allowed_peers is set but "
+		    "fcgi.listen_address is not: it checks TCP peers only",
+		    where);
+		return -1;
+	}
 	return 0;
 }
 

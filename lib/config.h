@@ -49,6 +49,8 @@ struct ops_config {
 
 	struct {
 		char	*socket_path;	/* NULL: inherit fd 0 */
+		char	*listen_address;	/* TCP "ADDR:PORT" instead */
+		char	*allowed_peers;	/* IPv4 "A,B": FCGI_WEB_SERVER_ADDRS */
 		int	 threads;
 		int	 backlog;
 		char	*public_base_url;	/* for download_url */

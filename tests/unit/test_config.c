@@ -276,6 +276,50 @@ test_notion_section_skipped(void **state)
 	    "sanitizer, log, notion)");
 }
 
+/* fcgi.listen_address: exclusive with socket_path; allowed_peers needs it */
+static void
+test_fcgi_listen(void **state)
+{
+	static const struct {
+		const char *fcgi, *want;
+	} cases[] = {
+		{ "  listen_address: \"10.0.0.2:9000\"\n"
+		  "  allowed_peers: \"10.0.0.1\"\n", NULL },
+		{ "  listen_address: \"10.0.0.2:9000\"\n"
+		  "  socket_path: /run/ops/ops-fcgi.sock\n",
+		  "fcgi.socket_path and fcgi.listen_address are both set" },
+		{ "  allowed_peers: \"10.0.0.1\"\n",
+		  "fcgi.allowed_peers is set but fcgi.listen_address is not" },
+	};
+	char text[512], err[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ops_config cfg;
+		char *path;
+
+		snprintf(text, sizeof(text), "fcgi:\n%s", cases[i].fcgi);
+		path = write_tmp(text);
+		assert_int_equal(config_load(&cfg, path, err, sizeof(err)), 0);
+		if (cases[i].want == NULL) {
+			assert_int_equal(config_require(&cfg, CONFIG_NEED_FCGI,
+			    err, sizeof(err)), 0);
+			assert_string_equal(cfg.fcgi.listen_address,
+			    "10.0.0.2:9000");
+			assert_string_equal(cfg.fcgi.allowed_peers, "10.0.0.1");
+		} else {
+			assert_int_equal(config_require(&cfg, CONFIG_NEED_FCGI,
+			    err, sizeof(err)), -1);
+			if (strstr(err, cases[i].want) == NULL)
+				fail_msg("error \"%s\" does not contain \"%s\"",
+				    err, cases[i].want);
+		}
+		config_free(&cfg);
+		unlink(path);
+		free(path);
+	}
+}
+
 int
 main(void)
 {
@@ -287,6 +331,7 @@ main(void)
 		cmocka_unit_test(test_env_and_file_secrets),
 		cmocka_unit_test(test_notion_section_skipped),
 		cmocka_unit_test(test_bytes),
+		cmocka_unit_test(test_fcgi_listen),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
