@@ -30,6 +30,9 @@
 #   STACK_RESTORE_DUMP     a pg_dump -Fc file restored into the fresh
 #                          database before the migrations (backup tests)
 #   STACK_NGINX_LISTEN     extra parameters of nginx's listen (sndbuf=64k)
+#   STACK_WEBHOOKS_PRIVATE webhooks.allow_private_networks (default true: the
+#                          dev and test stacks' receivers are on loopback)
+#   STACK_WEBHOOKS_EXTRA   more lines for the webhooks: section
 #
 # Outputs: STACK_URL (http://127.0.0.1:PORT), STACK_DB_URL (direct, as the
 # superuser that owns the schema: for tests and migrations), STACK_RUNTIME_DB_URL
@@ -82,6 +85,9 @@ ${STACK_EXPORT_EXTRA:-}
 locks:
 $locks_hb
 ${STACK_LOCKS_EXTRA:-}
+webhooks:
+  allow_private_networks: ${STACK_WEBHOOKS_PRIVATE:-true}
+${STACK_WEBHOOKS_EXTRA:-}
 log:
   level: ${STACK_LOG_LEVEL:-info}
   format: ${STACK_LOG_FORMAT:-json}
