@@ -68,6 +68,7 @@ h_webhook_create(struct request *r)
 void
 h_webhook_list(struct request *r)
 {
+	enum webhook_outcome o;
 	struct webhook_actor a;
 	char tenant[256];
 	json_t *out = NULL;
@@ -81,8 +82,8 @@ h_webhook_list(struct request *r)
 		return;
 	}
 	actor_init(r, &a);
-	answer(r, webhook_endpoint_list(r->db, &a, q ? tenant : NULL, &out),
-	    200, out, NULL);
+	o = webhook_endpoint_list(r->db, &a, q ? tenant : NULL, &out);
+	answer(r, o, 200, out, NULL);
 }
 
 void
@@ -102,6 +103,7 @@ h_webhook_delete(struct request *r)
 void
 h_webhook_rotate(struct request *r)
 {
+	enum webhook_outcome o;
 	struct webhook_actor a;
 	json_t *body, *v, *out = NULL;
 	const char *key;
@@ -137,13 +139,14 @@ h_webhook_rotate(struct request *r)
 	}
 	json_decref(body);
 	actor_init(r, &a);
-	answer(r, webhook_secret_rotate(r->db, &a, r->params[0], (int)hours,
-	    &out), 200, out, NULL);
+	o = webhook_secret_rotate(r->db, &a, r->params[0], (int)hours, &out);
+	answer(r, o, 200, out, NULL);
 }
 
 void
 h_webhook_deliveries(struct request *r)
 {
+	enum webhook_outcome o;
 	struct webhook_actor a;
 	char state[16];
 	long long limit = 50;
@@ -166,19 +169,22 @@ h_webhook_deliveries(struct request *r)
 		return;
 	}
 	actor_init(r, &a);
-	answer(r, webhook_delivery_list(r->db, &a, r->params[0], q == 1 ?
-	    state : NULL, (int)limit, &out), 200, out, NULL);
+	o = webhook_delivery_list(r->db, &a, r->params[0], q == 1 ? state :
+	    NULL, (int)limit, &out);
+	answer(r, o, 200, out, NULL);
 }
 
 void
 h_webhook_redeliver(struct request *r)
 {
+	enum webhook_outcome o;
 	struct webhook_actor a;
 	json_t *out = NULL;
 
 	if (request_auth(r, CAP_WEBHOOK_MANAGE) != 0)
 		return;
 	actor_init(r, &a);
-	answer(r, webhook_redeliver(r->db, r->app->cfg, &a, r->params[0],
-	    r->params[1], &out), 200, out, NULL);
+	o = webhook_redeliver(r->db, r->app->cfg, &a, r->params[0],
+	    r->params[1], &out);
+	answer(r, o, 200, out, NULL);
 }
