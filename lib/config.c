@@ -100,7 +100,6 @@ static const struct config_key config_keys[] = {
 	{ "webhooks", "retry_max_seconds", T_INT, O(webhooks.retry_max_seconds), 1, 86400, "3600", NULL, NULL },
 	{ "webhooks", "give_up_hours", T_INT, O(webhooks.give_up_hours), 1, 168, "24", NULL, NULL },
 	{ "webhooks", "lease_seconds", T_INT, O(webhooks.lease_seconds), 15, 3600, "60", NULL, NULL },
-	{ "webhooks", "batch_size", T_INT, O(webhooks.batch_size), 1, 1000, "20", NULL, NULL },
 	{ "webhooks", "dispatcher_budget_seconds", T_INT, O(webhooks.dispatcher_budget_seconds), 1, 3600, "50", NULL, NULL },
 	{ "webhooks", "max_endpoints_per_tenant", T_INT, O(webhooks.max_endpoints_per_tenant), 1, 1000, "20", NULL, NULL },
 	{ "webhooks", "retention_days", T_INT, O(webhooks.retention_days), 1, 3650, "30", NULL, NULL },

@@ -125,7 +125,6 @@ struct ops_config {
 		int	 retry_max_seconds;
 		int	 give_up_hours;
 		int	 lease_seconds;
-		int	 batch_size;
 		int	 dispatcher_budget_seconds;
 		int	 max_endpoints_per_tenant;
 		int	 retention_days;	/* DELIVERED rows older: purged */
