@@ -7,8 +7,8 @@
 #   stack_down DIR        stop everything started in DIR
 #   stack_fcgi_start DIR  (re)start only ops-fcgi
 #   stack_fcgi_stop DIR   stop only ops-fcgi (SIGTERM, then wait)
-#   stack_timers_start DIR  run ops-export-runner, ops-export-cleaner and
-#                         ops-lock-healer in loops at the cadence of their
+#   stack_timers_start DIR  run ops-export-runner, ops-export-cleaner,
+#                         ops-lock-healer and ops-webhook-dispatcher in loops at the cadence of their
 #                         jobs/systemd/*.timer (OnBootSec, OnUnitActiveSec)
 #   stack_timers_stop DIR   stop those loops (stack_down does it too)
 #   stack_sweep DIR       end whatever process of DIR's stack is left, found
@@ -281,7 +281,7 @@ stack_up() {
 # records its run and releases its lock, as under `systemctl stop`; one
 # still running after 5 s is SIGKILLed and leaves its lock to the healer).
 # Logs: DIR/timers/JOB.log.
-STACK_TIMER_JOBS="ops-export-runner ops-export-cleaner ops-lock-healer"
+STACK_TIMER_JOBS="ops-export-runner ops-export-cleaner ops-lock-healer ops-webhook-dispatcher"
 
 # stack_timer_seconds JOB KEY: KEY (OnBootSec, OnUnitActiveSec) of JOB.timer in seconds
 stack_timer_seconds() {

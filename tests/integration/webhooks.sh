@@ -59,7 +59,11 @@ base_cfg false "$WH
 base_cfg true "$WH
   retry_base_seconds: 3600" >"$DIR/once.yaml"
 dispatch() {  # dispatch CONFIG [args]: one run; its exit status
+	local t=$(date +%s%N) st
 	"$BIN/ops-webhook-dispatcher" --config "$DIR/$1.yaml" "${@:2}" >>"$DIR/dispatcher.out" 2>>"$DIR/dispatcher.err"
+	st=$?
+	echo "# dispatcher run ($1, line ${BASH_LINENO[0]}): $(( ($(date +%s%N) - t) / 1000000 )) ms" >>"$DIR/timing"
+	return $st
 }
 
 SUPER=$(mint super-1 "" '["SUPER_ADMIN"]')
@@ -255,13 +259,12 @@ if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
 		mount --bind "$1/resolv.conf" /etc/resolv.conf
 		"$2/tests/tools/rebind-dns" 127.0.0.53 1.2.3.4 127.0.0.1 "$1/dns.log" & d=$!
 		for _ in $(seq 1 100); do [ -e "$1/dns.log.ready" ] && break; sleep 0.05; done
-		"$2/tests/tools/webhook-receiver" "$1/srv.pem" "$1/srv.key" "$1/ns.port" "$1/ns.log" 127.0.0.1 &
+		# the receiver listens where the name points after the switch
+		"$2/tests/tools/webhook-receiver" "$1/srv.pem" "$1/srv.key" "$1/ns.port" "$1/ns.log" 127.0.0.1 8443 &
 		r=$!
 		for _ in $(seq 1 100); do [ -s "$1/ns.port" ] && break; sleep 0.05; done
-		# the receiver answers on 8443 too: where the name points after the switch
-		"$2/tests/tools/webhook-receiver" "$1/srv.pem" "$1/srv.key" "$1/ns8443.port" "$1/ns.log" 127.0.0.1 &
 		"$2/bin/ops-webhook-dispatcher" --config "$1/strict.yaml" >/dev/null 2>>"$1/dispatcher.err"
-		kill $d $r $! 2>/dev/null; wait' _ "$DIR" "$ROOT" 2>>"$DIR/ns.err"
+		kill $d $r 2>/dev/null; wait' _ "$DIR" "$ROOT" 2>>"$DIR/ns.err"
 	expect_match "DNS rebinding: one A lookup (1.2.3.4), the connection pinned to it, the loopback receiver never reached" \
 		'^1\|0\|PENDING\|1\|' \
 		"$(grep -c '^rebind.test 1 ' "$DIR/dns.log" 2>/dev/null)|$(cat "$DIR/ns.log" 2>/dev/null | wc -l)|$(sql "SELECT state, attempts FROM tb_webhook_delivery WHERE endpoint_id = '$EP'")|"
@@ -344,12 +347,13 @@ expect_eq "DELIVERED rows past webhooks.retention_days (30) are purged by the di
 m=$(curl -s "$STACK_URL/metrics")
 expect_match "metrics: deliveries by state, dispatch lag, endpoints" \
 	'ops_webhook_deliveries\{state="DELIVERED"\} [1-9].*ops_webhook_dispatch_lag_seconds [0-9.]+.*ops_webhook_endpoints\{enabled="false"\} 1' \
-	"$(tr '\n' ' ' <<<"$m")"
+	"$(tr '\n' ' ' <<<"$m") $(grep -E '"level":"(warn|error)"' "$DIR/ops-fcgi.log" | tail -n 2)"
 
 api DELETE "/api/ops/webhooks/$EP1" "$TA1"
 expect_eq "TENANT_ADMIN deletes its endpoint; its deliveries go with it" "200 0" \
 	"$CODE $(sql "SELECT count(*) FROM tb_webhook_endpoint WHERE id = '$EP1'")"
 grep -q whsec_ "$DIR/dispatcher.err" "$DIR/ops-fcgi.log" 2>/dev/null && not_ok "a secret in a log" || ok "no secret in the dispatcher's or the responder's log"
 
+cat "$DIR/timing" >&2
 note "webhooks suite: $(( $(date +%s) - T0 )) s"
 finish
