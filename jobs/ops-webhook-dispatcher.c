@@ -3,7 +3,8 @@
  * (tb_webhook_delivery, sql/migrations/0011_webhooks.sql; contract section
  * 16; docs/webhooks.md).
  *
- * Each run purges deliveries past webhooks.retention_days, then claims due
+ * Each run purges deliveries past webhooks.retention_days, ends the
+ * pending deliveries of disabled endpoints (FAILED), then claims due
  * deliveries one at a time (FOR UPDATE SKIP LOCKED, a lease of
  * webhooks.lease_seconds, the attempt counted at the claim) and sends each:
  * the host resolved here, every address checked (lib/webhook_url.h), the
@@ -148,10 +149,7 @@ delivery_free(struct delivery *d)
 	memset(d, 0, sizeof(*d));
 }
 
-/*
- * Claim the most overdue delivery: 1 claimed, 0 none due, -1 database.
- * Deliveries of a disabled endpoint end FAILED first.
- */
+/* Claim the most overdue delivery: 1 claimed, 0 none due, -1 database. */
 static int
 claim(struct dispatcher *ds, struct delivery *d)
 {
@@ -161,22 +159,16 @@ claim(struct dispatcher *ds, struct delivery *d)
 	PGresult *res;
 
 	snprintf(lease, sizeof(lease), "%d", ds->cfg->webhooks.lease_seconds);
-	if (db_exec(db, "UPDATE tb_webhook_delivery d SET state = 'FAILED', "
-	    "last_error = 'the endpoint is disabled: ' || "
-	    "coalesce(e.disabled_reason, '') FROM tb_webhook_endpoint e "
-	    "WHERE e.id = d.endpoint_id AND NOT e.enabled AND d.state = "
-	    "'PENDING' AND (d.lease_expires_at IS NULL OR "
-	    "d.lease_expires_at <= now())", 0, NULL) != 0)
-		return -1;
 	res = db_query(db, "UPDATE tb_webhook_delivery d SET "
 	    "lease_owner = $1, lease_expires_at = now() + $2::integer * "
 	    "interval '1 second', attempts = d.attempts + 1, "
 	    "last_attempt_at = now() "
 	    "FROM tb_webhook_endpoint e WHERE e.id = d.endpoint_id AND d.id = "
-	    "(SELECT id FROM tb_webhook_delivery WHERE state = 'PENDING' AND "
-	    "next_attempt_at <= now() AND (lease_expires_at IS NULL OR "
-	    "lease_expires_at <= now()) ORDER BY next_attempt_at LIMIT 1 "
-	    "FOR UPDATE SKIP LOCKED) "
+	    "(SELECT q.id FROM tb_webhook_delivery q WHERE q.state = 'PENDING' "
+	    "AND q.next_attempt_at <= now() AND (q.lease_expires_at IS NULL OR "
+	    "q.lease_expires_at <= now()) AND EXISTS (SELECT 1 FROM "
+	    "tb_webhook_endpoint x WHERE x.id = q.endpoint_id AND x.enabled) "
+	    "ORDER BY q.next_attempt_at LIMIT 1 FOR UPDATE OF q SKIP LOCKED) "
 	    "RETURNING d.id, d.endpoint_id, d.tenant_id, d.job_id, "
 	    "d.event_type, to_char(d.event_at AT TIME ZONE 'UTC', "
 	    "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), d.job_snapshot::text, "
@@ -477,6 +469,18 @@ fail:
 	return -1;
 }
 
+/* Pending deliveries of disabled endpoints end FAILED; rows, or -1. */
+static long long
+sweep_disabled(struct dispatcher *ds)
+{
+	return db_exec_rows(&ds->jr->db, "UPDATE tb_webhook_delivery d SET "
+	    "state = 'FAILED', last_error = 'the endpoint is disabled: ' || "
+	    "coalesce(e.disabled_reason, '') FROM tb_webhook_endpoint e "
+	    "WHERE e.id = d.endpoint_id AND NOT e.enabled AND d.state = "
+	    "'PENDING' AND (d.lease_expires_at IS NULL OR "
+	    "d.lease_expires_at <= now())", 0, NULL);
+}
+
 /* Purge finished deliveries past retention; rows purged, or -1. */
 static long long
 purge(struct dispatcher *ds)
@@ -626,6 +630,11 @@ main(int argc, char **argv)
 		    &jr.db);
 	else
 		jobrun_count(&jr, "purged", n);
+	if (error == NULL && (n = sweep_disabled(&ds)) < 0)
+		error = jobrun_db_error(&jr, "ending the deliveries of disabled "
+		    "endpoints failed", &jr.db);
+	else if (error == NULL)
+		jobrun_count(&jr, "disabled_endpoint", n);
 	budget_end = mono_now() + cfg.webhooks.dispatcher_budget_seconds;
 	while (error == NULL && mono_now() < budget_end &&
 	    !jobrun_stopping(&jr)) {
