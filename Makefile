@@ -117,7 +117,7 @@ $(VERSION_H): FORCE
 	if [ "$$(cat $@ 2>/dev/null)" != "$$line" ]; then \
 		echo "$$line" >$@; echo "version: $$v"; fi
 
-.PHONY: all asan unit unit-asan tools test run stop bench bench-export bench-download bench-multihost bench-poll clean bootstrap FORCE \
+.PHONY: all asan unit unit-asan tools test run stop bench bench-export bench-download bench-multihost bench-poll bench-webhooks clean bootstrap FORCE \
         fuzz fuzzers
 
 # Fuzzing: clang, the library (and fcgi/ minus main) rebuilt with coverage
@@ -257,7 +257,7 @@ run:
 stop:
 	scripts/devstack stop
 
-bench: bench-poll bench-export bench-download bench-multihost
+bench: bench-poll bench-export bench-download bench-multihost bench-webhooks
 
 bench-export: bootstrap
 	$(MAKE) all
@@ -274,6 +274,10 @@ bench-poll: bootstrap
 bench-multihost: bootstrap
 	$(MAKE) all
 	scripts/bench-multihost
+
+bench-webhooks: bootstrap
+	$(MAKE) all
+	scripts/bench-webhooks
 
 clean:
 	rm -rf build bin
