@@ -118,7 +118,7 @@ $(VERSION_H): FORCE
 	if [ "$$(cat $@ 2>/dev/null)" != "$$line" ]; then \
 		echo "$$line" >$@; echo "version: $$v"; fi
 
-.PHONY: all asan unit unit-bins unit-asan tools test run stop bench bench-export bench-download bench-multihost bench-poll bench-history clean bootstrap FORCE \
+.PHONY: all asan unit unit-bins unit-asan tools test run stop bench bench-export bench-download bench-multihost bench-poll bench-history bench-webhooks clean bootstrap FORCE \
         fuzz fuzzers
 
 # Fuzzing: clang, the library (and fcgi/ minus main) rebuilt with coverage
@@ -261,7 +261,7 @@ run:
 stop:
 	scripts/devstack stop
 
-bench: bench-poll bench-export bench-download bench-multihost bench-history
+bench: bench-poll bench-export bench-download bench-multihost bench-history bench-webhooks
 
 bench-export: bootstrap
 	$(MAKE) all
@@ -282,6 +282,10 @@ bench-history: bootstrap
 bench-multihost: bootstrap
 	$(MAKE) all
 	scripts/bench-multihost
+
+bench-webhooks: bootstrap
+	$(MAKE) all
+	scripts/bench-webhooks
 
 clean:
 	rm -rf build bin

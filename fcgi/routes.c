@@ -5,6 +5,7 @@
 
 #include "buf.h"
 #include "export.h"
+#include "webhook.h"
 #include "xalloc.h"
 
 /* Keep in step with docs/api/openapi.yaml (spec_consistency_check). */
@@ -25,6 +26,13 @@ static const struct route route_table[] = {
 	{ "POST",	EXPORT_ROUTE "/{id}/retry",	h_export_retry },
 	{ "GET",	"/api/ops/scheduler/locks",	h_locks_list },
 	{ "POST",	"/api/ops/scheduler/locks/{name}/release", h_lock_release },
+	{ "POST",	WEBHOOK_ROUTE,			h_webhook_create },
+	{ "GET",	WEBHOOK_ROUTE,			h_webhook_list },
+	{ "DELETE",	WEBHOOK_ROUTE "/{id}",		h_webhook_delete },
+	{ "POST",	WEBHOOK_ROUTE "/{id}/rotate-secret", h_webhook_rotate },
+	{ "GET",	WEBHOOK_ROUTE "/{id}/deliveries", h_webhook_deliveries },
+	{ "POST",	WEBHOOK_ROUTE "/{id}/deliveries/{delivery_id}/redeliver",
+	    h_webhook_redeliver },
 };
 
 #define NROUTES	(sizeof(route_table) / sizeof(route_table[0]))

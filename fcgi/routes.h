@@ -52,5 +52,11 @@ void	h_events_list(struct request *r);
 void	h_status_history(struct request *r);
 void	h_locks_list(struct request *r);
 void	h_lock_release(struct request *r);
+void	h_webhook_create(struct request *r);
+void	h_webhook_list(struct request *r);
+void	h_webhook_delete(struct request *r);
+void	h_webhook_rotate(struct request *r);
+void	h_webhook_deliveries(struct request *r);
+void	h_webhook_redeliver(struct request *r);
 
 #endif

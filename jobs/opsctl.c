@@ -35,6 +35,7 @@
 #include "migrate.h"
 #include "rbac.h"
 #include "sanitize.h"
+#include "webhook.h"
 #include "xalloc.h"
 #include "xjson.h"
 
@@ -150,6 +151,20 @@ cmd_check_config(struct ctl *c, int argc, char **argv)
 		fprintf(stderr, "opsctl: config %s\n", err);
 		return EXIT_USAGE;
 	}
+	/*
+	 * The webhook escape hatches exist for dev and test stacks, whose
+	 * receivers are on loopback: warn (exit 0) whenever one is on, as
+	 * opsctl cannot tell a test stack from production.
+	 */
+	if (webhook_allow_private(&c->cfg))
+		fprintf(stderr, "opsctl: warning: webhooks.allow_private_networks "
+		    "is true: webhooks may reach loopback, private and "
+		    "link-local addresses (169.254.169.254); only dev and test "
+		    "stacks should set it\n");
+	if (webhook_allow_http(&c->cfg))
+		fprintf(stderr, "opsctl: warning: webhooks.allow_http is true: "
+		    "webhooks may be sent in clear text; only dev and test "
+		    "stacks should set it\n");
 	printf("config %s is valid\n", c->cfg.path ? c->cfg.path :
 	    "(defaults and environment)");
 	return 0;

@@ -94,6 +94,18 @@ static const struct config_key config_keys[] = {
 
 	{ "events", "retention_days", T_INT, O(events.retention_days), 1, 3650, "90", NULL, NULL },
 
+	{ "webhooks", "allow_private_networks", T_STR, O(webhooks.allow_private_networks), 0, 0, "false", NULL, "true|false" },
+	{ "webhooks", "allow_http", T_STR, O(webhooks.allow_http), 0, 0, "false", NULL, "true|false" },
+	{ "webhooks", "ca_file", T_STR, O(webhooks.ca_file), 0, 0, NULL, NULL, NULL },
+	{ "webhooks", "timeout_seconds", T_INT, O(webhooks.timeout_seconds), 1, 60, "10", NULL, NULL },
+	{ "webhooks", "retry_base_seconds", T_INT, O(webhooks.retry_base_seconds), 1, 3600, "30", NULL, NULL },
+	{ "webhooks", "retry_max_seconds", T_INT, O(webhooks.retry_max_seconds), 1, 86400, "3600", NULL, NULL },
+	{ "webhooks", "give_up_hours", T_INT, O(webhooks.give_up_hours), 1, 168, "24", NULL, NULL },
+	{ "webhooks", "lease_seconds", T_INT, O(webhooks.lease_seconds), 15, 3600, "60", NULL, NULL },
+	{ "webhooks", "dispatcher_budget_seconds", T_INT, O(webhooks.dispatcher_budget_seconds), 1, 3600, "50", NULL, NULL },
+	{ "webhooks", "max_endpoints_per_tenant", T_INT, O(webhooks.max_endpoints_per_tenant), 1, 1000, "20", NULL, NULL },
+	{ "webhooks", "retention_days", T_INT, O(webhooks.retention_days), 1, 3650, "30", NULL, NULL },
+
 	{ "sanitizer", "extra_keys", T_STRLIST, O(sanitizer.extra_keys), 0, 0, NULL, NULL, NULL },
 
 	{ "log", "level", T_STR, O(log.level), 0, 0, "info", "OPS_LOG_LEVEL", "debug|info|warn|error" },
@@ -103,8 +115,8 @@ static const struct config_key config_keys[] = {
 #define NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
 
 static const char *const config_sections[] = {
-	"database", "fcgi", "auth", "export", "locks", "events", "sanitizer",
-	"log"
+	"database", "fcgi", "auth", "export", "locks", "events", "webhooks",
+	"sanitizer", "log"
 };
 
 /*

@@ -118,6 +118,20 @@ struct ops_config {
 		int	 retention_days;	/* ops_event rows older are purged */
 	} events;
 
+	struct {				/* docs/webhooks.md */
+		char	*allow_private_networks;	/* "true" | "false" */
+		char	*allow_http;			/* "true" | "false" */
+		char	*ca_file;	/* NULL: the system's CAs */
+		int	 timeout_seconds;
+		int	 retry_base_seconds;
+		int	 retry_max_seconds;
+		int	 give_up_hours;
+		int	 lease_seconds;
+		int	 dispatcher_budget_seconds;
+		int	 max_endpoints_per_tenant;
+		int	 retention_days;	/* DELIVERED rows older: purged */
+	} webhooks;
+
 	struct {
 		char	**extra_keys;
 		size_t	  n_extra_keys;

@@ -230,13 +230,18 @@ job_row_json(const PGresult *res, int row, const struct export_actor *a,
 		    "bytes", int_or_null(res, row, C_TBYTES),
 		    "uncompressed_bytes", int_or_null(res, row, C_TUBYTES),
 		    "sha256", text_or_null(res, row, C_SHA));
-		bool may = export_access(a, CAP_EXPORT_DOWNLOAD,
-		    PQgetvalue(res, row, C_TENANT),
-		    PQgetvalue(res, row, C_BY)) == EXPORT_OK;
+		/* no view (a webhook's copy): no download_url at all */
+		if (view != NULL) {
+			bool may = export_access(a, CAP_EXPORT_DOWNLOAD,
+			    PQgetvalue(res, row, C_TENANT),
+			    PQgetvalue(res, row, C_BY)) == EXPORT_OK;
 
-		xjson_set(result, "download_url",
-		    may && view->download_url ? view->download_url(view->arg,
-		    PQgetvalue(res, row, C_ID), a->who->sub) : json_null());
+			xjson_set(result, "download_url",
+			    may && view->download_url ?
+			    view->download_url(view->arg,
+			    PQgetvalue(res, row, C_ID), a->who->sub) :
+			    json_null());
+		}
 		xjson_set(job, "result", result);
 	}
 	if (strcmp(state, "FAILED") == 0)
@@ -248,6 +253,23 @@ job_row_json(const PGresult *res, int row, const struct export_actor *a,
 		xjson_set(job, "cancel_requested", json_true());
 	xjson_set(job, "retry_of", text_or_null(res, row, C_RETRY_OF));
 	return job;
+}
+
+enum export_outcome
+export_job_snapshot_json(struct db *db, const char *row_json, json_t **job)
+{
+	const char *p[] = { row_json };
+	PGresult *res;
+
+	*job = NULL;
+	res = db_query(db, "SELECT " JOB_COLS " FROM jsonb_populate_record("
+	    "NULL::tb_audit_export_job, $1::jsonb)", 1, p);
+	if (res == NULL)
+		return EXPORT_E_DB;
+	if (PQntuples(res) == 1)
+		*job = job_row_json(res, 0, NULL, NULL);
+	PQclear(res);
+	return *job ? EXPORT_OK : EXPORT_E_STORED;
 }
 
 /* ---- create ------------------------------------------------------------------ */

@@ -101,6 +101,15 @@ enum export_outcome export_job_get(struct db *db,
 	    const struct export_view *view, json_t **job, char state_out[16]);
 
 /*
+ * The job as a poll shows it but without result.download_url, from a copy
+ * of its tb_audit_export_job row as JSON (to_jsonb(row): the webhook
+ * outbox's job_snapshot, sql/migrations/0011_webhooks.sql). *job is a new
+ * reference on EXPORT_OK; EXPORT_E_STORED when the copy cannot be shown.
+ */
+enum export_outcome export_job_snapshot_json(struct db *db,
+	    const char *row_json, json_t **job);
+
+/*
  * List jobs newest first, limited to what actor may see. *out is
  * {"items":[...],"next_cursor":...}. Returns EXPORT_OK, EXPORT_E_TENANT
  * (asked for a tenant outside the scope) or EXPORT_E_DB. Validate q with

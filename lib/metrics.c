@@ -66,7 +66,23 @@ struct snapshot {
 	PGresult	*heals;		/* see HEALS_SQL (metrics only) */
 	PGresult	*events;	/* see EVENTS_SQL (metrics only) */
 	PGresult	*hist;		/* see HIST_SQL (metrics only) */
+	PGresult	*webhooks;	/* see WEBHOOKS_SQL (metrics only) */
 };
+
+/*
+ * Webhook deliveries by state, the age of the oldest due one (dispatch
+ * lag), endpoints enabled and disabled (migration 0011).
+ */
+#define WEBHOOKS_SQL \
+	"SELECT count(*) FILTER (WHERE state = 'PENDING'), " \
+	"count(*) FILTER (WHERE state = 'DELIVERED'), " \
+	"count(*) FILTER (WHERE state = 'FAILED'), " \
+	"coalesce(extract(epoch FROM statement_timestamp() - " \
+	"min(next_attempt_at) FILTER (WHERE state = 'PENDING' AND " \
+	"next_attempt_at <= statement_timestamp())), 0), " \
+	"(SELECT count(*) FROM tb_webhook_endpoint WHERE enabled), " \
+	"(SELECT count(*) FROM tb_webhook_endpoint WHERE NOT enabled) " \
+	"FROM tb_webhook_delivery"
 
 #define EXPORTS_SQL \
 	"SELECT count(*) FILTER (WHERE state = 'PENDING'), " \
@@ -172,6 +188,7 @@ snapshot_free(struct snapshot *s)
 	PQclear(s->heals);
 	PQclear(s->events);
 	PQclear(s->hist);
+	PQclear(s->webhooks);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -207,6 +224,8 @@ snapshot_take(struct db *db, struct snapshot *s, bool for_status)
 	    events_p)) == NULL)
 		goto fail;
 	if (!for_status && (s->hist = db_query(db, HIST_SQL, 0, NULL)) == NULL)
+	if (!for_status && (s->webhooks = db_query(db, WEBHOOKS_SQL, 0,
+	    NULL)) == NULL)
 		goto fail;
 	if (db_commit(db) != 0)
 		goto fail;
@@ -498,6 +517,32 @@ static const struct {
 };
 
 static void
+prom_webhooks(struct buf *out, const struct snapshot *s)
+{
+	static const char *const states[] = { "PENDING", "DELIVERED",
+	    "FAILED" };
+	PGresult *res = s->webhooks;
+
+	family(out, "ops_webhook_deliveries", "gauge",
+	    "Webhook deliveries kept, by state (DELIVERED and FAILED rows are "
+	    "purged after webhooks.retention_days).");
+	for (int i = 0; i < 3; i++)
+		sample1(out, "ops_webhook_deliveries", "state", states[i],
+		    strtod(PQgetvalue(res, 0, i), NULL));
+	family(out, "ops_webhook_dispatch_lag_seconds", "gauge",
+	    "How long the oldest due webhook delivery has been waiting (0 "
+	    "when none is due).");
+	buf_appendf(out, "ops_webhook_dispatch_lag_seconds %.3f\n",
+	    strtod(PQgetvalue(res, 0, 3), NULL));
+	family(out, "ops_webhook_endpoints", "gauge",
+	    "Webhook endpoints, enabled or disabled (a 410 disables one).");
+	sample1(out, "ops_webhook_endpoints", "enabled", "true",
+	    strtod(PQgetvalue(res, 0, 4), NULL));
+	sample1(out, "ops_webhook_endpoints", "enabled", "false",
+	    strtod(PQgetvalue(res, 0, 5), NULL));
+}
+
+static void
 prom_jobs(struct buf *out, const struct snapshot *s)
 {
 	PGresult *res = s->jobs;
@@ -545,6 +590,7 @@ metrics_prometheus(struct db *db, const struct ops_config *cfg,
 	prom_histogram(out, s.hist, "ops_export_queue_wait_seconds",
 	    "Time from creation to the first claim by a runner (started_at - "
 	    "created_at), over every job ever (purges do not lower it).", 1, 3);
+	prom_webhooks(out, &s);
 	prom_jobs(out, &s);
 	snapshot_free(&s);
 	return 0;

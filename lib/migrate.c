@@ -160,9 +160,25 @@ migrate_roles(struct db *db, const struct migrate_roles *roles, char *err,
 
 	snprintf(st, sizeof(st), "%d", roles->statement_timeout_ms);
 	snprintf(idle, sizeof(idle), "%d", roles->idle_tx_timeout_ms);
+	/*
+	 * Then each ops_grants_<...>(fcgi, jobs) a later migration defines
+	 * (0011_webhooks: its tables), in name order, so that a migration
+	 * adding tables need not redefine ops_apply_roles().
+	 */
 	if (db_begin(db) != 0 ||
 	    db_exec(db, "SELECT ops_apply_roles($1, $2, $3::integer, "
-	    "$4::integer)", 4, p) != 0 || db_commit(db) != 0) {
+	    "$4::integer)", 4, p) != 0 ||
+	    db_exec(db, "SELECT set_config('ops.fcgi_role', $1, true), "
+	    "set_config('ops.jobs_role', $2, true)", 2, p) != 0 ||
+	    db_exec(db, "DO $g$ DECLARE f text; BEGIN "
+	    "FOR f IN SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON "
+	    "n.oid = p.pronamespace WHERE n.nspname = current_schema() AND "
+	    "p.proname LIKE 'ops\\_grants\\_%' AND p.pronargs = 2 "
+	    "ORDER BY p.proname LOOP "
+	    "EXECUTE format('SELECT %I(%L, %L)', f, "
+	    "current_setting('ops.fcgi_role'), "
+	    "current_setting('ops.jobs_role')); END LOOP; END $g$", 0,
+	    NULL) != 0 || db_commit(db) != 0) {
 		snprintf(err, errsz, "cannot set up the runtime roles %s and "
 		    "%s: %s", roles->fcgi, roles->jobs, db->errmsg);
 		db_rollback(db);

@@ -19,6 +19,8 @@ static const char *const cap_names[CAP_COUNT] = {
 	[CAP_EXPORT_CANCEL] = "export.cancel",
 	[CAP_OPS_STATUS] = "ops.status",
 	[CAP_LOCK_RELEASE] = "lock.release",
+	[CAP_WEBHOOK_MANAGE] = "webhook.manage",
+	[CAP_WEBHOOK_READ] = "webhook.read",
 };
 
 static const char *const scope_names[] = {
@@ -37,6 +39,8 @@ static const enum rbac_scope matrix[ROLE_COUNT][CAP_COUNT] = {
 		[CAP_EXPORT_CANCEL] = SCOPE_ANY,
 		[CAP_OPS_STATUS] = SCOPE_ANY,
 		[CAP_LOCK_RELEASE] = SCOPE_ANY,
+		[CAP_WEBHOOK_MANAGE] = SCOPE_ANY,
+		[CAP_WEBHOOK_READ] = SCOPE_ANY,
 	},
 	[ROLE_OPS_ADMIN] = {
 		[CAP_EXPORT_CREATE] = SCOPE_NONE,
@@ -45,6 +49,8 @@ static const enum rbac_scope matrix[ROLE_COUNT][CAP_COUNT] = {
 		[CAP_EXPORT_CANCEL] = SCOPE_ANY,
 		[CAP_OPS_STATUS] = SCOPE_ANY,
 		[CAP_LOCK_RELEASE] = SCOPE_ANY,
+		[CAP_WEBHOOK_MANAGE] = SCOPE_NONE,
+		[CAP_WEBHOOK_READ] = SCOPE_ANY,
 	},
 	[ROLE_AUDITOR] = {
 		[CAP_EXPORT_CREATE] = SCOPE_ANY,
@@ -53,6 +59,8 @@ static const enum rbac_scope matrix[ROLE_COUNT][CAP_COUNT] = {
 		[CAP_EXPORT_CANCEL] = SCOPE_OWN_REQUESTS,
 		[CAP_OPS_STATUS] = SCOPE_NONE,
 		[CAP_LOCK_RELEASE] = SCOPE_NONE,
+		[CAP_WEBHOOK_MANAGE] = SCOPE_NONE,
+		[CAP_WEBHOOK_READ] = SCOPE_ANY,
 	},
 	[ROLE_TENANT_ADMIN] = {
 		[CAP_EXPORT_CREATE] = SCOPE_OWN_TENANT,
@@ -61,6 +69,8 @@ static const enum rbac_scope matrix[ROLE_COUNT][CAP_COUNT] = {
 		[CAP_EXPORT_CANCEL] = SCOPE_OWN_TENANT,
 		[CAP_OPS_STATUS] = SCOPE_NONE,
 		[CAP_LOCK_RELEASE] = SCOPE_NONE,
+		[CAP_WEBHOOK_MANAGE] = SCOPE_OWN_TENANT,
+		[CAP_WEBHOOK_READ] = SCOPE_OWN_TENANT,
 	},
 };
 

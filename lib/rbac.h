@@ -8,6 +8,8 @@
  *   export.cancel    any tenant   any tenant   own requests  own tenant
  *   ops.status       any tenant   any tenant   no            no
  *   lock.release     any tenant   any tenant   no            no
+ *   webhook.manage   any tenant   no           no            own tenant
+ *   webhook.read     any tenant   any tenant   any tenant    own tenant
  *
  *   * metadata only: OPS_ADMIN may read jobs but not download them, see
  *     rbac_metadata_only(). "any tenant" means "yes" for the capabilities
@@ -39,6 +41,8 @@ enum rbac_cap {
 	CAP_EXPORT_CANCEL,
 	CAP_OPS_STATUS,		/* ops status, scheduler locks */
 	CAP_LOCK_RELEASE,	/* force-release a scheduler lock */
+	CAP_WEBHOOK_MANAGE,	/* create, delete, rotate endpoints; redeliver */
+	CAP_WEBHOOK_READ,	/* list endpoints and deliveries (no secret) */
 	CAP_COUNT
 };
 
@@ -62,7 +66,8 @@ int		 rbac_role_parse(const char *s);
 const char	*rbac_role_name(enum rbac_role r);
 
 /* "export.create", "export.download", "export.read", "export.cancel",
- * "ops.status", "lock.release"; "?" out of range. */
+ * "ops.status", "lock.release", "webhook.manage", "webhook.read"; "?" out
+ * of range. */
 const char	*rbac_cap_name(enum rbac_cap c);
 
 /* "no", "own requests", "own tenant", "any tenant"; "?" out of range. */

@@ -7,8 +7,8 @@
 #   stack_down DIR        stop everything started in DIR
 #   stack_fcgi_start DIR  (re)start only ops-fcgi
 #   stack_fcgi_stop DIR   stop only ops-fcgi (SIGTERM, then wait)
-#   stack_timers_start DIR  run ops-export-runner, ops-export-cleaner and
-#                         ops-lock-healer in loops at the cadence of their
+#   stack_timers_start DIR  run ops-export-runner, ops-export-cleaner,
+#                         ops-lock-healer and ops-webhook-dispatcher in loops at the cadence of their
 #                         jobs/systemd/*.timer (OnBootSec, OnUnitActiveSec)
 #   stack_timers_stop DIR   stop those loops (stack_down does it too)
 #   stack_sweep DIR       end whatever process of DIR's stack is left, found
@@ -34,6 +34,9 @@
 #                          (scripts/ha-lib.sh: a multi-host URL over a Patroni
 #                          cluster): used instead of starting scripts/pgtemp;
 #                          the binaries and migrations use it too
+#   STACK_WEBHOOKS_PRIVATE webhooks.allow_private_networks (default true: the
+#                          dev and test stacks' receivers are on loopback)
+#   STACK_WEBHOOKS_EXTRA   more lines for the webhooks: section
 #
 # Outputs: STACK_URL (http://127.0.0.1:PORT), STACK_DB_URL (direct, as the
 # superuser that owns the schema: for tests and migrations), STACK_RUNTIME_DB_URL
@@ -86,6 +89,9 @@ ${STACK_EXPORT_EXTRA:-}
 locks:
 $locks_hb
 ${STACK_LOCKS_EXTRA:-}
+webhooks:
+  allow_private_networks: ${STACK_WEBHOOKS_PRIVATE:-true}
+${STACK_WEBHOOKS_EXTRA:-}
 log:
   level: ${STACK_LOG_LEVEL:-info}
   format: ${STACK_LOG_FORMAT:-json}
@@ -283,7 +289,7 @@ stack_up() {
 # records its run and releases its lock, as under `systemctl stop`; one
 # still running after 5 s is SIGKILLed and leaves its lock to the healer).
 # Logs: DIR/timers/JOB.log.
-STACK_TIMER_JOBS="ops-export-runner ops-export-cleaner ops-lock-healer"
+STACK_TIMER_JOBS="ops-export-runner ops-export-cleaner ops-lock-healer ops-webhook-dispatcher"
 
 # stack_timer_seconds JOB KEY: KEY (OnBootSec, OnUnitActiveSec) of JOB.timer in seconds
 stack_timer_seconds() {

@@ -63,10 +63,10 @@ check "make install DESTDIR=<container root>" \
 	make -s -C "$ROOT" install DESTDIR="$M" >"$DIR/install.log" 2>&1
 expect_eq "/etc/ops/ops.yaml is installed with mode 0640" 640 "$(stat -c %a "$M/etc/ops/ops.yaml")"
 missing=""
-for b in ops-fcgi ops-export-runner ops-export-cleaner ops-lock-healer ops-notion-preflight opsctl; do
+for b in ops-fcgi ops-export-runner ops-export-cleaner ops-lock-healer ops-webhook-dispatcher ops-notion-preflight opsctl; do
 	[ -x "$M/usr/local/bin/$b" ] || missing+=" $b"
 done
-expect_eq "the six binaries in /usr/local/bin" "" "$missing"
+expect_eq "the seven binaries in /usr/local/bin" "" "$missing"
 check "units in /usr/local/lib/systemd/system" test -f "$M/usr/local/lib/systemd/system/ops-fcgi.socket"
 check "migrations in /usr/local/share/ops/migrations" test -f "$M/usr/local/share/ops/migrations/0001_core.sql"
 check "nginx include in /etc/nginx" test -f "$M/etc/nginx/ops-locations.conf" -a -f "$M/etc/nginx/conf.d/ops-http.conf"
@@ -106,7 +106,7 @@ cred="$M/etc/ops/credentials"
 # authentication ignores them, the test tells them apart), and the owner's
 # for opsctl migrate, deliberately installed too open: tmpfiles.d must make
 # it root:root 0600 at boot
-for u in ops-fcgi ops-export-runner ops-export-cleaner ops-lock-healer ops-notion-sync; do
+for u in ops-fcgi ops-export-runner ops-export-cleaner ops-lock-healer ops-notion-sync ops-webhook-dispatcher; do
 	printf 'postgresql:///ops?host=/run/postgresql&port=%s&user=ops&password=%s-%s' "$PGP" "$DB_PASSWORD" "$u" |
 		install -m 0600 /dev/stdin "$cred/$u.database_url"
 done
@@ -149,7 +149,7 @@ chmod 0640 "$M/etc/ops/ops.yaml"
 # drop-ins: the timers fast, ops-fcgi gets the dev HS256 key (production
 # would use auth.jwks_file); the units themselves stay as installed
 dropin() { mkdir -p "$M/etc/systemd/system/$1.d"; cat >"$M/etc/systemd/system/$1.d/test.conf"; }
-for j in ops-export-runner ops-export-cleaner ops-lock-healer; do
+for j in ops-export-runner ops-export-cleaner ops-lock-healer ops-webhook-dispatcher; do
 	printf '[Timer]\nOnBootSec=2s\nOnUnitActiveSec=2s\nAccuracySec=100ms\n' | dropin "$j.timer"
 done
 printf '[Service]\nLoadCredential=jwt_hs256:/etc/ops/credentials/jwt_hs256\nEnvironment=OPS_JWT_HS256_SECRET_FILE=%%d/jwt_hs256\n' |
@@ -168,7 +168,7 @@ server {
 NGINX
 check "systemctl --root enable the socket and the timers" \
 	systemctl --root="$M" enable ops-fcgi.socket ops-export-runner.timer ops-export-cleaner.timer ops-lock-healer.timer \
-	>>"$DIR/install.log" 2>&1
+	ops-webhook-dispatcher.timer >>"$DIR/install.log" 2>&1
 
 # the installed opsctl finds the installed migrations (no OPS_MIGRATIONS_DIR):
 # run once in the container before it boots, as an operator does before
@@ -238,12 +238,12 @@ touch: cannot touch '/usr/local/bin/probe': Read-only file system" "$out"
 # credential; the migration (owner) credential is root:root 0600 whatever mode
 # it was installed with, and no service user reads it
 declare -A SVC_USER=([ops-fcgi]=ops-fcgi [ops-export-runner]=ops-runner [ops-export-cleaner]=ops-cleaner
-	[ops-lock-healer]=ops-healer [ops-notion-sync]=ops-notion)
-for unit in ops-fcgi ops-export-runner ops-export-cleaner ops-lock-healer ops-notion-sync; do
+	[ops-lock-healer]=ops-healer [ops-notion-sync]=ops-notion [ops-webhook-dispatcher]=ops-webhook)
+for unit in ops-fcgi ops-export-runner ops-export-cleaner ops-lock-healer ops-notion-sync ops-webhook-dispatcher; do
 	expect_eq "systemctl show -p User $unit.service: ${SVC_USER[$unit]} (group ops)" "${SVC_USER[$unit]} ops" \
 		"$(prop "$unit.service" User) $(prop "$unit.service" Group)"
 done
-expect_eq "five distinct uids, none shared with another account" 5 \
+expect_eq "six distinct uids, none shared with another account" 6 \
 	"$(for u in "${SVC_USER[@]}"; do c id -u "$u"; done | sort -u | wc -l)"
 expect_eq "tmpfiles.d: the migration credential is root:root 0600 (installed 0644)" "600 root root" \
 	"$(c stat -c '%a %U %G' /etc/ops/credentials/migrate.database_url)"
@@ -258,7 +258,7 @@ for u in "${SVC_USER[@]}"; do
 		"! nsenter -t $CPID -a setpriv --reuid=$u --regid=ops --init-groups -- cat /etc/ops/credentials/migrate.database_url /etc/ops/credentials/ops-export-runner.database_url"
 	check "$u reads /etc/ops/ops.yaml (group ops)" as_user "$u" test -r /etc/ops/ops.yaml
 done
-for j in ops-export-runner ops-export-cleaner ops-lock-healer; do
+for j in ops-export-runner ops-export-cleaner ops-lock-healer ops-webhook-dispatcher; do
 	check "$j ran as ${SVC_USER[$j]}: its textfile is theirs" wait_for 30 \
 		bash -c "[ \"\$(nsenter -t $CPID -a stat -c %U /var/lib/node_exporter/textfile/$j.prom 2>/dev/null)\" = ${SVC_USER[$j]} ]"
 done
@@ -267,7 +267,7 @@ done
 SEED_DB_URL=$DB_HOST_URL seed_audit acme 20000 words=12 || setup_failed "seeding audit_log"
 SUPER=$(mint root-1 "" '["SUPER_ADMIN"]')
 OPS=$(mint ops-1 "" '["OPS_ADMIN"]')
-for j in ops-export-runner ops-export-cleaner ops-lock-healer; do
+for j in ops-export-runner ops-export-cleaner ops-lock-healer ops-webhook-dispatcher; do
 	check "the $j timer fires: a success metric appears" wait_for 30 test -n "$(metric "$j")"
 	[ -n "$(metric "$j")" ] || { c systemctl status --no-pager "$j.service"; c journalctl -u "$j.service" --no-pager | tail -n 20; } >&2
 done

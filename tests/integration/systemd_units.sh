@@ -50,7 +50,8 @@ HARDENING=(NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes PrivateTmp=y
 	SystemCallFilter=@system-service SystemCallArchitectures=native
 	CapabilityBoundingSet=)
 for f in "$UNITS"/ops-fcgi.service "$UNITS"/ops-export-runner.service \
-    "$UNITS"/ops-export-cleaner.service "$UNITS"/ops-lock-healer.service; do
+    "$UNITS"/ops-export-cleaner.service "$UNITS"/ops-lock-healer.service \
+    "$UNITS"/ops-webhook-dispatcher.service; do
 	missing=""
 	for h in "${HARDENING[@]}"; do
 		grep -qxF "$h" "$f" || missing+=" [$h]"
@@ -62,7 +63,7 @@ for f in "$UNITS"/ops-fcgi.service "$UNITS"/ops-export-runner.service \
 	expect_eq "$(basename "$f") puts no secret in the environment" "" \
 		"$(grep -E '^Environment=.*(URL|SECRET|TOKEN|PASSWORD)=' "$f" | grep -v '_FILE=%d/' || true)"
 done
-for j in ops-export-runner ops-export-cleaner ops-lock-healer; do
+for j in ops-export-runner ops-export-cleaner ops-lock-healer ops-webhook-dispatcher; do
 	f="$UNITS/$j.service"
 	check "$j writes its textfile" grep -qxF "ExecStart=/usr/local/bin/$j --textfile-dir /var/lib/node_exporter/textfile" "$f"
 	check "$j may write the textfile dir" grep -qxF 'ReadWritePaths=/var/lib/node_exporter/textfile' "$f"
@@ -73,7 +74,7 @@ done
 # one Unix user and one database credential per service (issue 20, M4;
 # docs/install.md "Users and credentials")
 declare -A WANT_USER=([ops-fcgi]=ops-fcgi [ops-export-runner]=ops-runner [ops-export-cleaner]=ops-cleaner
-	[ops-lock-healer]=ops-healer [ops-notion-sync]=ops-notion)
+	[ops-lock-healer]=ops-healer [ops-notion-sync]=ops-notion [ops-webhook-dispatcher]=ops-webhook)
 SYSUSERS="$UNITS/ops.sysusers"
 for unit in "${!WANT_USER[@]}"; do
 	f="$UNITS/$unit.service"; u=${WANT_USER[$unit]}
@@ -91,7 +92,7 @@ if command -v systemd-sysusers >/dev/null 2>&1 && command -v systemd-tmpfiles >/
 	install -m 0644 /dev/null "$SR/etc/ops/credentials/migrate.database_url"
 	out=$(systemd-sysusers --root="$SR" "$SYSUSERS" 2>&1 >/dev/null | grep -v '^Creating ')
 	expect_eq "systemd-sysusers accepts ops.sysusers (no warning)" "" "$out"
-	expect_eq "... and makes the five users, members of ops" "ops:ops-cleaner,ops-fcgi,ops-healer,ops-notion,ops-runner" \
+	expect_eq "... and makes the six users, members of ops" "ops:ops-cleaner,ops-fcgi,ops-healer,ops-notion,ops-runner,ops-webhook" \
 		"$(grep '^ops:' "$SR/etc/group" | cut -d: -f1,4)"
 	out=$(systemd-tmpfiles --root="$SR" --create "$UNITS/ops.tmpfiles" 2>&1)
 	expect_eq "systemd-tmpfiles accepts ops.tmpfiles (no warning)" "" "$out"
@@ -111,7 +112,7 @@ check "tmpfiles.d makes every credential file root:root 0600 at boot" \
 	grep -qE '^z /etc/ops/credentials/\* +0600 root root -$' "$UNITS/ops.tmpfiles"
 check "the socket belongs to ops-fcgi" grep -qxF 'SocketUser=ops-fcgi' "$UNITS/ops-fcgi.socket"
 # a stop: SIGTERM, time to end the unit of work, exit 143 is clean (issue 20 M5)
-for j in ops-export-runner ops-export-cleaner ops-lock-healer ops-notion-preflight ops-notion-sync; do
+for j in ops-export-runner ops-export-cleaner ops-lock-healer ops-notion-preflight ops-notion-sync ops-webhook-dispatcher; do
 	f="$UNITS/$j.service"
 	check "$j: exit 143 (stopped by SIGTERM, run recorded) is not a failure" grep -qxF 'SuccessExitStatus=143' "$f"
 	check "$j: stopped with SIGTERM" grep -qxF 'KillSignal=SIGTERM' "$f"
@@ -127,6 +128,7 @@ expect_eq "runner every 15 s" "OnUnitActiveSec=15s AccuracySec=1s" \
 check "runner timer has OnBootSec" grep -q '^OnBootSec=' "$UNITS/ops-export-runner.timer"
 check "cleaner every 15 min" grep -qxF 'OnUnitActiveSec=15min' "$UNITS/ops-export-cleaner.timer"
 check "healer every minute" grep -qxF 'OnUnitActiveSec=1min' "$UNITS/ops-lock-healer.timer"
+check "webhook dispatcher every 10 s" grep -qxF 'OnUnitActiveSec=10s' "$UNITS/ops-webhook-dispatcher.timer"
 # the socket nginx connects to
 s="$UNITS/ops-fcgi.socket"
 check "socket at /run/ops/ops-fcgi.sock" grep -qxF 'ListenStream=/run/ops/ops-fcgi.sock' "$s"

@@ -127,7 +127,7 @@ test_errors(void **state)
 	expect_error("exports:\n  ttl_hours: 3\n", 1, "unknown section exports");
 	/* the list comes from the key table, in its order */
 	expect_error("exports:\n  ttl_hours: 3\n", 1, "(expected one of database, "
-	    "fcgi, auth, export, locks, events, sanitizer, ");
+	    "fcgi, auth, export, locks, events, webhooks, sanitizer, ");
 	expect_error("export:\n  ttl_hours: 3\n  ttl_hours: 4\n", 3,
 	    "duplicate key export.ttl_hours");
 	expect_error("export: 3\n", 1, "section export must be a mapping");
@@ -273,7 +273,7 @@ test_notion_section_skipped(void **state)
 	expect_error("notion: {}\nnotion: {}\n", 2, "duplicate section notion");
 	expect_error("notionx:\n  a: 1\n", 1, "unknown section notionx "
 	    "(expected one of database, fcgi, auth, export, locks, events, "
-	    "sanitizer, log, notion)");
+	    "webhooks, sanitizer, log, notion)");
 }
 
 /* fcgi.listen_address: exclusive with socket_path; allowed_peers needs it */

@@ -27,6 +27,8 @@ static const enum rbac_scope contract[CAP_COUNT][ROLE_COUNT] = {
 	[CAP_EXPORT_CANCEL] =	{ ANY, ANY, REQ, TEN },
 	[CAP_OPS_STATUS] =	{ ANY, ANY, N,   N },
 	[CAP_LOCK_RELEASE] =	{ ANY, ANY, N,   N },
+	[CAP_WEBHOOK_MANAGE] =	{ ANY, N,   N,   TEN },
+	[CAP_WEBHOOK_READ] =	{ ANY, ANY, ANY, TEN },
 };
 
 static void

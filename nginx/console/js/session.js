@@ -18,6 +18,8 @@ const MATRIX = {
 	'export.cancel':   { SUPER_ADMIN: 'any tenant', OPS_ADMIN: 'any tenant', AUDITOR: 'own requests', TENANT_ADMIN: 'own tenant' },
 	'ops.status':      { SUPER_ADMIN: 'any tenant', OPS_ADMIN: 'any tenant' },
 	'lock.release':    { SUPER_ADMIN: 'any tenant', OPS_ADMIN: 'any tenant' },
+	'webhook.manage':  { SUPER_ADMIN: 'any tenant', TENANT_ADMIN: 'own tenant' },
+	'webhook.read':    { SUPER_ADMIN: 'any tenant', OPS_ADMIN: 'any tenant', AUDITOR: 'any tenant', TENANT_ADMIN: 'own tenant' },
 };
 
 function b64urlJson(seg) {
