@@ -114,6 +114,14 @@ touch "$DIR/polling"
 done ) &
 POLLER=$!; LOOP_PIDS+=" $POLLER"
 
+# From here on every chunk insert takes 30 ms more (a slow disk, in this
+# test database only, as in failover.sh): the export below stays under way
+# for seconds, so the migration runs inside it whatever the machine's speed
+sql "CREATE FUNCTION test_slow_chunk() RETURNS trigger LANGUAGE plpgsql AS \$\$
+     BEGIN PERFORM pg_sleep(0.03); RETURN NEW; END \$\$;
+     CREATE TRIGGER test_slow_chunk BEFORE INSERT ON tb_audit_export_chunk
+     FOR EACH ROW EXECUTE FUNCTION test_slow_chunk()" >/dev/null || setup_failed "the slow-disk trigger"
+
 create bulk; K=$JOB
 wait_chunks "$K" 5 60 || setup_failed "an export under way with the old runner"
 T_MIG=$SECONDS
