@@ -36,9 +36,11 @@ static const struct config_key config_keys[] = {
 	{ "database", "connect_timeout_seconds", T_INT, O(database.connect_timeout_seconds), 1, 60, "5", NULL, NULL },
 	{ "database", "statement_timeout_ms", T_INT, O(database.statement_timeout_ms), 0, 3600000, "30000", NULL, NULL },
 	{ "database", "prepared_statements", T_STR, O(database.prepared_statements), 0, 0, "true", "OPS_DATABASE_PREPARED_STATEMENTS", "true|false" },
+	{ "database", "pool_size", T_INT, O(database.pool_size), 1, 256, "8", NULL, NULL },
+	{ "database", "pool_wait_ms", T_INT, O(database.pool_wait_ms), 0, 60000, "1000", NULL, NULL },
 
 	{ "fcgi", "socket_path", T_STR, O(fcgi.socket_path), 0, 0, NULL, "OPS_FCGI_SOCKET", NULL },
-	{ "fcgi", "threads", T_INT, O(fcgi.threads), 1, 256, "8", NULL, NULL },
+	{ "fcgi", "threads", T_INT, O(fcgi.threads), 1, 256, "16", NULL, NULL },
 	{ "fcgi", "backlog", T_INT, O(fcgi.backlog), 1, 65535, "128", NULL, NULL },
 	{ "fcgi", "public_base_url", T_STR, O(fcgi.public_base_url), 0, 0, "", "OPS_PUBLIC_BASE_URL", NULL },
 	{ "fcgi", "max_body_bytes", T_BYTES, O(fcgi.max_body_bytes), 1024, 16 * MIB, "64KiB", NULL, NULL },
