@@ -3,14 +3,24 @@
  *
  * main() loads the config and keys, opens (or inherits) the listening
  * socket, starts fcgi.threads workers and then waits for SIGTERM/SIGINT.
- * Each worker owns one FCGX_Request and one PostgreSQL connection for its
- * whole life. Every worker blocks in accept() on the listening socket
- * itself: the kernel hands each new connection to exactly one waiting
- * thread (no lock, no poll(), no wake-up chain between workers; measured in
- * docs/architecture.md). On SIGTERM main tells libfcgi to stop and
- * interrupts the accept() of every worker with SIGUSR1 (again every
- * WAKE_MS until it has exited, as a signal can land just before accept());
- * workers finish the request in hand and exit; main joins them and exits 0.
+ * Each worker owns one FCGX_Request for its whole life, and takes one of
+ * database.pool_size PostgreSQL sessions (fcgi/pool.h) for each request.
+ * Connections and threads are decoupled: nginx keeps its FastCGI
+ * connections open between requests (fastcgi_keep_conn, upstream
+ * keepalive), and an idle connection holds no thread and no session. Every
+ * connection, and the listening socket, sits in one epoll set, one-shot:
+ * each worker waits in epoll_wait() for one ready descriptor, which the
+ * kernel hands to exactly one waiting thread. A ready listening socket is
+ * accepted from (the new connections join the set, then the socket is
+ * re-armed); a ready connection is served one request (libfcgi reads it;
+ * FCGX_Request.ipcFd is set to it) and, when nginx keeps it, re-armed; an
+ * idle connection nginx closed turns ready and is closed. So any number of
+ * idle connections waits for free, and a new one never waits behind them
+ * (measured in docs/architecture.md, "Performance"). On SIGTERM main tells
+ * libfcgi to stop and interrupts the epoll_wait() of every worker with
+ * SIGUSR1 (again every WAKE_MS until it has exited, as a signal can land
+ * just before epoll_wait()); workers finish the request in hand and exit;
+ * main joins them and exits 0 (which closes the idle connections).
  */
 #include <errno.h>
 #include <fcgiapp.h>
@@ -18,12 +28,14 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -34,6 +46,7 @@
 #include "config.h"
 #include "db.h"
 #include "log.h"
+#include "pool.h"
 #include "request.h"
 #include "routes.h"
 #include "sanitize.h"
@@ -41,18 +54,24 @@
 #include "xpthread.h"
 
 #define WAKE_MS	50
+#define MAX_PEERS	16	/* fcgi.allowed_peers */
 
 struct server {
 	struct app	 app;
+	struct pool	 pool;
 	int		 listen_fd;
+	int		 epoll_fd;	/* the listening socket and connections */
 	atomic_bool	 stopping;
+	/* fcgi.allowed_peers: the only IPv4 peers accepted (none: any) */
+	struct in_addr	 peers[MAX_PEERS];
+	int		 npeers;
 };
 
 struct worker {
 	struct server	*srv;
 	pthread_t	 tid;
 	int		 index;
-	atomic_bool	 in_accept;	/* blocked in accept(), not serving */
+	atomic_bool	 in_accept;	/* in epoll_wait(), not serving */
 	atomic_bool	 done;
 };
 
@@ -72,7 +91,7 @@ usage(FILE *out)
 	    CONFIG_DEFAULT_PATH);
 }
 
-/* SIGUSR1 only interrupts a worker's accept() (EINTR); nothing to do. */
+/* SIGUSR1 only interrupts a worker's epoll_wait() (EINTR); nothing to do. */
 static void
 on_wake(int sig)
 {
@@ -89,20 +108,133 @@ drain_input(FCGX_Request *fx)
 		;
 }
 
+/*
+ * Does the request need a database session? Liveness (/healthz) and
+ * nginx's check before a download (fcgi/h_exports.c, download_check()) do
+ * not: they answer whether or not a session is free.
+ */
+static bool
+needs_db(FCGX_Request *fx)
+{
+	static const char dl[] = "/download";
+	const char *uri = FCGX_GetParam("REQUEST_URI", fx->envp);
+	size_t n;
+
+	if (uri == NULL)
+		return true;
+	n = strcspn(uri, "?");
+	if (n == strlen("/healthz") && strncmp(uri, "/healthz", n) == 0)
+		return false;
+	/* the check reaches no handler but the download's */
+	return FCGX_GetParam("OPS_DOWNLOAD_CHECK", fx->envp) == NULL ||
+	    n < sizeof(dl) - 1 || strncmp(uri + n - (sizeof(dl) - 1), dl,
+	    sizeof(dl) - 1) != 0;
+}
+
 static void
-serve_one(struct server *srv, FCGX_Request *fx, struct db *db)
+serve_one(struct server *srv, FCGX_Request *fx)
 {
 	struct request r;
+	struct db *db = NULL;
+	bool need = needs_db(fx);
 
+	if (need)
+		db = pool_get(&srv->pool, srv->app.cfg->database.pool_wait_ms);
 	request_init(&r, fx, &srv->app, db);
-	route_dispatch(&r);
+	if (need && db == NULL) {
+		log_kv(LOG_WARN, "request_id", r.request_id, "%s %s: all %d "
+		    "database sessions stayed busy for %d ms (database."
+		    "pool_size, database.pool_wait_ms)", r.method, r.path,
+		    srv->pool.size, srv->app.cfg->database.pool_wait_ms);
+		resp_error_h(&r, "DB_UNAVAILABLE", "every database session is "
+		    "busy", NULL, "Retry-After: 1\r\n");
+	} else {
+		route_dispatch(&r);
+	}
 	if (r.status == 0)
 		resp_error(&r, "INTERNAL_ERROR", NULL, NULL);
 	log_kv(LOG_DEBUG, "request_id", r.request_id, "%s %s -> %d",
 	    r.method, r.path, r.status);
 	request_finish(&r);
-	/* a failed transaction must not leak into the next request */
-	db_rollback(db);
+	if (db != NULL) {
+		/* a failed transaction must not leak into the next request */
+		db_rollback(db);
+		pool_put(&srv->pool, db);
+	}
+}
+
+/* (Re-)arm fd in the set for one readiness event. 0 or -1 (logged). */
+static int
+conn_arm(struct server *srv, int fd, int op)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT,
+	    .data.fd = fd };
+
+	if (epoll_ctl(srv->epoll_fd, op, fd, &ev) == 0)
+		return 0;
+	log_error("epoll_ctl on a FastCGI connection: %s", strerror(errno));
+	return -1;
+}
+
+/*
+ * May this peer talk FastCGI to us? Without fcgi.allowed_peers anyone the
+ * socket lets connect; with it, only those IPv4 addresses. The check is
+ * ours because connections are accepted here, not by libfcgi (whose
+ * FCGI_WEB_SERVER_ADDRS applies only to what FCGX_Accept_r() accepts).
+ */
+static bool
+peer_allowed(const struct server *srv, const struct sockaddr_storage *ss)
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+
+	if (srv->npeers == 0)
+		return true;
+	if (ss->ss_family != AF_INET)
+		return false;
+	for (int i = 0; i < srv->npeers; i++)
+		if (srv->peers[i].s_addr == sin->sin_addr.s_addr)
+			return true;
+	return false;
+}
+
+/*
+ * The listening socket is ready: accept what is pending (it is
+ * non-blocking), close a connection from a peer not allowed unread, put
+ * each other in the set (blocking, as libfcgi reads it), then re-arm the
+ * socket.
+ */
+static void
+accept_all(struct server *srv)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int fd;
+
+	while ((fd = accept4(srv->listen_fd, (struct sockaddr *)&ss, &sl,
+	    SOCK_CLOEXEC)) >= 0) {
+		if (!peer_allowed(srv, &ss)) {
+			char a[INET6_ADDRSTRLEN] = "?";
+
+			if (ss.ss_family == AF_INET)
+				(void)inet_ntop(AF_INET, &((struct sockaddr_in *)
+				    &ss)->sin_addr, a, sizeof(a));
+			log_warn("closed a FastCGI connection from %s: not in "
+			    "fcgi.allowed_peers", a);
+			(void)close(fd);
+		} else if (conn_arm(srv, fd, EPOLL_CTL_ADD) != 0)
+			(void)close(fd);
+		sl = sizeof(ss);
+	}
+	if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+	    errno == ENOMEM) {
+		/* out of descriptors: do not spin */
+		const struct timespec pause = { 0, 100000000L };
+
+		log_error("accept on the listening socket: %s",
+		    strerror(errno));
+		(void)nanosleep(&pause, NULL);
+	}
+	(void)conn_arm(srv, srv->listen_fd, EPOLL_CTL_MOD);
 }
 
 static void *
@@ -110,63 +242,68 @@ worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct server *srv = w->srv;
-	const struct ops_config *cfg = srv->app.cfg;
 	FCGX_Request fx;
-	struct db db;
-	char appname[64];
 
-	snprintf(appname, sizeof(appname), "ops-fcgi/%d", w->index);
-	db_init(&db, cfg->database.url, cfg->database.fcgi_role,
-	    cfg->database.connect_timeout_seconds, appname);
-	db.prepare = strcmp(cfg->database.prepared_statements, "true") == 0;
-	(void)db_ensure(&db);	/* failure is fine: retried per request */
-	if (FCGX_InitRequest(&fx, srv->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+	/* the first workers connect the sessions (fcgi/pool.h) */
+	if (w->index < srv->pool.size)
+		pool_warm(&srv->pool, w->index);
+	/* no listening socket: fx only reads connections it is given */
+	if (FCGX_InitRequest(&fx, -1, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
 		log_error("worker %d: cannot initialise a FastCGI request",
 		    w->index);
-		db_close(&db);
 		atomic_store(&w->done, true);
 		return NULL;
 	}
 	while (!atomic_load(&srv->stopping)) {
-		int rc;
+		struct epoll_event ev;
+		int n;
 
 		atomic_store(&w->in_accept, true);
-		rc = FCGX_Accept_r(&fx);
+		n = epoll_wait(srv->epoll_fd, &ev, 1, -1);
 		atomic_store(&w->in_accept, false);
-		if (rc != 0) {
-			/* interrupted (stopping), a connection that broke
-			 * early, or out of descriptors: do not spin */
-			if (errno == EMFILE || errno == ENFILE ||
-			    errno == ENOBUFS || errno == ENOMEM) {
-				const struct timespec pause = { 0, 100000000L };
-
-				log_error("accept on the listening socket: %s",
-				    strerror(errno));
-				(void)nanosleep(&pause, NULL);
-			}
+		if (n != 1)
+			continue;	/* interrupted: stopping? */
+		if (ev.data.fd == srv->listen_fd) {
+			accept_all(srv);
 			continue;
 		}
-		serve_one(srv, &fx, &db);
+		/* keepConnection: FCGX_Accept_r() first finishes "the
+		 * previous request", which would close fd otherwise */
+		fx.ipcFd = ev.data.fd;
+		fx.keepConnection = 1;
+		fx.detached = 0;
+		/* reads the request; a connection nginx closed (or broke) is
+		 * closed here, and FCGX_Accept_r() fails without accepting
+		 * (fx has no listening socket) */
+		if (FCGX_Accept_r(&fx) != 0) {
+			fx.ipcFd = -1;
+			continue;
+		}
+		serve_one(srv, &fx);
 		/*
 		 * Read what is left of the request (a body the handler did
-		 * not need; usually nothing), then close at once: detached,
-		 * libfcgi does not shutdown() and wait up to 2 s (poll) for
-		 * nginx to close its end first. That lingering close guards
-		 * against a reset that loses the answer when unread input is
-		 * left; none is. It was 17% of ops-fcgi's samples under wrk
-		 * (docs/architecture.md).
+		 * not need; usually nothing), then finish: a connection nginx
+		 * keeps (fastcgi_keep_conn) stays open and goes back to the
+		 * set for its next request; any other is closed at once:
+		 * detached, libfcgi does not shutdown() and wait up to 2 s
+		 * (poll) for nginx to close its end first. That lingering
+		 * close guards against a reset that loses the answer when
+		 * unread input is left; none is. It was 17% of ops-fcgi's
+		 * samples under wrk (docs/architecture.md).
 		 */
 		drain_input(&fx);
 		(void)FCGX_Detach(&fx);
 		FCGX_Finish_r(&fx);
+		if (fx.ipcFd >= 0 && conn_arm(srv, fx.ipcFd, EPOLL_CTL_MOD) != 0)
+			(void)close(fx.ipcFd);
+		fx.ipcFd = -1;
 	}
-	FCGX_Free(&fx, 0);
-	db_close(&db);
+	FCGX_Free(&fx, 1);
 	atomic_store(&w->done, true);
 	return NULL;
 }
 
-/* Stop the workers: wake each one out of accept() until it has exited. */
+/* Stop the workers: wake each one out of epoll_wait() until it has exited. */
 static void
 stop_workers(struct server *srv, struct worker *workers, int n)
 {
@@ -205,7 +342,7 @@ fd_is_socket(int fd)
  * fcgi.listen_address: "ADDR:PORT" or "[ADDR6]:PORT", numeric. FastCGI has
  * no authentication: whoever reaches the port is trusted like nginx, so the
  * wildcard address (every interface) is refused; bind a private address
- * and let fcgi.allowed_peers (libfcgi's FCGI_WEB_SERVER_ADDRS) and a
+ * and let fcgi.allowed_peers (checked in accept_all()) and a
  * firewall say who may connect. Returns the fd or -1 with err filled.
  */
 static int
@@ -262,12 +399,13 @@ listen_tcp(const char *spec, int backlog, char *err, size_t errsz)
 }
 
 /*
- * fcgi.allowed_peers, IPv4 addresses separated by commas: libfcgi closes a
- * TCP connection from any other address (FCGI_WEB_SERVER_ADDRS, read by
- * FCGX_Init(); it checks IPv4 peers only, so an IPv6 listener is refused).
+ * fcgi.allowed_peers, at most MAX_PEERS IPv4 addresses separated by commas,
+ * into srv->peers: accept_all() closes a TCP connection from any other
+ * address (IPv4 peers only, so an IPv6 listener is refused).
  */
 static int
-allow_peers(const struct ops_config *cfg, char *err, size_t errsz)
+allow_peers(struct server *srv, const struct ops_config *cfg, char *err,
+    size_t errsz)
 {
 	const char *p = cfg->fcgi.allowed_peers;
 	struct in_addr a;
@@ -296,11 +434,13 @@ allow_peers(const struct ops_config *cfg, char *err, size_t errsz)
 			    "an IPv4 address", one);
 			return -1;
 		}
+		if (srv->npeers == MAX_PEERS) {
+			snprintf(err, errsz, "fcgi.allowed_peers: more than %d "
+			    "addresses", MAX_PEERS);
+			return -1;
+		}
+		srv->peers[srv->npeers++] = a;
 		p += n + (p[n] == ',');
-	}
-	if (setenv("FCGI_WEB_SERVER_ADDRS", cfg->fcgi.allowed_peers, 1) != 0) {
-		snprintf(err, errsz, "setenv: %s", strerror(errno));
-		return -1;
 	}
 	return 0;
 }
@@ -392,7 +532,7 @@ main(int argc, char **argv)
 	};
 	const char *config_arg = NULL;
 	struct ops_config cfg;
-	struct server srv;
+	struct server srv = { .listen_fd = -1, .epoll_fd = -1 };
 	struct worker *workers;
 	pthread_t refresher;
 	sigset_t sigs;
@@ -436,22 +576,30 @@ main(int argc, char **argv)
 		config_free(&cfg);
 		return 2;
 	}
-	if (allow_peers(&cfg, err, sizeof(err)) != 0 || FCGX_Init() != 0 ||
+	if (allow_peers(&srv, &cfg, err, sizeof(err)) != 0 || FCGX_Init() != 0 ||
 	    (srv.listen_fd = listen_socket(&cfg, err, sizeof(err))) < 0) {
 		fprintf(stderr, "ops-fcgi: %s\n", err);
 		unload_app(&srv.app);
 		config_free(&cfg);
 		return 1;
 	}
-	/* blocking: workers wait in accept() itself (see the top) */
+	/* non-blocking: a worker accepts what is pending (see the top) */
 	(void)fcntl(srv.listen_fd, F_SETFL,
-	    fcntl(srv.listen_fd, F_GETFL) & ~O_NONBLOCK);
+	    fcntl(srv.listen_fd, F_GETFL) | O_NONBLOCK);
+	if ((srv.epoll_fd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+	    conn_arm(&srv, srv.listen_fd, EPOLL_CTL_ADD) != 0) {
+		fprintf(stderr, "ops-fcgi: epoll: %s\n", strerror(errno));
+		unload_app(&srv.app);
+		config_free(&cfg);
+		return 1;
+	}
 	atomic_init(&srv.stopping, false);
+	pool_open(&srv.pool, &cfg);
 
 	/* Workers inherit this mask: only main receives SIGTERM/SIGINT. */
 	signal(SIGPIPE, SIG_IGN);
 	{
-		/* no SA_RESTART: SIGUSR1 makes a blocked accept() return */
+		/* no SA_RESTART: SIGUSR1 makes a blocked epoll_wait() return */
 		struct sigaction sa = { .sa_handler = on_wake };
 
 		sigemptyset(&sa.sa_mask);
@@ -496,7 +644,8 @@ main(int argc, char **argv)
 		}
 	}
 	if (started == cfg.fcgi.threads) {
-		log_info("listening with %d workers", cfg.fcgi.threads);
+		log_info("listening with %d workers, %d database sessions",
+		    cfg.fcgi.threads, cfg.database.pool_size);
 		do {
 			sig = 0;
 			if (sigwait(&sigs, &sig) != 0)
@@ -506,6 +655,7 @@ main(int argc, char **argv)
 	}
 	stop_workers(&srv, workers, started);
 	free(workers);
+	pool_close(&srv.pool);
 	jwks_stop(srv.app.keys);
 	pthread_join(refresher, NULL);
 	if (cfg.fcgi.socket_path)

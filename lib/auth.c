@@ -59,8 +59,9 @@ struct auth_key {
 	char		*kid;		/* NULL when the key has none */
 	enum auth_alg	 alg;		/* the one algorithm this key verifies */
 	EVP_PKEY	*pkey;		/* RS256, ES256 */
-	unsigned char	*secret;	/* HS256 */
-	size_t		 secret_len;
+	EVP_MAC_CTX	*hmac;		/* HS256: keyed once, duplicated per
+					 * verification (read-only, so shared
+					 * by the worker threads) */
 };
 
 struct auth_keyset {
@@ -212,11 +213,7 @@ auth_keyset_free(struct auth_keyset *ks)
 	for (i = 0; i < ks->nkeys; i++) {
 		free(ks->keys[i].kid);
 		EVP_PKEY_free(ks->keys[i].pkey);
-		if (ks->keys[i].secret != NULL) {
-			OPENSSL_cleanse(ks->keys[i].secret,
-			    ks->keys[i].secret_len);
-			free(ks->keys[i].secret);
-		}
+		EVP_MAC_CTX_free(ks->keys[i].hmac);	/* cleanses the key */
 	}
 	free(ks->keys);
 	free(ks->skipped);
@@ -538,7 +535,14 @@ static int
 hs_secret_add(struct auth_keyset *ks, const unsigned char *secret,
     size_t len, const char *kid, char *err, size_t errsz)
 {
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+		    (char *)"SHA256", 0),
+		OSSL_PARAM_construct_end()
+	};
 	struct auth_key *k;
+	EVP_MAC *mac;
+	EVP_MAC_CTX *ctx = NULL;
 
 	if (len < HS256_MIN_SECRET || len > INT_MAX) {
 		set_err(err, errsz, "hs256 secret: %zu bytes, use at least %d "
@@ -555,12 +559,23 @@ hs_secret_add(struct auth_keyset *ks, const unsigned char *secret,
 		    "jwks key's kid", kid);
 		return -1;
 	}
+	/*
+	 * HMAC() fetches the algorithm and hashes the key padding on every
+	 * call; a context keyed here once is duplicated per verification.
+	 */
+	if ((mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) != NULL)
+		ctx = EVP_MAC_CTX_new(mac);
+	EVP_MAC_free(mac);
+	if (ctx == NULL || EVP_MAC_init(ctx, secret, len, params) != 1) {
+		EVP_MAC_CTX_free(ctx);
+		ERR_clear_error();
+		set_err(err, errsz, "hs256 secret: openssl cannot key hmac-sha256");
+		return -1;
+	}
 	k = keyset_add(ks);
 	k->alg = ALG_HS256;
 	k->kid = kid ? xstrdup(kid) : NULL;
-	k->secret = xcalloc(len, 1);
-	memcpy(k->secret, secret, len);
-	k->secret_len = len;
+	k->hmac = ctx;
 	return 0;
 }
 
@@ -721,15 +736,19 @@ verify_hs256(const struct auth_key *k, const unsigned char *data, size_t len,
     const unsigned char *sig, size_t siglen)
 {
 	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned int maclen = 0;
+	size_t maclen = 0;
+	EVP_MAC_CTX *ctx;
 	bool ok;
 
 	if (siglen != SHA256_BYTES)
 		return false;
-	if (HMAC(EVP_sha256(), k->secret, (int)k->secret_len, data, len, mac,
-	    &maclen) == NULL || maclen != SHA256_BYTES)
+	if ((ctx = EVP_MAC_CTX_dup(k->hmac)) == NULL)
 		return false;
-	ok = CRYPTO_memcmp(mac, sig, SHA256_BYTES) == 0;
+	ok = EVP_MAC_update(ctx, data, len) == 1 &&
+	    EVP_MAC_final(ctx, mac, &maclen, sizeof(mac)) == 1 &&
+	    maclen == SHA256_BYTES;
+	EVP_MAC_CTX_free(ctx);
+	ok = ok && CRYPTO_memcmp(mac, sig, SHA256_BYTES) == 0;
 	OPENSSL_cleanse(mac, sizeof(mac));
 	return ok;
 }

@@ -45,6 +45,8 @@ struct ops_config {
 		int	 connect_timeout_seconds;
 		int	 statement_timeout_ms;
 		char	*prepared_statements;	/* "true" | "false" */
+		int	 pool_size;	/* ops-fcgi's sessions */
+		int	 pool_wait_ms;	/* for a session, then 503 */
 	} database;
 
 	struct {

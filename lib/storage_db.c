@@ -8,13 +8,17 @@
 #include "storage.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
+#include "stop.h"
 #include "xalloc.h"
+#include "xpthread.h"
 
 struct storage_writer {
 	struct db	*db;
@@ -22,11 +26,23 @@ struct storage_writer {
 	char		 attempt[16];
 };
 
+/* chunks fetched ahead of the caller, at most */
+#define READ_AHEAD	2
+
 struct storage_reader {
 	struct db	*db;
 	char		 job_id[64];
-	int		 next_seq;	/* the chunk the next read fetches */
-	PGresult	*res;		/* the current chunk */
+	int		 next_seq;	/* the chunk the next fetch reads */
+	PGresult	*res;		/* the caller's current chunk */
+	/* the fetching thread and what it hands over (mu guards the rest) */
+	pthread_t	 tid;
+	bool		 threaded;	/* else read() fetches by itself */
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;
+	PGresult	*ahead[READ_AHEAD];	/* a ring of fetched chunks */
+	int		 head, count;
+	int		 end;		/* 1 while more may come, then 0 or -1 */
+	bool		 stop;		/* the caller is closing */
 };
 
 static int
@@ -92,6 +108,99 @@ spool_close_writer(struct storage_writer *w)
  * that expired meanwhile: the next read then finds no chunk, which the caller
  * treats as a cut (docs/export.md, "Downloads").
  */
+/*
+ * Read chunk r->next_seq: 1 with *out (the caller PQclear()s it), 0 when
+ * there is no such chunk (the end, or a purge), -1 on failure (logged).
+ */
+static int
+chunk_fetch(struct storage_reader *r, PGresult **out)
+{
+	char seq[16];
+	const char *p[] = { r->job_id, seq };
+	PGresult *res;
+
+	*out = NULL;
+	snprintf(seq, sizeof(seq), "%d", r->next_seq);
+	/* binary results: the chunk's bytes travel as they are */
+	res = db_query_bin(r->db, "SELECT seq, byte_offset, data, row_count, "
+	    "sha256 FROM tb_audit_export_chunk WHERE job_id = $1 AND seq = $2",
+	    2, p, NULL, NULL, 1);
+	if (res == NULL) {
+		log_error("reading chunk %s of export job %s: %s", seq,
+		    r->job_id, r->db->errmsg);
+		return -1;
+	}
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return 0;
+	}
+	r->next_seq++;
+	*out = res;
+	return 1;
+}
+
+/*
+ * The fetching thread: it reads chunks into the ring while the caller
+ * checks and writes the previous ones, so that the database and the
+ * responder work at the same time. It waits, with no statement running,
+ * while the ring is full: a slow client holds no more than today (one
+ * connection between two statements, no transaction), READ_AHEAD + 1
+ * chunks of memory. The connection is the thread's from open to close.
+ */
+static void *
+reader_main(void *arg)
+{
+	struct storage_reader *r = arg;
+	PGresult *res;
+	int rc;
+
+	for (;;) {
+		xpthread(pthread_mutex_lock(&r->mu));
+		while (!r->stop && r->count == READ_AHEAD)
+			xpthread(pthread_cond_wait(&r->cv, &r->mu));
+		if (r->stop) {
+			xpthread(pthread_mutex_unlock(&r->mu));
+			return NULL;
+		}
+		xpthread(pthread_mutex_unlock(&r->mu));
+		rc = chunk_fetch(r, &res);
+		xpthread(pthread_mutex_lock(&r->mu));
+		if (rc == 1) {
+			r->ahead[(r->head + r->count) % READ_AHEAD] = res;
+			r->count++;
+		} else {
+			r->end = rc;
+		}
+		xpthread(pthread_cond_broadcast(&r->cv));
+		xpthread(pthread_mutex_unlock(&r->mu));
+		if (rc != 1)
+			return NULL;
+	}
+}
+
+/* Start the fetching thread; without one, read() fetches by itself. */
+static void
+reader_start(struct storage_reader *r)
+{
+	sigset_t old;
+	int rc;
+
+	xpthread(pthread_mutex_init(&r->mu, NULL));
+	xpthread(pthread_cond_init(&r->cv, NULL));
+	/* signals are the worker's (stop.h) */
+	stop_block(&old);
+	rc = pthread_create(&r->tid, NULL, reader_main, r);
+	stop_unblock(&old);
+	if (rc != 0) {
+		log_warn("download of export job %s reads without read-ahead: "
+		    "cannot start a thread: %s", r->job_id, strerror(rc));
+		xpthread(pthread_cond_destroy(&r->cv));
+		xpthread(pthread_mutex_destroy(&r->mu));
+		return;
+	}
+	r->threaded = true;
+}
+
 static int
 spool_open_reader(struct db *db, const char *job_id, long long from_offset,
     struct storage_reader **out)
@@ -118,6 +227,8 @@ spool_open_reader(struct db *db, const char *job_id, long long from_offset,
 	r->db = db;
 	snprintf(r->job_id, sizeof(r->job_id), "%s", job_id);
 	r->next_seq = (int)seq;
+	r->end = 1;
+	reader_start(r);
 	*out = r;
 	return 0;
 }
@@ -134,23 +245,30 @@ be32(const char *p)
 static int
 spool_read(struct storage_reader *r, struct export_chunk *c)
 {
-	char seq[16];
-	const char *p[] = { r->job_id, seq }, *o;
+	const char *o;
 	uint64_t off = 0;
+	int rc;
 
 	PQclear(r->res);
-	snprintf(seq, sizeof(seq), "%d", r->next_seq);
-	/* binary results: the chunk's bytes travel as they are */
-	r->res = db_query_bin(r->db, "SELECT seq, byte_offset, data, row_count, "
-	    "sha256 FROM tb_audit_export_chunk WHERE job_id = $1 AND seq = $2",
-	    2, p, NULL, NULL, 1);
-	if (r->res == NULL) {
-		log_error("reading chunk %s of export job %s: %s", seq,
-		    r->job_id, r->db->errmsg);
-		return -1;
+	r->res = NULL;
+	if (r->threaded) {
+		xpthread(pthread_mutex_lock(&r->mu));
+		while (r->count == 0 && r->end == 1)
+			xpthread(pthread_cond_wait(&r->cv, &r->mu));
+		if (r->count > 0) {
+			r->res = r->ahead[r->head];
+			r->ahead[r->head] = NULL;
+			r->head = (r->head + 1) % READ_AHEAD;
+			r->count--;
+			xpthread(pthread_cond_broadcast(&r->cv));
+		}
+		rc = r->end;
+		xpthread(pthread_mutex_unlock(&r->mu));
+		if (r->res == NULL)
+			return rc;
+	} else if ((rc = chunk_fetch(r, &r->res)) != 1) {
+		return rc;
 	}
-	if (PQntuples(r->res) == 0)
-		return 0;
 	/* int4 and int8 in network byte order */
 	c->seq = (int)be32(PQgetvalue(r->res, 0, 0));
 	o = PQgetvalue(r->res, 0, 1);
@@ -162,7 +280,6 @@ spool_read(struct storage_reader *r, struct export_chunk *c)
 	c->rows = (int)be32(PQgetvalue(r->res, 0, 3));
 	snprintf(c->sha256, sizeof(c->sha256), "%.*s",
 	    PQgetlength(r->res, 0, 4), PQgetvalue(r->res, 0, 4));
-	r->next_seq++;
 	return 1;
 }
 
@@ -171,6 +288,21 @@ spool_close_reader(struct storage_reader *r)
 {
 	if (r == NULL)
 		return;
+	if (r->threaded) {
+		/* a fetch under way finishes (one short statement), then the
+		 * thread sees stop; the connection is the caller's again */
+		xpthread(pthread_mutex_lock(&r->mu));
+		r->stop = true;
+		xpthread(pthread_cond_broadcast(&r->cv));
+		xpthread(pthread_mutex_unlock(&r->mu));
+		xpthread(pthread_join(r->tid, NULL));
+		for (; r->count > 0; r->count--) {
+			PQclear(r->ahead[r->head]);
+			r->head = (r->head + 1) % READ_AHEAD;
+		}
+		xpthread(pthread_cond_destroy(&r->cv));
+		xpthread(pthread_mutex_destroy(&r->mu));
+	}
 	PQclear(r->res);
 	free(r);
 }

@@ -152,7 +152,7 @@ nginx_reload() {
 wait_for 5 all_conns
 IDLE_CONNS=$(fcgi_conns)
 THREADS=$(fcgi_threads)
-expect_eq "one idle connection per responder thread before the downloads" "$STACK_THREADS" "$IDLE_CONNS"
+expect_eq "one idle connection per database session (threads = pool_size here) before the downloads" "$STACK_THREADS" "$IDLE_CONNS"
 
 # --- 1. a slow signed download outlives every timeout of this config ---------------
 URL=$(signed_url "$AUD" "$BIG")
