@@ -117,7 +117,7 @@ $(VERSION_H): FORCE
 	if [ "$$(cat $@ 2>/dev/null)" != "$$line" ]; then \
 		echo "$$line" >$@; echo "version: $$v"; fi
 
-.PHONY: all asan unit unit-asan tools test run stop bench bench-export bench-download bench-multihost bench-poll clean bootstrap FORCE \
+.PHONY: all asan unit unit-asan tools test run stop bench bench-export bench-download bench-multihost bench-poll bench-history clean bootstrap FORCE \
         fuzz fuzzers
 
 # Fuzzing: clang, the library (and fcgi/ minus main) rebuilt with coverage
@@ -257,7 +257,7 @@ run:
 stop:
 	scripts/devstack stop
 
-bench: bench-poll bench-export bench-download bench-multihost
+bench: bench-poll bench-export bench-download bench-multihost bench-history
 
 bench-export: bootstrap
 	$(MAKE) all
@@ -270,6 +270,10 @@ bench-download: bootstrap
 bench-poll: bootstrap
 	$(MAKE) all
 	scripts/bench-poll
+
+bench-history: bootstrap
+	$(MAKE) all
+	scripts/bench-history
 
 bench-multihost: bootstrap
 	$(MAKE) all

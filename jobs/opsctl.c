@@ -24,7 +24,10 @@
 #include "config.h"
 #include "db.h"
 #include "errors.h"
+#include "export.h"
 #include "export_admin.h"
+#include "history.h"
+#include "storage.h"
 #include "lockadmin.h"
 #include "lockstate.h"
 #include "log.h"
@@ -220,6 +223,19 @@ cmd_token(struct ctl *c, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	roles = split_roles(roles_arg, &nroles);
+	for (size_t i = 0; i < nroles; i++) {
+		if (rbac_role_parse(roles[i]) >= 0)
+			continue;
+		fprintf(stderr, "opsctl: token: unknown role \"%s\"\nhint: the "
+		    "roles are", roles[i]);
+		for (int r = 0; r < ROLE_COUNT; r++)
+			fprintf(stderr, " %s", rbac_role_name((enum rbac_role)r));
+		fprintf(stderr, " (exact, upper case)\n");
+		for (size_t k = 0; k < nroles; k++)
+			free(roles[k]);
+		free(roles);
+		return EXIT_USAGE;
+	}
 	tok = auth_sign_hs256((const unsigned char *)c->cfg.auth.hs256_secret,
 	    strlen(c->cfg.auth.hs256_secret), c->cfg.auth.hs256_kid,
 	    c->cfg.auth.issuer, c->cfg.auth.audience, sub, tenant,
@@ -443,6 +459,237 @@ jstr(const json_t *o, const char *k)
 	return s ? s : "-";
 }
 
+/*
+ * opsctl acts on exports as the operator it is run by: the principal
+ * "opsctl:<unix user>" with the role given (OPS_ADMIN to read, list and
+ * cancel: metadata only; SUPER_ADMIN to retry and download, which create a
+ * job or read its rows), through the same core functions as the API, so
+ * that every change writes the events the API would write.
+ */
+struct ctl_actor {
+	char			 sub[300];
+	char			*roles[1];
+	struct auth_principal	 who;
+	struct export_actor	 a;
+};
+
+static void
+ctl_export_actor(struct ctl_actor *ca, const char *role)
+{
+	memset(ca, 0, sizeof(*ca));
+	ctl_actor(ca->sub, sizeof(ca->sub));
+	ca->roles[0] = (char *)role;
+	ca->who.sub = ca->sub;
+	ca->who.roles = ca->roles;
+	ca->who.nroles = 1;
+	ca->a.who = &ca->who;
+	ca->a.request_id = "opsctl";
+	ca->a.source = "opsctl";
+}
+
+static int
+print_json(json_t *o)
+{
+	json_dumpf(o, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+	fputc('\n', stdout);
+	json_decref(o);
+	return 0;
+}
+
+/* `exports --json`: the list exactly as GET /api/ops/audit-exports
+ * answers it for an OPS_ADMIN (at most 200 items: the API's page). */
+static int
+exports_json(struct ctl *c, const char *state, const char *tenant, long limit)
+{
+	struct export_list_query q = { .state = state, .tenant_id = tenant };
+	struct export_view v = { 0 };
+	struct ctl_actor ca;
+	struct db db;
+	json_t *details, *out;
+	enum export_outcome o;
+
+	q.limit = limit > 200 ? 200 : (int)limit;
+	if (export_list_query_check(&q, &details) != 0) {
+		fprintf(stderr, "opsctl: exports: %s %s\n", json_string_value(
+		    json_object_get(json_array_get(details, 0), "field")),
+		    json_string_value(json_object_get(json_array_get(details,
+		    0), "issue")));
+		json_decref(details);
+		return EXIT_USAGE;
+	}
+	ctl_export_actor(&ca, "OPS_ADMIN");
+	ctl_db(c, &db);
+	o = export_job_list(&db, &ca.a, &q, &v, &out);
+	if (o != EXPORT_OK) {
+		fprintf(stderr, "opsctl: exports: cannot read the jobs: %s\n",
+		    o == EXPORT_E_DB ? db.errmsg : export_outcome_code(o));
+		db_close(&db);
+		return 1;
+	}
+	db_close(&db);
+	return print_json(out);
+}
+
+static bool
+exports_one_name(const char *s)
+{
+	return strcmp(s, "show") == 0 || strcmp(s, "cancel") == 0 ||
+	    strcmp(s, "retry") == 0 || strcmp(s, "download") == 0 ||
+	    strcmp(s, "events") == 0;
+}
+
+/* Write job id's file to path ("-": stdout), recording the download. */
+static int
+export_download_to(struct db *db, const struct sanitize_rules *rules,
+    const struct ctl_actor *ca, const char *id, const char *path)
+{
+	const struct export_storage *st = &storage_db_spool;
+	struct storage_reader *rd = NULL;
+	struct export_file f;
+	struct export_chunk ch;
+	enum export_outcome o;
+	FILE *out;
+	int rc;
+
+	if ((o = export_file_get(db, id, &f)) != EXPORT_OK) {
+		fprintf(stderr, "opsctl: exports download: %s\n",
+		    o == EXPORT_E_DB ? db->errmsg : "no such export job");
+		return 1;
+	}
+	if (strcmp(f.state, "DONE") != 0 || f.expired) {
+		fprintf(stderr, "opsctl: exports download: the job is %s, not "
+		    "DONE\n", f.expired ? "EXPIRED" : f.state);
+		return 1;
+	}
+	if (strcmp(path, "-") == 0)
+		out = stdout;
+	else if ((out = fopen(path, "wx")) == NULL) {
+		fprintf(stderr, "opsctl: exports download: cannot create %s: "
+		    "%s\n", path, strerror(errno));
+		return 1;
+	}
+	if (export_record_download(db, rules, &f, ca->sub, "opsctl", NULL, 0,
+	    f.total_bytes - 1, false) != 0 || st->open_reader(db, f.id, 0,
+	    &rd) != 0) {
+		fprintf(stderr, "opsctl: exports download: %s\n", db->errmsg);
+		if (out != stdout)
+			fclose(out);
+		return 1;
+	}
+	while ((rc = st->read(rd, &ch)) == 1)
+		if (fwrite(ch.data, 1, ch.len, out) != ch.len) {
+			rc = -1;
+			break;
+		}
+	st->close_reader(rd);
+	if (out != stdout ? fclose(out) != 0 : fflush(out) != 0)
+		rc = -1;
+	if (rc != 0) {
+		fprintf(stderr, "opsctl: exports download: the file of %s "
+		    "could not be read or written whole\n", f.id);
+		return 1;
+	}
+	if (out != stdout)
+		fprintf(stderr, "%s: %lld bytes, sha256 %s\n", path,
+		    f.total_bytes, f.sha256);
+	return 0;
+}
+
+/* opsctl exports show|cancel|retry|download|events ID [options] */
+static int
+cmd_exports_one(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "from", required_argument, NULL, 'f' },
+		{ "to", required_argument, NULL, 't' },
+		{ "format", required_argument, NULL, 'F' },
+		{ "compression", required_argument, NULL, 'c' },
+		{ "output", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *what = argv[0], *id, *output = NULL;
+	struct sanitize_rules *rules = NULL;
+	struct export_view v = { 0 };
+	struct ctl_actor ca;
+	enum export_outcome o;
+	json_t *over = json_object(), *out = NULL, *details = NULL;
+	char newid[EXPORT_ID_LEN + 1];
+	struct db db;
+	int ch, rc = 0;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'f': xjson_set(over, "from", json_string(optarg)); break;
+		case 't': xjson_set(over, "to", json_string(optarg)); break;
+		case 'F': xjson_set(over, "format", json_string(optarg)); break;
+		case 'c':
+			xjson_set(over, "compression", json_string(optarg));
+			break;
+		case 'o': output = optarg; break;
+		default:
+			json_decref(over);
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1 || (json_object_size(over) > 0 &&
+	    strcmp(what, "retry") != 0) || (output && strcmp(what,
+	    "download") != 0)) {
+		fprintf(stderr, "opsctl: exports %s: give one job id (options: "
+		    "retry --from --to --format --compression, download "
+		    "--output FILE)\n", what);
+		json_decref(over);
+		return EXIT_USAGE;
+	}
+	id = argv[optind];
+	ctl_config(c, 0);
+	if ((rules = sanitize_rules_from_config(&c->cfg)) == NULL) {
+		json_decref(over);
+		return EXIT_FAILURE;
+	}
+	ctl_export_actor(&ca, strcmp(what, "retry") == 0 ||
+	    strcmp(what, "download") == 0 ? "SUPER_ADMIN" : "OPS_ADMIN");
+	ctl_db(c, &db);
+	if (strcmp(what, "download") == 0) {
+		rc = export_download_to(&db, rules, &ca, id, output ? output :
+		    "-");
+		goto done;
+	}
+	if (strcmp(what, "show") == 0)
+		o = export_job_get(&db, &ca.a, id, &v, &out, NULL);
+	else if (strcmp(what, "events") == 0)
+		o = history_job_events(&db, &ca.a, id, &out);
+	else if (strcmp(what, "cancel") == 0)
+		o = export_job_cancel(&db, rules, &ca.a, id, &v, &out);
+	else if ((o = export_job_retry(&db, &c->cfg, rules, &ca.a, id, over,
+	    NULL, newid, &details)) == EXPORT_CREATED)
+		o = export_job_get(&db, &ca.a, newid, &v, &out, NULL);
+	if (o == EXPORT_E_INVALID) {
+		size_t i;
+		json_t *d;
+
+		json_array_foreach(details, i, d)
+			fprintf(stderr, "opsctl: exports retry: %s %s\n",
+			    json_string_value(json_object_get(d, "field")),
+			    json_string_value(json_object_get(d, "issue")));
+		rc = EXIT_USAGE;
+	} else if (o != EXPORT_OK) {
+		fprintf(stderr, "opsctl: exports %s: %s%s%s\n", what,
+		    export_outcome_code(o), o == EXPORT_E_DB ? ": " : "",
+		    o == EXPORT_E_DB ? db.errmsg : "");
+		rc = 1;
+	} else {
+		print_json(out);
+	}
+	json_decref(details);
+done:
+	json_decref(over);
+	db_close(&db);
+	sanitize_rules_free(rules);
+	return rc;
+}
+
 static int
 cmd_exports(struct ctl *c, int argc, char **argv)
 {
@@ -454,6 +701,7 @@ cmd_exports(struct ctl *c, int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *state = NULL, *tenant = NULL, *why;
+	char state_canon[16];
 	bool as_json = false;
 	long limit = 50;
 	char *end;
@@ -462,6 +710,8 @@ cmd_exports(struct ctl *c, int argc, char **argv)
 	size_t i;
 	int ch;
 
+	if (argc > 1 && exports_one_name(argv[1]))
+		return cmd_exports_one(c, argc - 1, argv + 1);
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
@@ -484,10 +734,14 @@ cmd_exports(struct ctl *c, int argc, char **argv)
 		    argv[optind]);
 		return EXIT_USAGE;
 	}
+	if (state && export_state_parse(state, state_canon))
+		state = state_canon;
 	if (export_admin_check(state, tenant, limit, &why) != 0) {
 		fprintf(stderr, "opsctl: exports: %s\n", why);
 		return EXIT_USAGE;
 	}
+	if (as_json)
+		return exports_json(c, state, tenant, limit);
 	ctl_db(c, &db);
 	if ((items = export_admin_list(&db, state, tenant, limit)) == NULL) {
 		fprintf(stderr, "opsctl: exports: cannot read the jobs: %s\n",
@@ -575,8 +829,17 @@ static const struct command commands[] = {
 	    "lock: clears\nthe holder, bumps the fencing token,\naudited "
 	    "(runbooks/scheduler-stuck-lock.md)", cmd_lock_release },
 	{ "exports", "[--state S] [--tenant T] [--limit N] [--json]",
-	    "list export jobs, newest first (default\nlimit 50)",
+	    "list export jobs, newest first (default\nlimit 50; --json: as "
+	    "the API lists them)", cmd_exports },
+	{ "exports show|events|cancel ID", "",
+	    "one job, its timeline, or cancel it\n(as OPS_ADMIN, printed as the "
+	    "API's JSON)", cmd_exports },
+	{ "exports retry ID", "[--from T] [--to T] [--format F]\n"
+	    "    [--compression C]", "run a finished job again (as SUPER_ADMIN)",
 	    cmd_exports },
+	{ "exports download ID", "[--output FILE]",
+	    "write a DONE job's file (stdout by\ndefault); recorded as a "
+	    "download", cmd_exports },
 	{ "error-codes", "", "print the error catalog", cmd_error_codes },
 	{ "config-keys", "", "print every config key and default",
 	    cmd_config_keys },

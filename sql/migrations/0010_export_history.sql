@@ -67,11 +67,17 @@ COMMENT ON TABLE export_job_hourly IS
 -- The 1-based histogram bucket of a duration in seconds.
 CREATE FUNCTION export_job_bucket(seconds double precision) RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-	SELECT coalesce((SELECT i FROM unnest(ARRAY[0.1, 0.5, 1, 2.5, 5, 10, 30,
-	    60, 120, 300, 600, 900, 1800, 3600]::double precision[])
-	    WITH ORDINALITY AS b(le, i) WHERE seconds <= le ORDER BY i LIMIT 1),
-	    15)::integer
+	SELECT CASE WHEN seconds <= 0.1 THEN 1 WHEN seconds <= 0.5 THEN 2
+	    WHEN seconds <= 1 THEN 3 WHEN seconds <= 2.5 THEN 4
+	    WHEN seconds <= 5 THEN 5 WHEN seconds <= 10 THEN 6
+	    WHEN seconds <= 30 THEN 7 WHEN seconds <= 60 THEN 8
+	    WHEN seconds <= 120 THEN 9 WHEN seconds <= 300 THEN 10
+	    WHEN seconds <= 600 THEN 11 WHEN seconds <= 900 THEN 12
+	    WHEN seconds <= 1800 THEN 13 WHEN seconds <= 3600 THEN 14
+	    ELSE 15 END
 $$;
+
+REVOKE ALL ON FUNCTION export_job_bucket(double precision) FROM PUBLIC;
 
 CREATE FUNCTION export_job_hourly_count() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
@@ -129,52 +135,66 @@ CREATE TRIGGER export_job_hourly_update
 	      (OLD.started_at IS NULL AND NEW.started_at IS NOT NULL))
 	EXECUTE FUNCTION export_job_hourly_count();
 
--- The jobs already in the table.
-INSERT INTO export_job_hourly (hour, created)
-SELECT date_trunc('hour', created_at, 'UTC'), count(*)
-  FROM tb_audit_export_job GROUP BY 1;
-INSERT INTO export_job_hourly AS h (hour, started, wait_sum, wait_hist)
-SELECT hr, count(*), sum(w), (SELECT array_agg(coalesce(c, 0) ORDER BY i)
-        FROM generate_series(1, 15) i
-        LEFT JOIN (SELECT export_job_bucket(w2) b, count(*) c
-                     FROM (SELECT greatest(extract(epoch FROM started_at - created_at), 0) w2
-                             FROM tb_audit_export_job j2
-                            WHERE j2.started_at IS NOT NULL
-                              AND date_trunc('hour', j2.started_at, 'UTC') = hr) x
-                    GROUP BY 1) y ON y.b = i)
-  FROM (SELECT date_trunc('hour', started_at, 'UTC') hr,
-               greatest(extract(epoch FROM started_at - created_at), 0) w
-          FROM tb_audit_export_job WHERE started_at IS NOT NULL) s
- GROUP BY hr
-ON CONFLICT (hour) DO UPDATE SET started = EXCLUDED.started,
-	wait_sum = EXCLUDED.wait_sum, wait_hist = EXCLUDED.wait_hist;
-INSERT INTO export_job_hourly AS h (hour, done, failed, bytes, duration_sum, duration_hist)
-SELECT hr, count(*) FILTER (WHERE ok), count(*) FILTER (WHERE NOT ok),
-       coalesce(sum(tb) FILTER (WHERE ok), 0),
-       coalesce(sum(d) FILTER (WHERE ok), 0),
-       (SELECT array_agg(coalesce(c, 0) ORDER BY i)
-          FROM generate_series(1, 15) i
-          LEFT JOIN (SELECT export_job_bucket(greatest(extract(epoch FROM
-                            finished_at - coalesce(started_at, created_at)), 0)) b,
-                            count(*) c
-                       FROM tb_audit_export_job j2
-                      WHERE j2.state IN ('DONE', 'EXPIRED') AND j2.error_code IS NULL
-                        AND j2.finished_at IS NOT NULL
-                        AND date_trunc('hour', j2.finished_at, 'UTC') = hr
-                      GROUP BY 1) y ON y.b = i)
-  FROM (SELECT date_trunc('hour', finished_at, 'UTC') hr,
-               state IN ('DONE', 'EXPIRED') AND error_code IS NULL ok,
-               total_bytes tb,
-               greatest(extract(epoch FROM finished_at -
-                   coalesce(started_at, created_at)), 0) d
-          FROM tb_audit_export_job
-         WHERE finished_at IS NOT NULL AND state IN ('DONE', 'EXPIRED', 'FAILED')) f
- GROUP BY hr
-ON CONFLICT (hour) DO UPDATE SET done = EXCLUDED.done, failed = EXCLUDED.failed,
-	bytes = EXCLUDED.bytes, duration_sum = EXCLUDED.duration_sum,
-	duration_hist = EXCLUDED.duration_hist;
+-- Recount the rollup from the job rows: for the jobs already in the table
+-- here, and to repair (or to seed a benchmark) later, as the migration
+-- owner. Jobs the cleaner has purged are lost to a recount.
+CREATE FUNCTION export_job_hourly_rebuild() RETURNS bigint
+LANGUAGE sql AS $$
+	DELETE FROM export_job_hourly;
+	WITH ev AS (
+		SELECT date_trunc('hour', created_at, 'UTC') AS hr, 'c' AS k,
+		       0::double precision AS s, 0::bigint AS b
+		  FROM tb_audit_export_job
+		UNION ALL
+		SELECT date_trunc('hour', started_at, 'UTC'), 'w',
+		       greatest(extract(epoch FROM started_at - created_at), 0), 0
+		  FROM tb_audit_export_job WHERE started_at IS NOT NULL
+		UNION ALL
+		SELECT date_trunc('hour', finished_at, 'UTC'),
+		       CASE WHEN state = 'FAILED' THEN 'f' ELSE 'd' END,
+		       greatest(extract(epoch FROM finished_at -
+		           coalesce(started_at, created_at)), 0),
+		       coalesce(total_bytes, 0)
+		  FROM tb_audit_export_job
+		 WHERE finished_at IS NOT NULL AND state IN ('DONE', 'EXPIRED', 'FAILED')
+	), per AS (
+		SELECT hr, k, export_job_bucket(s) AS bk, count(*) AS n,
+		       sum(s) AS ss, sum(b) AS bb
+		  FROM ev GROUP BY 1, 2, 3
+	), grid AS (
+		SELECT h.hr, i FROM (SELECT DISTINCT hr FROM per) h
+		CROSS JOIN generate_series(1, 15) AS i
+	), hist AS (
+		SELECT g.hr,
+		       array_agg(coalesce(d.n, 0)::bigint ORDER BY g.i) AS dh,
+		       array_agg(coalesce(w.n, 0)::bigint ORDER BY g.i) AS wh
+		  FROM grid g
+		  LEFT JOIN per d ON d.hr = g.hr AND d.k = 'd' AND d.bk = g.i
+		  LEFT JOIN per w ON w.hr = g.hr AND w.k = 'w' AND w.bk = g.i
+		 GROUP BY g.hr
+	)
+	INSERT INTO export_job_hourly (hour, created, started, done, failed,
+	    bytes, duration_sum, duration_hist, wait_sum, wait_hist)
+	SELECT t.hr, t.c, t.w, t.d, t.f, t.bb, t.ds, hist.dh, t.ws, hist.wh
+	  FROM (SELECT hr,
+	               coalesce(sum(n) FILTER (WHERE k = 'c'), 0) AS c,
+	               coalesce(sum(n) FILTER (WHERE k = 'w'), 0) AS w,
+	               coalesce(sum(n) FILTER (WHERE k = 'd'), 0) AS d,
+	               coalesce(sum(n) FILTER (WHERE k = 'f'), 0) AS f,
+	               coalesce(sum(bb) FILTER (WHERE k = 'd'), 0) AS bb,
+	               coalesce(sum(ss) FILTER (WHERE k = 'd'), 0) AS ds,
+	               coalesce(sum(ss) FILTER (WHERE k = 'w'), 0) AS ws
+	          FROM per GROUP BY hr) t
+	  JOIN hist USING (hr);
+	SELECT count(*) FROM export_job_hourly;
+$$;
 
--- The runtime roles read the rollup: ops_apply_roles() of 0008, then that.
+REVOKE ALL ON FUNCTION export_job_hourly_rebuild() FROM PUBLIC;
+
+SELECT export_job_hourly_rebuild();
+
+-- The runtime roles read the rollup, and opsctl (the jobs role) may create
+-- a job for `opsctl exports retry`: ops_apply_roles() of 0008, then that.
 ALTER FUNCTION ops_apply_roles(text, text, integer, integer)
 	RENAME TO ops_apply_roles_0008;
 
@@ -187,6 +207,9 @@ BEGIN
 	    statement_timeout_ms, idle_tx_timeout_ms);
 	EXECUTE format('GRANT SELECT ON export_job_hourly TO %I, %I',
 	    fcgi_role, jobs_role);
+	-- opsctl exports retry (opsctl runs as the jobs role) creates a job;
+	-- the jobs role reads audit_log already, so this opens no data
+	EXECUTE format('GRANT INSERT ON tb_audit_export_job TO %I', jobs_role);
 END;
 $fn$;
 

@@ -91,6 +91,31 @@ api GET "/api/ops/audit-exports/$JOB/download" "$GLOBEX"; seen "download another
 sql "SET session_replication_role = replica; UPDATE tb_audit_export_job SET expires_at = now() - interval '1 second' WHERE id = '$JOB'" >/dev/null
 api GET "/api/ops/audit-exports/$JOB/download" "$ACME"; seen "download past expires_at" "/api/ops/audit-exports/{id}/download" get
 "$BIN/ops-export-cleaner" --config "$STACK_CONFIG" >/dev/null 2>&1
+# history and actions (contract section 15)
+api GET "/api/ops/audit-exports?requested_by=me&state=done&created_from=2026-01-01T00:00:00Z&error_code=EXPORT_CANCELLED&id_prefix=${JOB:0:4}" "$ACME"; seen "list with filters" /api/ops/audit-exports get
+api GET "/api/ops/audit-exports?requestedby=me" "$ACME"; seen "list with an unknown parameter" /api/ops/audit-exports get
+api GET "/api/ops/audit-exports/$JOB/events" "$ACME"; seen "timeline" "/api/ops/audit-exports/{id}/events" get
+api GET "/api/ops/audit-exports/$JOB/events" "$GLOBEX"; seen "timeline of another tenant's job" "/api/ops/audit-exports/{id}/events" get
+api GET "/api/ops/audit-exports/$JOB/events?x=1" "$ACME"; seen "timeline with an unknown parameter" "/api/ops/audit-exports/{id}/events" get
+api GET "/api/ops/audit-exports/$JOB/events" ""; seen "timeline without a token" "/api/ops/audit-exports/{id}/events" get
+api GET "/api/ops/audit-exports/$JOB/events" "$NOBODY"; seen "timeline with an unknown role" "/api/ops/audit-exports/{id}/events" get
+api GET "/api/ops/events?limit=2" "$OPS"; seen "feed" /api/ops/events get
+api GET "/api/ops/events?kind=EXPORT_REQUESTED" "$ACME"; seen "feed as TENANT_ADMIN" /api/ops/events get
+api GET "/api/ops/events?tenant_id=globex" "$ACME"; seen "feed of another tenant" /api/ops/events get
+api GET "/api/ops/events?since=now" "$OPS"; seen "feed invalid" /api/ops/events get
+api GET /api/ops/status/history "$OPS"; seen "status history" /api/ops/status/history get
+api GET "/api/ops/status/history?hours=169" "$OPS"; seen "status history invalid" /api/ops/status/history get
+api GET /api/ops/status/history "$ACME"; seen "status history as TENANT_ADMIN" /api/ops/status/history get
+api POST "/api/ops/audit-exports/$JOB2/retry" "$ACME"; seen "retry" "/api/ops/audit-exports/{id}/retry" post
+RJOB=$(jq -r '.id // empty' <<<"$BODY")
+api POST "/api/ops/audit-exports/$RJOB/retry" "$ACME"; seen "retry a PENDING job" "/api/ops/audit-exports/{id}/retry" post
+api POST "/api/ops/audit-exports/$JOB2/retry" "$ACME" -H 'Content-Type: application/json' -d '{"colour":1}'; seen "retry invalid" "/api/ops/audit-exports/{id}/retry" post
+api POST "/api/ops/audit-exports/$JOB2/retry" "$GLOBEX"; seen "retry another tenant's job" "/api/ops/audit-exports/{id}/retry" post
+api POST "/api/ops/audit-exports/$JOB2/retry" "$OPS"; seen "retry as OPS_ADMIN" "/api/ops/audit-exports/{id}/retry" post
+api POST /api/ops/audit-exports/cancel "$ACME" -H 'Content-Type: application/json' -d "{\"ids\":[\"$RJOB\"]}"; seen "bulk cancel" /api/ops/audit-exports/cancel post
+api POST /api/ops/audit-exports/cancel "$ACME" -H 'Content-Type: application/json' -d '{}'; seen "bulk cancel invalid" /api/ops/audit-exports/cancel post
+api POST /api/ops/audit-exports/cancel "$ACME" -H 'Content-Type: application/json' -d '{"tenant_id":"globex"}'; seen "bulk cancel of another tenant" /api/ops/audit-exports/cancel post
+api POST /api/ops/audit-exports/cancel "$ACME" -H 'Content-Type: text/plain' -d '{}'; seen "bulk cancel text/plain" /api/ops/audit-exports/cancel post
 api GET /api/ops/scheduler/locks "$OPS"; seen "locks" /api/ops/scheduler/locks get
 api GET /api/ops/scheduler/locks "$ACME"; seen "locks as TENANT_ADMIN" /api/ops/scheduler/locks get
 api POST /api/ops/scheduler/locks/ops-export-cleaner/release "$OPS" -H 'Content-Type: application/json' -d '{"reason":"openapi live check"}'; seen "release a free lock" "/api/ops/scheduler/locks/{name}/release" post
