@@ -89,37 +89,10 @@ static int
 on_option(int opt, const char *arg, void *ctx)
 {
 	struct opts *o = ctx;
-	size_t n = strlen(arg);
 
-	if (opt != OPT_INSTANCE || n == 0 || n >= sizeof(o->instance))
+	if (opt != OPT_INSTANCE)
 		return -1;
-	for (size_t i = 0; i < n; i++)
-		if (!islower((unsigned char)arg[i]) &&
-		    !isdigit((unsigned char)arg[i]) && !strchr("_.-", arg[i])) {
-			fprintf(stderr, BINARY ": --instance must be lower-case "
-			    "letters, digits, '.', '_' or '-'\n");
-			return -1;
-		}
-	snprintf(o->instance, sizeof(o->instance), "%s", arg);
-	return 0;
-}
-
-static void
-default_instance(char *out, size_t outsz)
-{
-	char host[128];
-	size_t i;
-
-	if (gethostname(host, sizeof(host)) != 0)
-		snprintf(host, sizeof(host), "localhost");
-	host[sizeof(host) - 1] = '\0';
-	for (i = 0; host[i] && i < outsz - 1; i++) {
-		unsigned char c = (unsigned char)tolower((unsigned char)host[i]);
-
-		out[i] = (isalnum(c) || c == '.' || c == '-' || c == '_') ?
-		    (char)c : '-';
-	}
-	out[i] = '\0';
+	return jobcli_instance(BINARY, arg, o->instance, sizeof(o->instance));
 }
 
 static char *
@@ -610,7 +583,7 @@ main(int argc, char **argv)
 		return JOBRUN_EXIT_FAIL;
 	}
 	if (o.instance[0] == '\0')
-		default_instance(o.instance, sizeof(o.instance));
+		jobcli_default_instance(o.instance, sizeof(o.instance));
 	snprintf(lock, sizeof(lock), BINARY ":%s", o.instance);
 	if ((status = jobrun_begin(&jr, BINARY, lock, &cfg,
 	    cli.textfile_dir)) != 0) {

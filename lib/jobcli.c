@@ -1,8 +1,10 @@
 #include "jobcli.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -99,4 +101,43 @@ jobcli_start(struct jobcli *cli, int argc, char **argv, struct ops_config *cfg)
 	}
 	log_init(cli->binary, log_level_parse(cfg->log.level),
 	    log_format_parse(cfg->log.format));
+}
+
+int
+jobcli_instance(const char *binary, const char *arg, char *out, size_t outsz)
+{
+	size_t n = strlen(arg);
+
+	if (n == 0 || n >= outsz) {
+		fprintf(stderr, "%s: --instance must be 1 to %zu characters\n",
+		    binary, outsz - 1);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!islower((unsigned char)arg[i]) &&
+		    !isdigit((unsigned char)arg[i]) && !strchr("_.-", arg[i])) {
+			fprintf(stderr, "%s: --instance must be lower-case "
+			    "letters, digits, '.', '_' or '-'\n", binary);
+			return -1;
+		}
+	memcpy(out, arg, n + 1);
+	return 0;
+}
+
+void
+jobcli_default_instance(char *out, size_t outsz)
+{
+	char host[128];
+	size_t i;
+
+	if (gethostname(host, sizeof(host)) != 0)
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	for (i = 0; host[i] && i < outsz - 1; i++) {
+		unsigned char c = (unsigned char)tolower((unsigned char)host[i]);
+
+		out[i] = (isalnum(c) || c == '.' || c == '-' || c == '_') ?
+		    (char)c : '-';
+	}
+	out[i] = '\0';
 }

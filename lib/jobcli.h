@@ -46,4 +46,16 @@ int	jobcli_parse(struct jobcli *cli, int argc, char **argv);
 void	jobcli_start(struct jobcli *cli, int argc, char **argv,
 	    struct ops_config *cfg);
 
+/*
+ * --instance NAME of a job whose lock is per instance ("BINARY:NAME", the
+ * runner and the webhook dispatcher): copy NAME to out (outsz bytes) when
+ * it is lower-case letters, digits, '.', '_' or '-'; else -1 after one
+ * line on stderr naming binary.
+ */
+int	jobcli_instance(const char *binary, const char *arg, char *out,
+	    size_t outsz);
+
+/* The host name as a lock-name-safe instance (the --instance default). */
+void	jobcli_default_instance(char *out, size_t outsz);
+
 #endif
