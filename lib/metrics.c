@@ -224,6 +224,7 @@ snapshot_take(struct db *db, struct snapshot *s, bool for_status)
 	    events_p)) == NULL)
 		goto fail;
 	if (!for_status && (s->hist = db_query(db, HIST_SQL, 0, NULL)) == NULL)
+		goto fail;
 	if (!for_status && (s->webhooks = db_query(db, WEBHOOKS_SQL, 0,
 	    NULL)) == NULL)
 		goto fail;
