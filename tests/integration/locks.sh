@@ -482,7 +482,7 @@ expect_eq "opsctl exports --json" "$JOB_KILL" "$("$BIN/opsctl" "${CFG[@]}" expor
 "$BIN/opsctl" "${CFG[@]}" exports --state BOGUS >/dev/null 2>&1
 expect_eq "opsctl exports --state BOGUS is a usage error" 2 "$?"
 "$BIN/opsctl" --help | grep -q 'lock-release NAME --reason TEXT'
-expect_eq "opsctl --help lists locks, lock-release and exports" "0 3" "$? $("$BIN/opsctl" --help | grep -cE '^  (locks|lock-release|exports) ')"
+expect_eq "opsctl --help lists locks, lock-release and exports" "0 3" "$? $("$BIN/opsctl" --help | grep -oE '^  (locks|lock-release|exports) ' | sort -u | wc -l)"
 
 printf '# figures: SIGKILL -> ORPHANED recovered in %s s; SIGSTOP -> STALE recovered in %s s (healer every 1 s, stale_after %s s)\n' \
 	"$REC_KILL" "$REC_STOP" "$STALE"
