@@ -70,7 +70,7 @@ static const struct db_stmt job_get_locked_stmt = {
 	")) AND ($" f "::uuid IS NULL OR id BETWEEN $" f "::uuid AND $" g \
 	"::uuid) "
 static const struct db_stmt job_list_stmt = {
-	"ops_export_job_list_2",
+	"ops_export_job_list",
 	"SELECT " JOB_COLS " FROM tb_audit_export_job "
 	"WHERE ($1::text IS NULL OR state = $1) "
 	"AND ($2::bigint IS NULL OR (created_at, id) < (" TS("2") ", $3::uuid)) "

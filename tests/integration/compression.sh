@@ -233,9 +233,9 @@ expect_contains "compression of a job cannot be changed" "cannot be changed" "$o
 # --- opsctl exports shows the compression -------------------------------------------------------
 "$BIN/opsctl" --config "$STACK_CONFIG" exports --tenant bulk --limit 100 >"$DIR/ctl.txt"
 expect_match "opsctl exports lists the codec of a job" "$ZREF +DONE +bulk +jsonl +zstd " "$(grep "$ZREF" "$DIR/ctl.txt")"
-expect_eq "opsctl exports --json has compression and uncompressed_bytes" "zstd $ubytes" \
+expect_eq "opsctl exports --json has compression and result.uncompressed_bytes (the API's shape)" "zstd $ubytes" \
 	"$("$BIN/opsctl" --config "$STACK_CONFIG" exports --json --tenant bulk --limit 100 |
-		jq -r --arg j "$ZREF" '.items[] | select(.id == $j) | "\(.compression) \(.uncompressed_bytes)"')"
+		jq -r --arg j "$ZREF" '.items[] | select(.id == $j) | "\(.compression) \(.result.uncompressed_bytes)"')"
 
 # --- a corrupt compressed chunk is detected as any corrupt chunk is ------------------------------
 sql "SET session_replication_role = replica; UPDATE tb_audit_export_chunk SET data = overlay(data placing 'X'::bytea from 10) WHERE job_id='$ZREF' AND seq = 40" >/dev/null

@@ -181,6 +181,7 @@ sed -E -e 's/^(  )# ([a-z][a-z0-9_]*: )/\1\2/' \
 	-e "s|^  download_secret_verify_file: .*|  download_secret_verify_file: $DIR/jwt|" \
 	-e 's|^  jwks_file: .*|  # jwks_file: (needs a real JWKS)|' \
 	-e 's|^  jwks_url: .*|  # jwks_url: (needs a reachable JWKS)|' -e 's|^  jwks_ca_file: .*|  # jwks_ca_file: (with jwks_url)|' \
+	-e 's|^  socket_path: .*|  # socket_path: (exclusive with listen_address)|' \
 	"$ROOT/docs/ops.example.yaml" >"$DIR/all-keys.yaml"
 out=$(env -u OPS_CONFIG -u OPS_DATABASE_URL -u OPS_JWT_HS256_SECRET "$BIN/opsctl" --config "$DIR/all-keys.yaml" check-config 2>&1); rc=$?
 expect_eq "the example with every commented key enabled is valid too" "0 config $DIR/all-keys.yaml is valid" "$rc $out"

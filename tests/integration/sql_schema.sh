@@ -98,8 +98,8 @@ done
 expect_eq "every migration applies to an empty database" "${#MIGRATIONS[@]}" "$applied"
 [ "$applied" -eq "${#MIGRATIONS[@]}" ] || finish
 
-expect_eq "every table of the contract (and ops_event_rollup, 0005) exists" \
-	"audit_log job_run ops_event ops_event_rollup tb_audit_export_chunk tb_audit_export_job tb_scheduler_lock" \
+expect_eq "every table of the contract (and ops_event_rollup 0005, export_job_hourly 0010, the webhook tables 0011) exists" \
+	"audit_log export_job_hourly job_run ops_event ops_event_rollup tb_audit_export_chunk tb_audit_export_job tb_scheduler_lock tb_webhook_delivery tb_webhook_endpoint" \
 	"$(q "SELECT string_agg(tablename, ' ' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public'")"
 
 # Test helpers, in schema t (excluded from the schema comparison below).

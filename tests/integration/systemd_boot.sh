@@ -46,6 +46,7 @@ prop() { c systemctl show -P "$2" "$1"; }   # prop UNIT PROPERTY
 metric() {  # metric JOB: ops_job_last_success_timestamp_seconds of JOB, or ""
 	curl -s "$STACK_URL/metrics" | sed -n "s/^ops_job_last_success_timestamp_seconds{job=\"$1\"} //p"
 }
+has_metric() { [ -n "$(metric "$1")" ]; }  # read again on every try of wait_for
 sql() { psql -X -qAt -v ON_ERROR_STOP=1 "$DB_HOST_URL" -c "$1"; }
 job() { sql "SELECT $2 FROM tb_audit_export_job WHERE id = '$1'"; }
 sql_true() { [ "$(sql "$1")" = t ]; }
@@ -268,7 +269,7 @@ SEED_DB_URL=$DB_HOST_URL seed_audit acme 20000 words=12 || setup_failed "seeding
 SUPER=$(mint root-1 "" '["SUPER_ADMIN"]')
 OPS=$(mint ops-1 "" '["OPS_ADMIN"]')
 for j in ops-export-runner ops-export-cleaner ops-lock-healer ops-webhook-dispatcher; do
-	check "the $j timer fires: a success metric appears" wait_for 30 test -n "$(metric "$j")"
+	check "the $j timer fires: a success metric appears" wait_for 30 has_metric "$j"
 	[ -n "$(metric "$j")" ] || { c systemctl status --no-pager "$j.service"; c journalctl -u "$j.service" --no-pager | tail -n 20; } >&2
 done
 declare -A M0
