@@ -729,8 +729,17 @@ test('webhooks: TENANT_ADMIN creates an endpoint and sees its secret once (not a
 	}
 	await page.emulateMedia({ colorScheme: 'light' });
 	await page.setViewportSize({ width: 1280, height: 860 });
-	// delete, after a confirmation
+	// rotate: a new secret, shown once, and the old one's overlap in the list
 	await visit(page, '#/webhooks', `tr[data-endpoint="${id}"]`);
+	await page.locator(`tr[data-endpoint="${id}"]`).getByRole('button', { name: `Rotate the secret of ${url}` }).click();
+	await page.getByRole('dialog').getByRole('button', { name: 'Rotate secret' }).click();
+	await secretField.waitFor();
+	const rotated = await secretField.inputValue();
+	assert.match(rotated, /^whsec_[A-Za-z0-9+/=]{40,}$/);
+	assert.notEqual(rotated, secret);
+	assert.match(await page.locator('.secret').textContent(), /Copy it now: it will not be shown again\./);
+	await page.locator(`tr[data-endpoint="${id}"] td[data-label="Secret overlap until (UTC)"]`, { hasText: /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z$/ }).waitFor();
+	// delete, after a confirmation
 	await page.locator(`tr[data-endpoint="${id}"]`).getByRole('button', { name: `Delete ${url}` }).click();
 	await page.getByRole('dialog').getByRole('button', { name: 'Delete endpoint' }).click();
 	await page.locator('.done .notice', { hasText: `Deleted the endpoint ${url}.` }).waitFor();

@@ -142,11 +142,11 @@ export function renderWebhooks(ctx) {
 
 	function row(w) {
 		return h('tr', { 'data-endpoint': w.id },
-			h('th', { scope: 'row' }, h('code.url', w.url), w.description ? [h('br'), h('span.note', w.description)] : null),
+			h('th', { scope: 'row' }, h('span', h('code.url', w.url), w.description ? [h('br'), h('span.note', w.description)] : null)),
 			h('td', w.tenant_id),
 			h('td', w.event_types.join(', ')),
 			h('td', w.enabled ? h('span.badge.state-enabled', 'ENABLED')
-				: [h('span.badge.state-disabled', 'DISABLED'), w.disabled_reason ? [h('br'), h('span.note', w.disabled_reason)] : null]),
+				: h('span', h('span.badge.state-disabled', 'DISABLED'), w.disabled_reason ? [h('br'), h('span.note', w.disabled_reason)] : null)),
 			h('td.nowrap', fmtTime(w.created_at)),
 			h('td', w.created_by),
 			h('td.nowrap', w.previous_secret_expires_at ? fmtTime(w.previous_secret_expires_at) : '—'),
@@ -200,10 +200,10 @@ export function renderDeliveries(ctx, { id }) {
 		poller.kick();
 	}
 
-	const answer = (d) => (d.last_attempt_at === null ? '—' : [
+	const answer = (d) => (d.last_attempt_at === null ? '—' : h('span',
 		d.last_status === null ? 'no HTTP answer' : `HTTP ${d.last_status}`,
 		d.last_latency_ms === null ? '' : `, ${d.last_latency_ms} ms`,
-		d.last_error ? [h('br'), h('span.note.reason', d.last_error)] : null]);
+		d.last_error ? [h('br'), h('span.note.reason', d.last_error)] : null));
 	const history = (d) => (d.history.length ? h('details', h('summary', `${d.history.length} attempt${d.history.length === 1 ? '' : 's'}`),
 		h('ol.attempts', d.history.map((a) => h('li', `#${a.attempt} ${fmtTime(a.at)}: `,
 			a.status === null ? 'no HTTP answer' : `HTTP ${a.status}`, a.latency_ms === null ? '' : `, ${a.latency_ms} ms`,
