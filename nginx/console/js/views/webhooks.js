@@ -79,7 +79,7 @@ export function renderWebhooks(ctx) {
 				const r = await ctx.api('createWebhook', { body: b });
 				form.reset();
 				for (const x of boxes) x.checked = true;
-				mount(done, h('p.notice', `Created the endpoint ${r.data.url} for tenant ${r.data.tenant_id}.`),
+				mount(done, h('p.notice.webhook-notice', `Created the endpoint ${r.data.url} for tenant ${r.data.tenant_id}.`),
 					secretBox('The new endpoint\'s signing secret', r.data.secret));
 				done.querySelector('#webhook-secret').focus();
 				poller.kick();
@@ -115,7 +115,7 @@ export function renderWebhooks(ctx) {
 		if (!ok) return;
 		try {
 			await ctx.api('deleteWebhook', { params: { id: w.id } });
-			mount(done, h('p.notice', { role: 'status' }, `Deleted the endpoint ${w.url}.`));
+			mount(done, h('p.notice.webhook-notice', { role: 'status' }, `Deleted the endpoint ${w.url}.`));
 		} catch (e) {
 			mount(done, errorBox(e, 'The endpoint was not deleted'));
 		}
@@ -131,7 +131,7 @@ export function renderWebhooks(ctx) {
 		if (!ok) return;
 		try {
 			const r = await ctx.api('rotateWebhookSecret', { params: { id: w.id }, body: { overlap_hours: 24 } });
-			mount(done, h('p.notice', `Rotated the secret of ${w.url}; the old one also signs until ${fmtTime(r.data.previous_secret_expires_at)}.`),
+			mount(done, h('p.notice.webhook-notice', `Rotated the secret of ${w.url}; the old one also signs until ${fmtTime(r.data.previous_secret_expires_at)}.`),
 				secretBox('The endpoint\'s new signing secret', r.data.secret));
 			done.querySelector('#webhook-secret').focus();
 		} catch (e) {
@@ -193,7 +193,7 @@ export function renderDeliveries(ctx, { id }) {
 	async function redeliver(d) {
 		try {
 			const r = await ctx.api('redeliverWebhook', { params: { id, delivery_id: d.id } });
-			mount(done, h('p.notice', { role: 'status' }, `Redelivery of ${d.event_type} for job ${d.job_id.slice(0, 8)} queued: due ${fmtTime(r.data.next_attempt_at)}, same webhook-id ${r.data.webhook_id}.`));
+			mount(done, h('p.notice.webhook-notice', { role: 'status' }, `Redelivery of ${d.event_type} for job ${d.job_id.slice(0, 8)} queued: due ${fmtTime(r.data.next_attempt_at)}, same webhook-id ${r.data.webhook_id}.`));
 		} catch (e) {
 			mount(done, errorBox(e, 'The redelivery failed'));
 		}
