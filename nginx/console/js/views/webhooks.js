@@ -103,7 +103,7 @@ export function renderWebhooks(ctx) {
 	}
 
 	mount(ctx.view, h('h1', 'Webhooks'),
-		h('p.help', 'Endpoints that receive this tenant\'s export events, signed as Standard Webhooks says (docs/webhooks.md).'),
+		h('p.help', 'Endpoints that receive the export events of their tenant, signed as Standard Webhooks says (docs/webhooks.md).'),
 		done, msg, table, form);
 
 	async function remove(w) {
