@@ -37,6 +37,7 @@ const CONSOLE = `${URL_}/console/`;
 let context;
 let profile;
 const doneJob = {};     // the TENANT_ADMIN's DONE export (test 2)
+const hook = {};        // an acme webhook endpoint with a delivery, kept for the sweeps (webhooks test)
 
 before(async () => {
 	profile = mkdtempSync(join(tmpdir(), 'ops-console-chromium-'));
@@ -284,9 +285,9 @@ test('AUDITOR, OPS_ADMIN and TENANT_ADMIN each see exactly the controls rbac.md 
 		// a PENDING acme job that none of the three requested
 		const pending = await createJob(TOK.super, { tenant_id: 'acme', from: '2026-10-07T00:00:00Z', to: '2026-10-08T00:00:00Z', format: 'jsonl' });
 		const expect = {
-			auditor: { nav: ['Exports', 'New export', 'Status'], newButton: 1, tenantFilter: 1, download: 1, cancelOther: 0 },
-			ops: { nav: ['Exports', 'Locks', 'Status'], newButton: 0, tenantFilter: 1, download: 0, cancelOther: 1 },
-			tenant: { nav: ['Exports', 'New export', 'Status'], newButton: 1, tenantFilter: 0, download: 1, cancelOther: 1 },
+			auditor: { nav: ['Exports', 'New export', 'Status', 'Webhooks'], newButton: 1, tenantFilter: 1, download: 1, cancelOther: 0 },
+			ops: { nav: ['Exports', 'Locks', 'Status', 'Webhooks'], newButton: 0, tenantFilter: 1, download: 0, cancelOther: 1 },
+			tenant: { nav: ['Exports', 'New export', 'Status', 'Webhooks'], newButton: 1, tenantFilter: 0, download: 1, cancelOther: 1 },
 		};
 		for (const [who, want] of Object.entries(expect)) {
 			const page = await newPage();
@@ -658,6 +659,110 @@ test('status charts: inline SVG drawn by the console (role img, title, descripti
 	await page.close();
 });
 
+test('webhooks: TENANT_ADMIN creates an endpoint and sees its secret once (not after a reload), its delivery, redelivers, deletes it; AUDITOR reads only; axe clean light and dark at 360 px', async () => {
+	const page = await newPage();
+	await signIn(page, TOK.tenant, { keep: true }); // kept: a reload stays signed in
+	assert.ok((await navLinks(page)).includes('Webhooks'), 'TENANT_ADMIN: Webhooks in the navigation');
+	await page.getByRole('link', { name: 'Webhooks' }).click();
+	await page.locator('table.webhooks tbody tr').first().waitFor();
+	const url = 'https://127.0.0.1:9/console-hook-a';
+	// a validation error appears next to the field
+	await page.getByLabel('URL').fill('http://127.0.0.1:9/plain');
+	await page.getByRole('button', { name: 'Create endpoint' }).click();
+	await page.locator('#w-url-error:not([hidden])').waitFor();
+	assert.equal(await page.getByLabel('URL').getAttribute('aria-invalid'), 'true');
+	await page.getByLabel('URL').fill(url);
+	await page.getByLabel('Description (optional)').fill('console test');
+	await page.getByRole('button', { name: 'Create endpoint' }).click();
+	const secretField = page.locator('#webhook-secret');
+	await secretField.waitFor();
+	const secret = await secretField.inputValue();
+	assert.match(secret, /^whsec_[A-Za-z0-9+/=]{40,}$/);
+	assert.match(await page.locator('.secret').textContent(), /Copy it now: it will not be shown again\./);
+	const row = page.locator('tr[data-endpoint]', { hasText: url });
+	await row.waitFor();
+	const id = await row.getAttribute('data-endpoint');
+	assert.match(await row.textContent(), /ENABLED/);
+	await shot(page, '30-webhooks-secret-light-1280');
+	await axe(page, 'webhooks with the secret shown');
+	// not in any storage, and gone after a reload
+	const stored = await page.evaluate(() => JSON.stringify([{ ...localStorage }, { ...sessionStorage }, location.href]));
+	assert.ok(!stored.includes(secret.slice(6, 20)), 'the secret is in no storage and not in the URL');
+	await page.reload();
+	await row.waitFor();
+	assert.equal(await page.locator('#webhook-secret').count(), 0, 'no secret after a reload');
+	assert.ok(!(await page.locator('body').innerText()).includes(secret.slice(6, 20)), 'the secret text is gone after a reload');
+	// a second endpoint (kept for the sweeps below), then an acme job that ends: one delivery each
+	const b = await apiFetch(TOK.tenant, '/api/ops/webhooks', { method: 'POST', body: JSON.stringify({ url: 'https://127.0.0.1:9/console-hook-b' }) });
+	assert.equal(b.status, 201, JSON.stringify(b.body));
+	hook.id = b.body.id;
+	await withRunnerPaused(async () => {
+		const job = await createJob(TOK.tenant, { tenant_id: 'acme', from: '2026-10-13T00:00:00Z', to: '2026-10-14T00:00:00Z', format: 'jsonl' });
+		const c = await apiFetch(TOK.tenant, `/api/ops/audit-exports/${job.id}`, { method: 'DELETE' });
+		assert.ok(c.status < 300, JSON.stringify(c.body));
+	});
+	await row.getByRole('link', { name: `Deliveries of ${url}` }).click();
+	const drow = page.locator('tr[data-delivery]').first();
+	await drow.waitFor();
+	assert.match(await page.locator('.endpoint-url').textContent(), /console-hook-a/);
+	// the dispatcher's first attempt (port 9 refuses): attempts and the answer shown
+	await page.locator('tr[data-delivery] td[data-label="Attempts"]', { hasText: /^[1-9]/ }).first().waitFor({ timeout: 60_000 });
+	const did = await drow.getAttribute('data-delivery');
+	await drow.getByRole('button', { name: /^Redeliver / }).click();
+	await page.locator('.done .notice', { hasText: /Redelivery of export\.\w+ for job \w{8} queued: due \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z/ }).waitFor();
+	const after = await apiFetch(TOK.tenant, `/api/ops/webhooks/${id}/deliveries`);
+	assert.equal(after.body.items.find((d) => d.id === did).state, 'PENDING');
+	await shot(page, '31-webhook-deliveries-light-1280');
+	await axe(page, 'webhook deliveries');
+	// light and dark at 360 px: fits the width, axe clean
+	for (const scheme of ['light', 'dark']) {
+		await page.emulateMedia({ colorScheme: scheme });
+		await page.setViewportSize({ width: 360, height: 800 });
+		await visit(page, `#/webhooks/${id}`, 'tr[data-delivery]');
+		await fitsWidth(page, `webhook deliveries at 360 px, ${scheme}`);
+		await axe(page, `webhook deliveries at 360 px, ${scheme}`);
+		await shot(page, `32-webhook-deliveries-${scheme}-360`);
+		await visit(page, '#/webhooks', 'tr[data-endpoint]');
+		await fitsWidth(page, `webhooks at 360 px, ${scheme}`);
+		await axe(page, `webhooks at 360 px, ${scheme}`);
+		await shot(page, `33-webhooks-${scheme}-360`);
+	}
+	await page.emulateMedia({ colorScheme: 'light' });
+	await page.setViewportSize({ width: 1280, height: 860 });
+	// rotate: a new secret, shown once, and the old one's overlap in the list
+	await visit(page, '#/webhooks', `tr[data-endpoint="${id}"]`);
+	await page.locator(`tr[data-endpoint="${id}"]`).getByRole('button', { name: `Rotate the secret of ${url}` }).click();
+	await page.getByRole('dialog').getByRole('button', { name: 'Rotate secret' }).click();
+	await secretField.waitFor();
+	const rotated = await secretField.inputValue();
+	assert.match(rotated, /^whsec_[A-Za-z0-9+/=]{40,}$/);
+	assert.notEqual(rotated, secret);
+	assert.match(await page.locator('.secret').textContent(), /Copy it now: it will not be shown again\./);
+	await page.locator(`tr[data-endpoint="${id}"] td[data-label="Secret overlap until (UTC)"]`, { hasText: /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z$/ }).waitFor();
+	// delete, after a confirmation
+	await page.locator(`tr[data-endpoint="${id}"]`).getByRole('button', { name: `Delete ${url}` }).click();
+	await page.getByRole('dialog').getByRole('button', { name: 'Delete endpoint' }).click();
+	await page.locator('.done .notice', { hasText: `Deleted the endpoint ${url}.` }).waitFor();
+	await page.locator(`tr[data-endpoint="${id}"]`).waitFor({ state: 'detached' });
+	const list = await apiFetch(TOK.tenant, '/api/ops/webhooks');
+	assert.ok(!list.body.items.some((w) => w.id === id), 'deleted in the API too');
+	assert.deepEqual(page.errors, []);
+	await page.close();
+
+	// AUDITOR: the list and the deliveries, no create, rotate, delete or redeliver
+	const ap = await newPage();
+	await signIn(ap, TOK.auditor);
+	assert.ok((await navLinks(ap)).includes('Webhooks'), 'AUDITOR: Webhooks in the navigation');
+	await visit(ap, '#/webhooks', `tr[data-endpoint="${hook.id}"]`);
+	assert.equal(await ap.locator('form.webhook-create').count(), 0, 'AUDITOR: no create form');
+	assert.equal(await ap.getByRole('button', { name: /^(Delete|Rotate)/ }).count(), 0, 'AUDITOR: no delete or rotate');
+	await axe(ap, 'webhooks (auditor)');
+	await visit(ap, `#/webhooks/${hook.id}`, 'tr[data-delivery]');
+	assert.equal(await ap.getByRole('button', { name: /^Redeliver/ }).count(), 0, 'AUDITOR: no redeliver');
+	assert.deepEqual(ap.errors, []);
+	await ap.close();
+});
+
 // --- one time format, 360 px, dark, bad addresses (issue 21's console defects) ---
 
 const ONE_TIME = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z$/;
@@ -700,6 +805,8 @@ function views() {
 		['retry', `#/exports/${doneJob.id}/retry`, 'form.retry'],
 		['locks', '#/locks', 'table.locks tbody tr[data-lock]'],
 		['status', '#/status', 'svg#chart-times'],
+		['webhooks', '#/webhooks', 'tr[data-endpoint]'],
+		['webhook-deliveries', `#/webhooks/${hook.id}`, 'tr[data-delivery]'],
 		['bad-address', '#/exports/%E0%A4%A', '.error[data-code="BAD_ADDRESS"]'],
 	];
 }

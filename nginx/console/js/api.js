@@ -19,6 +19,12 @@ export const ROUTES = {
 	download:     'GET /api/ops/audit-exports/{id}/download',
 	locks:        'GET /api/ops/scheduler/locks',
 	releaseLock:  'POST /api/ops/scheduler/locks/{name}/release',
+	listWebhooks: 'GET /api/ops/webhooks',
+	createWebhook: 'POST /api/ops/webhooks',
+	deleteWebhook: 'DELETE /api/ops/webhooks/{id}',
+	rotateWebhookSecret: 'POST /api/ops/webhooks/{id}/rotate-secret',
+	webhookDeliveries: 'GET /api/ops/webhooks/{id}/deliveries',
+	redeliverWebhook: 'POST /api/ops/webhooks/{id}/deliveries/{delivery_id}/redeliver',
 };
 
 // An API answer that is not 2xx, in the standard error format (CONTRACT

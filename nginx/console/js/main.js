@@ -13,6 +13,7 @@ import { renderJob } from './views/job.js';
 import { renderRetry } from './views/retry.js';
 import { renderLocks } from './views/locks.js';
 import { renderStatus } from './views/status.js';
+import { renderWebhooks, renderDeliveries } from './views/webhooks.js';
 
 const app = {
 	session: loadSession(),
@@ -32,6 +33,8 @@ const VIEWS = [
 	{ path: '/exports/:id', render: renderJob, section: '/exports' },
 	{ path: '/exports/:id/retry', render: renderRetry, section: '/exports' },
 	{ path: '/locks', render: renderLocks, nav: 'Locks', cap: 'ops.status' },
+	{ path: '/webhooks', render: renderWebhooks, nav: 'Webhooks', cap: 'webhook.read' },
+	{ path: '/webhooks/:id', render: renderDeliveries, section: '/webhooks' },
 	{ path: '/status', render: renderStatus, nav: 'Status' },
 ];
 const HOME = '/exports';
