@@ -162,23 +162,6 @@ h_export_get(struct request *r)
 	resp_job(r, 200, job, state, NULL);
 }
 
-/*
- * The string query parameter name into buf (kept in *out), or a detail
- * naming it when it is malformed or too long.
- */
-static void
-query_str(struct request *r, const char *name, char *buf, size_t bufsz,
-    const char **out, json_t *details)
-{
-	int rc = request_query(r, name, buf, bufsz);
-
-	if (rc == 1)
-		*out = buf;
-	else if (rc < 0)
-		xjson_push(details, error_detail(name, "is malformed or too "
-		    "long"));
-}
-
 void
 h_export_list(struct request *r)
 {
@@ -196,17 +179,21 @@ h_export_list(struct request *r)
 		return;
 	details = json_array();
 	(void)request_query_check(r, export_list_params, details);
-	query_str(r, "state", state, sizeof(state), &q.state, details);
-	query_str(r, "tenant_id", tenant, sizeof(tenant), &q.tenant_id,
-	    details);
-	query_str(r, "requested_by", by, sizeof(by), &q.requested_by, details);
-	query_str(r, "created_from", from, sizeof(from), &q.created_from,
-	    details);
-	query_str(r, "created_to", to, sizeof(to), &q.created_to, details);
-	query_str(r, "error_code", code, sizeof(code), &q.error_code, details);
-	query_str(r, "id_prefix", prefix, sizeof(prefix), &q.id_prefix,
-	    details);
-	query_str(r, "cursor", cursor, sizeof(cursor), &q.cursor, details);
+	request_query_str(r, "state", state, sizeof(state), &q.state, details);
+	request_query_str(r, "tenant_id", tenant,
+	    sizeof(tenant), &q.tenant_id, details);
+	request_query_str(r, "requested_by", by,
+	    sizeof(by), &q.requested_by, details);
+	request_query_str(r, "created_from", from,
+	    sizeof(from), &q.created_from, details);
+	request_query_str(r, "created_to", to,
+	    sizeof(to), &q.created_to, details);
+	request_query_str(r, "error_code", code,
+	    sizeof(code), &q.error_code, details);
+	request_query_str(r, "id_prefix", prefix,
+	    sizeof(prefix), &q.id_prefix, details);
+	request_query_str(r, "cursor", cursor,
+	    sizeof(cursor), &q.cursor, details);
 	/* range-checked before the narrowing; the query check says 1..200 */
 	if ((rc = request_query_int(r, "limit", INT_MIN, INT_MAX, &limit)) == 1)
 		q.limit = (int)limit;

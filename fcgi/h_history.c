@@ -65,19 +65,6 @@ h_export_events(struct request *r)
 	resp_json(r, 200, out, NULL);
 }
 
-static void
-query_str(struct request *r, const char *name, char *buf, size_t bufsz,
-    const char **out, json_t *details)
-{
-	int rc = request_query(r, name, buf, bufsz);
-
-	if (rc == 1)
-		*out = buf;
-	else if (rc < 0)
-		xjson_push(details, error_detail(name, "is malformed or too "
-		    "long"));
-}
-
 void
 h_events_list(struct request *r)
 {
@@ -93,12 +80,13 @@ h_events_list(struct request *r)
 		return;
 	details = json_array();
 	(void)request_query_check(r, history_events_params, details);
-	query_str(r, "kind", kind, sizeof(kind), &q.kind, details);
-	query_str(r, "tenant_id", tenant, sizeof(tenant), &q.tenant_id,
-	    details);
-	query_str(r, "since", since, sizeof(since), &q.since, details);
-	query_str(r, "until", until, sizeof(until), &q.until, details);
-	query_str(r, "cursor", cursor, sizeof(cursor), &q.cursor, details);
+	request_query_str(r, "kind", kind, sizeof(kind), &q.kind, details);
+	request_query_str(r, "tenant_id", tenant,
+	    sizeof(tenant), &q.tenant_id, details);
+	request_query_str(r, "since", since, sizeof(since), &q.since, details);
+	request_query_str(r, "until", until, sizeof(until), &q.until, details);
+	request_query_str(r, "cursor", cursor,
+	    sizeof(cursor), &q.cursor, details);
 	if ((rc = request_query_int(r, "limit", INT_MIN, INT_MAX, &limit)) == 1)
 		q.limit = (int)limit;
 	else if (rc < 0)

@@ -196,6 +196,19 @@ next:
 	return bad;
 }
 
+void
+request_query_str(const struct request *r, const char *name, char *buf,
+    size_t bufsz, const char **out, json_t *details)
+{
+	int rc = request_query(r, name, buf, bufsz);
+
+	if (rc == 1)
+		*out = buf;
+	else if (rc < 0)
+		xjson_push(details, error_detail(name, "is malformed or too "
+		    "long"));
+}
+
 int
 request_query_int(const struct request *r, const char *name, long long min,
     long long max, long long *out)

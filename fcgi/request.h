@@ -85,6 +85,14 @@ int	request_query_int(const struct request *r, const char *name,
 	    long long min, long long max, long long *out);
 
 /*
+ * A query-string string into buf (bufsz bytes): *out = buf when present;
+ * untouched when absent; a detail naming it in details when malformed or
+ * too long.
+ */
+void	request_query_str(const struct request *r, const char *name,
+	    char *buf, size_t bufsz, const char **out, json_t *details);
+
+/*
  * Read the JSON body: checks Content-Type (415), size (413) and syntax
  * (400 MALFORMED_JSON); an empty body is MALFORMED_JSON. On failure the
  * answer is sent and -1 returned; on success *out is a new reference.
