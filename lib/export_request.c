@@ -26,6 +26,32 @@ add_issue(json_t *details, const char *field, const char *issue)
 	xjson_push(details, error_detail(field, issue));
 }
 
+/*
+ * A body must be a JSON object; each key it has that is not in known[] is
+ * an issue. -1 (and an issue) when it is not an object at all.
+ */
+static int
+body_fields_check(const json_t *body, const char *const known[], size_t n,
+    json_t *details)
+{
+	const char *key;
+	json_t *v;
+
+	if (!json_is_object(body)) {
+		add_issue(details, "body", "must be a JSON object");
+		return -1;
+	}
+	json_object_foreach((json_t *)body, key, v) {
+		bool found = false;
+
+		for (size_t i = 0; i < n; i++)
+			found |= strcmp(key, known[i]) == 0;
+		if (!found)
+			add_issue(details, key, "is not a known field");
+	}
+	return 0;
+}
+
 /* Token-ish text: tenant ids and the like. */
 static bool
 safe_ident(const char *s, size_t max)
@@ -135,7 +161,6 @@ export_request_parse(const json_t *body, const struct ops_config *cfg,
 	    "format", "compression", "actions", "actor_id", "max_rows",
 	    "max_bytes", "max_duration_seconds" };
 	json_t *details = json_array();
-	const char *key;
 	const json_t *v;
 	int64_t from_us = 0, to_us = 0;
 	long long dur;
@@ -143,18 +168,10 @@ export_request_parse(const json_t *body, const struct ops_config *cfg,
 
 	memset(req, 0, sizeof(*req));
 	*details_out = NULL;
-	if (!json_is_object(body)) {
-		add_issue(details, "body", "must be a JSON object");
+	if (body_fields_check(body, known, sizeof(known) / sizeof(known[0]),
+	    details) != 0) {
 		*details_out = details;
 		return -1;
-	}
-	json_object_foreach((json_t *)body, key, v) {
-		bool found = false;
-
-		for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-			found |= strcmp(key, known[i]) == 0;
-		if (!found)
-			add_issue(details, key, "is not a known field");
 	}
 	v = json_object_get(body, "tenant_id");
 	if (v == NULL)
@@ -269,23 +286,14 @@ export_cancel_request_parse(const json_t *body,
 	    "requested_by" };
 	json_t *details = json_array();
 	const json_t *v;
-	const char *key;
 	bool filter = false;
 
 	memset(req, 0, sizeof(*req));
 	*details_out = NULL;
-	if (!json_is_object(body)) {
-		add_issue(details, "body", "must be a JSON object");
+	if (body_fields_check(body, known, sizeof(known) / sizeof(known[0]),
+	    details) != 0) {
 		*details_out = details;
 		return -1;
-	}
-	json_object_foreach((json_t *)body, key, v) {
-		bool found = false;
-
-		for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-			found |= strcmp(key, known[i]) == 0;
-		if (!found)
-			add_issue(details, key, "is not a known field");
 	}
 	if ((v = json_object_get(body, "ids")) != NULL) {
 		size_t i;
