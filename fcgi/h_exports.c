@@ -88,6 +88,49 @@ idem_key_valid(const char *k)
 	return true;
 }
 
+/* The Idempotency-Key header, or NULL; -1 once a bad one is answered. */
+static int
+idem_key_get(struct request *r, const char **key)
+{
+	*key = request_param(r, "HTTP_IDEMPOTENCY_KEY");
+	if (*key == NULL || idem_key_valid(*key))
+		return 0;
+	resp_error(r, "VALIDATION_FAILED", NULL, xjson_pack("[o]",
+	    error_detail("Idempotency-Key", "must be 1 to 255 visible ASCII "
+	    "characters")));
+	return -1;
+}
+
+/*
+ * The answer to a create or a retry: 202 with the job, 429
+ * EXPORT_TOO_MANY_ACTIVE with its Retry-After, or the outcome.
+ */
+static void
+resp_created(struct request *r, enum export_outcome o,
+    const struct export_actor *a, const struct export_view *v, const char *id)
+{
+	char state[16];
+	json_t *job;
+
+	if (o == EXPORT_E_TOO_MANY) {
+		struct buf h = BUF_INIT;
+
+		buf_appendf(&h, "Retry-After: %d\r\n", 30);
+		resp_error_h(r, "EXPORT_TOO_MANY_ACTIVE", NULL, NULL, h.data);
+		buf_free(&h);
+		return;
+	}
+	if (o != EXPORT_CREATED && o != EXPORT_REPLAYED) {
+		resp_outcome(r, o);
+		return;
+	}
+	if ((o = export_job_get(r->db, a, id, v, &job, state)) != EXPORT_OK) {
+		resp_outcome(r, o);
+		return;
+	}
+	resp_job(r, 202, job, state, id);
+}
+
 void
 h_export_create(struct request *r)
 {
@@ -95,19 +138,15 @@ h_export_create(struct request *r)
 	struct export_actor a;
 	struct export_view v;
 	enum export_outcome o;
-	char id[EXPORT_ID_LEN + 1], state[16];
+	char id[EXPORT_ID_LEN + 1];
 	const char *key;
-	json_t *body, *details, *job;
+	json_t *body, *details;
 
 	if (request_auth(r, CAP_EXPORT_CREATE) != 0 ||
 	    request_read_json(r, &body) != 0)
 		return;
-	key = request_param(r, "HTTP_IDEMPOTENCY_KEY");
-	if (key && !idem_key_valid(key)) {
+	if (idem_key_get(r, &key) != 0) {
 		json_decref(body);
-		resp_error(r, "VALIDATION_FAILED", NULL, xjson_pack("[o]",
-		    error_detail("Idempotency-Key", "must be 1 to 255 visible "
-		    "ASCII characters")));
 		return;
 	}
 	if (export_request_parse(body, r->app->cfg, &req, &details) != 0) {
@@ -121,24 +160,7 @@ h_export_create(struct request *r)
 	o = export_job_create(r->db, r->app->cfg, r->app->rules, &a, &req, key,
 	    id);
 	export_request_free(&req);
-	if (o != EXPORT_CREATED && o != EXPORT_REPLAYED) {
-		if (o == EXPORT_E_TOO_MANY) {
-			struct buf h = BUF_INIT;
-
-			buf_appendf(&h, "Retry-After: %d\r\n", 30);
-			resp_error_h(r, "EXPORT_TOO_MANY_ACTIVE", NULL, NULL,
-			    h.data);
-			buf_free(&h);
-			return;
-		}
-		resp_outcome(r, o);
-		return;
-	}
-	if ((o = export_job_get(r->db, &a, id, &v, &job, state)) != EXPORT_OK) {
-		resp_outcome(r, o);
-		return;
-	}
-	resp_job(r, 202, job, state, id);
+	resp_created(r, o, &a, &v, id);
 }
 
 void
@@ -238,21 +260,6 @@ h_export_cancel(struct request *r)
 	resp_job(r, 202, job, NULL, NULL);
 }
 
-/* 429 EXPORT_TOO_MANY_ACTIVE with its Retry-After, or the outcome. */
-static void
-resp_create_outcome(struct request *r, enum export_outcome o)
-{
-	if (o == EXPORT_E_TOO_MANY) {
-		struct buf h = BUF_INIT;
-
-		buf_appendf(&h, "Retry-After: %d\r\n", 30);
-		resp_error_h(r, "EXPORT_TOO_MANY_ACTIVE", NULL, NULL, h.data);
-		buf_free(&h);
-		return;
-	}
-	resp_outcome(r, o);
-}
-
 void
 h_export_retry(struct request *r)
 {
@@ -260,8 +267,8 @@ h_export_retry(struct request *r)
 	struct export_actor a;
 	struct export_view v;
 	enum export_outcome o;
-	char id[EXPORT_ID_LEN + 1], state[16];
-	json_t *body = NULL, *details, *job;
+	char id[EXPORT_ID_LEN + 1];
+	json_t *body = NULL, *details;
 
 	if (request_auth(r, CAP_EXPORT_CREATE) != 0)
 		return;
@@ -269,12 +276,8 @@ h_export_retry(struct request *r)
 	if (cl != NULL && *cl != '\0' && strcmp(cl, "0") != 0 &&
 	    request_read_json(r, &body) != 0)
 		return;
-	key = request_param(r, "HTTP_IDEMPOTENCY_KEY");
-	if (key && !idem_key_valid(key)) {
+	if (idem_key_get(r, &key) != 0) {
 		json_decref(body);
-		resp_error(r, "VALIDATION_FAILED", NULL, xjson_pack("[o]",
-		    error_detail("Idempotency-Key", "must be 1 to 255 visible "
-		    "ASCII characters")));
 		return;
 	}
 	actor_init(&a, r);
@@ -287,15 +290,7 @@ h_export_retry(struct request *r)
 		return;
 	}
 	json_decref(details);
-	if (o != EXPORT_CREATED && o != EXPORT_REPLAYED) {
-		resp_create_outcome(r, o);
-		return;
-	}
-	if ((o = export_job_get(r->db, &a, id, &v, &job, state)) != EXPORT_OK) {
-		resp_outcome(r, o);
-		return;
-	}
-	resp_job(r, 202, job, state, id);
+	resp_created(r, o, &a, &v, id);
 }
 
 void

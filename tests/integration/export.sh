@@ -425,6 +425,28 @@ expect_eq "410 says EXPORT_EXPIRED" EXPORT_EXPIRED "$(jq -r .error.code "$DIR/x"
 expect_eq "EXPORT_EXPIRED event" 1 "$(sql "SELECT count(*) FROM ops_event WHERE event_type='EXPORT_EXPIRED' AND subject_id='$CSV_JOB'")"
 expect_eq "the DONE job that has not expired is untouched" DONE "$(job_field "$JSONL_JOB" state)"
 
+# --- at most max_active_per_tenant (30) PENDING+RUNNING jobs per tenant: 429 ------------------------------
+QUOTA=$(mint quinn quota '["TENANT_ADMIN"]')
+n=0
+for _ in $(seq 1 30); do
+	create "$QUOTA" "$(body quota jsonl)"
+	[ "$CODE" = 202 ] && n=$((n + 1)) && LAST=$JOB
+done
+expect_eq "30 active jobs of one tenant are accepted" 30 "$n"
+create "$QUOTA" "$(body quota jsonl)"
+expect_eq "the 31st: 429 EXPORT_TOO_MANY_ACTIVE with Retry-After" "429 EXPORT_TOO_MANY_ACTIVE 30" \
+	"$CODE $(jq -r .error.code <<<"$BODY") $(hdr Retry-After)"
+api DELETE "/api/ops/audit-exports/$LAST" "$QUOTA"
+create "$QUOTA" "$(body quota jsonl)"
+expect_eq "one cancelled: the next is accepted" 202 "$CODE"
+api POST "/api/ops/audit-exports/$LAST/retry" "$QUOTA"
+expect_eq "a retry over the limit: 429 EXPORT_TOO_MANY_ACTIVE with Retry-After" "429 EXPORT_TOO_MANY_ACTIVE 30" \
+	"$CODE $(jq -r .error.code <<<"$BODY") $(hdr Retry-After)"
+expect_eq "the refused create and retry wrote no job" "30 1" \
+	"$(sql "SELECT count(*) FILTER (WHERE state = 'PENDING') || ' ' || count(*) FILTER (WHERE state = 'FAILED') FROM tb_audit_export_job WHERE tenant_id = 'quota'")"
+create "$GLOBEX" "$(body globex jsonl)"
+expect_eq "another tenant is not limited by it" 202 "$CODE"
+
 # --- the database refuses illegal state changes ----------------------------------------------------------
 for change in "state='RUNNING'" "state='PENDING'" "state='FAILED', error_code='X'"; do
 	out=$(sql "UPDATE tb_audit_export_job SET $change WHERE id='$JSONL_JOB'" 2>&1)
