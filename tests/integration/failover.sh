@@ -19,9 +19,12 @@
 #        running: it is cut visibly
 #        (client exit 18, fewer bytes than Content-Length) or whole, never
 #        short and whole-looking; a Range retry completes it byte-exact;
-#    (c) a client polls a job through nginx: every answer is 200 or 503
-#        DB_UNAVAILABLE with Retry-After, 200 again after the failover, and
-#        the responder is the same process throughout.
+#    (c) wrk polls a job through nginx (4 connections, tests/tools/
+#        poll-record.lua recording every answer): every answer is 200 or 503
+#        DB_UNAVAILABLE with Retry-After, no connection is reset or cut
+#        short, 200 again after the failover, and the responder is the same
+#        process throughout. The counts and the window of failed polls are
+#        printed.
 # 2. A planned switchover through Patroni's REST API under the same polling:
 #    the failed polls are counted and printed (the old primary's fast
 #    shutdown ends every session; the responder has no retry of its own).
@@ -30,13 +33,13 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$ROOT/scripts/ha-lib.sh"
 
-need_tools patroni etcd psql jq curl nginx setpriv
+need_tools patroni etcd psql jq curl nginx setpriv wrk
 T0=$SECONDS
 test_dir failover
 POLL_PID=""; RUNNER_PID=""
 suite_cleanup() {
-	rm -f "$DIR/polling" "$DIR/running"
-	[ -n "$POLL_PID" ] && wait "$POLL_PID" 2>/dev/null
+	rm -f "$DIR/running"
+	[ -n "$POLL_PID" ] && { kill -INT "$POLL_PID" 2>/dev/null; wait "$POLL_PID" 2>/dev/null; }
 	for p in $RUNNER_PID; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 	if [ "$T_FAILED" -gt 0 ]; then
 		for f in "$DIR"/timers/*.log; do echo "--- last lines of $f:"; tail -n 15 "$f"; done >&2
@@ -103,35 +106,52 @@ sql "CREATE FUNCTION test_slow_chunk() RETURNS trigger LANGUAGE plpgsql AS \$\$
      CREATE TRIGGER test_slow_chunk BEFORE INSERT ON tb_audit_export_chunk
      FOR EACH ROW EXECUTE FUNCTION test_slow_chunk()" >/dev/null || setup_failed "the slow-disk trigger"
 
-# --- the poller: one curl at a time through nginx, one line per answer --------
-# TIME CODE RETRY-AFTER ERROR-CODE
+# --- the poller: wrk through nginx, a few connections -----------------------------
+# tests/tools/poll-record.lua classifies every answer (200 naming the job,
+# 503 DB_UNAVAILABLE with Retry-After, or anything else) and prints the
+# counts, the first and last failed answer's time and wrk's socket errors in
+# one line. 4 connections, each pausing 20 ms after an answer (at most ~200
+# polls/s: bounded, so that the machine's two cores still run the export);
+# wrk runs until poll_stop (SIGINT: wrk stops and reports), not for a
+# guessed duration.
 POLL="$STACK_URL/api/ops/audit-exports/$REF"
-poll_start() {
-	touch "$DIR/polling"
-	( while [ -e "$DIR/polling" ]; do
-		t=$(now_s)
-		c=$(curl -s -o "$DIR/poll.body" -D "$DIR/poll.hdrs" -w '%{http_code}' --max-time 10 \
-			-H "Authorization: Bearer $AUD" "$POLL")
-		ra=$(tr -d '\r' <"$DIR/poll.hdrs" | sed -n 's/^[Rr]etry-[Aa]fter: //p' | head -n1)
-		ec=$(jq -r '.error.code // "-"' "$DIR/poll.body" 2>/dev/null)
-		echo "$t $c ${ra:--} ${ec:--}" >>"$1"
-	done ) &
+poll_start() {  # poll_start FILE: returns when wrk has its first answer
+	rm -f "$1.started"
+	POLL_EXPECT=$REF POLL_DELAY_MS=20 POLL_MARK=$1.started wrk -t2 -c4 -d600s --timeout 10s \
+		-s "$ROOT/tests/tools/poll-record.lua" -H "Authorization: Bearer $AUD" "$POLL" >"$1" 2>&1 &
 	POLL_PID=$!
+	wait_for 20 test -e "$1.started"
 }
-poll_stop() { rm -f "$DIR/polling"; wait "$POLL_PID"; POLL_PID=""; }
-# poll_report FILE WHAT: checks and prints the polls of FILE
+# poll_more N: nginx logged N more requests (wrk's, after the moment of call)
+poll_more() {
+	local n0
+	n0=$(wc -l <"$DIR/nginx/access.log")
+	wait_for 30 sh -c "[ \$(wc -l <'$DIR/nginx/access.log') -ge $((n0 + $1)) ]"
+}
+poll_stop() { kill -INT "$POLL_PID"; wait "$POLL_PID"; POLL_PID=""; }
+# poll_ok: a poll of the job answers 200 now (curl, beside wrk)
+poll_ok() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H "Authorization: Bearer $AUD" "$POLL")" = 200 ]; }
+pr() { sed -n 's/^poll-record: //p' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+# poll_report FILE WHAT T0: checks and prints the polls of FILE (T0: the
+# kill or the switchover request, for the times)
 poll_report() {
-	local f=$1 what=$2 n fails bad first last
-	n=$(wc -l <"$f")
-	fails=$(awk '$2 != 200' "$f" | wc -l)
-	bad=$(awk '$2 != 200 && !($2 == 503 && $3 != "-" && $4 == "DB_UNAVAILABLE")' "$f" | wc -l)
-	first=$(awk '$2 != 200 { print $1; exit }' "$f")
-	last=$(awk '$2 != 200 { t = $1 } END { print t }' "$f")
-	POLL_FAILS=$fails
-	POLL_DOWN=$( [ -n "$first" ] && since "$first" "$last" || echo 0)
-	expect_eq "$what: every failed poll is 503 DB_UNAVAILABLE with Retry-After ($fails of $n polls failed)" 0 "$bad"
-	[ "$bad" -gt 0 ] && awk '$2 != 200 && !($2 == 503 && $4 == "DB_UNAVAILABLE")' "$f" | head -n 5 | sed 's/^/# /'
-	expect_eq "$what: the last polls answer 200 again" 200 "$(tail -n1 "$f" | cut -d' ' -f2)"
+	local f=$1 what=$2 t0=$3 n ok un bad errs
+	n=$(pr "$f" polls); ok=$(pr "$f" ok); un=$(pr "$f" unavail); bad=$(pr "$f" bad)
+	check "$what: wrk reported ($(tail -n 1 "$f"))" test -n "$n" -a "${n:-0}" -gt 0
+	errs="$(pr "$f" err_connect) $(pr "$f" err_read) $(pr "$f" err_write) $(pr "$f" err_timeout)"
+	POLL_FAILS=$((un + bad))
+	expect_eq "$what: every failed poll is 503 DB_UNAVAILABLE with Retry-After ($POLL_FAILS of $n polls failed: $(pr "$f" by_status))" \
+		"0 -" "$bad $(pr "$f" bad_sample)"
+	expect_eq "$what: no connection refused, reset, cut short or timed out (wrk: connect read write timeout)" "0 0 0 0" "$errs"
+	expect_eq "$what: the last poll answers 200 and 200s came after the last failure" "200 yes" \
+		"$(pr "$f" last_status) $(awk -v o="$(pr "$f" last_ok)" -v l="$(pr "$f" last_fail)" 'BEGIN { print (o > l ? "yes" : "no") }')"
+	if [ "$POLL_FAILS" -gt 0 ]; then
+		POLL_DOWN=$(since "$(pr "$f" first_fail)" "$(pr "$f" last_fail)")
+		POLL_WINDOW="$(since "$t0" "$(pr "$f" first_fail)") s to $(since "$t0" "$(pr "$f" last_fail)") s after"
+	else
+		POLL_DOWN=0; POLL_WINDOW="none"
+	fi
+	POLL_N=$n
 }
 
 # --- 1. the primary crashes under an export, a download and polls --------------
@@ -166,8 +186,7 @@ rw_up() { psql -X -qAt "$HA_URL&connect_timeout=1" -c "SELECT NOT pg_is_in_recov
 check "Patroni promoted the standby" wait_for 30 new_leader
 wait_for 30 rw_up; T_RW=$(now_s)
 note "a read-write primary is reachable $(since "$T_KILL" "$T_RW") s after the kill (now $(ha_leader))"
-ok200() { [ "$(tail -n1 "$DIR/polls-crash" | cut -d' ' -f2)" = 200 ]; }
-check "polls answer 200 again" wait_for 30 ok200
+check "polls answer 200 again" wait_for 30 poll_ok
 
 # (a) the export
 wait_for 90 state_is "$K" DONE
@@ -208,10 +227,12 @@ expect_eq "(b) and completes it byte-exact" "$REF_SHA" "$(sha256sum <"$DIR/dl" |
 note "(b) lost: $(( CL - $(stat -c %s "$DIR/dl") )) bytes after the retry"
 
 # (c) the polls
+poll_more 40
 poll_stop
-poll_report "$DIR/polls-crash" "(c) crash"
+poll_report "$DIR/polls-crash" "(c) crash" "$T_KILL"
+check "(c) the polls saw the outage (some answered 503)" test "$POLL_FAILS" -gt 0
 expect_eq "(c) no binary restarted: ops-fcgi is the same process" "$FCGI_PID alive" "$(cat "$DIR/ops-fcgi.pid") $(kill -0 "$FCGI_PID" && echo alive)"
-note "(c) crash: $POLL_FAILS failed polls, API unavailable ${POLL_DOWN} s (first to last failed poll); lost: nothing (polls are reads)"
+note "(c) crash: $POLL_FAILS of $POLL_N polls failed ($(pr "$DIR/polls-crash" by_status)), API unavailable ${POLL_DOWN} s (first to last failed poll, $POLL_WINDOW the kill); lost: nothing (polls are reads)"
 
 # --- 2. a planned switchover ------------------------------------------------------
 check "the old primary rejoined as synchronous standby" wait_for 60 ha_ready
@@ -219,7 +240,6 @@ FROM=$(ha_leader); TO=$(ha_sync)
 create bulk; S=$JOB
 wait_chunks "$S" 5 60
 poll_start "$DIR/polls-switch"
-wait_for 10 test -s "$DIR/polls-switch"
 T_SW=$(now_s)
 sw=$(curl -s -w ' %{http_code}' --max-time 60 -X POST -H 'Content-Type: application/json' \
 	-d "{\"leader\":\"$FROM\",\"candidate\":\"$TO\"}" "http://127.0.0.1:$(ha_port "$FROM-rest")/switchover")
@@ -227,13 +247,13 @@ expect_match "switchover $FROM -> $TO through Patroni's REST API ($sw)" " 200$" 
 wait_for 30 rw_up; T_SW_RW=$(now_s)
 new_is_to() { [ "$(ha_leader)" = "$TO" ]; }
 check "$TO leads" wait_for 30 new_is_to
-POLL_AFTER=$(wc -l <"$DIR/polls-switch")
-wait_for 30 sh -c "[ \$(wc -l <'$DIR/polls-switch') -gt $((POLL_AFTER + 20)) ]"
+check "(d) polls answer 200 again" wait_for 30 poll_ok
+poll_more 40
 poll_stop
-poll_report "$DIR/polls-switch" "(d) switchover"
+poll_report "$DIR/polls-switch" "(d) switchover" "$T_SW"
 wait_for 90 state_is "$S" DONE
 expect_eq "(d) the export across the switchover is byte-identical" "$REF_SHA" "$(job_field "$S" sha256)"
-note "(d) switchover: $POLL_FAILS failed polls, API unavailable ${POLL_DOWN} s; read-write primary back $(since "$T_SW" "$T_SW_RW") s after the request; lost: nothing"
+note "(d) switchover: $POLL_FAILS of $POLL_N polls failed ($(pr "$DIR/polls-switch" by_status)), API unavailable ${POLL_DOWN} s ($POLL_WINDOW the request); read-write primary back $(since "$T_SW" "$T_SW_RW") s after the request; lost: nothing"
 note "(d) not 0 failed polls: Patroni stops the old primary before it promotes the standby, and every binary talks to the read-write primary only (docs/architecture.md)"
 expect_eq "no binary restarted: ops-fcgi is the same process" "$FCGI_PID alive" "$(cat "$DIR/ops-fcgi.pid") $(kill -0 "$FCGI_PID" && echo alive)"
 note "failover suite: $((SECONDS - T0)) s"
