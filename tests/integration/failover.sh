@@ -6,8 +6,16 @@
 # synchronous standby (synchronous_mode), each PostgreSQL on its own
 # loopback TCP port; ops-fcgi, the runner and the migrations reach them
 # through one libpq multi-host URL with target_session_attrs=read-write
-# (STACK_PG_URL). Plain TCP with trust auth on 127.0.0.1: TLS and SCRAM are
-# the network suites' (net-tls).
+# (STACK_PG_URL). TLS and SCRAM on every connection: each node is named by
+# its certificate (test CA, sslmode=verify-full, TLSv1.3), pg_hba.conf is
+# hostssl + scram-sha-256 only (replication and Patroni's own users too), no
+# unix socket; ops-fcgi and the jobs read their own credential file
+# (OPS_DATABASE_URL_FILE, channel_binding=require). Checked from the server
+# (pg_stat_activity joined with pg_stat_ssl, pg_stat_replication, the
+# connection log), and a connection without TLS, with a wrong password, a
+# certificate of another CA or another node's name is refused. All on
+# 127.0.0.1 in this machine's network namespace: the namespaces of netns.sh
+# are not combined with Patroni here.
 #
 # 1. The primary's postmaster is SIGKILLed (a crash; Patroni with
 #    primary_start_timeout 0 fails over to the synchronous standby instead
@@ -31,9 +39,10 @@
 # Each scenario prints what was lost and how long the API was unavailable.
 
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+source "$ROOT/scripts/tls-lib.sh"
 source "$ROOT/scripts/ha-lib.sh"
 
-need_tools patroni etcd psql jq curl nginx setpriv wrk
+need_tools patroni etcd psql jq curl nginx setpriv wrk openssl
 T0=$SECONDS
 test_dir failover
 POLL_PID=""; RUNNER_PID=""
@@ -48,7 +57,14 @@ suite_cleanup() {
 }
 
 chmod 755 "$DIR"   # Patroni runs as the cluster's user, below DIR
-setup "etcd and two Patroni nodes (primary + synchronous standby) in $DIR/ha" ha_up "$DIR/ha"
+setup "etcd and two Patroni nodes (primary + synchronous standby, TLS, SCRAM) in $DIR/ha" ha_up "$DIR/ha"
+# one credential per service, as systemd's LoadCredential= hands them
+# (OPS_DATABASE_URL_FILE beats the config's database.url, which is the
+# owner's URL with its passfile, for opsctl migrate)
+mkdir -p "$DIR/credentials"
+ha_credential ops_fcgi "$DIR/credentials/ops-fcgi.database_url" &&
+	ha_credential ops_jobs "$DIR/credentials/ops-jobs.database_url" || setup_failed "the credentials"
+OPS_DATABASE_URL_FILE=$DIR/credentials/ops-fcgi.database_url \
 STACK_PG_URL=$HA_URL STACK_EXPORT_EXTRA="  chunk_bytes: 32KiB
   lease_seconds: 5
   heartbeat_seconds: 1" STACK_LOCKS_EXTRA="  heartbeat_seconds: 1
@@ -59,8 +75,11 @@ FIRST=$(ha_leader)
 expect_eq "Patroni: a leader and a synchronous standby" "2 $(ha_sync)" "$(ha_cluster | jq -r '.members | length') $(ha_sync)"
 expect_eq "the primary names the standby synchronous (synchronous_standby_names)" "$(ha_sync)" \
 	"$(sql "SELECT current_setting('synchronous_standby_names')" | tr -d '"')"
-check "the binaries use the multi-host URL with target_session_attrs=read-write" \
-	grep -q "url: \"postgresql://ops@127.0.0.1:[0-9]*,127.0.0.1:[0-9]*/ops?target_session_attrs=read-write\"" "$STACK_CONFIG"
+for c in ops-fcgi ops-jobs; do
+	expect_match "the $c credential: both nodes by name, read-write, verify-full against the test CA, channel binding, a password" \
+		"^postgresql://ops_[a-z]+@n1\.ops\.test:[0-9]+,n2\.ops\.test:[0-9]+/ops\?hostaddr=127\.0\.0\.1,127\.0\.0\.1&target_session_attrs=read-write&sslmode=verify-full&sslrootcert=$DIR/ha/ca/ca\.crt&channel_binding=require&password=[0-9a-f]{36}$" \
+		"$(cat "$DIR/credentials/$c.database_url")"
+done
 
 # the runner and the lock healer as their timers would run them, every 0.5 s
 # and 1 s (a timer-launched job is a new process each time by design;
@@ -69,7 +88,8 @@ touch "$DIR/running"
 mkdir -p "$DIR/timers"
 for jb in ops-export-runner:0.5 ops-lock-healer:1; do
 	( while [ -e "$DIR/running" ]; do
-		"$BIN/${jb%:*}" --config "$STACK_CONFIG" >>"$DIR/timers/${jb%:*}.log" 2>&1
+		OPS_DATABASE_URL_FILE=$DIR/credentials/ops-jobs.database_url \
+			"$BIN/${jb%:*}" --config "$STACK_CONFIG" >>"$DIR/timers/${jb%:*}.log" 2>&1
 		sleep "${jb#*:}"
 	done ) &
 	RUNNER_PID+=" $!"
@@ -97,6 +117,48 @@ wait_for 90 state_is "$REF" DONE
 REF_SHA=$(job_field "$REF" sha256); REF_CHUNKS=$(job_field "$REF" progress_chunks)
 REF_BYTES=$(job_field "$REF" "(SELECT sum(byte_count) FROM tb_audit_export_chunk WHERE job_id = '$REF')")
 check "the reference export is DONE ($REF_CHUNKS chunks, $REF_BYTES bytes)" test -n "$REF_SHA" -a -n "$REF_BYTES"
+
+# --- TLS and SCRAM, seen from the server --------------------------------------------
+for n in n1 n2; do
+	expect_eq "$n's pg_hba.conf: hostssl with scram-sha-256 only (clients and replication)" "" \
+		"$(grep -vE '^[[:space:]]*(#|$)' "$DIR/ha/$n/data/pg_hba.conf" | grep -vE '^hostssl[[:space:]].*[[:space:]]scram-sha-256$')"
+done
+expect_eq "no unix socket of either node (unix_socket_directories '')" "" "$(find "$DIR/ha" -name '.s.PGSQL*')"
+expect_eq "the roles' passwords are SCRAM-SHA-256 verifiers (owner and Patroni's superuser, replication, runtime)" \
+	"ops SCRAM-SHA-256 ops_fcgi SCRAM-SHA-256 ops_jobs SCRAM-SHA-256 replicator SCRAM-SHA-256" \
+	"$(sql "SELECT string_agg(rolname || ' ' || split_part(rolpassword, '\$', 1), ' ' ORDER BY rolname) FROM pg_authid WHERE rolname IN ('ops', 'ops_fcgi', 'ops_jobs', 'replicator')")"
+# tls_sessions WHAT: on the primary now, every client session is TCP with
+# TLSv1.3, the binaries' among them, and the standby streams over TLS
+tls_sessions() {
+	expect_eq "$1: no client session on the primary without TLSv1.3 (pg_stat_activity joined with pg_stat_ssl)" 0 \
+		"$(sql "SELECT count(*) FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid)
+		        WHERE a.backend_type = 'client backend' AND (a.client_addr IS NULL OR NOT s.ssl OR s.version IS DISTINCT FROM 'TLSv1.3')")"
+	expect_eq "$1: ops-fcgi's sessions are among them, as ops_fcgi over TLS" "ops_fcgi true" \
+		"$(sql "SELECT DISTINCT a.usename || ' ' || s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.application_name LIKE 'ops-fcgi%'")"
+	expect_eq "$1: the synchronous standby streams over TLS (pg_stat_replication, pg_stat_ssl)" "replicator sync true" \
+		"$(sql "SELECT r.usename || ' ' || r.sync_state || ' ' || s.ssl FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid)")"
+}
+tls_sessions "TLS"
+# every binary's logins, as the primary's log has them: TLSv1.3, SCRAM
+PGLOG="$DIR/ha/$FIRST/log/postgresql.log"
+for app in ops-fcgi ops-export-runner ops-lock-healer opsctl; do  # opsctl: the migration, as the owner
+	check "$app logged in to the primary over TLSv1.3 (server log)" \
+		grep -qE "connection authorized: user=[a-z_]+ database=ops application_name=$app(/[0-9a-z]+)? SSL enabled \(protocol=TLSv1\.3" "$PGLOG"
+done
+expect_eq "every login authenticated with SCRAM-SHA-256 (none otherwise)" "" \
+	"$(grep 'connection authenticated:' "$DIR"/ha/n[12]/log/postgresql.log | grep -v 'method=scram-sha-256')"
+check "and the runtime roles were among them" grep -qE 'connection authenticated: identity="ops_(fcgi|jobs)" method=scram-sha-256' "$PGLOG"
+# refused: what a client must not get
+LPORT=$(ha_port "$FIRST-pg")
+out=$(psql -X -qAt "postgresql://ops_fcgi@127.0.0.1:$LPORT/ops?sslmode=disable&password=$HA_PW_FCGI" -c 'SELECT 1' 2>&1)
+expect_contains "the server refuses a connection without TLS (right password)" "no encryption" "$out"
+out=$(psql -X -qAt "$(ha_url_base ops_fcgi)&password=wrong-password" -c 'SELECT 1' 2>&1)
+expect_contains "a wrong password is refused" "password authentication failed" "$out"
+out=$(psql -X -qAt "$(ha_url_base ops_fcgi "$DIR/ha/other-ca/ca.crt")&password=$HA_PW_FCGI" -c 'SELECT 1' 2>&1)
+expect_contains "a server certificate the client's CA did not sign is refused (verify-full)" "certificate verify failed" "$out"
+other=n1; [ "$FIRST" = n1 ] && other=n2
+out=$(psql -X -qAt "postgresql://ops_fcgi@$other.ops.test:$LPORT/ops?hostaddr=127.0.0.1&sslmode=verify-full&sslrootcert=$DIR/ha/ca/ca.crt&password=$HA_PW_FCGI" -c 'SELECT 1' 2>&1)
+expect_contains "a node answering for another node's name is refused (verify-full checks the name)" "does not match host name \"$other.ops.test\"" "$out"
 
 # From here on every chunk insert takes 100 ms more (a slow disk, in this
 # test database only): an export stays under way for seconds, whatever the
@@ -231,6 +293,7 @@ poll_more 40
 poll_stop
 poll_report "$DIR/polls-crash" "(c) crash" "$T_KILL"
 check "(c) the polls saw the outage (some answered 503)" test "$POLL_FAILS" -gt 0
+tls_sessions "(c) after the failover"
 expect_eq "(c) no binary restarted: ops-fcgi is the same process" "$FCGI_PID alive" "$(cat "$DIR/ops-fcgi.pid") $(kill -0 "$FCGI_PID" && echo alive)"
 note "(c) crash: $POLL_FAILS of $POLL_N polls failed ($(pr "$DIR/polls-crash" by_status)), API unavailable ${POLL_DOWN} s (first to last failed poll, $POLL_WINDOW the kill); lost: nothing (polls are reads)"
 
