@@ -36,6 +36,11 @@
 # 2. A planned switchover through Patroni's REST API under the same polling:
 #    the failed polls are counted and printed (the old primary's fast
 #    shutdown ends every session; the responder has no retry of its own).
+# 3. A whole database host lost: the leader's Patroni and PostgreSQL
+#    SIGKILLed together, so the leader key stays in etcd until its ttl runs
+#    out; under an export and wrk polls: the synchronous standby is promoted,
+#    the chunks committed before the kill are all there (synchronous_mode),
+#    the export ends byte-identical, polls fail only as 503 and recover.
 # Each scenario prints what was lost and how long the API was unavailable.
 
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -244,7 +249,7 @@ expect_eq "the kill lands mid-export (RUNNING, $KILL_CHUNKS of $REF_CHUNKS chunk
 	"$KILL_STATE $([ "$KILL_CHUNKS" -lt "$REF_CHUNKS" ] && echo yes) $([ "$KILL_DL" -lt "$CL" ] && echo yes)"
 note "SIGKILL to $LEADER's postmaster (pid $PM): export at chunk $KILL_CHUNKS, download at $KILL_DL of $CL bytes"
 new_leader() { local l; l=$(ha_leader); [ -n "$l" ] && [ "$l" != "$LEADER" ]; }
-rw_up() { psql -X -qAt "$HA_URL&connect_timeout=1" -c "SELECT NOT pg_is_in_recovery()" | grep -qx t; }
+rw_up() { psql -X -qAt "$HA_URL&connect_timeout=1" -c "SELECT NOT pg_is_in_recovery()" 2>/dev/null | grep -qx t; }
 check "Patroni promoted the standby" wait_for 30 new_leader
 wait_for 30 rw_up; T_RW=$(now_s)
 note "a read-write primary is reachable $(since "$T_KILL" "$T_RW") s after the kill (now $(ha_leader))"
@@ -318,6 +323,55 @@ wait_for 90 state_is "$S" DONE
 expect_eq "(d) the export across the switchover is byte-identical" "$REF_SHA" "$(job_field "$S" sha256)"
 note "(d) switchover: $POLL_FAILS of $POLL_N polls failed ($(pr "$DIR/polls-switch" by_status)), API unavailable ${POLL_DOWN} s ($POLL_WINDOW the request); read-write primary back $(since "$T_SW" "$T_SW_RW") s after the request; lost: nothing"
 note "(d) not 0 failed polls: Patroni stops the old primary before it promotes the standby, and every binary talks to the read-write primary only (docs/architecture.md)"
+
+# --- 3. a whole database host lost: Patroni and PostgreSQL SIGKILLed together -------
+# Nothing is left to give up the leader key: the standby waits out its ttl
+# (20 s here) before it may promote itself. The kernel still closes the
+# killed processes' sockets (the clients see resets, not a host that went
+# silent: that needs keepalives/tcp_user_timeout, docs/config.md).
+check "the old primary rejoined as synchronous standby" wait_for 60 ha_ready
+LEADER=$(ha_leader); SURV=$(ha_sync)
+create bulk; H=$JOB
+wait_chunks "$H" 5 60 || setup_failed "an export under way ($(job_field "$H" progress_chunks) chunks)"
+poll_start "$DIR/polls-host"
+# acked: the chunks committed (acknowledged by the primary, so flushed by the
+# synchronous standby) before the kill, with their digests and attempt
+acked() { sql "SELECT count(*) || ' ' || md5(string_agg(seq || ':' || sha256 || ':' || attempt, ',' ORDER BY seq))
+               FROM tb_audit_export_chunk WHERE job_id = '$H' AND seq < $1"; }
+ACK_N=$(job_field "$H" progress_chunks); ACK=$(acked "$ACK_N")
+HOST_PIDS="$(cat "$DIR/ha/$LEADER.pid") $(ha_postmaster "$LEADER")"
+HOST_PIDS+=" $(ps -o pid= --ppid "$(ha_postmaster "$LEADER")" | tr '\n' ' ')"
+T_HOST=$(now_s)
+kill -KILL $HOST_PIDS
+note "SIGKILL to every process of $LEADER (Patroni and PostgreSQL: $(wc -w <<<"$HOST_PIDS") pids), export $H at chunk $ACK_N"
+check "the kill lands mid-export ($ACK_N of $REF_CHUNKS chunks)" test "$ACK_N" -lt "$REF_CHUNKS"
+survivor_leads() { [ "$(ha_rest "$SURV" /cluster | jq -r '.members[] | select(.role == "leader" and .state == "running") | .name' 2>/dev/null)" = "$SURV" ]; }
+check "Patroni promoted $SURV after the leader key's ttl" wait_for 90 survivor_leads
+T_HOST_PROMO=$(now_s)
+wait_for 30 rw_up; T_HOST_RW=$(now_s)
+note "host loss: $SURV leads $(since "$T_HOST" "$T_HOST_PROMO") s after the kill (ttl 20, loop_wait 1, retry_timeout 5), read-write $(since "$T_HOST" "$T_HOST_RW") s after"
+expect_eq "(e) no acknowledged chunk lost: the $ACK_N chunks committed before the kill are on $SURV, same digests and attempt" \
+	"$ACK" "$(acked "$ACK_N")"
+check "(e) polls answer 200 again" wait_for 30 poll_ok
+poll_more 40
+poll_stop
+poll_report "$DIR/polls-host" "(e) host loss" "$T_HOST"
+check "(e) the polls saw the outage (some answered 503)" test "$POLL_FAILS" -gt 0
+expect_eq "(e) on $SURV too, no client session without TLSv1.3" 0 \
+	"$(sql "SELECT count(*) FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid)
+	        WHERE a.backend_type = 'client backend' AND (a.client_addr IS NULL OR NOT s.ssl OR s.version IS DISTINCT FROM 'TLSv1.3')")"
+wait_for 120 state_is "$H" DONE
+expect_eq "(e) the export finished on $SURV" DONE "$(job_field "$H" state)"
+expect_eq "(e) byte-identical to the reference (sha256)" "$REF_SHA" "$(job_field "$H" sha256)"
+expect_eq "(e) every chunk once: seq 0..n-1 contiguous, offsets end to end, as many as the reference" \
+	"$REF_CHUNKS $REF_CHUNKS $REF_BYTES" \
+	"$(sql "SELECT count(*) || ' ' || (max(seq) + 1) || ' ' || sum(byte_count) FROM tb_audit_export_chunk c
+	        WHERE job_id = '$H' AND byte_offset = coalesce((SELECT p.byte_offset + p.byte_count FROM tb_audit_export_chunk p
+	                                                        WHERE p.job_id = c.job_id AND p.seq = c.seq - 1), 0)")"
+expect_eq "(e) fencing: no chunk from an attempt later than the job's" 0 \
+	"$(sql "SELECT count(*) FROM tb_audit_export_chunk c JOIN tb_audit_export_job j ON j.id = c.job_id
+	        WHERE c.job_id = '$H' AND c.attempt > j.attempt")"
+note "(e) host loss: $POLL_FAILS of $POLL_N polls failed ($(pr "$DIR/polls-host" by_status)), API unavailable ${POLL_DOWN} s ($POLL_WINDOW the kill); export attempt $(job_field "$H" attempt), finished $(since "$T_HOST" "$(sql "SELECT extract(epoch FROM finished_at) FROM tb_audit_export_job WHERE id = '$H'")") s after the kill; lost: nothing"
 expect_eq "no binary restarted: ops-fcgi is the same process" "$FCGI_PID alive" "$(cat "$DIR/ops-fcgi.pid") $(kill -0 "$FCGI_PID" && echo alive)"
 note "failover suite: $((SECONDS - T0)) s"
 
