@@ -157,6 +157,7 @@ ha_node_start() {
 	# Patroni starts the postmaster; our stdout/stderr must not be held
 	setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$HA_DIR/$n.pid" \
 		"${HA_RUN[@]}" patroni "$HA_DIR/$n.yml" </dev/null >>"$HA_DIR/$n.log" 2>&1 &
+	disown $!	# a node SIGKILLed by a test is not the shell's news ("Killed")
 	for _ in $(seq 1 50); do [ -s "$HA_DIR/$n.pid" ] && return 0; sleep 0.05; done
 	return 1
 }
