@@ -202,8 +202,8 @@ pr() { sed -n 's/^poll-record: //p' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 # poll_report FILE WHAT T0: checks and prints the polls of FILE (T0: the
 # kill or the switchover request, for the times)
 poll_report() {
-	local f=$1 what=$2 t0=$3 n ok un bad errs
-	n=$(pr "$f" polls); ok=$(pr "$f" ok); un=$(pr "$f" unavail); bad=$(pr "$f" bad)
+	local f=$1 what=$2 t0=$3 n un bad errs
+	n=$(pr "$f" polls); un=$(pr "$f" unavail); bad=$(pr "$f" bad)
 	check "$what: wrk reported ($(tail -n 1 "$f"))" test -n "$n" -a "${n:-0}" -gt 0
 	errs="$(pr "$f" err_connect) $(pr "$f" err_read) $(pr "$f" err_write) $(pr "$f" err_timeout)"
 	POLL_FAILS=$((un + bad))
