@@ -2,7 +2,7 @@
 # directory: etcd (one member) and two Patroni nodes n1 and n2, each running
 # PostgreSQL on its own loopback TCP port, with synchronous_mode (the
 # standby confirms every commit before the primary answers). Sourced by
-# tests/integration/failover.sh. Bash.
+# tests/integration/failover.sh after scripts/tls-lib.sh. Bash.
 #
 #   ha_up DIR         start etcd and both nodes, wait for a leader and a
 #                     synchronous standby, create database "ops"; sets HA_URL
@@ -13,10 +13,31 @@
 #   ha_node_start N   (re)start node N's Patroni (after a kill)
 #   ha_rest N PATH    curl node N's REST API (prints the body)
 #
-# HA_URL is what clients use: a libpq multi-host URL over both nodes with
-# target_session_attrs=read-write, so that a connection lands on whichever
-# node is the primary now. Authentication is trust on 127.0.0.1 (the TLS and
-# SCRAM shape is the net-tls suites'); nothing listens beyond loopback.
+#   ha_credential ROLE FILE   write FILE (0600): the multi-host URL with
+#                     ROLE's password, as systemd's LoadCredential= would hand
+#                     it to a binary (OPS_DATABASE_URL_FILE); ROLE is ops_fcgi
+#                     or ops_jobs
+#
+# HA_URL is what the owner (the tests' SQL, migrations) uses: a libpq
+# multi-host URL over both nodes with target_session_attrs=read-write, so
+# that a connection lands on whichever node is the primary now, its password
+# in a passfile (HA_DIR/owner.pgpass).
+#
+# TLS and SCRAM everywhere (issue 25): each node has a server certificate
+# from a test CA (scripts/tls-lib.sh, HA_DIR/ca) naming n1.ops.test /
+# n2.ops.test, localhost and 127.0.0.1 (Patroni's own connections to its
+# node use localhost); ssl = on, TLSv1.3 at least; pg_hba.conf has
+# hostssl lines with scram-sha-256 and nothing else (no local line, no
+# unix socket at all: unix_socket_directories = ''), for the clients and for
+# replication. Clients name the node (host=nX.ops.test, hostaddr=127.0.0.1)
+# with sslmode=verify-full and channel_binding=require; Patroni's own
+# superuser and replication connections (to 127.0.0.1, the connect_address)
+# use verify-full against the IP name and channel_binding=require too. The
+# roles' passwords are random (HA_PW_*) and stored as SCRAM-SHA-256 verifiers;
+# the runtime roles ops_fcgi and ops_jobs are created here with theirs
+# before `opsctl migrate` (which keeps an existing role's password).
+# Everything is on loopback in this machine's network namespace: Patroni and
+# the namespaces of scripts/netns-lib.sh are not combined (yet).
 #
 # Timing (Patroni's dynamic configuration): ttl 20 (its minimum), loop_wait
 # 1, retry_timeout 5, primary_start_timeout 0: a crashed primary is failed
@@ -82,11 +103,12 @@ bootstrap:
   initdb:
     - encoding: UTF8
     - no-locale
-  pg_hba:
-    - local all all trust
-    - host all all 127.0.0.1/32 trust
-    - host replication all 127.0.0.1/32 trust
 postgresql:
+  # here, not under bootstrap: Patroni writes the whole file at every start
+  # (bootstrap's pg_hba is appended to initdb's trust lines)
+  pg_hba:
+    - hostssl all all 127.0.0.1/32 scram-sha-256
+    - hostssl replication replicator 127.0.0.1/32 scram-sha-256
   listen: 127.0.0.1:$pg
   connect_address: 127.0.0.1:$pg
   data_dir: $HA_DIR/$n/data
@@ -97,12 +119,28 @@ postgresql:
   authentication:
     superuser:
       username: ops
-      password: unused-trust-auth
+      password: $HA_PW_OWNER
+      sslmode: verify-full
+      sslrootcert: $HA_DIR/$n/tls/ca.crt
+      channel_binding: require
     replication:
       username: replicator
-      password: unused-trust-auth
+      password: $HA_PW_REPL
+      sslmode: verify-full
+      sslrootcert: $HA_DIR/$n/tls/ca.crt
+      channel_binding: require
   parameters:
-    unix_socket_directories: $HA_DIR/$n
+    unix_socket_directories: ""
+    ssl: "on"
+    ssl_cert_file: $HA_DIR/$n/tls/server.crt
+    ssl_key_file: $HA_DIR/$n/tls/server.key
+    ssl_min_protocol_version: TLSv1.3
+    password_encryption: scram-sha-256
+    log_connections: "on"
+    logging_collector: "on"
+    log_directory: $HA_DIR/$n/log
+    log_filename: postgresql.log
+    log_line_prefix: "%m [%p] %h %q%u@%d "
     max_connections: 100
     shared_buffers: 64MB
     fsync: "off"
@@ -119,6 +157,7 @@ ha_node_start() {
 	# Patroni starts the postmaster; our stdout/stderr must not be held
 	setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$HA_DIR/$n.pid" \
 		"${HA_RUN[@]}" patroni "$HA_DIR/$n.yml" </dev/null >>"$HA_DIR/$n.log" 2>&1 &
+	disown $!	# a node SIGKILLed by a test is not the shell's news ("Killed")
 	for _ in $(seq 1 50); do [ -s "$HA_DIR/$n.pid" ] && return 0; sleep 0.05; done
 	return 1
 }
@@ -147,6 +186,10 @@ ha_up() {
 		echo "$p" >"$dir/$n.port"
 	done
 	etcd=$(ha_port etcd); peer=$(ha_port etcd-peer)
+	HA_PW_OWNER=$(openssl rand -hex 18); HA_PW_REPL=$(openssl rand -hex 18)
+	HA_PW_FCGI=$(openssl rand -hex 18); HA_PW_JOBS=$(openssl rand -hex 18)
+	tls_ca "$dir/ca" || return 1
+	tls_ca "$dir/other-ca" || return 1	# for the tests: a CA that signed nothing
 	HA_RUN=()
 	if [ "$(id -u)" -eq 0 ]; then
 		id -u "$HA_USER" >/dev/null 2>&1 || useradd --system --no-create-home \
@@ -166,6 +209,9 @@ ha_up() {
 		{ ha_log "etcd did not answer on $etcd; its log:"; tail -n 20 "$dir/etcd.log" >&2; return 1; }
 	for n in n1 n2; do
 		ha_write_node "$n" "$bindir" "$etcd"
+		tls_server_cert "$dir/$n/tls" "$dir/ca" server "DNS:$n.ops.test" "DNS:localhost" "IP:127.0.0.1" || return 1
+		cp "$dir/ca/ca.crt" "$dir/$n/tls/ca.crt"
+		mkdir -p "$dir/$n/log"
 		[ "$(id -u)" -eq 0 ] && chown -R "$HA_USER:" "$dir/$n" "$dir/$n.yml"
 		chmod 700 "$dir/$n"
 	done
@@ -174,11 +220,34 @@ ha_up() {
 	wait_for 60 ha_has_leader || { ha_log "no leader; n1's log:"; tail -n 20 "$dir/n1.log" >&2; return 1; }
 	ha_node_start n2 || return 1
 	wait_for 90 ha_ready || { ha_log "no synchronous standby; n2's log:"; tail -n 20 "$dir/n2.log" >&2; return 1; }
-	HA_URL="postgresql://ops@127.0.0.1:$(ha_port n1-pg),127.0.0.1:$(ha_port n2-pg)/ops?target_session_attrs=read-write"
+	(umask 077; printf '*:*:*:ops:%s\n' "$HA_PW_OWNER" >"$dir/owner.pgpass")
+	HA_URL="$(ha_url_base ops)&passfile=$dir/owner.pgpass"
 	psql -X -qAt "${HA_URL/\/ops\?/\/postgres?}" \
 		-c "SELECT 1 FROM pg_database WHERE datname = 'ops'" | grep -q 1 ||
 		psql -X -q "${HA_URL/\/ops\?/\/postgres?}" -c "CREATE DATABASE ops OWNER ops" >/dev/null || return 1
+	psql -X -q -v ON_ERROR_STOP=1 "${HA_URL/\/ops\?/\/postgres?}" >/dev/null <<-SQL || return 1
+	SET password_encryption = 'scram-sha-256';
+	CREATE ROLE ops_fcgi LOGIN PASSWORD '$HA_PW_FCGI';
+	CREATE ROLE ops_jobs LOGIN PASSWORD '$HA_PW_JOBS';
+	SQL
 	export HA_URL HA_DIR
+}
+
+# ha_url_base USER [CAFILE]: the multi-host URL over both nodes by name, TLS
+# verified against CAFILE (default the test CA), no password
+ha_url_base() {
+	printf 'postgresql://%s@n1.ops.test:%s,n2.ops.test:%s/ops?hostaddr=127.0.0.1,127.0.0.1&target_session_attrs=read-write&sslmode=verify-full&sslrootcert=%s&channel_binding=require' \
+		"$1" "$(ha_port n1-pg)" "$(ha_port n2-pg)" "${2:-$HA_DIR/ca/ca.crt}"
+}
+
+ha_credential() {
+	local pw
+	case $1 in
+	ops_fcgi) pw=$HA_PW_FCGI ;;
+	ops_jobs) pw=$HA_PW_JOBS ;;
+	*) ha_log "ha_credential: no such role $1"; return 1 ;;
+	esac
+	(umask 077; printf '%s&password=%s' "$(ha_url_base "$1")" "$pw" >"$2")
 }
 ha_has_leader() { [ -n "$(ha_leader)" ]; }
 

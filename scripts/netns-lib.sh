@@ -9,7 +9,7 @@
 # the bridge. The network lives in namespaces only, the machine's own
 # namespace has no address in it, so two runs side by side never meet and
 # the addresses can be fixed. Namespace names carry NETNS_ID ($$ unless
-# set): ops<ID>-sw, -pg, -h1, -h2, -web, -cl.
+# set): ops<ID>-sw, -pg, -h1, -h2, -web, -cl, -ext.
 #
 #   pg   10.250.0.10  PostgreSQL on TCP 5432 only (no unix socket at all),
 #                     TLS (a test CA; the certificate's name is
@@ -18,6 +18,8 @@
 #   h2   10.250.0.12  the same
 #   web  10.250.0.2   nginx on port 80, upstream over the hosts' port 9000
 #   cl   10.250.0.3   the operator / client: curl, wrk, psql as the owner
+#   ext  10.250.0.20  "the internet": the fake Notion API over HTTPS
+#                     (netns.sh)
 #
 # Every host has its own directory DIR/<name> with its own copy of what it
 # reads (config, secrets, CA certificate, its database credential): no host
@@ -51,8 +53,8 @@ NETNS_DB_NAME=${NETNS_DB_NAME:-db.ops.test}
 NETNS_FCGI_PORT=9000
 NETNS_PG_PORT=5432
 declare -A NETNS_ADDR=([pg]=$NETNS_NET.10 [h1]=$NETNS_NET.11 [h2]=$NETNS_NET.12
-	[web]=$NETNS_NET.2 [cl]=$NETNS_NET.3)
-NETNS_HOSTS="pg h1 h2 web cl"
+	[web]=$NETNS_NET.2 [cl]=$NETNS_NET.3 [ext]=$NETNS_NET.20)
+NETNS_HOSTS="pg h1 h2 web cl ext"
 
 netns_log() { printf 'netns: %s\n' "$*" >&2; }
 netns_in() { local n=$1; shift; ip netns exec "$NETNS_PFX-$n" "$@"; }
@@ -256,7 +258,7 @@ netns_kill() {
 
 netns_down() {
 	local dir=$1 n
-	for n in h1 h2 web cl; do netns_kill "$n"; done
+	for n in h1 h2 web cl ext; do netns_kill "$n"; done
 	if [ -d "$dir/pg/data" ]; then
 		"$STACK_ROOT/scripts/pgtemp" stop "$dir/pg" >/dev/null 2>&1 || true
 	fi

@@ -9,7 +9,12 @@
 # operator and client) on a bridge of their own. First a reference export on
 # the ordinary stack (unix sockets everywhere); then PostgreSQL moves to pg,
 # TCP only, and the same export runs on a host's runner and downloads
-# through nginx from cl, byte-compared with the reference. ~20 s.
+# through nginx from cl, byte-compared with the reference. Last, the Notion
+# binaries on h1 (preflight and spec sync, the sync with --config: its lock
+# and job_run in the database over TLS + SCRAM) against a fake Notion API in
+# ext over HTTPS verified against a CA of its own; a CA that did not sign the
+# fake's certificate (or none, the system's) is refused with exit 17
+# NOTION_AUTH_NETWORK naming the certificate problem. ~25 s.
 
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$ROOT/scripts/stack-lib.sh"
@@ -39,7 +44,7 @@ UNIX_DB_URL=$STACK_DB_URL
 stack_fcgi_stop "$DIR"; stack_nginx_stop "$DIR"
 
 # --- hosts with their own network stacks ------------------------------------------
-setup "namespaces $NETNS_PFX-{sw,pg,h1,h2,web,cl} on 10.250.0.0/24" netns_up "$DIR"
+setup "namespaces $NETNS_PFX-{sw,pg,h1,h2,web,cl,ext} on 10.250.0.0/24" netns_up "$DIR"
 setup "PostgreSQL in $NETNS_PFX-pg: TCP only, TLS, SCRAM" netns_pg "$DIR" 2>>"$DIR/netns.err"
 # from here the tests' own SQL runs as the owner from cl, over TLS
 STACK_DB_URL=$NETNS_OWNER_URL
@@ -153,10 +158,70 @@ out=$(netns_in h1 env OPS_DATABASE_URL_FILE="$DIR/h1/credentials/ops-jobs.databa
 	"$BIN/opsctl" --config "$DIR/h1/ops.yaml" locks 2>&1)
 check "opsctl locks on h1 with h1's ops_jobs credential" test $? -eq 0
 
+# --- the Notion binaries on h1: PostgreSQL over TLS + SCRAM, Notion over HTTPS --------
+# The fake Notion API (tests/integration/notion_sync/fake_notion.py) runs in
+# ext, "the internet", with a certificate from a CA of its own (not the
+# database's); h1 holds a copy of that CA's certificate and nothing else of
+# ext's. ops-notion-preflight and ops-notion-sync run on h1 as a timer
+# would (clean environment, the ops-jobs credential file for the database).
+NOTION_TOKEN_T=secret_TESTTOKENnetns$(openssl rand -hex 16)
+N_PAGE=11111111111111111111111111111111; N_DB=99999999999999999999999999999999
+mkdir -p "$DIR/ext"
+setup "a CA for the Notion API and its certificate for ${NETNS_ADDR[ext]}" eval \
+	'tls_ca "$DIR/notion-ca" && tls_server_cert "$DIR/ext" "$DIR/notion-ca" notion "IP:${NETNS_ADDR[ext]}"'
+cp "$DIR/notion-ca/ca.crt" "$DIR/h1/notion-ca.crt"
+jq -n --arg t "$NOTION_TOKEN_T" --arg db "$N_DB" --arg p "$N_PAGE" \
+	'{token: $t, database: $db, pages: [$p], rps: 20}' >"$DIR/ext/fake.json"
+netns_in ext python3 "$ROOT/tests/integration/notion_sync/fake_notion.py" --host "${NETNS_ADDR[ext]}" \
+	--config "$DIR/ext/fake.json" --cert "$DIR/ext/notion.crt" --key "$DIR/ext/notion.key" \
+	--port-file "$DIR/ext/port" --log "$DIR/ext/requests.log" >"$DIR/ext/fake.out" 2>&1 &
+wait_for 20 test -s "$DIR/ext/port" || setup_failed "the fake Notion in ext ($(tail -n 3 "$DIR/ext/fake.out"))"
+NOTION_BASE=https://${NETNS_ADDR[ext]}:$(cat "$DIR/ext/port")
+setup_done "fake Notion API in $NETNS_PFX-ext at $NOTION_BASE (HTTPS, its own test CA)"
+REPO=$DIR/h1/notion-repo
+mkdir -p "$REPO/docs/api"
+cp "$ROOT/docs/api/errors.md" "$ROOT/docs/api/openapi.yaml" "$REPO/docs/api/"
+printf 'database: %s\ndocuments:\n  - name: Error catalog\n    source: docs/api/errors.md\n    page: %s\n' \
+	"$N_DB" "$N_PAGE" >"$REPO/docs/notion-sync.yaml"
+# on_h1 CMD...: CMD in h1 with a timer's clean environment, the Notion token
+# and API base, and the ops-jobs credential; sets RC and OUT (stdout + stderr)
+on_h1() {
+	OUT=$(netns_in h1 env -i PATH="$PATH" HOME="$DIR/h1" NOTION_TOKEN="$NOTION_TOKEN_T" \
+		NOTION_API_BASE="$NOTION_BASE" OPS_DATABASE_URL_FILE="$DIR/h1/credentials/ops-jobs.database_url" \
+		"$@" 2>&1)
+	RC=$?
+	printf '%s\n' "$OUT" >>"$DIR/h1/notion.log"
+}
+on_h1 env NOTION_PREFLIGHT_TARGETS="page:$N_PAGE" "$BIN/ops-notion-preflight" \
+	--cacert "$DIR/h1/notion-ca.crt" --timeout 5
+expect_eq "ops-notion-preflight on h1: Notion in ext over HTTPS, verified against the Notion CA: exit 0" 0 "$RC"
+on_h1 env NOTION_PREFLIGHT_TARGETS="page:$N_PAGE" "$BIN/ops-notion-preflight" \
+	--cacert "$DIR/h1/ca.crt" --timeout 5
+expect_eq "ops-notion-preflight with the database's CA instead (it did not sign the Notion certificate): exit 17" 17 "$RC"
+expect_match "... NOTION_AUTH_NETWORK, saying the certificate failed verification" \
+	"NOTION_AUTH_NETWORK.*SSL certificate problem: unable to get local issuer certificate" "$(tr '\n' ' ' <<<"$OUT")"
+on_h1 env NOTION_PREFLIGHT_TARGETS="page:$N_PAGE" "$BIN/ops-notion-preflight" --timeout 5
+expect_eq "ops-notion-preflight without --cacert (the system's CAs do not know the test CA): exit 17" 17 "$RC"
+on_h1 "$BIN/ops-notion-sync" --root "$REPO" --cacert "$DIR/h1/notion-ca.crt" --max-rps 20 --timeout 5 \
+	--commit 0123456789abcdef --config "$DIR/h1/ops.yaml"
+expect_eq "ops-notion-sync on h1 with --config (the database over TLS, the Notion API over HTTPS): exit 0" 0 "$RC"
+expect_eq "... its run recorded in the database (job_run SUCCEEDED, lock taken and released)" "SUCCEEDED 1" \
+	"$(sql "SELECT (SELECT status FROM job_run WHERE job = 'ops-notion-sync' ORDER BY id DESC LIMIT 1) || ' ' ||
+	        (SELECT count(*) FROM tb_scheduler_lock WHERE name = 'ops-notion-sync' AND holder IS NULL AND fencing_token > 0)")"
+check "... the page written in the fake Notion (requests from h1)" grep -qE '^(PATCH|POST) ' "$DIR/ext/requests.log"
+check "ops-notion-sync logged in to PostgreSQL from h1 over TLSv1.3 (server log)" \
+	grep -qE " ${NETNS_ADDR[h1]//./\\.} .*connection authorized: user=ops_jobs database=ops application_name=ops-notion-sync(/[0-9a-z]+)? SSL enabled \(protocol=TLSv1\.3" "$DIR/pg/postgres.log"
+on_h1 "$BIN/ops-notion-sync" --root "$REPO" --cacert "$DIR/other-ca/ca.crt" --max-rps 20 --timeout 5 \
+	--commit 0123456789abcdef --config "$DIR/h1/ops.yaml"
+expect_eq "ops-notion-sync with a CA that did not sign the Notion certificate: exit 17, nothing written" "17 FAILED" \
+	"$RC $(sql "SELECT status FROM job_run WHERE job = 'ops-notion-sync' ORDER BY id DESC LIMIT 1")"
+expect_match "... NOTION_AUTH_NETWORK, saying the certificate failed verification" \
+	"NOTION_AUTH_NETWORK.*SSL certificate problem: unable to get local issuer certificate" "$(tr '\n' ' ' <<<"$OUT")"
+
 # --- no secret in a log ----------------------------------------------------------------------
-leaks=$(grep -rlF -e "$NETNS_PW_FCGI" -e "$NETNS_PW_JOBS" -e "$NETNS_PW_OWNER" \
+leaks=$(grep -rlF -e "$NETNS_PW_FCGI" -e "$NETNS_PW_JOBS" -e "$NETNS_PW_OWNER" -e "$NOTION_TOKEN_T" \
 	"$DIR"/h1/*.log "$DIR"/h2/*.log "$DIR/pg/postgres.log" "$DIR/web/nginx/"*.log 2>/dev/null)
-expect_eq "no password in any host's log or the server's" "" "$leaks"
+expect_eq "no password or Notion token in any host's log (the Notion runs' output too) or the server's" "" "$leaks"
 
 note "netns suite: $((SECONDS - T0)) s"
 finish

@@ -476,10 +476,11 @@ def main():
     ap.add_argument("--key", required=True)
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--log", required=True)
+    ap.add_argument("--host", default="127.0.0.1")
     a = ap.parse_args()
     with open(a.config) as f:
         cfg = json.load(f)
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv = ThreadingHTTPServer((a.host, 0), Handler)
     srv.state = State(cfg)
     srv.logpath = a.log
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
