@@ -17,7 +17,8 @@
 # Optional inputs (environment):
 #   STACK_THREADS          ops-fcgi worker threads (default 4)
 #   STACK_KEEPALIVE        idle FastCGI connections each of nginx's 2
-#                          workers keeps (default STACK_THREADS / 4, >= 1)
+#                          workers keeps (default 32: an idle one costs
+#                          ops-fcgi a descriptor, no thread)
 #   STACK_DATABASE_EXTRA   more lines for the database: section (indented 2)
 #   STACK_AUTH_EXTRA       more lines for the auth: section (indented 2)
 #   STACK_EXPORT_EXTRA     more lines for the export: section
@@ -226,7 +227,7 @@ stack_nginx_start() {
 	sed -e "s|@PREFIX@|$nd|g" -e "s|@PORT@|$port|g" \
 		-e "s|@SOCKET@|$dir/run/ops-fcgi.sock|g" -e "s|@USER@|$user|g" \
 		-e "s|@LISTEN@|${STACK_NGINX_LISTEN:+ $STACK_NGINX_LISTEN}|g" \
-		-e "s|@KEEPALIVE@|${STACK_KEEPALIVE:-$(( ${STACK_THREADS:-4} / 4 > 0 ? ${STACK_THREADS:-4} / 4 : 1 ))}|g" \
+		-e "s|@KEEPALIVE@|${STACK_KEEPALIVE:-32}|g" \
 		"$STACK_ROOT/nginx/dev.conf.template" >"$nd/nginx.conf"
 	nginx -q -p "$nd" -c "$nd/nginx.conf" -t 2>"$nd/configtest.log" || {
 		cat "$nd/configtest.log" >&2; return 1; }
