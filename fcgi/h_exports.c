@@ -13,6 +13,7 @@
 #include "digest.h"
 #include "errors.h"
 #include "export.h"
+#include "fcgi_out.h"
 #include "log.h"
 #include "routes.h"
 #include "storage.h"
@@ -514,9 +515,9 @@ download_stream(struct request *r, const struct export_file *f,
 			break;
 		from = first > cstart ? first : cstart;
 		to = last < cend ? last : cend;
-		if (from <= to && FCGX_PutStr((const char *)c.data + (from -
-		    cstart), (int)(to - from + 1), out) < 0)
-			break;	/* the client went away */
+		if (from <= to && fcgi_out_write(r->fx, c.data + (from -
+		    cstart), (size_t)(to - from + 1)) != 0)
+			break;	/* nginx went away */
 		if (cend >= last) {
 			whole = true;
 			break;
