@@ -17,6 +17,7 @@
 #ifndef OPS_STORAGE_H
 #define OPS_STORAGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "db.h"
@@ -28,6 +29,7 @@ struct export_chunk {
 	size_t			 len;
 	int			 rows;
 	char			 sha256[65];	/* lower-case hex */
+	bool			 intact;	/* read: data's SHA-256 is sha256 */
 };
 
 struct storage_writer;
@@ -49,7 +51,11 @@ struct export_storage {
 	/* Read from the chunk that holds byte from_offset onwards. */
 	int	(*open_reader)(struct db *db, const char *job_id,
 		    long long from_offset, struct storage_reader **out);
-	/* Next chunk: 1 and *c filled, 0 at the end, -1 on error. */
+	/*
+	 * Next chunk: 1 and *c filled, 0 at the end, -1 on error. The reader
+	 * checks each chunk's data against its recorded SHA-256 (c->intact);
+	 * what to do with a chunk that fails is the caller's.
+	 */
 	int	(*read)(struct storage_reader *r, struct export_chunk *c);
 	void	(*close_reader)(struct storage_reader *r);
 

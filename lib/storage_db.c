@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "digest.h"
 #include "log.h"
 #include "stop.h"
 #include "xalloc.h"
@@ -34,12 +35,14 @@ struct storage_reader {
 	char		 job_id[64];
 	int		 next_seq;	/* the chunk the next fetch reads */
 	PGresult	*res;		/* the caller's current chunk */
+	bool		 intact;	/* res's data matches its SHA-256 */
 	/* the fetching thread and what it hands over (mu guards the rest) */
 	pthread_t	 tid;
 	bool		 threaded;	/* else read() fetches by itself */
 	pthread_mutex_t	 mu;
 	pthread_cond_t	 cv;
 	PGresult	*ahead[READ_AHEAD];	/* a ring of fetched chunks */
+	bool		 ahead_intact[READ_AHEAD];
 	int		 head, count;
 	int		 end;		/* 1 while more may come, then 0 or -1 */
 	bool		 stop;		/* the caller is closing */
@@ -109,12 +112,15 @@ spool_close_writer(struct storage_writer *w)
  * treats as a cut (docs/export.md, "Downloads").
  */
 /*
- * Read chunk r->next_seq: 1 with *out (the caller PQclear()s it), 0 when
- * there is no such chunk (the end, or a purge), -1 on failure (logged).
+ * Read chunk r->next_seq: 1 with *out (the caller PQclear()s it) and
+ * *intact (its data's SHA-256 is the recorded one), 0 when there is no such
+ * chunk (the end, or a purge), -1 on failure (logged). Checking the digest
+ * here puts it on the fetching thread, beside the caller's writing.
  */
 static int
-chunk_fetch(struct storage_reader *r, PGresult **out)
+chunk_fetch(struct storage_reader *r, PGresult **out, bool *intact)
 {
+	char digest[65];
 	char seq[16];
 	const char *p[] = { r->job_id, seq };
 	PGresult *res;
@@ -135,6 +141,10 @@ chunk_fetch(struct storage_reader *r, PGresult **out)
 		return 0;
 	}
 	r->next_seq++;
+	digest_sha256_hex(PQgetvalue(res, 0, 2), (size_t)PQgetlength(res, 0, 2),
+	    digest);
+	*intact = PQgetlength(res, 0, 4) == 64 &&
+	    memcmp(digest, PQgetvalue(res, 0, 4), 64) == 0;
 	*out = res;
 	return 1;
 }
@@ -152,6 +162,7 @@ reader_main(void *arg)
 {
 	struct storage_reader *r = arg;
 	PGresult *res;
+	bool intact = false;
 	int rc;
 
 	for (;;) {
@@ -163,10 +174,13 @@ reader_main(void *arg)
 			return NULL;
 		}
 		xpthread(pthread_mutex_unlock(&r->mu));
-		rc = chunk_fetch(r, &res);
+		rc = chunk_fetch(r, &res, &intact);
 		xpthread(pthread_mutex_lock(&r->mu));
 		if (rc == 1) {
-			r->ahead[(r->head + r->count) % READ_AHEAD] = res;
+			int i = (r->head + r->count) % READ_AHEAD;
+
+			r->ahead[i] = res;
+			r->ahead_intact[i] = intact;
 			r->count++;
 		} else {
 			r->end = rc;
@@ -257,6 +271,7 @@ spool_read(struct storage_reader *r, struct export_chunk *c)
 			xpthread(pthread_cond_wait(&r->cv, &r->mu));
 		if (r->count > 0) {
 			r->res = r->ahead[r->head];
+			r->intact = r->ahead_intact[r->head];
 			r->ahead[r->head] = NULL;
 			r->head = (r->head + 1) % READ_AHEAD;
 			r->count--;
@@ -266,7 +281,7 @@ spool_read(struct storage_reader *r, struct export_chunk *c)
 		xpthread(pthread_mutex_unlock(&r->mu));
 		if (r->res == NULL)
 			return rc;
-	} else if ((rc = chunk_fetch(r, &r->res)) != 1) {
+	} else if ((rc = chunk_fetch(r, &r->res, &r->intact)) != 1) {
 		return rc;
 	}
 	/* int4 and int8 in network byte order */
@@ -280,6 +295,7 @@ spool_read(struct storage_reader *r, struct export_chunk *c)
 	c->rows = (int)be32(PQgetvalue(r->res, 0, 3));
 	snprintf(c->sha256, sizeof(c->sha256), "%.*s",
 	    PQgetlength(r->res, 0, 4), PQgetvalue(r->res, 0, 4));
+	c->intact = r->intact;
 	return 1;
 }
 

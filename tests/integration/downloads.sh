@@ -354,6 +354,12 @@ curl -s -o "$C/bad-bearer" -H "Authorization: Bearer $AUD" "$STACK_URL/api/ops/a
 check "bearer: a corrupt chunk cuts the response (curl exit $rc)" test "$rc" -ne 0
 expect_eq "EXPORT_CORRUPT raised for each" 2 "$(sql "SELECT count(*) FROM ops_event WHERE event_type='EXPORT_CORRUPT' AND subject_id='$BAD'")"
 check "nginx's error log records the bearer cut (the log works)" grep -q "audit-exports/$BAD/download" "$DIR/nginx/error.log"
+# the first chunk corrupt: the fetching thread's check (lib/storage_db.c) is
+# seen before any header goes out, so the answer is a clean error
+sql "SET session_replication_role = replica; UPDATE tb_audit_export_chunk SET data = overlay(data placing 'X'::bytea from 10) WHERE job_id = '$BAD' AND seq = 0" >/dev/null
+api GET "/api/ops/audit-exports/$BAD/download" "$AUD"
+expect_error "the first chunk corrupt: an error before any byte of the file" 500 INTERNAL_ERROR
+expect_eq "EXPORT_CORRUPT raised for it" 3 "$(sql "SELECT count(*) FROM ops_event WHERE event_type='EXPORT_CORRUPT' AND subject_id='$BAD'")"
 
 # --- 6. signed-URL refusals ----------------------------------------------------------
 URL=$(signed_url "$AUD" "$SMALL"); SIGS+=("${URL##*sig=}")
