@@ -225,7 +225,7 @@ netns_nginx() {
 	# which responder served a request: upstream.log
 	sed -e "s|@PREFIX@|$nd|g" -e "s|@USER@|user nobody nogroup;|" \
 		-e "s|server unix:@SOCKET@;|$servers|" \
-		-e "s|@KEEPALIVE@|${STACK_KEEPALIVE:-2}|g" \
+		-e "s|@KEEPALIVE@|${STACK_KEEPALIVE:-32}|g" \
 		-e "s|listen 127.0.0.1:@PORT@@LISTEN@;|listen ${NETNS_ADDR[web]}:$port;|" \
 		-e "s|^\(\t*\)access_log $nd/access.log ops_json;|&\n\1access_log $nd/upstream.log ops_upstream;|" \
 		-e "s|^\tinclude ops-http.conf;|&\n\tlog_format ops_upstream '\$upstream_addr \$status \$request_method \$uri';|" \
