@@ -221,6 +221,20 @@ poll_report() {
 	POLL_N=$n
 }
 
+# export_intact TAG JOB: JOB's file is the reference's, every chunk once,
+# and no chunk from an attempt later than the job's (fencing)
+export_intact() {
+	expect_eq "($1) byte-identical to the reference (sha256)" "$REF_SHA" "$(job_field "$2" sha256)"
+	expect_eq "($1) every chunk once: seq 0..n-1 contiguous, offsets end to end, as many as the reference" \
+		"$REF_CHUNKS $REF_CHUNKS $REF_BYTES" \
+		"$(sql "SELECT count(*) || ' ' || (max(seq) + 1) || ' ' || sum(byte_count) FROM tb_audit_export_chunk c
+		        WHERE job_id = '$2' AND byte_offset = coalesce((SELECT p.byte_offset + p.byte_count FROM tb_audit_export_chunk p
+		                                                        WHERE p.job_id = c.job_id AND p.seq = c.seq - 1), 0)")"
+	expect_eq "($1) fencing: no chunk from an attempt later than the job's" 0 \
+		"$(sql "SELECT count(*) FROM tb_audit_export_chunk c JOIN tb_audit_export_job j ON j.id = c.job_id
+		        WHERE c.job_id = '$2' AND c.attempt > j.attempt")"
+}
+
 # --- 1. the primary crashes under an export, a download and polls --------------
 FCGI_PID=$(cat "$DIR/ops-fcgi.pid")
 CL=$(curl -s -o /dev/null -D - -r 0-0 -H "Authorization: Bearer $AUD" "$STACK_URL/api/ops/audit-exports/$REF/download" |
@@ -258,15 +272,7 @@ check "polls answer 200 again" wait_for 30 poll_ok
 # (a) the export
 wait_for 90 state_is "$K" DONE
 expect_eq "(a) the export finished on the new primary" DONE "$(job_field "$K" state)"
-expect_eq "(a) byte-identical to the reference (sha256)" "$REF_SHA" "$(job_field "$K" sha256)"
-expect_eq "(a) every chunk once: seq 0..n-1 contiguous, offsets end to end, as many as the reference" \
-	"$REF_CHUNKS $REF_CHUNKS $REF_BYTES" \
-	"$(sql "SELECT count(*) || ' ' || (max(seq) + 1) || ' ' || sum(byte_count) FROM tb_audit_export_chunk c
-	        WHERE job_id = '$K' AND byte_offset = coalesce((SELECT p.byte_offset + p.byte_count FROM tb_audit_export_chunk p
-	                                                        WHERE p.job_id = c.job_id AND p.seq = c.seq - 1), 0)")"
-expect_eq "(a) fencing: no chunk from an attempt later than the job's" 0 \
-	"$(sql "SELECT count(*) FROM tb_audit_export_chunk c JOIN tb_audit_export_job j ON j.id = c.job_id
-	        WHERE c.job_id = '$K' AND c.attempt > j.attempt")"
+export_intact a "$K"
 curl -s -o "$DIR/k.dl" -H "Authorization: Bearer $AUD" "$STACK_URL/api/ops/audit-exports/$K/download"
 expect_eq "(a) its download hashes to the reference" "$REF_SHA" "$(sha256sum <"$DIR/k.dl" | cut -d' ' -f1)"
 note "(a) lost: $((REF_CHUNKS - $(job_field "$K" progress_chunks))) chunks; attempt $(job_field "$K" attempt), finished $(since "$T_KILL" "$(sql "SELECT extract(epoch FROM finished_at) FROM tb_audit_export_job WHERE id = '$K'")") s after the kill"
@@ -362,15 +368,7 @@ expect_eq "(e) on $SURV too, no client session without TLSv1.3" 0 \
 	        WHERE a.backend_type = 'client backend' AND (a.client_addr IS NULL OR NOT s.ssl OR s.version IS DISTINCT FROM 'TLSv1.3')")"
 wait_for 120 state_is "$H" DONE
 expect_eq "(e) the export finished on $SURV" DONE "$(job_field "$H" state)"
-expect_eq "(e) byte-identical to the reference (sha256)" "$REF_SHA" "$(job_field "$H" sha256)"
-expect_eq "(e) every chunk once: seq 0..n-1 contiguous, offsets end to end, as many as the reference" \
-	"$REF_CHUNKS $REF_CHUNKS $REF_BYTES" \
-	"$(sql "SELECT count(*) || ' ' || (max(seq) + 1) || ' ' || sum(byte_count) FROM tb_audit_export_chunk c
-	        WHERE job_id = '$H' AND byte_offset = coalesce((SELECT p.byte_offset + p.byte_count FROM tb_audit_export_chunk p
-	                                                        WHERE p.job_id = c.job_id AND p.seq = c.seq - 1), 0)")"
-expect_eq "(e) fencing: no chunk from an attempt later than the job's" 0 \
-	"$(sql "SELECT count(*) FROM tb_audit_export_chunk c JOIN tb_audit_export_job j ON j.id = c.job_id
-	        WHERE c.job_id = '$H' AND c.attempt > j.attempt")"
+export_intact e "$H"
 note "(e) host loss: $POLL_FAILS of $POLL_N polls failed ($(pr "$DIR/polls-host" by_status)), API unavailable ${POLL_DOWN} s ($POLL_WINDOW the kill); export attempt $(job_field "$H" attempt), finished $(since "$T_HOST" "$(sql "SELECT extract(epoch FROM finished_at) FROM tb_audit_export_job WHERE id = '$H'")") s after the kill; lost: nothing"
 expect_eq "no binary restarted: ops-fcgi is the same process" "$FCGI_PID alive" "$(cat "$DIR/ops-fcgi.pid") $(kill -0 "$FCGI_PID" && echo alive)"
 note "failover suite: $((SECONDS - T0)) s"
