@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "bug.h"
+#include "clock.h"
 #include "log.h"
 #include "xalloc.h"
 #include "xpthread.h"
@@ -50,7 +51,8 @@ struct jwks {
 	pthread_cond_t		 cv;
 	bool			 stop, running, asked, busy, stale_logged;
 	const char		*asked_why;
-	time_t			 last_try, next_at;
+	double			 last_try;	/* mono_now() of the last fetch */
+	time_t			 next_at;
 	int			 failures;
 	unsigned long		 done;		/* refreshes finished */
 };
@@ -387,7 +389,7 @@ jwks_open(struct jwks **out, const struct jwks_config *cfg, bool strict,
 		jwks_close(j);
 		return -1;
 	}
-	j->last_try = now;
+	j->last_try = mono_now();
 	j->next_at = now + j->max_age;
 	/* a fresh enough cache first: the start does not wait for the URL */
 	if (j->cache_path != NULL) {
@@ -558,7 +560,7 @@ jwks_refresher(void *arg)
 		    "cache expired";
 		j->asked = false;
 		j->busy = true;
-		j->last_try = now;
+		j->last_try = mono_now();
 		xpthread(pthread_mutex_unlock(&j->m));
 
 		/* the fetch, bounded by JWKS_TIMEOUT_MS, holds no lock */
@@ -613,22 +615,24 @@ jwks_stop(struct jwks *j)
 
 /*
  * Ask the refresher for a refresh, unless one is running or the last try
- * is less than min_refresh ago (so unknown kids cannot make us hammer the
- * identity provider), and wait for it at most JWKS_WAIT_MS: a token signed
- * with a key published a moment ago is accepted on its first try when the
- * identity provider answers quickly, and a hung one holds this worker for
- * JWKS_WAIT_MS, not for the fetch. Only the asking request waits. Returns
+ * is less than min_refresh ago on the monotonic clock (whole seconds of
+ * time() let two fetches through 1.1 s apart), so that unknown kids cannot
+ * make us hammer the identity provider; and wait for it at most
+ * JWKS_WAIT_MS: a token signed with a key published a moment ago is
+ * accepted on its first try when the identity provider answers quickly,
+ * and a hung one holds this worker for JWKS_WAIT_MS, not for the fetch.
+ * Only the asking request waits. Returns
  * true when a refresh finished meanwhile.
  */
 static bool
-ask(struct jwks *j, time_t now, const char *why)
+ask(struct jwks *j, const char *why)
 {
 	unsigned long before;
 	bool got = false;
 
 	xpthread(pthread_mutex_lock(&j->m));
 	if (!j->running || j->stop || j->busy || j->asked ||
-	    now < j->last_try + j->min_refresh) {
+	    mono_now() < j->last_try + j->min_refresh) {
 		xpthread(pthread_mutex_unlock(&j->m));
 		return false;
 	}
@@ -693,10 +697,10 @@ jwks_verify(struct jwks *j, const struct auth_policy *pol, const char *token,
 			log_error("no JWT keys: the JWKS could not be fetched; "
 			    "tokens are refused with 503 until a fetch "
 			    "succeeds");
-		if (ask(j, now, "no usable keys"))
+		if (ask(j, "no usable keys"))
 			r = verify_now(j, pol, token, now, out, &age);
 	} else if (r == AUTH_ERR_KID && rotates(j) &&
-	    ask(j, now, "unknown kid"))
+	    ask(j, "unknown kid"))
 		r = verify_now(j, pol, token, now, out, &age);
 	return r;
 }

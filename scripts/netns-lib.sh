@@ -219,7 +219,7 @@ netns_nginx() {
 	done
 	mkdir -p "$nd/static" "$dir/web/download-spool"
 	cp "$STACK_ROOT"/nginx/ops-*.conf "$nd/"
-	ln -sfn "$STACK_ROOT/nginx/console" "$nd/console"
+	stack_console "$nd"
 	sed "s|$dir/|$dir/web/|g" "$dir/ops.yaml" >"$dir/web/ops.yaml"
 	stack_nginx_limits "$dir/web" "$nd/ops-download.conf"
 	# which responder served a request: upstream.log

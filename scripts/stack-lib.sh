@@ -214,13 +214,26 @@ stack_nginx_limits() {
 	return 0
 }
 
+# stack_console ND: the operator console in nginx dir ND, served live from
+# the source tree (edit, reload the page); a copy when nginx's workers
+# (nobody, when run as root) cannot read the tree, e.g. a checkout below a
+# mode-700 directory: they would answer 403 for every file
+stack_console() {
+	rm -rf "$1/console"
+	if [ "$(id -u)" -ne 0 ] ||
+		setpriv --reuid=nobody --regid=nogroup --clear-groups test -r "$STACK_ROOT/nginx/console/index.html" 2>/dev/null; then
+		ln -sfn "$STACK_ROOT/nginx/console" "$1/console"
+	else
+		cp -R "$STACK_ROOT/nginx/console" "$1/console" && chmod -R a+rX "$1/console"
+	fi
+}
+
 stack_nginx_start() {
 	local dir=$1 port=$2 user=""
 	local nd="$dir/nginx"
 	mkdir -p "$nd/static"
 	cp "$STACK_ROOT"/nginx/ops-*.conf "$nd/"
-	# the operator console, served live from the source tree
-	ln -sfn "$STACK_ROOT/nginx/console" "$nd/console"
+	stack_console "$nd"
 	stack_nginx_limits "$dir" "$nd/ops-download.conf"
 	# nginx workers must reach the socket: as root they run as nobody
 	[ "$(id -u)" -eq 0 ] && user="user nobody nogroup;"
