@@ -154,8 +154,12 @@ YAML
 # ha_node_start N: Patroni of node N in the background, its log DIR/N.log
 ha_node_start() {
 	local n=$1
-	# Patroni starts the postmaster; our stdout/stderr must not be held
-	setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$HA_DIR/$n.pid" \
+	# Patroni starts the postmaster; our stdout/stderr must not be held.
+	# It runs in its node's directory: the caller's may be one the
+	# cluster's user cannot enter (a checkout below a mode-700 directory),
+	# and then the bootstrap did not finish (no leader after 60 s).
+	setsid bash -c 'echo $$ >"$1"; cd "$2" || exit 1; shift 2; exec "$@"' _ \
+		"$HA_DIR/$n.pid" "$HA_DIR/$n" \
 		"${HA_RUN[@]}" patroni "$HA_DIR/$n.yml" </dev/null >>"$HA_DIR/$n.log" 2>&1 &
 	disown $!	# a node SIGKILLed by a test is not the shell's news ("Killed")
 	for _ in $(seq 1 50); do [ -s "$HA_DIR/$n.pid" ] && return 0; sleep 0.05; done
