@@ -191,12 +191,10 @@ h_export_list(struct request *r)
 	struct export_list_query q = { .limit = 50 };
 	char state[16], tenant[160], cursor[128], by[AUTH_MAX_SUB + 1];
 	char from[64], to[64], code[72], prefix[40];
-	long long limit;
 	struct export_actor a;
 	struct export_view v;
 	enum export_outcome o;
 	json_t *details, *out;
-	int rc;
 
 	if (request_auth(r, CAP_EXPORT_READ) != 0)
 		return;
@@ -217,11 +215,7 @@ h_export_list(struct request *r)
 	    sizeof(prefix), &q.id_prefix, details);
 	request_query_str(r, "cursor", cursor,
 	    sizeof(cursor), &q.cursor, details);
-	/* range-checked before the narrowing; the query check says 1..200 */
-	if ((rc = request_query_int(r, "limit", INT_MIN, INT_MAX, &limit)) == 1)
-		q.limit = (int)limit;
-	else if (rc < 0)
-		q.limit = -1;
+	request_query_limit(r, &q.limit);
 	if (json_array_size(details) > 0) {
 		resp_error(r, "VALIDATION_FAILED", NULL, details);
 		return;

@@ -3,7 +3,6 @@
  * (contract section 15). Reading and access live in lib/history.c; this
  * file maps query parameters and outcomes to HTTP.
  */
-#include <limits.h>
 #include <stdio.h>
 
 #include "errors.h"
@@ -73,8 +72,6 @@ h_events_list(struct request *r)
 	struct export_actor a;
 	enum export_outcome o;
 	json_t *details, *out;
-	long long limit;
-	int rc;
 
 	if (request_auth(r, CAP_EXPORT_READ) != 0)
 		return;
@@ -87,10 +84,7 @@ h_events_list(struct request *r)
 	request_query_str(r, "until", until, sizeof(until), &q.until, details);
 	request_query_str(r, "cursor", cursor,
 	    sizeof(cursor), &q.cursor, details);
-	if ((rc = request_query_int(r, "limit", INT_MIN, INT_MAX, &limit)) == 1)
-		q.limit = (int)limit;
-	else if (rc < 0)
-		q.limit = -1;
+	request_query_limit(r, &q.limit);
 	if (json_array_size(details) > 0) {
 		resp_error(r, "VALIDATION_FAILED", NULL, details);
 		return;

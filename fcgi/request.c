@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,6 +208,19 @@ request_query_str(const struct request *r, const char *name, char *buf,
 	else if (rc < 0)
 		xjson_push(details, error_detail(name, "is malformed or too "
 		    "long"));
+}
+
+void
+request_query_limit(const struct request *r, int *limit)
+{
+	long long v;
+	int rc;
+
+	/* range-checked before the narrowing */
+	if ((rc = request_query_int(r, "limit", INT_MIN, INT_MAX, &v)) == 1)
+		*limit = (int)v;
+	else if (rc < 0)
+		*limit = -1;
 }
 
 int

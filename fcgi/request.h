@@ -85,6 +85,13 @@ int	request_query_int(const struct request *r, const char *name,
 	    long long min, long long max, long long *out);
 
 /*
+ * A list's "limit": *limit set when present and an int, -1 when malformed
+ * or out of int's range (the list's own check says 1..200 in its message),
+ * untouched when absent.
+ */
+void	request_query_limit(const struct request *r, int *limit);
+
+/*
  * A query-string string into buf (bufsz bytes): *out = buf when present;
  * untouched when absent; a detail naming it in details when malformed or
  * too long.

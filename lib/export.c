@@ -439,6 +439,33 @@ job_select(struct db *db, const char *id, bool for_update)
 	    &job_get_stmt, p);
 }
 
+/*
+ * Job id's row, when the actor may read it: EXPORT_OK and *res (the caller
+ * clears it), or the outcome that says why not, and *res NULL.
+ */
+static enum export_outcome
+job_readable(struct db *db, const struct export_actor *a, const char *id,
+    PGresult **res)
+{
+	enum export_outcome o;
+
+	*res = NULL;
+	if (!export_id_valid(id))
+		return EXPORT_E_NOT_FOUND;
+	if ((*res = job_select(db, id, false)) == NULL)
+		return EXPORT_E_DB;
+	if (PQntuples(*res) == 0)
+		o = EXPORT_E_NOT_FOUND;
+	else
+		o = export_access(a, CAP_EXPORT_READ, PQgetvalue(*res, 0,
+		    C_TENANT), PQgetvalue(*res, 0, C_BY));
+	if (o != EXPORT_OK) {
+		PQclear(*res);
+		*res = NULL;
+	}
+	return o;
+}
+
 enum export_outcome
 export_job_get(struct db *db, const struct export_actor *a, const char *id,
     const struct export_view *view, json_t **job, char state_out[16])
@@ -447,23 +474,12 @@ export_job_get(struct db *db, const struct export_actor *a, const char *id,
 	PGresult *res;
 
 	*job = NULL;
-	if (!export_id_valid(id))
-		return EXPORT_E_NOT_FOUND;
-	if ((res = job_select(db, id, false)) == NULL)
-		return EXPORT_E_DB;
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		return EXPORT_E_NOT_FOUND;
-	}
-	o = export_access(a, CAP_EXPORT_READ, PQgetvalue(res, 0, C_TENANT),
-	    PQgetvalue(res, 0, C_BY));
-	if (o == EXPORT_OK && (*job = job_row_json(res, 0, a, view)) == NULL)
+	if ((o = job_readable(db, a, id, &res)) != EXPORT_OK)
+		return o;
+	if ((*job = job_row_json(res, 0, a, view)) == NULL)
 		o = EXPORT_E_STORED;
-	if (o == EXPORT_OK) {
-		if (state_out)
-			snprintf(state_out, 16, "%s", PQgetvalue(res, 0,
-			    C_STATE));
-	}
+	else if (state_out)
+		snprintf(state_out, 16, "%s", PQgetvalue(res, 0, C_STATE));
 	PQclear(res);
 	return o;
 }
@@ -794,21 +810,11 @@ export_job_retry(struct db *db, const struct ops_config *cfg,
 	struct buf h = BUF_INIT;
 
 	*details = NULL;
-	if (!export_id_valid(orig))
-		return EXPORT_E_NOT_FOUND;
-	if ((res = job_select(db, orig, false)) == NULL)
-		return EXPORT_E_DB;
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		return EXPORT_E_NOT_FOUND;
-	}
-	o = export_access(a, CAP_EXPORT_READ, PQgetvalue(res, 0, C_TENANT),
-	    PQgetvalue(res, 0, C_BY));
-	snprintf(state, sizeof(state), "%s", PQgetvalue(res, 0, C_STATE));
-	base = o == EXPORT_OK ? job_create_body(res) : NULL;
-	PQclear(res);
-	if (o != EXPORT_OK)
+	if ((o = job_readable(db, a, orig, &res)) != EXPORT_OK)
 		return o;
+	snprintf(state, sizeof(state), "%s", PQgetvalue(res, 0, C_STATE));
+	base = job_create_body(res);
+	PQclear(res);
 	if (base == NULL)
 		return EXPORT_E_STORED;
 	if (strcmp(state, "PENDING") == 0 || strcmp(state, "RUNNING") == 0) {
