@@ -76,6 +76,17 @@ spool_write_chunk(struct storage_writer *w, const struct export_chunk *c)
 	p[0] = w->job_id; p[1] = seq; p[2] = off;
 	p[3] = (const char *)c->data; lengths[3] = (int)c->len; formats[3] = 1;
 	p[4] = len; p[5] = rows; p[6] = c->sha256; p[7] = w->attempt;
+	/*
+	 * A custom plan folds the chunk ($4, up to export.chunk_bytes) into a
+	 * constant: the planner copies it twice more (eval_const_expressions,
+	 * then the plan's copy), each copy into fresh memory that faults in
+	 * page by page. The generic plan reads the bound value where the
+	 * server received it. LOCAL: for this transaction only, the same
+	 * behind PgBouncer.
+	 */
+	if (db_exec(w->db, "SELECT set_config('plan_cache_mode', "
+	    "'force_generic_plan', true)", 0, NULL) != 0)
+		return -1;
 	res = db_query_bin(w->db, "INSERT INTO tb_audit_export_chunk (job_id, "
 	    "seq, byte_offset, data, byte_count, row_count, sha256, attempt) "
 	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", 8, p, lengths, formats, 0);
