@@ -66,6 +66,7 @@ struct lane {
 	PGconn		*connecting;	/* while L_CONNECTING */
 	double		 deadline;	/* L_DOWN: next try; L_CONNECTING: give up */
 	int		 sock;		/* the socket in ep, or -1 */
+	uint32_t	 sock_events;	/* what it is watched for */
 	struct pipe_ent	*head, *tail;
 	int		 inflight;
 	struct answer	*waiting;	/* answers nginx could not take yet */
@@ -232,12 +233,16 @@ sock_watch(struct lane *l, int fd, uint32_t events)
 	struct epoll_event ev = { .events = events,
 	    .data.u64 = EV_DATA(EV_LANE_DB, fd) };
 
+	/* up, the socket stays: only a change needs a system call */
+	if (l->state == L_UP && fd == l->sock && events == l->sock_events)
+		return;
 	/* libpq may have closed the last one (which left the set) */
 	if (epoll_ctl(l->ep, EPOLL_CTL_MOD, fd, &ev) != 0 &&
 	    epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) != 0)
 		log_error("poll lane: epoll_ctl on the session's socket: %s",
 		    strerror(errno));
 	l->sock = fd;
+	l->sock_events = events;
 }
 
 static void
