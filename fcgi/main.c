@@ -718,6 +718,7 @@ main(int argc, char **argv)
 	}
 	stop_threads(&srv, rc == 0 ? &dispatcher : NULL, workers, started);
 	free(workers);
+	free(srv.queue);
 	lane_close(srv.lane);
 	pool_close(&srv.pool);
 	jwks_stop(srv.app.keys);
