@@ -164,6 +164,28 @@ h_export_create(struct request *r)
 	resp_created(r, o, &a, &v, id);
 }
 
+int
+h_export_get_begin(struct request *r, struct export_actor *a,
+    struct export_view *v)
+{
+	if (request_auth(r, CAP_EXPORT_READ) != 0)
+		return -1;
+	actor_init(a, r);
+	view_init(v, r);
+	return 0;
+}
+
+void
+h_export_get_end(struct request *r, enum export_outcome o, json_t *job,
+    const char *state)
+{
+	if (o != EXPORT_OK) {
+		resp_outcome(r, o);
+		return;
+	}
+	resp_job(r, 200, job, state, NULL);
+}
+
 void
 h_export_get(struct request *r)
 {
@@ -173,16 +195,10 @@ h_export_get(struct request *r)
 	char state[16];
 	json_t *job;
 
-	if (request_auth(r, CAP_EXPORT_READ) != 0)
+	if (h_export_get_begin(r, &a, &v) != 0)
 		return;
-	actor_init(&a, r);
-	view_init(&v, r);
 	o = export_job_get(r->db, &a, r->params[0], &v, &job, state);
-	if (o != EXPORT_OK) {
-		resp_outcome(r, o);
-		return;
-	}
-	resp_job(r, 200, job, state, NULL);
+	h_export_get_end(r, o, job, state);
 }
 
 void

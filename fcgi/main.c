@@ -2,25 +2,28 @@
  * ops-fcgi: the multi-threaded FastCGI responder behind nginx.
  *
  * main() loads the config and keys, opens (or inherits) the listening
- * socket, starts fcgi.threads workers and then waits for SIGTERM/SIGINT.
- * Each worker owns one FCGX_Request for its whole life, and takes one of
- * database.pool_size PostgreSQL sessions (fcgi/pool.h) for each request.
- * Connections and threads are decoupled: nginx keeps its FastCGI
- * connections open between requests (fastcgi_keep_conn, upstream
- * keepalive), and an idle connection holds no thread and no session. Every
- * connection, and the listening socket, sits in one epoll set, one-shot:
- * each worker waits in epoll_wait() for one ready descriptor, which the
- * kernel hands to exactly one waiting thread. A ready listening socket is
- * accepted from (the new connections join the set, then the socket is
- * re-armed); a ready connection is served one request (libfcgi reads it;
- * FCGX_Request.ipcFd is set to it) and, when nginx keeps it, re-armed; an
- * idle connection nginx closed turns ready and is closed. So any number of
- * idle connections waits for free, and a new one never waits behind them
- * (measured in docs/architecture.md, "Performance"). On SIGTERM main tells
- * libfcgi to stop and interrupts the epoll_wait() of every worker with
- * SIGUSR1 (again every WAKE_MS until it has exited, as a signal can land
- * just before epoll_wait()); workers finish the request in hand and exit;
- * main joins them and exits 0 (which closes the idle connections).
+ * socket, starts the dispatcher thread and fcgi.threads workers, and then
+ * waits for SIGTERM/SIGINT. nginx keeps its FastCGI connections open
+ * between requests (fastcgi_keep_conn, upstream keepalive), so connections,
+ * threads and database sessions are decoupled:
+ *
+ *  - The dispatcher alone waits in epoll_wait() for the listening socket
+ *    and every connection (one-shot). It accepts new connections; a
+ *    connection with a request it offers to the poll lane (fcgi/lane.h),
+ *    which answers polls itself on its pipelined session, without
+ *    blocking; any other request it hands, unread, to the workers through
+ *    a queue. An idle connection costs nothing but its place in the set.
+ *  - A worker takes a connection from the queue, lets libfcgi read and
+ *    answer the request (FCGX_Request.ipcFd set to it) with one of
+ *    database.pool_size sessions (fcgi/pool.h), and gives the connection
+ *    back to the set when nginx keeps it. A connection nginx closed is
+ *    closed by the worker's libfcgi.
+ *
+ * On SIGTERM main sets stopping, wakes the dispatcher (an eventfd) and the
+ * workers (the queue's condition variable): the dispatcher stops accepting
+ * and offering and returns once the lane's polls in flight are answered;
+ * the workers serve what is queued and return; main joins them and exits
+ * 0 (which closes the idle connections).
  */
 #include <errno.h>
 #include <fcgiapp.h>
@@ -36,6 +39,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -45,6 +49,7 @@
 #include "auth.h"
 #include "config.h"
 #include "db.h"
+#include "lane.h"
 #include "log.h"
 #include "pool.h"
 #include "request.h"
@@ -53,15 +58,22 @@
 #include "xalloc.h"
 #include "xpthread.h"
 
-#define WAKE_MS	50
 #define MAX_PEERS	16	/* fcgi.allowed_peers */
+#define MAX_EVENTS	64	/* per epoll_wait() of the dispatcher */
 
 struct server {
 	struct app	 app;
 	struct pool	 pool;
+	struct lane	*lane;		/* NULL: fcgi.poll_lane false */
 	int		 listen_fd;
 	int		 epoll_fd;	/* the listening socket and connections */
+	int		 wake_fd;	/* eventfd: stopping */
 	atomic_bool	 stopping;
+	/* connections with a request for the workers (a ring) */
+	pthread_mutex_t	 qmu;
+	pthread_cond_t	 qcv;
+	int		*queue;
+	size_t		 qhead, qlen, qcap;
 	/* fcgi.allowed_peers: the only IPv4 peers accepted (none: any) */
 	struct in_addr	 peers[MAX_PEERS];
 	int		 npeers;
@@ -71,8 +83,6 @@ struct worker {
 	struct server	*srv;
 	pthread_t	 tid;
 	int		 index;
-	atomic_bool	 in_accept;	/* in epoll_wait(), not serving */
-	atomic_bool	 done;
 };
 
 static void
@@ -89,13 +99,6 @@ usage(FILE *out)
 	    "  --config PATH  config file (default $OPS_CONFIG, then %s)\n"
 	    "  --routes       print the route table and exit\n",
 	    CONFIG_DEFAULT_PATH);
-}
-
-/* SIGUSR1 only interrupts a worker's epoll_wait() (EINTR); nothing to do. */
-static void
-on_wake(int sig)
-{
-	(void)sig;
 }
 
 /* Read the rest of the request body, if any. */
@@ -163,17 +166,11 @@ serve_one(struct server *srv, FCGX_Request *fx)
 	}
 }
 
-/* (Re-)arm fd in the set for one readiness event. 0 or -1 (logged). */
+/* (Re-)arm connection fd in the set for its next request. */
 static int
 conn_arm(struct server *srv, int fd, int op)
 {
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT,
-	    .data.fd = fd };
-
-	if (epoll_ctl(srv->epoll_fd, op, fd, &ev) == 0)
-		return 0;
-	log_error("epoll_ctl on a FastCGI connection: %s", strerror(errno));
-	return -1;
+	return ev_arm(srv->epoll_fd, op, EV_CONN, fd, EPOLLIN | EPOLLONESHOT);
 }
 
 /*
@@ -234,7 +231,47 @@ accept_all(struct server *srv)
 		    strerror(errno));
 		(void)nanosleep(&pause, NULL);
 	}
-	(void)conn_arm(srv, srv->listen_fd, EPOLL_CTL_MOD);
+	(void)ev_arm(srv->epoll_fd, EPOLL_CTL_MOD, EV_LISTEN, srv->listen_fd,
+	    EPOLLIN | EPOLLONESHOT);
+}
+
+/* Hand connection fd, with a request unread, to the workers. */
+static void
+queue_push(struct server *srv, int fd)
+{
+	xpthread(pthread_mutex_lock(&srv->qmu));
+	if (srv->qlen == srv->qcap) {
+		size_t cap = srv->qcap ? srv->qcap * 2 : 64;
+		int *q = xreallocarray(NULL, cap, sizeof(*q));
+
+		for (size_t i = 0; i < srv->qlen; i++)
+			q[i] = srv->queue[(srv->qhead + i) % srv->qcap];
+		free(srv->queue);
+		srv->queue = q;
+		srv->qcap = cap;
+		srv->qhead = 0;
+	}
+	srv->queue[(srv->qhead + srv->qlen++) % srv->qcap] = fd;
+	xpthread(pthread_cond_signal(&srv->qcv));
+	xpthread(pthread_mutex_unlock(&srv->qmu));
+}
+
+/* The next connection for a worker; -1 once stopping and none is left. */
+static int
+queue_pop(struct server *srv)
+{
+	int fd = -1;
+
+	xpthread(pthread_mutex_lock(&srv->qmu));
+	while (srv->qlen == 0 && !atomic_load(&srv->stopping))
+		xpthread(pthread_cond_wait(&srv->qcv, &srv->qmu));
+	if (srv->qlen > 0) {
+		fd = srv->queue[srv->qhead];
+		srv->qhead = (srv->qhead + 1) % srv->qcap;
+		srv->qlen--;
+	}
+	xpthread(pthread_mutex_unlock(&srv->qmu));
+	return fd;
 }
 
 static void *
@@ -243,6 +280,7 @@ worker_main(void *arg)
 	struct worker *w = arg;
 	struct server *srv = w->srv;
 	FCGX_Request fx;
+	int fd;
 
 	/* the first workers connect the sessions (fcgi/pool.h) */
 	if (w->index < srv->pool.size)
@@ -251,25 +289,12 @@ worker_main(void *arg)
 	if (FCGX_InitRequest(&fx, -1, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
 		log_error("worker %d: cannot initialise a FastCGI request",
 		    w->index);
-		atomic_store(&w->done, true);
 		return NULL;
 	}
-	while (!atomic_load(&srv->stopping)) {
-		struct epoll_event ev;
-		int n;
-
-		atomic_store(&w->in_accept, true);
-		n = epoll_wait(srv->epoll_fd, &ev, 1, -1);
-		atomic_store(&w->in_accept, false);
-		if (n != 1)
-			continue;	/* interrupted: stopping? */
-		if (ev.data.fd == srv->listen_fd) {
-			accept_all(srv);
-			continue;
-		}
+	while ((fd = queue_pop(srv)) >= 0) {
 		/* keepConnection: FCGX_Accept_r() first finishes "the
 		 * previous request", which would close fd otherwise */
-		fx.ipcFd = ev.data.fd;
+		fx.ipcFd = fd;
 		fx.keepConnection = 1;
 		fx.detached = 0;
 		/* reads the request; a connection nginx closed (or broke) is
@@ -299,33 +324,70 @@ worker_main(void *arg)
 		fx.ipcFd = -1;
 	}
 	FCGX_Free(&fx, 1);
-	atomic_store(&w->done, true);
 	return NULL;
 }
 
-/* Stop the workers: wake each one out of epoll_wait() until it has exited. */
-static void
-stop_workers(struct server *srv, struct worker *workers, int n)
+/*
+ * The dispatcher (see the top): wait for every descriptor of the set,
+ * accept, offer requests to the lane, queue the rest for the workers.
+ */
+static void *
+dispatch_main(void *arg)
 {
-	const struct timespec wake = { 0, WAKE_MS * 1000000L };
+	struct server *srv = arg;
+	struct epoll_event evs[MAX_EVENTS];
+
+	for (;;) {
+		bool stopping = atomic_load(&srv->stopping);
+		int timeout = srv->lane ? lane_tick(srv->lane) : -1, n;
+
+		if (stopping && (srv->lane == NULL || !lane_busy(srv->lane)))
+			break;
+		n = epoll_wait(srv->epoll_fd, evs, MAX_EVENTS, timeout);
+		for (int i = 0; i < n; i++) {
+			uint64_t u = evs[i].data.u64;
+			int fd = EV_FD(u);
+
+			switch (EV_KIND(u)) {
+			case EV_LISTEN:
+				if (!stopping)
+					accept_all(srv);
+				break;
+			case EV_WAKE:
+				break;	/* stopping: seen at the top */
+			case EV_LANE_DB:
+				lane_db_event(srv->lane, evs[i].events);
+				break;
+			case EV_CONN:
+				if (srv->lane && (evs[i].events & EPOLLOUT))
+					lane_conn_writable(srv->lane, fd);
+				else if (stopping)
+					;	/* closed at exit */
+				else if (srv->lane == NULL || lane_offer(
+				    srv->lane, fd) == LANE_PASS)
+					queue_push(srv, fd);
+				break;
+			}
+		}
+	}
+	return NULL;
+}
+
+/* Stop: wake the dispatcher and the workers, and wait for them. */
+static void
+stop_threads(struct server *srv, const pthread_t *dispatcher,
+    struct worker *workers, int n)
+{
+	uint64_t one = 1;
 
 	atomic_store(&srv->stopping, true);
-	FCGX_ShutdownPending();
-	for (;;) {
-		int running = 0;
-
-		for (int i = 0; i < n; i++) {
-			if (atomic_load(&workers[i].done))
-				continue;
-			running++;
-			/* a request in hand is finished, not interrupted */
-			if (atomic_load(&workers[i].in_accept))
-				(void)pthread_kill(workers[i].tid, SIGUSR1);
-		}
-		if (running == 0)
-			break;
-		(void)nanosleep(&wake, NULL);
-	}
+	if (write(srv->wake_fd, &one, sizeof(one)) != sizeof(one))
+		log_error("cannot wake the dispatcher: %s", strerror(errno));
+	if (dispatcher)
+		xpthread(pthread_join(*dispatcher, NULL));
+	xpthread(pthread_mutex_lock(&srv->qmu));
+	xpthread(pthread_cond_broadcast(&srv->qcv));
+	xpthread(pthread_mutex_unlock(&srv->qmu));
 	for (int i = 0; i < n; i++)
 		xpthread(pthread_join(workers[i].tid, NULL));
 }
@@ -532,9 +594,9 @@ main(int argc, char **argv)
 	};
 	const char *config_arg = NULL;
 	struct ops_config cfg;
-	struct server srv = { .listen_fd = -1, .epoll_fd = -1 };
+	struct server srv = { .listen_fd = -1, .epoll_fd = -1, .wake_fd = -1 };
 	struct worker *workers;
-	pthread_t refresher;
+	pthread_t refresher, dispatcher;
 	sigset_t sigs;
 	char err[512];
 	int ch, sig, started, rc = 0;
@@ -583,34 +645,32 @@ main(int argc, char **argv)
 		config_free(&cfg);
 		return 1;
 	}
-	/* non-blocking: a worker accepts what is pending (see the top) */
+	/* non-blocking: the dispatcher accepts what is pending */
 	(void)fcntl(srv.listen_fd, F_SETFL,
 	    fcntl(srv.listen_fd, F_GETFL) | O_NONBLOCK);
 	if ((srv.epoll_fd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
-	    conn_arm(&srv, srv.listen_fd, EPOLL_CTL_ADD) != 0) {
+	    (srv.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
+	    ev_arm(srv.epoll_fd, EPOLL_CTL_ADD, EV_LISTEN, srv.listen_fd,
+	    EPOLLIN | EPOLLONESHOT) != 0 ||
+	    ev_arm(srv.epoll_fd, EPOLL_CTL_ADD, EV_WAKE, srv.wake_fd,
+	    EPOLLIN) != 0) {
 		fprintf(stderr, "ops-fcgi: epoll: %s\n", strerror(errno));
 		unload_app(&srv.app);
 		config_free(&cfg);
 		return 1;
 	}
 	atomic_init(&srv.stopping, false);
+	xpthread(pthread_mutex_init(&srv.qmu, NULL));
+	xpthread(pthread_cond_init(&srv.qcv, NULL));
 	pool_open(&srv.pool, &cfg);
+	/* pipelined statements need prepared ones (not behind PgBouncer
+	 * before 1.21, docs/config.md) */
+	if (strcmp(cfg.fcgi.poll_lane, "true") == 0 &&
+	    strcmp(cfg.database.prepared_statements, "true") == 0)
+		srv.lane = lane_open(&srv.app, srv.epoll_fd);
 
-	/* Workers inherit this mask: only main receives SIGTERM/SIGINT. */
+	/* Threads inherit this mask: only main receives SIGTERM/SIGINT. */
 	signal(SIGPIPE, SIG_IGN);
-	{
-		/* no SA_RESTART: SIGUSR1 makes a blocked epoll_wait() return */
-		struct sigaction sa = { .sa_handler = on_wake };
-
-		sigemptyset(&sa.sa_mask);
-		if (sigaction(SIGUSR1, &sa, NULL) != 0) {
-			fprintf(stderr, "ops-fcgi: sigaction: %s\n",
-			    strerror(errno));
-			unload_app(&srv.app);
-			config_free(&cfg);
-			return 1;
-		}
-	}
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
@@ -632,8 +692,6 @@ main(int argc, char **argv)
 
 		w->srv = &srv;
 		w->index = started;
-		atomic_init(&w->in_accept, false);
-		atomic_init(&w->done, false);
 		if ((rc = pthread_create(&w->tid, NULL, worker_main, w)) != 0) {
 			log_error("cannot start worker thread %d of %d: %s; "
 			    "stopping the %d started and exiting: lower "
@@ -643,9 +701,14 @@ main(int argc, char **argv)
 			break;
 		}
 	}
-	if (started == cfg.fcgi.threads) {
-		log_info("listening with %d workers, %d database sessions",
-		    cfg.fcgi.threads, cfg.database.pool_size);
+	if (rc == 0 && (rc = pthread_create(&dispatcher, NULL, dispatch_main,
+	    &srv)) != 0)
+		log_error("cannot start the dispatcher thread: %s",
+		    strerror(rc));
+	if (rc == 0) {
+		log_info("listening with %d workers, %d database sessions%s",
+		    cfg.fcgi.threads, srv.pool.size, srv.lane ?
+		    " and the poll lane's" : "");
 		do {
 			sig = 0;
 			if (sigwait(&sigs, &sig) != 0)
@@ -653,8 +716,10 @@ main(int argc, char **argv)
 		} while (sig != SIGTERM && sig != SIGINT);
 		log_info("signal %d: finishing requests in flight", sig);
 	}
-	stop_workers(&srv, workers, started);
+	stop_threads(&srv, rc == 0 ? &dispatcher : NULL, workers, started);
 	free(workers);
+	free(srv.queue);
+	lane_close(srv.lane);
 	pool_close(&srv.pool);
 	jwks_stop(srv.app.keys);
 	pthread_join(refresher, NULL);

@@ -1,11 +1,11 @@
 /*
  * pool: ops-fcgi's database sessions, fewer than its worker threads.
  *
- * A worker thread holds one FastCGI connection (with nginx's
- * fastcgi_keep_conn, for as long as nginx keeps it, idle or not); a
- * session is taken for one request only. So idle kept-alive connections
- * cost a thread each and no session, and database.pool_size bounds what
- * PostgreSQL sees whatever fcgi.threads is. Sessions keep their prepared
+ * A worker thread serves one request at a time (fcgi/main.c) and takes a
+ * session for that request only: idle kept-alive connections cost neither
+ * a thread nor a session, and database.pool_size bounds what PostgreSQL
+ * sees from the workers whatever fcgi.threads is (the poll lane,
+ * fcgi/lane.h, has one session of its own). Sessions keep their prepared
  * statements (lib/db.h) from request to request; a session that lost its
  * server reconnects on its next statement, as every struct db does.
  */

@@ -83,10 +83,9 @@ nomatch:
 	return false;
 }
 
-void
-route_dispatch(struct request *r)
+route_handler
+route_find(struct request *r)
 {
-	struct buf allow = BUF_INIT;
 	char *params[REQUEST_MAX_PARAMS];
 	size_t np;
 
@@ -101,20 +100,42 @@ route_dispatch(struct request *r)
 		    strcmp(rt->method, "GET") == 0)) {
 			memcpy(r->params, params, np * sizeof(char *));
 			r->nparams = np;
-			buf_free(&allow);
-			rt->handler(r);
-			return;
+			return rt->handler;
 		}
 		while (np > 0)
 			free(params[--np]);
-		buf_appendf(&allow, "%s%s", allow.len ? ", " : "", rt->method);
+	}
+	return NULL;
+}
+
+void
+route_dispatch(struct request *r)
+{
+	struct buf allow = BUF_INIT;
+	route_handler h;
+	char *params[REQUEST_MAX_PARAMS];
+	size_t np;
+
+	if ((h = route_find(r)) != NULL) {
+		h(r);
+		return;
+	}
+	/* 404, or 405 with the methods the path has */
+	for (size_t i = 0; i < NROUTES; i++) {
+		if (!route_match(route_table[i].pattern, r->path, params,
+		    REQUEST_MAX_PARAMS, &np))
+			continue;
+		while (np > 0)
+			free(params[--np]);
+		buf_appendf(&allow, "%s%s", allow.len ? ", " : "",
+		    route_table[i].method);
 	}
 	if (allow.len) {
-		struct buf h = BUF_INIT;
+		struct buf hdr = BUF_INIT;
 
-		buf_appendf(&h, "Allow: %s\r\n", allow.data);
-		resp_error_h(r, "METHOD_NOT_ALLOWED", NULL, NULL, h.data);
-		buf_free(&h);
+		buf_appendf(&hdr, "Allow: %s\r\n", allow.data);
+		resp_error_h(r, "METHOD_NOT_ALLOWED", NULL, NULL, hdr.data);
+		buf_free(&hdr);
 	} else {
 		resp_error(r, "NOT_FOUND", NULL, NULL);
 	}

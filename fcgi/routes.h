@@ -11,6 +11,7 @@
 
 #include <stdio.h>
 
+#include "export.h"
 #include "request.h"
 
 typedef void (*route_handler)(struct request *r);
@@ -31,6 +32,11 @@ bool	route_match(const char *pattern, const char *path, char **params,
 
 /* Find the handler for r and run it (or answer 404/405). */
 void	route_dispatch(struct request *r);
+/*
+ * The handler route_dispatch() would run for r, with r->params filled, or
+ * NULL (404 or 405; nothing filled).
+ */
+route_handler route_find(struct request *r);
 
 /* Print the table as "METHOD<TAB>PATTERN" lines (ops-fcgi --routes). */
 void	route_print(FILE *out);
@@ -43,6 +49,16 @@ void	h_metrics(struct request *r);
 void	h_export_create(struct request *r);
 void	h_export_list(struct request *r);
 void	h_export_get(struct request *r);
+/*
+ * The poll (h_export_get) in two halves, for the lane (fcgi/lane.h), which
+ * runs the statement between them on its own session: begin authenticates
+ * and fills a and v (-1: answered already); end answers the outcome of
+ * export_job_get() or export_job_from_result() (job stolen).
+ */
+int	h_export_get_begin(struct request *r, struct export_actor *a,
+	    struct export_view *v);
+void	h_export_get_end(struct request *r, enum export_outcome o,
+	    json_t *job, const char *state);
 void	h_export_cancel(struct request *r);
 void	h_export_download(struct request *r);
 void	h_export_events(struct request *r);

@@ -43,6 +43,7 @@ static const struct config_key config_keys[] = {
 	{ "fcgi", "listen_address", T_STR, O(fcgi.listen_address), 0, 0, NULL, "OPS_FCGI_LISTEN_ADDRESS", NULL },
 	{ "fcgi", "allowed_peers", T_STR, O(fcgi.allowed_peers), 0, 0, NULL, NULL, NULL },
 	{ "fcgi", "threads", T_INT, O(fcgi.threads), 1, 256, "16", NULL, NULL },
+	{ "fcgi", "poll_lane", T_STR, O(fcgi.poll_lane), 0, 0, "true", NULL, "true|false" },
 	{ "fcgi", "backlog", T_INT, O(fcgi.backlog), 1, 65535, "128", NULL, NULL },
 	{ "fcgi", "public_base_url", T_STR, O(fcgi.public_base_url), 0, 0, "", "OPS_PUBLIC_BASE_URL", NULL },
 	{ "fcgi", "max_body_bytes", T_BYTES, O(fcgi.max_body_bytes), 1024, 16 * MIB, "64KiB", NULL, NULL },

@@ -54,6 +54,7 @@ struct ops_config {
 		char	*listen_address;	/* TCP "ADDR:PORT" instead */
 		char	*allowed_peers;	/* IPv4 "A,B": FCGI_WEB_SERVER_ADDRS */
 		int	 threads;
+		char	*poll_lane;	/* "true" | "false": fcgi/lane.h */
 		int	 backlog;
 		char	*public_base_url;	/* for download_url */
 		long long max_body_bytes;

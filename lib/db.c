@@ -80,7 +80,7 @@ db_error_text(const struct db *db, char *buf, size_t bufsz)
  * DB_ERR_QUERY. Keeps SQLSTATE, primary message, detail and hint, and
  * logs them at warn.
  */
-static void
+void
 db_fail_result(struct db *db, const PGresult *res)
 {
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) :
@@ -119,13 +119,64 @@ db_notice(void *arg, const char *msg)
 	log_warn("database notice: %.*s", (int)n, msg);
 }
 
-int
-db_ensure(struct db *db)
+/*
+ * Connect as db says: "dbname" with expand_dbname=1 takes the whole URL;
+ * the keys after it override what the URL says. No "options": session
+ * settings come from the role (ALTER ROLE ... SET, see docs/database.md),
+ * the same direct and behind PgBouncer, which does not pass them on.
+ */
+static PGconn *
+db_connect(const struct db *db, bool nonblocking)
 {
 	char timeout[16];
 	const char *keys[] = { "dbname", "connect_timeout", "application_name",
 	    "user", NULL };
 	const char *vals[5];
+
+	snprintf(timeout, sizeof(timeout), "%d", db->connect_timeout);
+	vals[0] = db->url;
+	vals[1] = timeout;
+	vals[2] = db->appname;
+	vals[3] = db->role[0] ? db->role : NULL;
+	vals[4] = NULL;
+	return nonblocking ? PQconnectStartParams(keys, vals, 1) :
+	    PQconnectdbParams(keys, vals, 1);
+}
+
+PGconn *
+db_connect_start(struct db *db)
+{
+	PGconn *conn;
+
+	if (db->url == NULL) {
+		db_fail(db, DB_ERR_UNAVAILABLE, NULL, "no database url");
+		return NULL;
+	}
+	if ((conn = db_connect(db, true)) == NULL ||
+	    PQstatus(conn) == CONNECTION_BAD) {
+		db_fail(db, DB_ERR_UNAVAILABLE, NULL,
+		    conn ? PQerrorMessage(conn) : "out of memory");
+		log_warn("database connection failed: %s", db->errmsg);
+		if (conn)
+			PQfinish(conn);
+		return NULL;
+	}
+	return conn;
+}
+
+void
+db_connected(struct db *db, PGconn *conn)
+{
+	db->conn = conn;
+	PQsetNoticeProcessor(db->conn, db_notice, NULL);
+	db->nprepared = 0;	/* a new session knows no statement */
+	db->err = DB_OK;
+}
+
+int
+db_ensure(struct db *db)
+{
+	PGconn *conn;
 
 	if (db->conn && PQstatus(db->conn) == CONNECTION_OK)
 		return 0;
@@ -137,31 +188,16 @@ db_ensure(struct db *db)
 		db_fail(db, DB_ERR_UNAVAILABLE, NULL, "no database url");
 		return -1;
 	}
-	/*
-	 * "dbname" with expand_dbname=1 takes the whole URL; the keys after it
-	 * override what the URL says. No "options": session settings come
-	 * from the role (ALTER ROLE ... SET, see docs/database.md), the same
-	 * direct and behind PgBouncer, which does not pass them on.
-	 */
-	snprintf(timeout, sizeof(timeout), "%d", db->connect_timeout);
-	vals[0] = db->url;
-	vals[1] = timeout;
-	vals[2] = db->appname;
-	vals[3] = db->role[0] ? db->role : NULL;
-	vals[4] = NULL;
-	db->conn = PQconnectdbParams(keys, vals, 1);
-	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
+	conn = db_connect(db, false);
+	if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
 		db_fail(db, DB_ERR_UNAVAILABLE, NULL,
-		    db->conn ? PQerrorMessage(db->conn) : "out of memory");
+		    conn ? PQerrorMessage(conn) : "out of memory");
 		log_warn("database connection failed: %s", db->errmsg);
-		if (db->conn)
-			PQfinish(db->conn);
-		db->conn = NULL;
+		if (conn)
+			PQfinish(conn);
 		return -1;
 	}
-	PQsetNoticeProcessor(db->conn, db_notice, NULL);
-	db->nprepared = 0;	/* a new session knows no statement */
-	db->err = DB_OK;
+	db_connected(db, conn);
 	return 0;
 }
 

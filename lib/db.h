@@ -175,6 +175,21 @@ void	db_stream_cancel(struct db *db);
 /* Drop the connection (the next call reconnects); db keeps its settings. */
 void	db_disconnect(struct db *db);
 
+/*
+ * For a caller that drives its own connection without blocking (the poll
+ * lane in ops-fcgi): db_connect_start() begins connecting as db_ensure()
+ * would (PQconnectStartParams; the caller polls it with PQconnectPoll()
+ * and owns it), NULL with db->err set when it cannot even start;
+ * db_connected() hands db the connection once PQconnectPoll() said
+ * PGRES_POLLING_OK; db_fail_result() is the classifier every call of this
+ * module uses, for a result (NULL: none came) of a statement that failed:
+ * it records and logs the failure, and drops the connection when it is
+ * gone (DB_ERR_UNAVAILABLE).
+ */
+PGconn	*db_connect_start(struct db *db);
+void	db_connected(struct db *db, PGconn *conn);
+void	db_fail_result(struct db *db, const PGresult *res);
+
 /* Transactions. db_rollback() is safe to call in any state. */
 int	db_begin(struct db *db);
 int	db_commit(struct db *db);

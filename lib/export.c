@@ -439,6 +439,16 @@ job_select(struct db *db, const char *id, bool for_update)
 	    &job_get_stmt, p);
 }
 
+/* May the actor read the job row res holds (none: EXPORT_E_NOT_FOUND)? */
+static enum export_outcome
+row_readable(const PGresult *res, const struct export_actor *a)
+{
+	if (PQntuples(res) == 0)
+		return EXPORT_E_NOT_FOUND;
+	return export_access(a, CAP_EXPORT_READ, PQgetvalue(res, 0, C_TENANT),
+	    PQgetvalue(res, 0, C_BY));
+}
+
 /*
  * Job id's row, when the actor may read it: EXPORT_OK and *res (the caller
  * clears it), or the outcome that says why not, and *res NULL.
@@ -454,16 +464,33 @@ job_readable(struct db *db, const struct export_actor *a, const char *id,
 		return EXPORT_E_NOT_FOUND;
 	if ((*res = job_select(db, id, false)) == NULL)
 		return EXPORT_E_DB;
-	if (PQntuples(*res) == 0)
-		o = EXPORT_E_NOT_FOUND;
-	else
-		o = export_access(a, CAP_EXPORT_READ, PQgetvalue(*res, 0,
-		    C_TENANT), PQgetvalue(*res, 0, C_BY));
-	if (o != EXPORT_OK) {
+	if ((o = row_readable(*res, a)) != EXPORT_OK) {
 		PQclear(*res);
 		*res = NULL;
 	}
 	return o;
+}
+
+const struct db_stmt *
+export_job_get_stmt(void)
+{
+	return &job_get_stmt;
+}
+
+enum export_outcome
+export_job_from_result(const PGresult *res, const struct export_actor *a,
+    const struct export_view *view, json_t **job, char state_out[16])
+{
+	enum export_outcome o;
+
+	*job = NULL;
+	if ((o = row_readable(res, a)) != EXPORT_OK)
+		return o;
+	if ((*job = job_row_json(res, 0, a, view)) == NULL)
+		return EXPORT_E_STORED;
+	if (state_out)
+		snprintf(state_out, 16, "%s", PQgetvalue(res, 0, C_STATE));
+	return EXPORT_OK;
 }
 
 enum export_outcome
@@ -474,12 +501,11 @@ export_job_get(struct db *db, const struct export_actor *a, const char *id,
 	PGresult *res;
 
 	*job = NULL;
-	if ((o = job_readable(db, a, id, &res)) != EXPORT_OK)
-		return o;
-	if ((*job = job_row_json(res, 0, a, view)) == NULL)
-		o = EXPORT_E_STORED;
-	else if (state_out)
-		snprintf(state_out, 16, "%s", PQgetvalue(res, 0, C_STATE));
+	if (!export_id_valid(id))
+		return EXPORT_E_NOT_FOUND;
+	if ((res = job_select(db, id, false)) == NULL)
+		return EXPORT_E_DB;
+	o = export_job_from_result(res, a, view, job, state_out);
 	PQclear(res);
 	return o;
 }

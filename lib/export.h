@@ -99,6 +99,17 @@ struct export_view {
 enum export_outcome export_job_get(struct db *db,
 	    const struct export_actor *actor, const char *id,
 	    const struct export_view *view, json_t **job, char state_out[16]);
+/*
+ * The same in two halves, for a caller that runs the statement itself (the
+ * poll lane's pipelined session, fcgi/lane.h): export_job_get_stmt() with
+ * the id as its one parameter (an id that fails export_id_valid() names no
+ * job: EXPORT_E_NOT_FOUND without asking), then export_job_from_result()
+ * on its successful result.
+ */
+const struct db_stmt *export_job_get_stmt(void);
+enum export_outcome export_job_from_result(const PGresult *res,
+	    const struct export_actor *actor, const struct export_view *view,
+	    json_t **job, char state_out[16]);
 
 /*
  * The job as a poll shows it but without result.download_url, from a copy

@@ -16,6 +16,7 @@
 #
 # Optional inputs (environment):
 #   STACK_THREADS          ops-fcgi worker threads (default 4)
+#   STACK_POLL_LANE        fcgi.poll_lane (default true: fcgi/lane.h)
 #   STACK_KEEPALIVE        idle FastCGI connections each of nginx's 2
 #                          workers keeps (default 32: an idle one costs
 #                          ops-fcgi a descriptor, no thread)
@@ -79,6 +80,7 @@ ${STACK_DATABASE_EXTRA:-}
 fcgi:
   socket_path: $dir/run/ops-fcgi.sock
   threads: ${STACK_THREADS:-4}
+  poll_lane: ${STACK_POLL_LANE:-true}
   public_base_url: "http://127.0.0.1:$port"
 auth:
   hs256_secret_file: $dir/jwt.secret

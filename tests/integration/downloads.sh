@@ -110,7 +110,8 @@ fetch() {
 reap() { wait "$1" 2>/dev/null; }  # reap PID
 abort() { kill "$(cat "$1.pid")"; }
 fcgi_busy() { sql "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'ops-fcgi/%' AND state <> 'idle'"; }
-fcgi_conns() { sql "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'ops-fcgi/%'"; }
+# the workers' sessions (ops-fcgi/N; the poll lane's is ops-fcgi/lane)
+fcgi_conns() { sql "SELECT count(*) FROM pg_stat_activity WHERE application_name ~ '^ops-fcgi/[0-9]+$'"; }
 fcgi_threads() { awk '/^Threads:/ { print $2 }' "/proc/$(cat "$DIR/ops-fcgi.pid")/status"; }
 # temp files nginx's workers hold open (spooled downloads; already unlinked)
 nginx_temp_files() {
