@@ -99,9 +99,14 @@ verify_units() {
 
 # free_port: print a TCP port on 127.0.0.1 that nothing listens on now.
 free_port() {
-	local p
+	local p lo
+	# below the kernel's ephemeral range: a port in it can be taken, between
+	# this check and the bind, by any outgoing connection of another suite
+	# (nginx then fails with "Address already in use")
+	lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+	[ "$lo" -gt 20000 ] 2>/dev/null || lo=32768
 	for _ in $(seq 1 50); do
-		p=$(( (RANDOM % 20000) + 20000 ))
+		p=$(( RANDOM % (lo - 15000) + 15000 ))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"; return 0
 		fi
