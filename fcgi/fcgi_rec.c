@@ -81,8 +81,9 @@ params_decode(const unsigned char *p, size_t n, struct fcgi_req *req)
 		if (nv_len(p, n, &off, &nl) != 0 || nv_len(p, n, &off, &vl)
 		    != 0 || nl == 0 || nl > n - off || vl > n - off - nl ||
 		    count == FCGI_REC_MAX_PARAMS ||
-		    memchr(p + off, '\0', nl + vl) != NULL)
-			return -1;
+		    memchr(p + off, '\0', nl + vl) != NULL ||
+		    memchr(p + off, '=', nl) != NULL)
+			return -1;	/* "NAME=value" must split at its first '=' */
 		req->envp[count++] = req->strings + out;
 		memcpy(req->strings + out, p + off, nl);
 		out += nl;

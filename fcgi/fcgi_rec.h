@@ -7,7 +7,8 @@
  * is empty at once (no body), all in the bytes given. Anything else (a
  * body, a management record, a request not yet wholly arrived, bytes that
  * are not FastCGI) is "not mine": the caller leaves it unread for libfcgi,
- * which handles every case as before. See the FastCGI specification,
+ * which handles every case as before (so is a parameter whose name holds
+ * '=' or a NUL, which "NAME=value" cannot carry). See the FastCGI specification,
  * sections 3 (records) and 5 (application roles).
  */
 #ifndef OPS_FCGI_REC_H

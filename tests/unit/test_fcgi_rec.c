@@ -145,6 +145,15 @@ test_not_mine(void **state)
 	rec(&b, 4, 1, "", 0, 0);
 	rec(&b, 5, 1, "", 0, 0);
 	assert_int_equal(fcgi_req_parse((unsigned char *)b.data, b.len, &r), 0);
+	/* an '=' inside a name: "A=B" "C" would read as A with "B=C" */
+	buf_reset(&b);
+	buf_reset(&p);
+	buf_append(&p, "\x03\x01" "A=BC", 6);
+	rec(&b, 1, 1, begin_keep, 8, 0);
+	rec(&b, 4, 1, p.data, p.len, 0);
+	rec(&b, 4, 1, "", 0, 0);
+	rec(&b, 5, 1, "", 0, 0);
+	assert_int_equal(fcgi_req_parse((unsigned char *)b.data, b.len, &r), 0);
 	/* a length past the params */
 	buf_reset(&b);
 	rec(&b, 1, 1, begin_keep, 8, 0);
