@@ -48,6 +48,17 @@ pair(struct buf *b, const char *name, const char *value, int long_value)
 
 static const unsigned char begin_keep[8] = { 0, 1, 1, 0, 0, 0, 0, 0 };
 
+/* b = request 1 without a body whose params (n bytes) carry request id pid */
+static void
+bodyless(struct buf *b, int pid, const void *params, size_t n)
+{
+	buf_reset(b);
+	rec(b, 1, 1, begin_keep, 8, 0);
+	rec(b, 4, pid, params, n, 0);
+	rec(b, 4, 1, "", 0, 0);
+	rec(b, 5, 1, "", 0, 0);
+}
+
 /* What nginx sends for a GET: params split over two records. */
 static void
 get_request(struct buf *b, int id, const unsigned char *begin)
@@ -130,36 +141,16 @@ test_not_mine(void **state)
 	rec(&b, 5, 1, "", 0, 0);
 	assert_int_equal(fcgi_req_parse((unsigned char *)b.data, b.len, &r), 0);
 	/* params of another request id */
-	buf_reset(&b);
-	rec(&b, 1, 1, begin_keep, 8, 0);
-	rec(&b, 4, 2, p.data, p.len, 0);
-	rec(&b, 4, 1, "", 0, 0);
-	rec(&b, 5, 1, "", 0, 0);
+	bodyless(&b, 2, p.data, p.len);
 	assert_int_equal(fcgi_req_parse((unsigned char *)b.data, b.len, &r), 0);
 	/* a NUL inside a name */
-	buf_reset(&b);
-	buf_reset(&p);
-	buf_append(&p, "\x03\x01" "A\0BC", 6);
-	rec(&b, 1, 1, begin_keep, 8, 0);
-	rec(&b, 4, 1, p.data, p.len, 0);
-	rec(&b, 4, 1, "", 0, 0);
-	rec(&b, 5, 1, "", 0, 0);
+	bodyless(&b, 1, "\x03\x01" "A\0BC", 6);
 	assert_int_equal(fcgi_req_parse((unsigned char *)b.data, b.len, &r), 0);
 	/* an '=' inside a name: "A=B" "C" would read as A with "B=C" */
-	buf_reset(&b);
-	buf_reset(&p);
-	buf_append(&p, "\x03\x01" "A=BC", 6);
-	rec(&b, 1, 1, begin_keep, 8, 0);
-	rec(&b, 4, 1, p.data, p.len, 0);
-	rec(&b, 4, 1, "", 0, 0);
-	rec(&b, 5, 1, "", 0, 0);
+	bodyless(&b, 1, "\x03\x01" "A=BC", 6);
 	assert_int_equal(fcgi_req_parse((unsigned char *)b.data, b.len, &r), 0);
 	/* a length past the params */
-	buf_reset(&b);
-	rec(&b, 1, 1, begin_keep, 8, 0);
-	rec(&b, 4, 1, "\x05\x01" "AB", 4, 0);
-	rec(&b, 4, 1, "", 0, 0);
-	rec(&b, 5, 1, "", 0, 0);
+	bodyless(&b, 1, "\x05\x01" "AB", 4);
 	assert_int_equal(fcgi_req_parse((unsigned char *)b.data, b.len, &r), 0);
 	/* not version 1 */
 	buf_reset(&b);
@@ -179,10 +170,7 @@ test_too_many_params(void **state)
 	(void)state;
 	for (int i = 0; i <= FCGI_REC_MAX_PARAMS; i++)
 		pair(&p, "N", "v", 0);
-	rec(&b, 1, 1, begin_keep, 8, 0);
-	rec(&b, 4, 1, p.data, p.len, 0);
-	rec(&b, 4, 1, "", 0, 0);
-	rec(&b, 5, 1, "", 0, 0);
+	bodyless(&b, 1, p.data, p.len);
 	assert_int_equal(fcgi_req_parse((unsigned char *)b.data, b.len, &r), 0);
 	buf_free(&b);
 	buf_free(&p);
